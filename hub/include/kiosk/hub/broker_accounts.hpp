@@ -1,0 +1,58 @@
+// Broker accounts for devices and managers: per-client credentials and ACLs at the broker.
+// Implemented over mosquitto's dynamic-security plugin, or "open" when the broker has none.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+
+namespace kiosk::hub {
+
+struct BrokerCredentials {
+  std::string username;
+  std::string password;
+};
+
+// error set: the broker refused or did not answer. credentials set: created (shown once).
+struct AccountsResult {
+  std::optional<std::string> error;
+  std::optional<BrokerCredentials> credentials;
+};
+using AccountsDone = std::function<void(AccountsResult)>;
+
+// Every call is asynchronous; `done` runs on the hub's io_context thread.
+class BrokerAccounts {
+ public:
+  virtual ~BrokerAccounts() = default;
+  virtual void start() = 0;
+  virtual void stop() = 0;
+  // A client for the device that may publish only under device/<id>/ and read its ack/config.
+  virtual void add_device(const std::string& device, AccountsDone done) = 0;
+  // New password; the old one stops working (connected sessions are kicked).
+  virtual void rotate_device(const std::string& device, AccountsDone done) = 0;
+  // Client removed; history stays at the hub.
+  virtual void retire_device(const std::string& device, AccountsDone done) = 0;
+  // A manager client that may read alert/# of the site and publish alert acks only.
+  virtual void add_manager(const std::string& manager, AccountsDone done) = 0;
+  virtual void remove_manager(const std::string& manager, AccountsDone done) = 0;
+};
+
+struct DynsecSettings {
+  std::string broker_url;  // tcp://host:port or ssl://host:port
+  std::string username;    // a client with the dynsec admin role
+  std::string password;
+  std::string site;
+  std::string ca_file;     // TLS, optional
+  std::string cert_file;
+  std::string key_file;
+};
+
+// No broker-side accounts: every call succeeds without credentials.
+std::unique_ptr<BrokerAccounts> make_open_accounts(boost::asio::io_context& io);
+// Accounts through $CONTROL/dynamic-security/v1 on the hub's own admin connection.
+std::unique_ptr<BrokerAccounts> make_dynsec_accounts(boost::asio::io_context& io, DynsecSettings settings);
+
+}  // namespace kiosk::hub

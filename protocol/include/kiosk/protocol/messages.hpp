@@ -1,0 +1,123 @@
+// Value types for every v1 payload, with strict parse_* and to_json free functions.
+//
+// Parsing rules (protocol-v1.md): UTF-8 JSON object; unknown fields ignored; a missing
+// required field, wrong type, out-of-range value, bad JSON or oversize input is an Error
+// whose field is "<payload>.<field>" (e.g. "press.rating") and whose reason says why.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kiosk/protocol/result.hpp"
+#include "kiosk/protocol/time.hpp"
+
+namespace kiosk::protocol {
+
+inline constexpr std::size_t kMaxDeviceMessageBytes = 1024;  // press, status, telemetry
+inline constexpr std::size_t kMaxHubMessageBytes = 8192;     // ack, config, alert, alert ack, hub status
+inline constexpr int kMinScale = 2;
+inline constexpr int kMaxScale = 10;
+inline constexpr std::string_view kRepeatFlag = "repeat";
+
+struct Press {
+  std::uint64_t seq = 0;     // >= 1, strictly increasing per device for its whole life
+  int button = 0;            // >= 0
+  int rating = 0;            // 1 .. scale
+  int scale = 0;             // 2 .. 10
+  std::uint64_t age_ms = 0;  // >= 0; hub timestamp = receive time - age_ms
+  std::vector<std::string> flags;  // optional; "repeat"
+  bool is_repeat() const;
+  friend bool operator==(const Press&, const Press&) = default;
+};
+
+struct Ack {
+  std::vector<std::uint64_t> seqs;  // at least one, each >= 1
+  friend bool operator==(const Ack&, const Ack&) = default;
+};
+
+enum class DeviceState { online, offline };
+std::string_view to_string(DeviceState s);
+
+struct Status {
+  DeviceState state = DeviceState::offline;
+  // Required when online, absent on the offline Will / clean shutdown.
+  std::optional<std::string> fw;
+  std::optional<std::string> board;
+  std::optional<int> buttons;  // 1 .. 64
+  friend bool operator==(const Status&, const Status&) = default;
+};
+
+struct Telemetry {
+  std::uint64_t uptime_s = 0;
+  std::uint64_t queued = 0;
+  std::optional<int> rssi_dbm;     // -150 .. 0
+  std::optional<double> temp_c;    // -60 .. 150
+  std::optional<int> battery_pct;  // 0 .. 100
+  friend bool operator==(const Telemetry&, const Telemetry&) = default;
+};
+
+// Runtime settings pushed by the hub (retained). Every field optional; absent = keep current.
+struct DeviceConfig {
+  std::optional<std::uint32_t> debounce_ms;       // 1 .. 1000
+  std::optional<std::uint32_t> lockout_ms;        // 0 .. 60000
+  std::optional<std::uint32_t> repeat_window_ms;  // 0 .. 3600000
+  std::optional<std::uint32_t> telemetry_s;       // 5 .. 86400
+  std::optional<std::uint32_t> thanks_ms;         // thank-you light duration, 0 .. 10000
+  std::optional<std::string> location;            // informational: where the hub placed the device
+  friend bool operator==(const DeviceConfig&, const DeviceConfig&) = default;
+};
+
+enum class AlertState { open, acked, resolved };
+enum class Severity { warning, critical };
+std::string_view to_string(AlertState s);
+std::string_view to_string(Severity s);
+
+struct Alert {
+  std::string id;        // identifier rules, e.g. "a-000017"
+  std::string location;  // identifier
+  AlertState state = AlertState::open;
+  Severity severity = Severity::warning;
+  WallTime since{};
+  WallTime updated{};
+  int bad = 0;        // >= 0
+  int total = 0;      // >= bad
+  int window_s = 0;   // >= 0
+  double baseline = 0;  // 0 .. 1
+  std::string reason;   // plain words
+  std::optional<std::string> acked_by;  // identifier
+  friend bool operator==(const Alert&, const Alert&) = default;
+};
+
+struct AlertAck {
+  std::string id;  // alert id
+  std::string by;  // manager identifier
+  friend bool operator==(const AlertAck&, const AlertAck&) = default;
+};
+
+struct HubStatus {
+  DeviceState state = DeviceState::offline;  // "online" / "offline"
+  friend bool operator==(const HubStatus&, const HubStatus&) = default;
+};
+
+Result<Press> parse_press(std::string_view json);
+Result<Ack> parse_ack(std::string_view json);
+Result<Status> parse_status(std::string_view json);
+Result<Telemetry> parse_telemetry(std::string_view json);
+Result<DeviceConfig> parse_device_config(std::string_view json);
+Result<Alert> parse_alert(std::string_view json);
+Result<AlertAck> parse_alert_ack(std::string_view json);
+Result<HubStatus> parse_hub_status(std::string_view json);
+
+std::string to_json(const Press& m);
+std::string to_json(const Ack& m);
+std::string to_json(const Status& m);
+std::string to_json(const Telemetry& m);
+std::string to_json(const DeviceConfig& m);
+std::string to_json(const Alert& m);
+std::string to_json(const AlertAck& m);
+std::string to_json(const HubStatus& m);
+
+}  // namespace kiosk::protocol

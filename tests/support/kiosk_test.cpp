@@ -1,0 +1,376 @@
+// Test support: temp dirs, ports, child processes, a real mosquitto and an MQTT probe client.
+#include "kiosk_test.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <mqtt/async_client.h>
+
+namespace kiosk::test {
+
+fs::path bin_dir() {
+  if (const char* env = std::getenv("KIOSK_BIN_DIR"); env != nullptr && *env != '\0') return env;
+  return KIOSK_BIN_DIR;
+}
+
+fs::path source_dir() { return KIOSK_SOURCE_DIR; }
+
+// ---------------------------------------------------------------------------------------------
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/kiosk-test-XXXXXX";
+  std::vector<char> buf(pattern.begin(), pattern.end());
+  buf.push_back('\0');
+  if (::mkdtemp(buf.data()) == nullptr) throw std::runtime_error("mkdtemp failed: " + std::string(std::strerror(errno)));
+  path_ = buf.data();
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+int free_tcp_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("socket failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    throw std::runtime_error("bind failed");
+  }
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds poll) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return condition();
+    std::this_thread::sleep_for(poll);
+  }
+}
+
+bool port_accepts(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// ---------------------------------------------------------------------------------------------
+Child::Child(std::vector<std::string> argv, Options options) : argv_(std::move(argv)), options_(std::move(options)) {
+  if (argv_.empty()) throw std::invalid_argument("Child: empty argv");
+  // The exec handshake: the pipe closes on a successful exec, or carries errno if exec failed,
+  // so the constructor returns only once the child really runs the program.
+  int handshake[2];
+  if (::pipe2(handshake, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed: " + std::string(std::strerror(errno)));
+  if (pid == 0) {
+    ::close(handshake[0]);
+    // The test framework's signal handlers must not run in the child.
+    for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // The child must never outlive the test, even if the test crashes.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    ::setpgid(0, 0);
+    std::string out = options_.log_file.empty() ? std::string("/dev/null") : options_.log_file.string();
+    int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, STDOUT_FILENO);
+      ::dup2(fd, STDERR_FILENO);
+      ::close(fd);
+    }
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) {
+      ::dup2(devnull, STDIN_FILENO);
+      ::close(devnull);
+    }
+    int err = 0;
+    if (!options_.working_dir.empty() && ::chdir(options_.working_dir.c_str()) != 0) err = errno;
+    if (err == 0) {
+      for (const auto& [k, v] : options_.env) ::setenv(k.c_str(), v.c_str(), 1);
+      std::vector<char*> args;
+      for (auto& a : argv_) args.push_back(a.data());
+      args.push_back(nullptr);
+      ::execvp(args[0], args.data());
+      err = errno;
+    }
+    [[maybe_unused]] auto n = ::write(handshake[1], &err, sizeof err);
+    ::_exit(127);
+  }
+  ::close(handshake[1]);
+  int err = 0;
+  ssize_t n;
+  do {
+    n = ::read(handshake[0], &err, sizeof err);
+  } while (n < 0 && errno == EINTR);
+  ::close(handshake[0]);
+  pid_ = pid;
+  if (n == static_cast<ssize_t>(sizeof err)) {
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    status_ = 127;
+    throw std::runtime_error("cannot run " + argv_[0] + ": " + std::strerror(err));
+  }
+}
+
+Child::~Child() {
+  if (running()) kill9();
+}
+
+bool Child::running() {
+  if (status_) return false;
+  int st = 0;
+  pid_t r = ::waitpid(pid_, &st, WNOHANG);
+  if (r == 0) return true;
+  if (r == pid_) status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  else status_ = -1;
+  return false;
+}
+
+void Child::signal(int sig) {
+  if (running()) ::kill(pid_, sig);
+}
+
+std::optional<int> Child::wait(std::chrono::milliseconds timeout) {
+  if (wait_until([this] { return !running(); }, timeout, std::chrono::milliseconds(2))) return status_;
+  return std::nullopt;
+}
+
+int Child::stop(std::chrono::milliseconds grace) {
+  signal(SIGTERM);
+  if (auto st = wait(grace)) return *st;
+  kill9();
+  return status_.value_or(-1);
+}
+
+void Child::kill9() {
+  if (!running()) return;
+  ::kill(pid_, SIGKILL);
+  int st = 0;
+  if (::waitpid(pid_, &st, 0) == pid_) status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  else status_ = -1;
+}
+
+std::string Child::log() const {
+  if (options_.log_file.empty()) return {};
+  std::ifstream in(options_.log_file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// ---------------------------------------------------------------------------------------------
+Broker::Broker(Options options) : options_(std::move(options)), port_(free_tcp_port()) {
+  std::ofstream conf(dir() / "mosquitto.conf");
+  conf << "listener " << port_ << " 127.0.0.1\n"
+       << "persistence false\n"
+       << "log_dest stderr\n"
+       << "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
+       << "connection_messages true\n"
+       << "max_keepalive 120\n";
+  // As root mosquitto drops to the "mosquitto" user, which cannot read this private temp dir.
+  if (::geteuid() == 0) conf << "user root\n";
+  if (options_.dynsec) {
+    Child init({"mosquitto_ctrl", "dynsec", "init", dynsec_file().string(), options_.admin_user,
+                options_.admin_password},
+               Child::Options{.env = {}, .log_file = dir() / "dynsec-init.log", .working_dir = {}});
+    auto st = init.wait(std::chrono::seconds(10));
+    if (!st || *st != 0) throw std::runtime_error("mosquitto_ctrl dynsec init failed: " + init.log());
+    conf << "allow_anonymous false\n"
+         << "plugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so\n"
+         << "plugin_opt_config_file " << dynsec_file().string() << "\n";
+  } else {
+    conf << "allow_anonymous true\n";
+  }
+  conf << options_.extra_config << "\n";
+  conf.close();
+  start();
+}
+
+Broker::~Broker() {
+  if (process_) process_->kill9();
+}
+
+std::string Broker::url() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
+
+fs::path Broker::dynsec_file() const { return dir() / "dynamic-security.json"; }
+
+void Broker::start() {
+  if (process_ && process_->running()) return;
+  process_ = std::make_unique<Child>(
+      std::vector<std::string>{"mosquitto", "-c", (dir() / "mosquitto.conf").string()},
+      Child::Options{.env = {}, .log_file = dir() / "mosquitto.log", .working_dir = {}});
+  bool up = wait_until([this] { return port_accepts(port_) || !process_->running(); }, std::chrono::seconds(10));
+  if (!up || !process_->running()) throw std::runtime_error("mosquitto did not start on port " + std::to_string(port_) + ": " + log());
+}
+
+void Broker::stop() {
+  if (process_) process_->stop();
+}
+
+void Broker::kill9() {
+  if (process_) process_->kill9();
+}
+
+bool Broker::running() { return process_ && process_->running(); }
+
+std::string Broker::log() const { return process_ ? process_->log() : std::string{}; }
+
+// ---------------------------------------------------------------------------------------------
+struct MqttProbe::Impl : public virtual mqtt::callback {
+  Impl(const std::string& url, Options o)
+      : options(std::move(o)),
+        client(url, options.client_id.empty() ? generated_id() : options.client_id) {
+    client.set_callback(*this);
+  }
+
+  static std::string generated_id() {
+    static std::atomic<int> counter{0};
+    std::random_device rd;
+    return "probe-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" + std::to_string(rd() % 100000);
+  }
+
+  void message_arrived(mqtt::const_message_ptr msg) override {
+    std::lock_guard lock(mutex);
+    received.push_back(Message{msg->get_topic(), msg->to_string(), msg->get_qos(), msg->is_retained()});
+    consumed.push_back(false);
+    cv.notify_all();
+  }
+  void connection_lost(const std::string&) override {}
+
+  Options options;
+  mqtt::async_client client;
+  mutable std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<Message> received;
+  std::vector<bool> consumed;
+};
+
+MqttProbe::MqttProbe(const std::string& url, Options options) : impl_(std::make_unique<Impl>(url, std::move(options))) {}
+
+MqttProbe::~MqttProbe() {
+  try {
+    if (impl_->client.is_connected()) impl_->client.disconnect()->wait_for(std::chrono::seconds(2));
+  } catch (...) {
+  }
+}
+
+bool MqttProbe::try_connect(std::chrono::milliseconds timeout) {
+  auto opts = mqtt::connect_options_builder().clean_session(true).keep_alive_interval(std::chrono::seconds(30)).finalize();
+  if (!impl_->options.username.empty()) opts.set_user_name(impl_->options.username);
+  if (!impl_->options.password.empty()) opts.set_password(impl_->options.password);
+  opts.set_connect_timeout(std::chrono::duration_cast<std::chrono::seconds>(timeout) + std::chrono::seconds(1));
+  try {
+    auto tok = impl_->client.connect(opts);
+    if (!tok->wait_for(timeout)) return false;
+    return impl_->client.is_connected();
+  } catch (const mqtt::exception&) {
+    return false;
+  }
+}
+
+void MqttProbe::connect(std::chrono::milliseconds timeout) {
+  if (!try_connect(timeout)) throw std::runtime_error("MqttProbe: could not connect to " + impl_->client.get_server_uri());
+}
+
+void MqttProbe::disconnect() {
+  try {
+    impl_->client.disconnect()->wait_for(std::chrono::seconds(2));
+  } catch (const mqtt::exception&) {
+  }
+}
+
+bool MqttProbe::connected() const { return impl_->client.is_connected(); }
+
+int MqttProbe::subscribe(const std::string& filter, int qos) {
+  try {
+    auto tok = impl_->client.subscribe(filter, qos);
+    if (!tok->wait_for(std::chrono::seconds(5))) return 0x80;
+    auto rsp = tok->get_subscribe_response();
+    auto codes = rsp.get_reason_codes();
+    return codes.empty() ? qos : static_cast<int>(codes.front());
+  } catch (const mqtt::exception& e) {
+    return 0x80;
+  }
+}
+
+bool MqttProbe::publish(const std::string& topic, const std::string& payload, int qos, bool retained) {
+  try {
+    auto tok = impl_->client.publish(topic, payload.data(), payload.size(), qos, retained);
+    return tok->wait_for(std::chrono::seconds(5));
+  } catch (const mqtt::exception&) {
+    return false;
+  }
+}
+
+std::optional<Message> MqttProbe::wait_for(const std::function<bool(const Message&)>& match,
+                                           std::chrono::milliseconds timeout) {
+  std::unique_lock lock(impl_->mutex);
+  std::size_t scanned = 0;
+  std::optional<Message> found;
+  auto scan = [&] {
+    for (; scanned < impl_->received.size(); ++scanned) {
+      if (!impl_->consumed[scanned] && match(impl_->received[scanned])) {
+        impl_->consumed[scanned] = true;
+        found = impl_->received[scanned];
+        return true;
+      }
+    }
+    return false;
+  };
+  impl_->cv.wait_for(lock, timeout, scan);
+  return found;
+}
+
+std::optional<Message> MqttProbe::wait_for_topic(const std::string& topic, std::chrono::milliseconds timeout) {
+  return wait_for([&](const Message& m) { return m.topic == topic; }, timeout);
+}
+
+std::vector<Message> MqttProbe::messages() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->received;
+}
+
+std::size_t MqttProbe::count(const std::function<bool(const Message&)>& match) const {
+  std::lock_guard lock(impl_->mutex);
+  std::size_t n = 0;
+  for (const auto& m : impl_->received) n += match(m) ? 1 : 0;
+  return n;
+}
+
+}  // namespace kiosk::test

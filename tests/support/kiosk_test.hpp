@@ -1,0 +1,160 @@
+// Test support: temp dirs, free loopback ports, child processes that never outlive the test,
+// a real mosquitto broker per test, and an MQTT probe client that waits on events with timeouts.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kiosk::test {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+// Absolute paths baked in by CMake.
+fs::path bin_dir();     // build/bin
+fs::path source_dir();  // repository root
+
+// A fresh directory under $TMPDIR, removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  fs::path path_;
+};
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int free_tcp_port();
+
+// Polls `condition` every `poll` until it is true or `timeout` passes; returns its last value.
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s,
+                std::chrono::milliseconds poll = 5ms);
+
+// True once something accepts TCP connections on 127.0.0.1:port.
+bool port_accepts(int port);
+
+// A child process. It gets PR_SET_PDEATHSIG=SIGKILL so it dies with the test process, and the
+// destructor SIGKILLs and reaps it if it still runs. stdout+stderr go to `log_file` (or /dev/null).
+class Child {
+ public:
+  struct Options {
+    std::map<std::string, std::string> env;  // added to the inherited environment
+    fs::path log_file;                      // empty: /dev/null
+    fs::path working_dir;                   // empty: inherit
+  };
+  Child(std::vector<std::string> argv, Options options);
+  explicit Child(std::vector<std::string> argv) : Child(std::move(argv), Options{}) {}
+  ~Child();
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  int pid() const { return pid_; }
+  bool running();                 // reaps if it has exited
+  void signal(int sig);           // no-op if already exited
+  // Waits for exit; returns the exit status (128+signal if killed), or nullopt on timeout.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+  // SIGTERM, wait up to `grace`, then SIGKILL. Returns the exit status.
+  int stop(std::chrono::milliseconds grace = 5s);
+  void kill9();                   // SIGKILL and reap
+  std::string log() const;        // contents of log_file so far ("" if none)
+
+ private:
+  std::vector<std::string> argv_;
+  Options options_;
+  int pid_ = -1;
+  std::optional<int> status_;
+};
+
+// A real mosquitto on 127.0.0.1 with its own config dir. Anonymous access is allowed unless
+// dynsec is on (then the dynamic-security plugin is loaded with an admin client).
+class Broker {
+ public:
+  struct Options {
+    bool dynsec = false;
+    std::string admin_user = "admin";
+    std::string admin_password = "admin-secret";
+    std::string extra_config;  // appended to mosquitto.conf
+  };
+  Broker() : Broker(Options{}) {}
+  explicit Broker(Options options);
+  ~Broker();
+
+  int port() const { return port_; }
+  std::string url() const;  // "tcp://127.0.0.1:<port>"
+  const fs::path& dir() const { return dir_.path(); }
+  fs::path dynsec_file() const;  // dynamic-security.json (when dynsec)
+  const Options& options() const { return options_; }
+
+  void start();    // starts and waits until the port accepts connections (throws on timeout)
+  void stop();     // SIGTERM and wait
+  void kill9();    // SIGKILL
+  void restart() { stop(); start(); }
+  bool running();
+  std::string log() const;
+
+ private:
+  Options options_;
+  TempDir dir_;
+  int port_;
+  std::unique_ptr<Child> process_;
+};
+
+struct Message {
+  std::string topic;
+  std::string payload;
+  int qos = 0;
+  bool retained = false;
+};
+
+// A Paho-based MQTT client for tests: records every message on its subscriptions and lets
+// the test wait for one that matches, with a timeout (no sleeps).
+class MqttProbe {
+ public:
+  struct Options {
+    std::string client_id;  // empty: generated
+    std::string username;
+    std::string password;
+  };
+  MqttProbe(const std::string& url, Options options);
+  explicit MqttProbe(const std::string& url) : MqttProbe(url, Options{}) {}
+  ~MqttProbe();
+
+  // Throws on failure (bad credentials, broker down) so tests see why.
+  void connect(std::chrono::milliseconds timeout = 5s);
+  // Returns false if the broker refused the connection (e.g. bad credentials).
+  bool try_connect(std::chrono::milliseconds timeout = 5s);
+  void disconnect();
+  bool connected() const;
+
+  // Subscribes and waits for SUBACK; returns the granted QoS (0x80 = refused).
+  int subscribe(const std::string& filter, int qos = 1);
+  // Publishes and waits for completion (PUBACK for QoS 1); false on failure.
+  bool publish(const std::string& topic, const std::string& payload, int qos = 1, bool retained = false);
+
+  // Waits until some received message (from the start, including already received ones not yet
+  // consumed by a previous wait_for) satisfies `match`; returns it and marks it consumed.
+  std::optional<Message> wait_for(const std::function<bool(const Message&)>& match,
+                                  std::chrono::milliseconds timeout = 5s);
+  std::optional<Message> wait_for_topic(const std::string& topic, std::chrono::milliseconds timeout = 5s);
+  std::vector<Message> messages() const;  // everything received so far
+  std::size_t count(const std::function<bool(const Message&)>& match) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kiosk::test

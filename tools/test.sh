@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds everything with warnings as errors and runs the whole test suite twice: under
+# AddressSanitizer + UndefinedBehaviorSanitizer, then the normal build (whose ctest summary ends the output).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
+  cat <<'USAGE'
+usage: tools/test.sh [--no-sanitize] [ctest args...]
+  Installs dependencies (tools/setup.sh), builds build/ and build-asan/, runs ctest in both.
+  --no-sanitize   skip the AddressSanitizer/UBSan pass (quicker local runs)
+  ctest args      passed to both ctest runs, e.g. -R protocol or -L integration
+USAGE
+  exit 0
+fi
+sanitize=1
+if [[ "${1:-}" == "--no-sanitize" ]]; then sanitize=0; shift; fi
+
+tools/setup.sh
+jobs=$(nproc)
+# Integration tests spend most of their time waiting on brokers; run a few more than cores.
+test_jobs=$((jobs + 1))
+
+build() {  # build <dir> <cmake args...>
+  local dir=$1; shift
+  mkdir -p "$dir"
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$dir/configure.log" 2>&1 \
+    || { cat "$dir/configure.log"; return 1; }
+  local start=$SECONDS
+  if ! cmake --build "$dir" -j "$jobs" >"$dir/build.log" 2>&1; then
+    grep -E -B2 -A12 'error|Error' "$dir/build.log" | head -150
+    echo "build of $dir failed (full log: $dir/build.log)" >&2
+    return 1
+  fi
+  echo "built $dir in $((SECONDS - start)) s"
+}
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+status=0
+if [[ $sanitize -eq 1 ]]; then
+  echo "== build with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
+  build build-asan -DKIOSK_SANITIZE=ON
+  echo "== test suite under sanitizers"
+  (cd build-asan && ctest --output-on-failure -j "$test_jobs" --timeout 300 -LE nosanitize "$@") || status=1
+fi
+
+if [[ $status -ne 0 ]]; then
+  echo "== the sanitizer pass FAILED (see above); running the normal pass anyway"
+fi
+echo "== build (build/)"
+build build
+echo "== test suite"
+(cd build && ctest --output-on-failure -j "$test_jobs" --timeout 300 "$@") || status=1
+exit $status
