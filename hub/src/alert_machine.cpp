@@ -1,0 +1,200 @@
+// The alert lifecycle: open on a spike, update without storming, repeat and escalate until acked, resolve.
+#include "kiosk/hub/alert_machine.hpp"
+
+#include <cmath>
+#include <cstdio>
+
+namespace kiosk::hub {
+
+using protocol::Alert;
+using protocol::AlertState;
+using protocol::Severity;
+
+std::string_view to_string(Change c) {
+  switch (c) {
+    case Change::opened: return "opened";
+    case Change::updated: return "updated";
+    case Change::acked: return "acked";
+    case Change::repeated: return "repeated";
+    case Change::escalated: return "escalated";
+    case Change::resolved: return "resolved";
+  }
+  return "unknown";
+}
+
+std::string format_alert_id(std::uint64_t n) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "a-%06llu", static_cast<unsigned long long>(n));
+  return buf;
+}
+
+std::optional<std::uint64_t> parse_alert_number(std::string_view id) {
+  if (id.size() < 3 || id.substr(0, 2) != "a-" || id.size() > 22) return std::nullopt;
+  std::uint64_t n = 0;
+  for (char c : id.substr(2)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return n;
+}
+
+std::string reason_text(const Verdict& v, std::string_view display_name) {
+  if (v.cause == Verdict::Cause::call_manager)
+    return "A guest asked for a manager at " + std::string(display_name);
+  return std::to_string(v.bad) + " of the last " + std::to_string(v.total) + " ratings at " +
+         std::string(display_name) + " were bad (usual: " +
+         std::to_string(static_cast<int>(std::lround(v.baseline * 100))) + "%)";
+}
+
+AlertMachine::AlertMachine(AlertSettings settings, Routing routing, std::uint64_t next_id)
+    : settings_(settings), routing_(std::move(routing)), next_id_(next_id == 0 ? 1 : next_id) {}
+
+const TrackedAlert* AlertMachine::active(std::string_view location) const {
+  const auto it = active_.find(location);
+  return it == active_.end() ? nullptr : &it->second;
+}
+
+std::vector<TrackedAlert> AlertMachine::active_alerts() const {
+  std::vector<TrackedAlert> out;
+  for (const auto& [location, t] : active_) out.push_back(t);
+  return out;
+}
+
+void AlertMachine::restore(TrackedAlert record) {
+  if (const auto n = parse_alert_number(record.alert.id); n && *n >= next_id_) next_id_ = *n + 1;
+  if (record.alert.state == AlertState::resolved) return;
+  active_[record.alert.location] = std::move(record);
+}
+
+// Persist, then publish: what managers see has been stored.
+void AlertMachine::emit(std::vector<Effect>& out, TrackedAlert& t, Change change, WallTime now) {
+  t.alert.updated = now;
+  t.last_publish = now;
+  t.unpublished = false;
+  out.push_back(Effect{.kind = Effect::Kind::persist, .change = change, .alert = t.alert, .record = t});
+  out.push_back(Effect{.kind = Effect::Kind::publish, .change = change, .alert = t.alert});
+}
+
+void AlertMachine::notify(std::vector<Effect>& out, const TrackedAlert& t, Change change, const Recipients& r) {
+  for (const auto& c : r.contacts)
+    out.push_back(Effect{.kind = Effect::Kind::notify, .change = change, .alert = t.alert, .contact = c});
+}
+
+// Everyone who has heard about the alert so far (levels 0 .. t.level), e.g. for "resolved".
+void AlertMachine::notify_up_to_level(std::vector<Effect>& out, const TrackedAlert& t, Change change, WallTime now,
+                                      std::string_view except) {
+  for (int level = 0;;) {
+    Recipients r = routing_.who_gets(t.alert.location, now, level);
+    if (r.empty() || r.level > t.level) break;
+    std::erase_if(r.contacts, [&](const Contact& c) { return c.id == except; });
+    notify(out, t, change, r);
+    level = r.level + 1;
+  }
+}
+
+std::vector<Effect> AlertMachine::on_verdict(const std::string& location, std::string_view display_name,
+                                             const Verdict& v, WallTime now) {
+  std::vector<Effect> out;
+  auto it = active_.find(location);
+  if (v.spike) {
+    if (it == active_.end()) {
+      TrackedAlert t;
+      t.display_name = std::string(display_name);
+      t.cause = v.cause;
+      t.alert = Alert{.id = format_alert_id(next_id_++),
+                      .location = location,
+                      .state = AlertState::open,
+                      .severity = v.severity,
+                      .since = now,
+                      .updated = now,
+                      .bad = v.bad,
+                      .total = v.total,
+                      .window_s = v.window_s,
+                      .baseline = v.baseline,
+                      .reason = reason_text(v, display_name)};
+      const Recipients r = routing_.who_gets(location, now, 0);
+      t.level = std::max(0, r.level);
+      t.last_notice = now;
+      t.level_since = now;
+      auto& stored = active_.emplace(location, std::move(t)).first->second;
+      emit(out, stored, Change::opened, now);
+      notify(out, stored, Change::opened, r);
+      return out;
+    }
+    TrackedAlert& t = it->second;
+    const bool worse = v.severity == Severity::critical && t.alert.severity == Severity::warning;
+    const bool counts_changed = v.bad != t.alert.bad || v.total != t.alert.total;
+    // A "call a manager" press during a ratings alert makes it critical but keeps its counts.
+    if (v.cause == Verdict::Cause::ratings && counts_changed) {
+      t.alert.bad = v.bad;
+      t.alert.total = v.total;
+      t.alert.window_s = v.window_s;
+      t.alert.baseline = v.baseline;
+      t.alert.reason = reason_text(v, t.display_name);
+      t.unpublished = true;
+    }
+    // Once someone asked for a manager, calm ratings alone no longer end the alert.
+    if (v.cause == Verdict::Cause::call_manager) t.cause = v.cause;
+    if (worse) {
+      t.alert.severity = Severity::critical;
+      emit(out, t, Change::updated, now);
+      // Getting worse is news for whoever currently holds the alert; counts alone are not.
+      if (t.alert.state == AlertState::open) notify(out, t, Change::updated, routing_.who_gets(location, now, t.level));
+    } else if (t.unpublished && now - t.last_publish >= settings_.update_interval) {
+      emit(out, t, Change::updated, now);
+    }
+    return out;
+  }
+  if (v.back_to_normal && it != active_.end()) {
+    TrackedAlert& t = it->second;
+    // Someone asked for a manager: that ends when a manager has acknowledged it, not when ratings calm.
+    if (t.cause == Verdict::Cause::call_manager && t.alert.state != AlertState::acked) return out;
+    t.alert.state = AlertState::resolved;
+    emit(out, t, Change::resolved, now);
+    notify_up_to_level(out, t, Change::resolved, now, "");
+    active_.erase(it);
+  }
+  return out;
+}
+
+protocol::Result<std::vector<Effect>> AlertMachine::ack(std::string_view id, std::string_view by, WallTime now) {
+  for (auto& [location, t] : active_) {
+    if (t.alert.id != id) continue;
+    std::vector<Effect> out;
+    if (t.alert.state == AlertState::acked) return out;
+    t.alert.state = AlertState::acked;
+    t.alert.acked_by = std::string(by);
+    emit(out, t, Change::acked, now);
+    // The others who were told can stop worrying: someone is on it.
+    notify_up_to_level(out, t, Change::acked, now, by);
+    return out;
+  }
+  return protocol::Error{"alert_ack.id", std::string(id) + " is not an open alert (unknown or already resolved)"};
+}
+
+std::vector<Effect> AlertMachine::tick(WallTime now) {
+  std::vector<Effect> out;
+  for (auto& [location, t] : active_) {
+    if (t.unpublished && now - t.last_publish >= settings_.update_interval) emit(out, t, Change::updated, now);
+    if (t.alert.state != AlertState::open) continue;  // acked: nobody needs reminding
+    if (now - t.level_since >= settings_.escalate_after) {
+      const Recipients next = routing_.who_gets(location, now, t.level + 1);
+      if (!next.empty()) {
+        t.level = next.level;
+        t.level_since = now;
+        t.last_notice = now;
+        out.push_back(Effect{.kind = Effect::Kind::persist, .change = Change::escalated, .alert = t.alert, .record = t});
+        notify(out, t, Change::escalated, next);
+        continue;
+      }
+    }
+    if (now - t.last_notice >= settings_.repeat_interval) {
+      t.last_notice = now;
+      out.push_back(Effect{.kind = Effect::Kind::persist, .change = Change::repeated, .alert = t.alert, .record = t});
+      notify(out, t, Change::repeated, routing_.who_gets(location, now, t.level));
+    }
+  }
+  return out;
+}
+
+}  // namespace kiosk::hub
