@@ -1,0 +1,15 @@
+# Cross-compile for 64-bit ARM boards (Raspberry Pi Zero 2 W / 3 / 4 / 5 with a 64-bit OS).
+set(CMAKE_SYSTEM_NAME Linux)
+set(CMAKE_SYSTEM_PROCESSOR aarch64)
+set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
+set(CMAKE_CXX_COMPILER aarch64-linux-gnu-g++)
+# Debian multiarch: the :arm64 -dev packages install under /usr/lib/aarch64-linux-gnu.
+set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)
+if(DEFINED ENV{KIOSK_SYSROOT})
+  set(CMAKE_SYSROOT $ENV{KIOSK_SYSROOT})
+endif()
+set(ENV{PKG_CONFIG_LIBDIR} "${CMAKE_SYSROOT}/usr/lib/aarch64-linux-gnu/pkgconfig:${CMAKE_SYSROOT}/usr/share/pkgconfig")
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)

@@ -1,0 +1,15 @@
+# Cross-compile for 32-bit ARM (armhf) boards (Raspberry Pi OS 32-bit, Pi Zero 2 W / 3).
+set(CMAKE_SYSTEM_NAME Linux)
+set(CMAKE_SYSTEM_PROCESSOR arm)
+set(CMAKE_C_COMPILER arm-linux-gnueabihf-gcc)
+set(CMAKE_CXX_COMPILER arm-linux-gnueabihf-g++)
+# Debian multiarch: the :armhf -dev packages install under /usr/lib/arm-linux-gnueabihf.
+set(CMAKE_LIBRARY_ARCHITECTURE arm-linux-gnueabihf)
+if(DEFINED ENV{KIOSK_SYSROOT})
+  set(CMAKE_SYSROOT $ENV{KIOSK_SYSROOT})
+endif()
+set(ENV{PKG_CONFIG_LIBDIR} "${CMAKE_SYSROOT}/usr/lib/arm-linux-gnueabihf/pkgconfig:${CMAKE_SYSROOT}/usr/share/pkgconfig")
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)

@@ -1,0 +1,83 @@
+// The terminal daemon: one poll() loop over buttons, MQTT events, signals and timers.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+
+#include "kiosk/firmware/backoff.hpp"
+#include "kiosk/firmware/board.hpp"
+#include "kiosk/firmware/button_input.hpp"
+#include "kiosk/firmware/device_config.hpp"
+#include "kiosk/firmware/led_signal.hpp"
+#include "kiosk/firmware/leds.hpp"
+#include "kiosk/firmware/log.hpp"
+#include "kiosk/firmware/mqtt_link.hpp"
+#include "kiosk/firmware/outbox.hpp"
+#include "kiosk/firmware/press_logic.hpp"
+#include "kiosk/firmware/press_time.hpp"
+#include "kiosk/firmware/send_window.hpp"
+
+namespace kiosk::firmware {
+
+class SimButtons;
+
+class Daemon {
+ public:
+  static constexpr std::size_t kSendWindow = 200;
+  static constexpr Millis kAckTimeout{10000};
+
+  // Opens the outbox, the inputs, the LEDs and the MQTT client; throws std::exception on failure.
+  // `config` must already be resolved against `board`.
+  Daemon(DeviceConfig config, Board board, Log& log);
+  ~Daemon();
+
+  // Runs until SIGTERM/SIGINT arrives on `signal_fd` (a signalfd); returns the exit code.
+  int run(int signal_fd);
+
+ private:
+  enum class LinkState { down, connecting, up };
+
+  void step(TimePoint now);
+  void record(const AcceptedPress& press, TimePoint now);
+  void pump(TimePoint now);
+  bool send(const StoredPress& stored, TimePoint now);
+  void on_link_event(const LinkEvent& event, TimePoint now);
+  void on_ack(const std::string& payload, TimePoint now);
+  void on_config(const std::string& payload);
+  void link_down(const std::string& reason, TimePoint now);
+  void publish_telemetry(TimePoint now);
+  std::optional<TimePoint> next_deadline(TimePoint now) const;
+  void shutdown();
+
+  DeviceConfig config_;
+  Board board_;
+  Log& log_;
+  SystemPressClock press_clock_;
+  Outbox outbox_;
+  PressDetector detector_;
+  LedSignal led_;
+  SendWindow window_;
+  Backoff backoff_;
+  std::mt19937 random_;
+  std::unique_ptr<ButtonInput> input_;
+  SimButtons* sim_ = nullptr;  // input_ when simulated, to follow debounce changes
+  std::unique_ptr<Leds> leds_;
+  std::unique_ptr<MqttLink> link_;
+
+  std::string press_topic_;
+  std::string status_topic_;
+  std::string telemetry_topic_;
+  std::string ack_topic_;
+  std::string config_topic_;
+
+  LinkState state_ = LinkState::down;
+  TimePoint started_{};
+  TimePoint connect_at_{};
+  TimePoint telemetry_at_{};
+  Millis thanks_{800};
+  std::chrono::seconds telemetry_period_{60};
+};
+
+}  // namespace kiosk::firmware

@@ -1,0 +1,42 @@
+// Which stored presses are on the wire awaiting the hub's ack: a bounded, ordered window.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "kiosk/firmware/outbox.hpp"
+#include "kiosk/firmware/press_logic.hpp"
+
+namespace kiosk::firmware {
+
+// Presses go out in seq order, at most `capacity` unacknowledged at once; a press without an
+// ack after `timeout` is sent again. A new connection starts over from the oldest stored press.
+class SendWindow {
+ public:
+  SendWindow(std::size_t capacity, Millis timeout) : capacity_(capacity), timeout_(timeout) {}
+
+  void reset();  // on (re)connect: everything unacknowledged is sent again
+  std::size_t room() const { return in_flight_.size() < capacity_ ? capacity_ - in_flight_.size() : 0; }
+  std::size_t in_flight() const { return in_flight_.size(); }
+  std::uint64_t cursor() const { return cursor_; }  // highest seq sent on this connection
+
+  void sent(const StoredPress& press, TimePoint now);
+  void acked(std::uint64_t seq);
+  // Presses whose ack is overdue at `now`, in seq order; they count as sent again at `now`.
+  std::vector<StoredPress> overdue(TimePoint now);
+  std::optional<TimePoint> next_deadline() const;
+
+ private:
+  struct Entry {
+    StoredPress press;
+    TimePoint sent_at;
+  };
+  std::size_t capacity_;
+  Millis timeout_;
+  std::map<std::uint64_t, Entry> in_flight_;
+  std::uint64_t cursor_ = 0;
+};
+
+}  // namespace kiosk::firmware

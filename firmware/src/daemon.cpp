@@ -1,0 +1,343 @@
+// The daemon loop: buttons -> press core -> outbox commit -> MQTT publish -> hub ack -> delete.
+#include "kiosk/firmware/daemon.hpp"
+
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <stdexcept>
+
+#include "kiosk/firmware/gpiod_buttons.hpp"
+#include "kiosk/firmware/sim_buttons.hpp"
+#include "kiosk/protocol/messages.hpp"
+#include "kiosk/protocol/topics.hpp"
+
+#ifndef KIOSK_VERSION
+#define KIOSK_VERSION "0.0.0"
+#endif
+
+namespace kiosk::firmware {
+namespace {
+
+using protocol::TopicKind;
+
+PressSettings settings_of(const DeviceConfig& c) {
+  return PressSettings{Millis{c.debounce_ms}, Millis{c.lockout_ms}, Millis{c.repeat_window_ms}};
+}
+
+std::filesystem::path prepare_data_dir(const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  return std::filesystem::path(dir) / "outbox.db";
+}
+
+std::string seq_range(const std::vector<std::uint64_t>& seqs) {
+  if (seqs.empty()) return "none";
+  auto [lo, hi] = std::minmax_element(seqs.begin(), seqs.end());
+  return seqs.size() == 1 ? std::to_string(*lo) : std::to_string(*lo) + ".." + std::to_string(*hi);
+}
+
+}  // namespace
+
+Daemon::Daemon(DeviceConfig config, Board board, Log& log)
+    : config_(std::move(config)),
+      board_(std::move(board)),
+      log_(log),
+      outbox_(prepare_data_dir(config_.data_dir), config_.outbox_max),
+      detector_(static_cast<int>(board_.buttons.size()), settings_of(config_)),
+      window_(kSendWindow, kAckTimeout),
+      backoff_(Millis{500}, std::chrono::seconds(config_.reconnect_max_s)),
+      random_(std::random_device{}()),
+      thanks_(config_.thanks_ms),
+      telemetry_period_(config_.telemetry_s) {
+  int buttons = static_cast<int>(board_.buttons.size());
+  bool simulated = !config_.sim_input.empty() || board_.simulated();
+  if (simulated) {
+    std::string fifo = config_.sim_input.empty() ? config_.data_dir + "/sim-input.fifo" : config_.sim_input;
+    auto sim = std::make_unique<SimButtons>(fifo, buttons, Millis{config_.debounce_ms} + Millis{5}, log_);
+    sim_ = sim.get();
+    input_ = std::move(sim);
+    leds_ = std::make_unique<LogLeds>(log_);
+    log_.info("input", "simulated buttons from FIFO " + fifo);
+  } else {
+    try {
+      input_ = std::make_unique<GpiodButtons>(board_);
+      leds_ = std::make_unique<GpiodLeds>(board_);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string(e.what()) + " (board " + board_.name +
+                               "; on a machine without these GPIO lines use --sim-input PATH)");
+    }
+    log_.info("input", "GPIO buttons on " + board_.chip);
+  }
+
+  press_topic_ = protocol::device_topic(config_.site, config_.device, TopicKind::press);
+  status_topic_ = protocol::device_topic(config_.site, config_.device, TopicKind::status);
+  telemetry_topic_ = protocol::device_topic(config_.site, config_.device, TopicKind::telemetry);
+  ack_topic_ = protocol::device_topic(config_.site, config_.device, TopicKind::ack);
+  config_topic_ = protocol::device_topic(config_.site, config_.device, TopicKind::config);
+
+  LinkOptions link;
+  link.broker = config_.broker;
+  link.client_id = config_.device;
+  link.username = config_.username;
+  link.password = config_.password;
+  link.ca_file = config_.tls_ca;
+  link.cert_file = config_.tls_cert;
+  link.key_file = config_.tls_key;
+  link.will_topic = status_topic_;
+  link.will_payload = protocol::to_json(protocol::Status{protocol::DeviceState::offline, {}, {}, {}});
+  link.keepalive_s = static_cast<int>(config_.keepalive_s);
+  link_ = std::make_unique<MqttLink>(link);
+}
+
+Daemon::~Daemon() = default;
+
+int Daemon::run(int signal_fd) {
+  started_ = Clock::now();
+  connect_at_ = started_;
+  log_.info("daemon", "started fw=" KIOSK_VERSION " device=" + config_.device + " site=" + config_.site +
+                          " board=" + board_.name + " buttons=" + std::to_string(board_.buttons.size()) +
+                          " queued=" + std::to_string(outbox_.depth()) +
+                          " next_seq=" + std::to_string(outbox_.next_seq()) +
+                          " dropped=" + std::to_string(outbox_.dropped()));
+  for (;;) {
+    auto now = Clock::now();
+    step(now);
+    std::vector<pollfd> fds;
+    fds.push_back({signal_fd, POLLIN, 0});
+    fds.push_back({link_->event_fd(), POLLIN, 0});
+    for (int fd : input_->fds()) fds.push_back({fd, POLLIN, 0});
+    int timeout_ms = 60000;
+    if (auto next = next_deadline(now)) {
+      auto wait = std::chrono::ceil<Millis>(*next - now).count();
+      timeout_ms = static_cast<int>(std::clamp<Millis::rep>(wait, 0, 60000));
+    }
+    int n = ::poll(fds.data(), fds.size(), timeout_ms);
+    if (n < 0 && errno != EINTR) {
+      log_.error("daemon", "poll failed; stopping");
+      shutdown();
+      return 1;
+    }
+    now = Clock::now();
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo info{};
+      [[maybe_unused]] auto r = ::read(signal_fd, &info, sizeof info);
+      log_.info("daemon", "stopping on signal " + std::to_string(info.ssi_signo));
+      step(now);  // presses already settled still get stored
+      shutdown();
+      return 0;
+    }
+    if (fds[1].revents & POLLIN) {
+      for (const auto& e : link_->take_events()) on_link_event(e, now);
+    }
+    for (std::size_t i = 2; i < fds.size(); ++i) {
+      if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) input_->on_readable(fds[i].fd, now);
+    }
+  }
+}
+
+void Daemon::step(TimePoint now) {
+  for (const auto& e : input_->take(now)) detector_.edge(e.button, e.pressed, e.at);
+  for (const auto& p : detector_.take(now)) record(p, now);
+
+  if (state_ == LinkState::down && now >= connect_at_) {
+    state_ = LinkState::connecting;
+    log_.debug("mqtt", "connecting to " + config_.broker);
+    link_->connect();
+  }
+  if (state_ == LinkState::up) {
+    for (const auto& overdue : window_.overdue(now)) {
+      log_.debug("outbox", "no ack for seq=" + std::to_string(overdue.press.seq) + "; sending again");
+      if (!send(overdue, now)) break;
+    }
+    if (now >= telemetry_at_) publish_telemetry(now);
+    pump(now);
+  }
+  leds_->show(led_.mode(now), led_.lit(now));
+}
+
+void Daemon::record(const AcceptedPress& press, TimePoint now) {
+  auto button = static_cast<std::size_t>(press.button);
+  int rating = config_.ratings[button];
+  // Date the press when it settled, not when this loop got to it.
+  PressTime at = press_clock_.now();
+  auto late = std::chrono::duration_cast<std::chrono::nanoseconds>(now - press.at).count();
+  at.boottime_ns -= late;
+  at.wall_ms -= late / 1'000'000;
+  auto before_dropped = outbox_.dropped();
+  auto stored = outbox_.add(press.button, rating, config_.scale, press.repeat, at);
+  if (!stored) {
+    // Never publish what was not committed; the next press tries the database again.
+    log_.error("outbox", "press refused, not stored: " + stored.error().message() +
+                             " (check free space and permissions of " + config_.data_dir + ")");
+    led_.refused(now);
+    return;
+  }
+  if (outbox_.dropped() > before_dropped) {
+    log_.warn("outbox", "full at " + std::to_string(outbox_.max_presses()) + " presses: dropped the oldest (" +
+                            std::to_string(outbox_.dropped()) + " dropped in total)");
+  }
+  log_.info("press", "seq=" + std::to_string(stored->press.seq) + " button=" + std::to_string(press.button) +
+                         " rating=" + std::to_string(rating));
+  led_.thanks(now, thanks_);
+  pump(now);
+}
+
+void Daemon::pump(TimePoint now) {
+  if (state_ != LinkState::up) return;
+  while (window_.room() > 0) {
+    auto pending = outbox_.pending_after(window_.cursor(), window_.room());
+    if (!pending) {
+      log_.error("outbox", "cannot read pending presses: " + pending.error().message());
+      return;
+    }
+    if (pending->empty()) return;
+    for (const auto& p : *pending) {
+      if (!send(p, now)) return;
+    }
+  }
+}
+
+bool Daemon::send(const StoredPress& stored, TimePoint now) {
+  auto press = stored.press;
+  press.age_ms = age_ms(stored.at, press_clock_.now());
+  if (!link_->publish(press_topic_, protocol::to_json(press), 1, false)) {
+    log_.debug("mqtt", "publish of seq=" + std::to_string(press.seq) + " failed; waiting for the connection");
+    return false;
+  }
+  window_.sent(stored, now);
+  return true;
+}
+
+void Daemon::on_link_event(const LinkEvent& event, TimePoint now) {
+  switch (event.kind) {
+    case LinkEvent::Kind::connected: {
+      state_ = LinkState::up;
+      backoff_.reset();
+      led_.set_offline(false, now);
+      log_.info("mqtt", "connected to " + config_.broker + "; " + std::to_string(outbox_.depth()) +
+                            " presses to send");
+      link_->subscribe({ack_topic_, config_topic_}, 1);
+      protocol::Status status{protocol::DeviceState::online, std::string(KIOSK_VERSION), board_.name,
+                              static_cast<int>(board_.buttons.size())};
+      link_->publish(status_topic_, protocol::to_json(status), 1, true);
+      window_.reset();
+      telemetry_at_ = now + telemetry_period_;
+      pump(now);
+      break;
+    }
+    case LinkEvent::Kind::connect_failed:
+    case LinkEvent::Kind::lost:
+      link_down(event.reason, now);
+      break;
+    case LinkEvent::Kind::message:
+      if (event.topic == ack_topic_) on_ack(event.payload, now);
+      else if (event.topic == config_topic_) on_config(event.payload);
+      break;
+  }
+}
+
+void Daemon::link_down(const std::string& reason, TimePoint now) {
+  if (state_ == LinkState::down) return;
+  state_ = LinkState::down;
+  led_.set_offline(true, now);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  auto delay = backoff_.next(unit(random_));
+  connect_at_ = now + delay;
+  log_.warn("mqtt", reason + "; " + std::to_string(outbox_.depth()) + " presses kept; retry in " +
+                        std::to_string(delay.count()) + " ms");
+}
+
+void Daemon::on_ack(const std::string& payload, TimePoint now) {
+  auto ack = protocol::parse_ack(payload);
+  if (!ack) {
+    log_.warn("ack", "ignored: " + ack.error().message());
+    return;
+  }
+  auto deleted = outbox_.ack(ack->seqs);
+  if (!deleted) {
+    log_.error("outbox", "cannot delete acknowledged presses (will be sent again): " + deleted.error().message());
+    return;
+  }
+  for (auto seq : ack->seqs) window_.acked(seq);
+  log_.debug("ack", "seqs=" + seq_range(ack->seqs) + " deleted=" + std::to_string(*deleted) +
+                        " queued=" + std::to_string(outbox_.depth()));
+  pump(now);
+}
+
+void Daemon::on_config(const std::string& payload) {
+  if (payload.empty()) return;  // a cleared retained config: keep the current settings
+  auto cfg = protocol::parse_device_config(payload);
+  if (!cfg) {
+    log_.warn("config", "ignored: " + cfg.error().message());
+    return;
+  }
+  auto settings = detector_.settings();
+  std::string applied;
+  if (cfg->debounce_ms) {
+    settings.debounce = Millis{*cfg->debounce_ms};
+    if (sim_) sim_->set_settle(settings.debounce + Millis{5});
+    applied += " debounce_ms=" + std::to_string(*cfg->debounce_ms);
+  }
+  if (cfg->lockout_ms) {
+    settings.lockout = Millis{*cfg->lockout_ms};
+    applied += " lockout_ms=" + std::to_string(*cfg->lockout_ms);
+  }
+  if (cfg->repeat_window_ms) {
+    settings.repeat_window = Millis{*cfg->repeat_window_ms};
+    applied += " repeat_window_ms=" + std::to_string(*cfg->repeat_window_ms);
+  }
+  if (cfg->thanks_ms) {
+    thanks_ = Millis{*cfg->thanks_ms};
+    applied += " thanks_ms=" + std::to_string(*cfg->thanks_ms);
+  }
+  if (cfg->telemetry_s) {
+    telemetry_period_ = std::chrono::seconds(*cfg->telemetry_s);
+    telemetry_at_ = std::min(telemetry_at_, Clock::now() + telemetry_period_);
+    applied += " telemetry_s=" + std::to_string(*cfg->telemetry_s);
+  }
+  detector_.set_settings(settings);
+  log_.info("config", "applied" + (applied.empty() ? std::string(" nothing") : applied));
+}
+
+void Daemon::publish_telemetry(TimePoint now) {
+  telemetry_at_ = now + telemetry_period_;
+  protocol::Telemetry t;
+  t.uptime_s = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(now - started_).count());
+  t.queued = outbox_.depth();
+  auto json = boost::json::parse(protocol::to_json(t)).as_object();
+  json["dropped"] = outbox_.dropped();  // optional extension field: presses lost to a full outbox
+  link_->publish(telemetry_topic_, boost::json::serialize(json), 0, false);
+}
+
+std::optional<TimePoint> Daemon::next_deadline(TimePoint now) const {
+  std::optional<TimePoint> next;
+  auto consider = [&](std::optional<TimePoint> t) {
+    if (t && (!next || *t < *next)) next = t;
+  };
+  consider(detector_.next_deadline());
+  consider(input_->next_deadline());
+  consider(led_.next_change(now));
+  if (state_ == LinkState::down) consider(connect_at_);
+  if (state_ == LinkState::up) {
+    consider(telemetry_at_);
+    consider(window_.next_deadline());
+  }
+  return next;
+}
+
+void Daemon::shutdown() {
+  if (state_ == LinkState::up) {
+    auto offline = protocol::to_json(protocol::Status{protocol::DeviceState::offline, {}, {}, {}});
+    if (!link_->publish_and_disconnect(status_topic_, offline, Millis{2000})) {
+      log_.warn("mqtt", "offline status not confirmed by the broker before exit");
+    }
+  }
+  leds_->show(LedMode::idle, false);
+  log_.info("daemon", "stopped; " + std::to_string(outbox_.depth()) + " presses kept in the outbox");
+}
+
+}  // namespace kiosk::firmware

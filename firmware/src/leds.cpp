@@ -1,0 +1,52 @@
+// LED adapters: libgpiod output lines and a log-only stand-in.
+#include "kiosk/firmware/leds.hpp"
+
+#include <gpiod.hpp>
+
+namespace kiosk::firmware {
+namespace {
+
+const char* name(LedMode mode) {
+  switch (mode) {
+    case LedMode::idle: return "idle";
+    case LedMode::thanks: return "thanks";
+    case LedMode::refused: return "refused";
+    case LedMode::offline: return "offline";
+  }
+  return "?";
+}
+
+}  // namespace
+
+void LogLeds::show(LedMode mode, bool) {
+  if (mode == last_) return;
+  last_ = mode;
+  log_.debug("led", std::string("pattern=") + name(mode));
+}
+
+GpiodLeds::GpiodLeds(const Board& board) : chip_(std::make_unique<gpiod::chip>(board.chip)) {
+  for (const auto& l : board.leds) {
+    auto line = chip_->get_line(l.offset);
+    std::bitset<32> flags;
+    if (l.active_low) flags |= gpiod::line_request::FLAG_ACTIVE_LOW;
+    line.request({"kiosk-firmware", gpiod::line_request::DIRECTION_OUTPUT, flags}, 0);
+    lines_.push_back(line);
+  }
+}
+
+GpiodLeds::~GpiodLeds() {
+  for (auto& line : lines_) {
+    if (line.is_requested()) {
+      line.set_value(0);
+      line.release();
+    }
+  }
+}
+
+void GpiodLeds::show(LedMode, bool lit) {
+  if (static_cast<int>(lit) == last_) return;
+  last_ = lit ? 1 : 0;
+  for (auto& line : lines_) line.set_value(last_);
+}
+
+}  // namespace kiosk::firmware

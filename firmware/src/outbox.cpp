@@ -1,0 +1,231 @@
+// SQLite adapter of the outbox: one table of presses, one of counters, versioned schema.
+#include "kiosk/firmware/outbox.hpp"
+
+#include <sqlite3.h>
+
+#include <stdexcept>
+
+namespace kiosk::firmware {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+// RAII prepared statement.
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  bool ok() const { return stmt_ != nullptr; }
+  sqlite3_stmt* get() const { return stmt_; }
+  void bind(int i, std::int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  void bind(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  int step() { return sqlite3_step(stmt_); }
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  std::int64_t column_int(int i) const { return sqlite3_column_int64(stmt_, i); }
+  std::string column_text(int i) const {
+    auto* p = sqlite3_column_text(stmt_, i);
+    return p ? std::string(reinterpret_cast<const char*>(p)) : std::string{};
+  }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+protocol::Error db_error(sqlite3* db, const std::string& what) {
+  return protocol::Error{"outbox", what + ": " + sqlite3_errmsg(db)};
+}
+
+// Rolls back unless committed: a failed write leaves the database as it was.
+class Transaction {
+ public:
+  explicit Transaction(sqlite3* db) : db_(db) {
+    ok_ = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+  }
+  ~Transaction() {
+    if (ok_ && !done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  bool ok() const { return ok_; }
+  bool commit() {
+    done_ = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
+    return done_;
+  }
+
+ private:
+  sqlite3* db_;
+  bool ok_ = false;
+  bool done_ = false;
+};
+
+}  // namespace
+
+Outbox::Outbox(const std::filesystem::path& path, std::uint64_t max_presses, std::chrono::milliseconds busy_timeout)
+    : max_(max_presses) {
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw std::runtime_error("cannot open outbox " + path.string() + ": " + msg);
+  }
+  sqlite3_busy_timeout(db_, static_cast<int>(busy_timeout.count()));
+  try {
+    exec("PRAGMA journal_mode=WAL");
+    // FULL: a COMMIT returns only after the WAL is fsynced, so a committed press survives power loss.
+    exec("PRAGMA synchronous=FULL");
+    // The working set is a few pages at the tail of one table; a small cache keeps RSS low.
+    exec("PRAGMA cache_size=-256");
+    Statement version(db_, "PRAGMA user_version");
+    int v = version.ok() && version.step() == SQLITE_ROW ? static_cast<int>(version.column_int(0)) : 0;
+    if (v > kSchemaVersion) {
+      throw std::runtime_error("outbox " + path.string() + " has schema " + std::to_string(v) +
+                               ", newer than this firmware understands (" + std::to_string(kSchemaVersion) + ")");
+    }
+    if (v < 1) {
+      exec("BEGIN IMMEDIATE");
+      exec("CREATE TABLE IF NOT EXISTS presses ("
+           " seq INTEGER PRIMARY KEY, button INTEGER NOT NULL, rating INTEGER NOT NULL,"
+           " scale INTEGER NOT NULL, repeat INTEGER NOT NULL, boot_id TEXT NOT NULL,"
+           " boottime_ns INTEGER NOT NULL, wall_ms INTEGER NOT NULL)");
+      exec("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)");
+      exec("INSERT OR IGNORE INTO counters VALUES ('next_seq', 1), ('dropped', 0)");
+      exec("PRAGMA user_version=1");
+      exec("COMMIT");
+    }
+    load_counters();
+  } catch (...) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+Outbox::~Outbox() { sqlite3_close(db_); }
+
+void Outbox::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    throw std::runtime_error(std::string("outbox: ") + sql + ": " + msg);
+  }
+}
+
+void Outbox::load_counters() {
+  Statement counters(db_, "SELECT name, value FROM counters");
+  while (counters.ok() && counters.step() == SQLITE_ROW) {
+    auto name = counters.column_text(0);
+    auto value = static_cast<std::uint64_t>(counters.column_int(1));
+    if (name == "next_seq") next_seq_ = value;
+    if (name == "dropped") dropped_ = value;
+  }
+  Statement count(db_, "SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM presses");
+  if (count.ok() && count.step() == SQLITE_ROW) {
+    depth_ = static_cast<std::uint64_t>(count.column_int(0));
+    // Belt and braces: never hand out a seq at or below one still stored.
+    auto max_seq = static_cast<std::uint64_t>(count.column_int(1));
+    if (next_seq_ <= max_seq) next_seq_ = max_seq + 1;
+  }
+}
+
+protocol::Result<StoredPress> Outbox::add(int button, int rating, int scale, bool repeat, const PressTime& at) {
+  Transaction tx(db_);
+  if (!tx.ok()) return db_error(db_, "cannot begin a write");
+  std::uint64_t seq = next_seq_;
+  std::uint64_t drop = 0;
+  if (max_ > 0 && depth_ >= max_) drop = depth_ - max_ + 1;
+  if (drop > 0) {
+    Statement del(db_, "DELETE FROM presses WHERE seq IN (SELECT seq FROM presses ORDER BY seq LIMIT ?1)");
+    if (!del.ok()) return db_error(db_, "cannot drop the oldest presses");
+    del.bind(1, static_cast<std::int64_t>(drop));
+    if (del.step() != SQLITE_DONE) return db_error(db_, "cannot drop the oldest presses");
+    Statement count(db_, "UPDATE counters SET value = value + ?1 WHERE name = 'dropped'");
+    count.bind(1, static_cast<std::int64_t>(drop));
+    if (!count.ok() || count.step() != SQLITE_DONE) return db_error(db_, "cannot count dropped presses");
+  }
+  Statement insert(db_,
+                   "INSERT INTO presses (seq, button, rating, scale, repeat, boot_id, boottime_ns, wall_ms)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  if (!insert.ok()) return db_error(db_, "cannot prepare the press insert");
+  insert.bind(1, static_cast<std::int64_t>(seq));
+  insert.bind(2, button);
+  insert.bind(3, rating);
+  insert.bind(4, scale);
+  insert.bind(5, repeat ? 1 : 0);
+  insert.bind(6, at.boot_id);
+  insert.bind(7, at.boottime_ns);
+  insert.bind(8, at.wall_ms);
+  if (insert.step() != SQLITE_DONE) return db_error(db_, "cannot store press " + std::to_string(seq));
+  Statement next(db_, "UPDATE counters SET value = ?1 WHERE name = 'next_seq'");
+  if (!next.ok()) return db_error(db_, "cannot prepare the seq update");
+  next.bind(1, static_cast<std::int64_t>(seq + 1));
+  if (next.step() != SQLITE_DONE) return db_error(db_, "cannot advance the seq");
+  if (!tx.commit()) return db_error(db_, "cannot commit press " + std::to_string(seq));
+
+  next_seq_ = seq + 1;
+  depth_ = depth_ + 1 - drop;
+  dropped_ += drop;
+  StoredPress stored;
+  stored.press.seq = seq;
+  stored.press.button = button;
+  stored.press.rating = rating;
+  stored.press.scale = scale;
+  if (repeat) stored.press.flags.emplace_back(protocol::kRepeatFlag);
+  stored.at = at;
+  return stored;
+}
+
+protocol::Result<std::uint64_t> Outbox::ack(const std::vector<std::uint64_t>& seqs) {
+  Transaction tx(db_);
+  if (!tx.ok()) return db_error(db_, "cannot begin a write");
+  Statement del(db_, "DELETE FROM presses WHERE seq = ?1");
+  if (!del.ok()) return db_error(db_, "cannot prepare the ack delete");
+  std::uint64_t deleted = 0;
+  for (auto seq : seqs) {
+    del.bind(1, static_cast<std::int64_t>(seq));
+    if (del.step() != SQLITE_DONE) return db_error(db_, "cannot delete acknowledged press");
+    deleted += static_cast<std::uint64_t>(sqlite3_changes(db_));
+    del.reset();
+  }
+  if (!tx.commit()) return db_error(db_, "cannot commit the ack");
+  depth_ -= std::min(depth_, deleted);
+  return deleted;
+}
+
+protocol::Result<std::vector<StoredPress>> Outbox::pending_after(std::uint64_t after, std::size_t limit) {
+  Statement sel(db_,
+                "SELECT seq, button, rating, scale, repeat, boot_id, boottime_ns, wall_ms FROM presses"
+                " WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+  if (!sel.ok()) return db_error(db_, "cannot prepare the pending query");
+  sel.bind(1, static_cast<std::int64_t>(after));
+  sel.bind(2, static_cast<std::int64_t>(limit));
+  std::vector<StoredPress> out;
+  int rc;
+  while ((rc = sel.step()) == SQLITE_ROW) {
+    StoredPress s;
+    s.press.seq = static_cast<std::uint64_t>(sel.column_int(0));
+    s.press.button = static_cast<int>(sel.column_int(1));
+    s.press.rating = static_cast<int>(sel.column_int(2));
+    s.press.scale = static_cast<int>(sel.column_int(3));
+    if (sel.column_int(4) != 0) s.press.flags.emplace_back(protocol::kRepeatFlag);
+    s.at.boot_id = sel.column_text(5);
+    s.at.boottime_ns = sel.column_int(6);
+    s.at.wall_ms = sel.column_int(7);
+    out.push_back(std::move(s));
+  }
+  if (rc != SQLITE_DONE) return db_error(db_, "cannot read pending presses");
+  return out;
+}
+
+}  // namespace kiosk::firmware

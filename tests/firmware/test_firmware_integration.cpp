@@ -1,0 +1,329 @@
+// kiosk-firmware against a real mosquitto, the test playing the hub: presses, outage, kill -9, Will.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+
+#include <sqlite3.h>
+
+#include "kiosk/protocol/protocol.hpp"
+#include "kiosk_test.hpp"
+
+using namespace kiosk::test;
+namespace proto = kiosk::protocol;
+
+namespace {
+
+const std::string kSite = "demo";
+const std::string kDevice = "desk-1";
+std::string topic(proto::TopicKind kind) { return proto::device_topic(kSite, kDevice, kind); }
+
+std::size_t count_lines(const std::string& log, const std::string& prefix) {
+  std::size_t n = 0;
+  std::size_t pos = 0;
+  while ((pos = log.find(prefix, pos)) != std::string::npos) {
+    if (pos == 0 || log[pos - 1] == '\n') ++n;
+    pos += prefix.size();
+  }
+  return n;
+}
+
+// One terminal process with its data dir and simulated buttons; restartable on the same data.
+class Terminal {
+ public:
+  Terminal(const Broker& broker, std::vector<std::string> extra = {})
+      : broker_url_(broker.url()), extra_(std::move(extra)) {
+    start();
+  }
+
+  void start() {
+    ++runs_;
+    std::vector<std::string> argv{(bin_dir() / "kiosk-firmware").string(),
+                                  "--site", kSite, "--device", kDevice, "--broker", broker_url_,
+                                  "--board", "sim-4", "--boards-dir", (source_dir() / "boards").string(),
+                                  "--data-dir", (dir_ / "data").string(), "--sim-input", fifo(),
+                                  "--log-level", "debug", "--reconnect-max-s", "1"};
+    argv.insert(argv.end(), extra_.begin(), extra_.end());
+    child_ = std::make_unique<Child>(argv, Child::Options{.env = {}, .log_file = log_path(), .working_dir = {}});
+    bool started = wait_until([&] { return log().find("info daemon: started") != std::string::npos || !child_->running(); });
+    REQUIRE(started);
+    REQUIRE(child_->running());
+  }
+
+  std::string outbox_path() const { return (dir_ / "data" / "outbox.db").string(); }
+  std::string fifo() const { return (dir_ / "buttons.fifo").string(); }
+  std::string log_path() const { return (dir_ / ("fw-" + std::to_string(runs_) + ".log")).string(); }
+  std::string log() const { return child_ ? child_->log() : std::string{}; }
+  Child& child() { return *child_; }
+  std::size_t presses_taken() const { return count_lines(log(), "info press: "); }
+
+  void write(const std::string& lines) {
+    int fd = ::open(fifo().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    std::size_t off = 0;
+    while (off < lines.size()) {
+      auto n = ::write(fd, lines.data() + off, lines.size() - off);
+      if (n > 0) off += static_cast<std::size_t>(n);
+      else REQUIRE(wait_until([] { return true; }, 1ms));  // FIFO full: the reader drains it
+    }
+    ::close(fd);
+  }
+  void press(int button) { write("press " + std::to_string(button) + "\n"); }
+
+ private:
+  std::string broker_url_;
+  std::vector<std::string> extra_;
+  TempDir dir_;
+  int runs_ = 0;
+  std::unique_ptr<Child> child_;
+};
+
+std::unique_ptr<MqttProbe> hub_probe(const Broker& broker) {
+  auto probe = std::make_unique<MqttProbe>(broker.url());
+  probe->connect();
+  REQUIRE(probe->subscribe(topic(proto::TopicKind::press)) == 1);
+  REQUIRE(probe->subscribe(topic(proto::TopicKind::status)) == 1);
+  return probe;
+}
+
+bool is_status(const Message& m, proto::DeviceState state) {
+  if (m.topic != topic(proto::TopicKind::status)) return false;
+  auto s = proto::parse_status(m.payload);
+  return s.ok() && s->state == state;
+}
+
+std::optional<proto::Press> next_press(MqttProbe& probe, std::chrono::milliseconds timeout = 5s) {
+  auto m = probe.wait_for_topic(topic(proto::TopicKind::press), timeout);
+  if (!m) return std::nullopt;
+  auto p = proto::parse_press(m->payload);
+  REQUIRE(p.ok());
+  return *p;
+}
+
+void ack(MqttProbe& probe, std::vector<std::uint64_t> seqs) {
+  REQUIRE(probe.publish(topic(proto::TopicKind::ack), proto::to_json(proto::Ack{std::move(seqs)})));
+}
+
+// Plays the hub until `count` distinct presses arrived, acknowledging each; returns them in the
+// order they first arrived.
+std::vector<proto::Press> receive_and_ack(MqttProbe& probe, std::size_t count, std::chrono::seconds timeout) {
+  std::vector<proto::Press> first_arrivals;
+  std::set<std::uint64_t> seen;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (seen.size() < count && std::chrono::steady_clock::now() < deadline) {
+    auto p = next_press(probe, 1s);
+    if (!p) continue;
+    if (seen.insert(p->seq).second) first_arrivals.push_back(*p);
+    ack(probe, {p->seq});
+  }
+  return first_arrivals;
+}
+
+}  // namespace
+
+TEST_CASE("a press arrives on the device's press topic with the right payload and is deleted on ack",
+          "[integration]") {
+  Broker broker;
+  auto probe = hub_probe(broker);
+  Terminal terminal(broker, {"--lockout-ms", "0"});
+
+  auto online = probe->wait_for([](const Message& m) { return is_status(m, proto::DeviceState::online); });
+  REQUIRE(online);
+  auto status = proto::parse_status(online->payload);
+  CHECK(status->fw == std::string(KIOSK_VERSION));
+  CHECK(status->board == std::string("sim-4"));
+  CHECK(status->buttons == 4);
+  {
+    MqttProbe late(broker.url());  // a live delivery clears the retain flag; a late subscriber sees it
+    late.connect();
+    late.subscribe(topic(proto::TopicKind::status));
+    auto retained = late.wait_for([](const Message& m) { return is_status(m, proto::DeviceState::online); });
+    REQUIRE(retained);
+    CHECK(retained->retained);
+  }
+
+  terminal.press(2);
+  auto p = next_press(*probe);
+  REQUIRE(p);
+  CHECK(p->seq == 1);
+  CHECK(p->button == 2);
+  CHECK(p->rating == 3);
+  CHECK(p->scale == 4);
+  CHECK(p->age_ms < 1000);
+  CHECK(p->flags.empty());
+  CHECK(terminal.log().find("info press: seq=1 button=2 rating=3") != std::string::npos);
+
+  // The next guest within the repeat window is flagged.
+  terminal.press(0);
+  auto second = next_press(*probe);
+  REQUIRE(second);
+  CHECK(second->seq == 2);
+  CHECK(second->rating == 1);
+  CHECK(second->is_repeat());
+
+  ack(*probe, {1, 2});
+  CHECK(wait_until([&] { return terminal.log().find("debug ack: seqs=1..2 deleted=2 queued=0") != std::string::npos; }));
+}
+
+TEST_CASE("with the broker stopped 500 presses are taken and all arrive in order after it restarts",
+          "[integration]") {
+  Broker broker;
+  Terminal terminal(broker, {"--lockout-ms", "0", "--debounce-ms", "1"});
+  {
+    auto probe = hub_probe(broker);
+    REQUIRE(probe->wait_for([](const Message& m) { return is_status(m, proto::DeviceState::online); }));
+  }
+  broker.stop();
+  REQUIRE(wait_until([&] { return terminal.log().find("warn mqtt:") != std::string::npos; }));
+
+  std::string lines;
+  for (int i = 0; i < 500; ++i) lines += "press " + std::to_string(i % 4) + "\n";
+  terminal.write(lines);
+  REQUIRE(wait_until([&] { return terminal.presses_taken() == 500; }, 30s));
+
+  // Hold the firmware still until the hub is listening again, so no first send goes unseen.
+  terminal.child().signal(SIGSTOP);
+  broker.start();
+  auto probe = hub_probe(broker);
+  terminal.child().signal(SIGCONT);
+  auto presses = receive_and_ack(*probe, 500, 40s);
+  REQUIRE(presses.size() == 500);
+  for (std::size_t i = 0; i < presses.size(); ++i) {
+    INFO("arrival " << i);
+    REQUIRE(presses[i].seq == i + 1);
+    REQUIRE(presses[i].button == static_cast<int>(i % 4));
+  }
+  // Taken while offline, so their age says how long ago the guest pressed.
+  CHECK(presses.front().age_ms > presses.back().age_ms);
+  CHECK(wait_until([&] { return terminal.log().find("queued=0\n") != std::string::npos; }));
+}
+
+TEST_CASE("after kill -9 with unacknowledged presses a restart re-sends them and no seq repeats",
+          "[integration]") {
+  Broker broker;
+  auto probe = hub_probe(broker);
+  Terminal terminal(broker, {"--lockout-ms", "0", "--debounce-ms", "1"});
+  terminal.write("press 0\npress 1\npress 2\npress 3\npress 0\n");
+  std::vector<proto::Press> before;
+  for (int i = 0; i < 5; ++i) {
+    auto p = next_press(*probe);
+    REQUIRE(p);
+    before.push_back(*p);
+  }
+  ack(*probe, {before[0].seq});  // the hub stored only the first one
+  REQUIRE(wait_until([&] { return terminal.log().find("debug ack: seqs=1 ") != std::string::npos; }));
+  terminal.child().kill9();
+
+  terminal.start();
+  terminal.write("press 3\npress 3\n");  // one button: one after the other
+  auto after = receive_and_ack(*probe, 6, 20s);
+  REQUIRE(after.size() == 6);
+  std::vector<std::uint64_t> seqs;
+  for (const auto& p : after) seqs.push_back(p.seq);
+  CHECK(seqs == std::vector<std::uint64_t>{2, 3, 4, 5, 6, 7});
+  for (std::size_t i = 0; i < 4; ++i) {
+    CHECK(after[i].button == before[i + 1].button);
+    CHECK(after[i].rating == before[i + 1].rating);
+    CHECK(after[i].age_ms >= before[i + 1].age_ms);
+  }
+  CHECK(after[4].button == 3);
+  CHECK(after[5].button == 3);
+}
+
+TEST_CASE("a press that cannot be stored is refused with its own LED pattern and the next one is kept",
+          "[integration]") {
+  Broker broker;
+  auto probe = hub_probe(broker);
+  Terminal terminal(broker, {"--lockout-ms", "0", "--debounce-ms", "1"});
+  sqlite3* other = nullptr;
+  REQUIRE(sqlite3_open(terminal.outbox_path().c_str(), &other) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);  // writes now fail
+  terminal.press(0);
+  REQUIRE(wait_until([&] { return terminal.log().find("error outbox: press refused") != std::string::npos; }));
+  CHECK(terminal.log().find("debug led: pattern=refused") != std::string::npos);
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  terminal.press(1);
+  auto p = next_press(*probe);
+  REQUIRE(p);
+  CHECK(p->seq == 1);  // the refused press did not use a seq and was never published
+  CHECK(p->button == 1);
+  CHECK(terminal.child().running());
+}
+
+TEST_CASE("the Last Will marks the device offline when the firmware dies", "[integration]") {
+  Broker broker;
+  auto probe = hub_probe(broker);
+  Terminal terminal(broker, {"--keepalive-s", "1"});
+  REQUIRE(probe->wait_for([](const Message& m) { return is_status(m, proto::DeviceState::online); }));
+  terminal.child().kill9();
+  auto offline = probe->wait_for([](const Message& m) { return is_status(m, proto::DeviceState::offline); }, 5s);
+  REQUIRE(offline);
+  // Retained: someone who looks later sees it too.
+  MqttProbe late(broker.url());
+  late.connect();
+  late.subscribe(topic(proto::TopicKind::status));
+  auto retained = late.wait_for([](const Message& m) { return is_status(m, proto::DeviceState::offline); });
+  REQUIRE(retained);
+  CHECK(retained->retained);
+}
+
+TEST_CASE("SIGTERM publishes the offline status and exits 0", "[integration]") {
+  Broker broker;
+  auto probe = hub_probe(broker);
+  Terminal terminal(broker);
+  REQUIRE(probe->wait_for([](const Message& m) { return is_status(m, proto::DeviceState::online); }));
+  terminal.child().signal(SIGTERM);
+  CHECK(terminal.child().wait(5s) == 0);
+  CHECK(probe->wait_for([](const Message& m) { return is_status(m, proto::DeviceState::offline); }));
+}
+
+TEST_CASE("telemetry reports uptime and outbox depth", "[integration]") {
+  Broker broker;
+  auto probe = hub_probe(broker);
+  REQUIRE(probe->subscribe(topic(proto::TopicKind::telemetry), 0) == 0);
+  Terminal terminal(broker, {"--telemetry-s", "1"});
+  terminal.press(1);
+  REQUIRE(next_press(*probe));  // not acknowledged: stays queued
+  auto m = probe->wait_for([](const Message& msg) {
+    if (msg.topic != topic(proto::TopicKind::telemetry)) return false;
+    auto t = proto::parse_telemetry(msg.payload);
+    return t.ok() && t->queued == 1;
+  }, 5s);
+  REQUIRE(m);
+  CHECK(m->payload.find("\"dropped\":0") != std::string::npos);
+}
+
+TEST_CASE("a retained config from the hub changes the lockout at run time", "[integration]") {
+  Broker broker;
+  auto probe = hub_probe(broker);
+  REQUIRE(probe->publish(topic(proto::TopicKind::config), R"({"lockout_ms":0,"thanks_ms":100})", 1, true));
+  Terminal terminal(broker, {"--debounce-ms", "1"});  // default lockout 1500 ms
+  REQUIRE(wait_until([&] { return terminal.log().find("info config: applied lockout_ms=0 thanks_ms=100") != std::string::npos; }));
+  terminal.write("press 0\npress 1\n");
+  REQUIRE(next_press(*probe));
+  REQUIRE(next_press(*probe));
+}
+
+TEST_CASE("--help documents the flags and bad settings are usage errors", "[integration]") {
+  TempDir dir;
+  auto fw = (bin_dir() / "kiosk-firmware").string();
+  Child help({fw, "--help"}, Child::Options{.env = {}, .log_file = dir / "help.log", .working_dir = {}});
+  CHECK(help.wait(5s) == 0);
+  for (const char* flag : {"--config", "--device", "--site", "--broker", "--username", "--password",
+                           "--password-file", "--ca-file", "--cert-file", "--key-file", "--board", "--boards-dir",
+                           "--data-dir", "--sim-input", "--debounce-ms", "--lockout-ms", "--repeat-window-ms",
+                           "--telemetry-s", "--outbox-max", "--log-level", "--keepalive-s", "--version"}) {
+    CHECK(help.log().find(flag) != std::string::npos);
+  }
+  std::ofstream(dir / "d.json") << R"({"site":"demo","device":"d1","broker":"tcp://127.0.0.1:1","board":"sim-4","lockot_ms":1})";
+  Child bad({fw, "--config", (dir / "d.json").string()},
+            Child::Options{.env = {}, .log_file = dir / "bad.log", .working_dir = {}});
+  CHECK(bad.wait(5s) == 2);
+  CHECK(bad.log().find("lockot_ms") != std::string::npos);
+}
