@@ -69,6 +69,7 @@ persistence_location $data/broker/
 log_dest file $data/logs/mosquitto.log
 connection_messages true
 set_tcp_nodelay true
+max_queued_messages 1000000
 plugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so
 plugin_opt_config_file $data/broker/dynamic-security.json
 $( [[ $(id -u) -eq 0 ]] && echo "user root" )

@@ -203,7 +203,9 @@ Broker::Broker(Options options) : options_(std::move(options)), port_(free_tcp_p
        << "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
        << "connection_messages true\n"
        << "max_keepalive 120\n"
-       << "set_tcp_nodelay true\n";
+       << "set_tcp_nodelay true\n"
+       // A hub briefly behind must not lose QoS 1 presses to the default 1000-message queue.
+       << "max_queued_messages 1000000\n";
   // As root mosquitto drops to the "mosquitto" user, which cannot read this private temp dir.
   if (::geteuid() == 0) conf << "user root\n";
   if (options_.dynsec) {

@@ -1,0 +1,88 @@
+// The hub's alerting adapter: stored presses into the detectors, verdicts into the alert machine, and its
+// effects out to SQLite, the retained alert/<location> topic, webhooks and the dashboard's event stream.
+// Also the alert acks (MQTT and HTTP), the alert API and the timer for resolution, repeats and escalation.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "kiosk/hub/alert_config.hpp"
+#include "kiosk/hub/alert_machine.hpp"
+#include "kiosk/hub/alert_store.hpp"
+#include "kiosk/hub/detector.hpp"
+#include "kiosk/hub/hub.hpp"
+#include "kiosk/hub/webhooks.hpp"
+
+namespace kiosk::hub {
+
+struct AlertCounters {
+  std::uint64_t opened = 0;
+  std::uint64_t updated = 0;
+  std::uint64_t acked = 0;
+  std::uint64_t resolved = 0;
+  std::uint64_t repeated = 0;
+  std::uint64_t escalated = 0;
+  std::uint64_t acks_rejected = 0;
+  std::uint64_t publish_failures = 0;  // retried on the next tick
+  std::uint64_t store_errors = 0;
+};
+
+class AlertService {
+ public:
+  // Loads active alerts and the id counter, warms the detectors up from stored presses and
+  // registers with the hub (press observer, alert acks, /api/alerts). Call before hub.start().
+  // Throws on a database error (startup boundary).
+  AlertService(Hub& hub, AlertConfig config);
+  ~AlertService();
+  AlertService(const AlertService&) = delete;
+  AlertService& operator=(const AlertService&) = delete;
+
+  // Stops the timer and webhook posts in flight (queued posts stay for the next start).
+  void stop();
+
+  const AlertCounters& counters() const { return counters_; }
+  const WebhookSender::Counters& webhook_counters() const { return webhooks_.counters(); }
+  std::vector<TrackedAlert> active_alerts() const { return machine_.active_alerts(); }
+  // Prometheus text for the hub's /metrics (kiosk_alerts_*, kiosk_webhook_*).
+  std::string render_metrics();
+
+ private:
+  void on_press(const PressRecord& row, bool inserted);
+  void on_ack(const protocol::Topic& topic, const std::string& payload);
+  void on_http(const HttpRequest& req, const std::shared_ptr<HttpSession>& session);
+  void tick();
+  void schedule_tick();
+  void warm_up();
+  void run(std::vector<Effect> effects, WallTime now);
+  bool publish(const protocol::Alert& alert, Change change);
+  void republish_pending();
+  void reject_ack(const std::string& reason, const std::string& detail);
+  std::string display_name(const std::string& location) const;
+
+  Hub& hub_;
+  AlertConfig config_;
+  AlertStore store_;
+  AlertMachine machine_;
+  // SiteDetectors makes a location's detector on first sight without telling which location;
+  // this names it for the factory so each location gets its own settings.
+  std::string making_for_;
+  SiteDetectors detectors_;
+  std::map<std::string, WallTime> last_fed_;  // per location: keeps the detector's input in time order
+  WebhookSender webhooks_;
+  boost::asio::steady_timer tick_timer_;
+  std::map<std::string, protocol::Alert> unpublished_;  // by location: the last state the broker has not taken
+  bool was_connected_ = false;
+  std::map<std::string, SteadyTime> reject_logged_;
+  AlertCounters counters_;
+  bool stopped_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace kiosk::hub

@@ -1,0 +1,101 @@
+// Alerts in the hub's SQLite database: the alerts with their history, what the alert machine needs
+// to carry on after a restart, the id counter, and the durable webhook queue. Steady-state errors
+// are values (std::optional<std::string>); opening (the idempotent table creation) throws StoreError.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kiosk/hub/alert_machine.hpp"
+#include "kiosk/hub/sqlite_store.hpp"
+#include "kiosk/protocol/messages.hpp"
+
+namespace kiosk::hub {
+
+// One line of an alert's history: what changed, when, and the alert's state after it.
+struct AlertHistoryEntry {
+  std::string change;  // opened, updated, acked, repeated, escalated, resolved
+  WallTime at{};
+  protocol::AlertState state = protocol::AlertState::open;
+  std::optional<std::string> by;  // acked: who
+  int level = 0;                  // escalation level after the change
+  int bad = 0;
+  int total = 0;
+};
+
+// A webhook POST to make (new) or being made (queued).
+struct WebhookPost {
+  std::int64_t row = 0;  // queue row id once stored
+  std::string alert_id;
+  std::string change;
+  std::string contact;
+  std::string url;
+  std::string body;  // JSON
+  int attempts = 0;
+  WallTime created{};
+  WallTime next_attempt{};
+  std::string last_error;
+};
+
+class AlertStore {
+ public:
+  // Creates the tables it needs if missing (one transaction); throws StoreError.
+  AlertStore(Database& db, std::string site);
+  AlertStore(const AlertStore&) = delete;
+  AlertStore& operator=(const AlertStore&) = delete;
+
+  // The persist effects of one event, the id counter and the webhook posts it causes, in one
+  // transaction, so a crash never keeps an alert without its notices.
+  // Durability::power_safe: the commit waits for fsync. Durability::crash_safe: the commit is in
+  // the OS (survives a hub crash, not a power cut) until sync(): for the latency-critical path,
+  // which publishes in between and syncs right after.
+  enum class Durability { power_safe, crash_safe };
+  std::optional<std::string> write(const std::vector<const Effect*>& persists, std::uint64_t next_id,
+                                   const std::vector<WebhookPost>& posts, WallTime now,
+                                   Durability durability = Durability::power_safe);
+  // Makes every earlier commit power-safe (one fsync of the write-ahead log).
+  std::optional<std::string> sync();
+
+  std::vector<TrackedAlert> load_active();
+  // The next alert number: past the stored counter and past every stored alert id.
+  std::uint64_t load_next_id();
+
+  // Newest first. state nullopt: every state.
+  std::vector<protocol::Alert> list(std::optional<protocol::AlertState> state, std::size_t limit);
+  std::optional<protocol::Alert> find(std::string_view id);
+  std::vector<AlertHistoryEntry> history(std::string_view id);
+
+  // Webhook queue: pending posts due at `now`, soonest first.
+  std::vector<WebhookPost> due_posts(WallTime now, std::size_t limit);
+  std::optional<WallTime> next_post_due();
+  std::optional<std::string> post_delivered(std::int64_t row);
+  // A failed attempt: retry at next_attempt, or give up (kept as 'failed' for the operator).
+  std::optional<std::string> post_failed(std::int64_t row, int attempts, WallTime next_attempt,
+                                         const std::string& error, bool give_up);
+  std::size_t pending_posts();
+  std::size_t failed_posts();
+
+ private:
+  std::optional<std::string> in_transaction(const std::function<std::optional<std::string>()>& body);
+  std::optional<std::string> persist(const Effect& e, WallTime now);
+  std::optional<std::string> enqueue(const WebhookPost& p, WallTime now);
+
+  Database& db_;
+  std::string site_;
+  Statement upsert_alert_;
+  Statement upsert_tracking_;
+  Statement delete_tracking_;
+  Statement insert_history_;
+  Statement save_counter_;
+  Statement insert_post_;
+  Statement due_posts_;
+  Statement delete_post_;
+  Statement fail_post_;
+  Statement touch_counter_;
+};
+
+}  // namespace kiosk::hub

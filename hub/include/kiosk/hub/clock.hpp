@@ -1,0 +1,48 @@
+// The hub's two clocks, injected: wall time for stored timestamps, steady time for latency and ordering.
+#pragma once
+
+#include <chrono>
+
+#include "kiosk/protocol/time.hpp"
+
+namespace kiosk::hub {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual protocol::WallTime wall_now() const = 0;
+  virtual SteadyTime steady_now() const = 0;
+};
+
+// The real clocks; the only place core code reaches system_clock/steady_clock.
+class SystemClock final : public Clock {
+ public:
+  protocol::WallTime wall_now() const override {
+    return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  }
+  SteadyTime steady_now() const override { return std::chrono::steady_clock::now(); }
+};
+
+// A clock the tests move by hand.
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(protocol::WallTime wall = protocol::WallTime{std::chrono::milliseconds{1'800'000'000'000}})
+      : wall_(wall) {}
+  protocol::WallTime wall_now() const override { return wall_; }
+  SteadyTime steady_now() const override { return steady_; }
+  void advance(std::chrono::milliseconds d) {
+    wall_ += d;
+    steady_ += d;
+  }
+
+ private:
+  protocol::WallTime wall_;
+  SteadyTime steady_{};
+};
+
+inline std::int64_t to_ms(protocol::WallTime t) { return t.time_since_epoch().count(); }
+inline protocol::WallTime from_ms(std::int64_t ms) { return protocol::WallTime{std::chrono::milliseconds{ms}}; }
+
+}  // namespace kiosk::hub

@@ -1,0 +1,94 @@
+// HTTP/1.1 server on Boost.Beast (async, on the hub's io thread): keep-alive request/response
+// sessions, and Server-Sent Events streams fed by EventStreams::broadcast.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <list>
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+
+namespace kiosk::hub {
+
+using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
+using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
+
+class HttpSession;
+class EventStreams;
+
+// The application: called on the io thread for each request; must call session->send(...) or
+// session->start_events() exactly once (now or later, e.g. after an async broker call).
+using HttpHandler = std::function<void(const HttpRequest&, std::shared_ptr<HttpSession>)>;
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(boost::asio::ip::tcp::socket socket, HttpHandler& handler, EventStreams& streams);
+  void start();
+  void send(HttpResponse response);
+  // Turns this connection into an SSE stream: the response header now, events as they come.
+  void start_events();
+  void push_event(const std::string& frame);  // "event: x\ndata: {...}\n\n"
+  void close();
+  bool streaming() const { return streaming_; }
+
+ private:
+  void read();
+  void write_next_event();
+
+  boost::asio::ip::tcp::socket socket_;
+  HttpHandler& handler_;
+  EventStreams& streams_;
+  boost::beast::flat_buffer buffer_;
+  std::unique_ptr<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  bool keep_alive_ = false;
+  bool streaming_ = false;
+  bool writing_ = false;
+  bool closed_ = false;
+  std::deque<std::string> outbox_;
+};
+
+// Everyone listening on /api/events. A slow reader that falls far behind is dropped.
+class EventStreams {
+ public:
+  static constexpr std::size_t kMaxQueued = 10000;
+  void add(std::weak_ptr<HttpSession> s) { sessions_.push_back(std::move(s)); }
+  bool empty();
+  // data: a JSON object (one line).
+  void broadcast(std::string_view event, const std::string& data);
+  void close_all();
+
+ private:
+  std::list<std::weak_ptr<HttpSession>> sessions_;
+};
+
+class HttpServer {
+ public:
+  HttpServer(boost::asio::io_context& io, const std::string& host, std::uint16_t port, HttpHandler handler);
+  std::uint16_t port() const { return port_; }
+  EventStreams& streams() { return streams_; }
+  void start();
+  void stop();
+
+ private:
+  void accept();
+
+  boost::asio::io_context& io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  HttpHandler handler_;
+  EventStreams streams_;
+  std::list<std::weak_ptr<HttpSession>> sessions_;
+  std::uint16_t port_ = 0;
+  bool stopped_ = false;
+};
+
+// Helpers for handlers.
+HttpResponse json_response(const HttpRequest& req, unsigned status, std::string body);
+HttpResponse error_response(const HttpRequest& req, unsigned status, const std::string& message);
+
+}  // namespace kiosk::hub

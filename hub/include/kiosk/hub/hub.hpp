@@ -1,0 +1,135 @@
+// The venue hub: wires MQTT, ingest, the registry, SQLite and the HTTP API together on one
+// io_context thread, and offers the extension points the alerts part plugs into.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "kiosk/hub/broker_accounts.hpp"
+#include "kiosk/hub/clock.hpp"
+#include "kiosk/hub/http_server.hpp"
+#include "kiosk/hub/hub_config.hpp"
+#include "kiosk/hub/ingest.hpp"
+#include "kiosk/hub/log.hpp"
+#include "kiosk/hub/metrics.hpp"
+#include "kiosk/hub/mqtt_link.hpp"
+#include "kiosk/hub/registry.hpp"
+#include "kiosk/hub/sqlite_store.hpp"
+#include "kiosk/protocol/topics.hpp"
+
+namespace kiosk::hub {
+
+class Hub final : private IngestPorts {
+ public:
+  // Opens the database (migrating it) and the HTTP listener; throws on failure (startup boundary).
+  Hub(boost::asio::io_context& io, HubConfig config, const Clock& clock, const Log& log,
+      std::unique_ptr<BrokerAccounts> accounts);
+  ~Hub() override;
+
+  // Starts listening, connecting and the periodic persistence. Logs "hub: listening on http://...".
+  void start();
+  // Stops HTTP, commits and acks the pending batch, publishes hub offline, disconnects.
+  void shutdown();
+  std::uint16_t http_port() const { return http_.port(); }
+
+  // ---- extension points (alerts and later parts) -------------------------------------------
+  // Called after each batch commit+ack, once per press (inserted false: it was a duplicate).
+  using PressObserver = std::function<void(const PressRecord&, bool inserted)>;
+  void add_press_observer(PressObserver observer) { press_observers_.push_back(std::move(observer)); }
+  // Messages on other subscribed topics (e.g. alert acks) go to the handler for their kind.
+  using TopicHandler = std::function<void(const protocol::Topic&, const std::string& payload, Received at)>;
+  void add_topic_handler(protocol::TopicKind kind, TopicHandler handler) {
+    topic_handlers_[kind] = std::move(handler);
+  }
+  // Extra HTTP routes, tried before the built-in ones: exact method and a path prefix.
+  void add_route(std::string method, std::string path_prefix, HttpHandler handler) {
+    routes_.push_back({std::move(method), std::move(path_prefix), std::move(handler)});
+  }
+  // A Server-Sent Event to every /api/events client (data: one JSON object).
+  void publish_event(std::string_view type, const std::string& json) { http_.streams().broadcast(type, json); }
+  bool has_event_listeners() { return !http_.streams().empty(); }
+  // Writes need the bearer token; returns false after answering 401.
+  bool authorize_write(const HttpRequest& req, const std::shared_ptr<HttpSession>& session);
+
+  boost::asio::io_context& io() { return io_; }
+  const Clock& clock() const { return clock_; }
+  const Log& log() const { return log_; }
+  const HubConfig& config() const { return config_; }
+  SqliteStore& store() { return store_; }
+  Registry& registry() { return registry_; }
+  MqttLink& mqtt() { return *mqtt_; }
+  HubCounters& counters() { return counters_; }
+
+ private:
+  // MQTT
+  void on_message(std::string topic, std::string payload, Received at);
+  void on_connection(bool connected, const std::string& why);
+  void on_status(const std::string& device, const std::string& payload, Received at);
+  void on_telemetry(const std::string& device, const std::string& payload, Received at);
+  void publish_device_config(const DeviceRecord& d);
+  void count_reject(const std::string& device, const std::string& reason, const std::string& detail);
+
+  // IngestPorts
+  DeviceLookup lookup(const std::string& device) override { return registry_.lookup(device); }
+  std::optional<std::string> commit(const std::vector<PressRecord>& rows, std::vector<bool>& inserted) override;
+  bool publish_ack(const std::string& device, const std::string& payload) override;
+  void rejected(const std::string& device, const std::string& reason, const std::string& detail,
+                protocol::WallTime at) override;
+  void acknowledged(const PressRecord& row, bool inserted, bool acked) override;
+  void commit_failed(const std::string& error, std::size_t presses) override;
+
+  void arm_batch_timer();
+  void flush_batch();
+  void persist_runtime();
+  void schedule_persist();
+  void register_devices_shortcut();
+
+  // HTTP (hub_api.cpp)
+  void handle_http(const HttpRequest& req, std::shared_ptr<HttpSession> session);
+  void route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& session);
+
+  boost::asio::io_context& io_;
+  HubConfig config_;
+  const Clock& clock_;
+  const Log& log_;
+  std::unique_ptr<BrokerAccounts> accounts_;
+  SqliteStore store_;
+  std::string token_;
+  Registry registry_;
+  HubCounters counters_;
+  LatencyHistogram latency_;
+  Ingest ingest_;
+  HttpServer http_;
+  std::unique_ptr<MqttLink> mqtt_;
+  boost::asio::steady_timer batch_timer_;
+  bool batch_timer_armed_ = false;
+  std::uint64_t batch_generation_ = 0;
+  boost::asio::steady_timer persist_timer_;
+  bool rejected_dirty_ = false;
+  bool stopped_ = false;
+  SteadyTime started_at_{};
+  std::optional<std::string> last_db_error_;
+  std::map<std::pair<std::string, std::string>, SteadyTime> reject_logged_;
+  std::set<std::string> configs_pending_;  // retained configs to publish once the broker is back
+
+  std::vector<PressObserver> press_observers_;
+  std::map<protocol::TopicKind, TopicHandler> topic_handlers_;
+  struct Route {
+    std::string method;
+    std::string prefix;
+    HttpHandler handler;
+  };
+  std::vector<Route> routes_;
+};
+
+}  // namespace kiosk::hub

@@ -1,0 +1,77 @@
+// The press pipeline: validate, resolve device -> location, timestamp (receive time - age_ms), batch,
+// commit as one transaction, and only then acknowledge. Pure: the hub supplies the ports and the clock.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kiosk/hub/clock.hpp"
+#include "kiosk/hub/metrics.hpp"
+#include "kiosk/hub/press_record.hpp"
+#include "kiosk/hub/registry.hpp"
+#include "kiosk/protocol/result.hpp"
+
+namespace kiosk::hub {
+
+// When the hub received a message: steady time for latency, wall time for the stored timestamp.
+struct Received {
+  SteadyTime steady{};
+  protocol::WallTime wall{};
+};
+
+// What ingest needs from the rest of the hub.
+class IngestPorts {
+ public:
+  virtual ~IngestPorts() = default;
+  virtual DeviceLookup lookup(const std::string& device) = 0;
+  // One durable transaction; inserted[i] false = already stored. Error text when nothing was committed.
+  virtual std::optional<std::string> commit(const std::vector<PressRecord>& rows, std::vector<bool>& inserted) = 0;
+  // Publishes the ack payload to the device's ack topic; false if it could not be queued.
+  virtual bool publish_ack(const std::string& device, const std::string& payload) = 0;
+  // reason: one of the reject reasons (bad_json, ..., unknown_device); detail: the precise message.
+  virtual void rejected(const std::string& device, const std::string& reason, const std::string& detail,
+                        protocol::WallTime at) = 0;
+  // After the commit and the ack: each press of the batch (inserted false = duplicate).
+  virtual void acknowledged(const PressRecord& row, bool inserted, bool acked) = 0;
+  virtual void commit_failed(const std::string& error, std::size_t presses) = 0;
+};
+
+// 256 seqs of up to 20 digits stay under protocol::kMaxHubMessageBytes.
+inline constexpr std::size_t kMaxSeqsPerAck = 256;
+
+struct IngestSettings {
+  std::size_t batch_max = 512;
+};
+
+// The reject reason for a message protocol::parse_* refused: bad_json, wrong_type, missing_field,
+// out_of_range or oversize. Looks at the payload again (rare path) rather than at the error text.
+std::string reject_reason(std::string_view payload, const protocol::Error& error, std::size_t max_bytes);
+
+class Ingest {
+ public:
+  Ingest(IngestPorts& ports, const Clock& clock, HubCounters& counters, LatencyHistogram& latency,
+         IngestSettings settings);
+
+  // What the caller should do about the batch after this press.
+  enum class Next { nothing, arm_timer, flush_now };
+  Next on_press(const std::string& device, std::string_view payload, Received at);
+
+  // Commits the batch, then acks each device once with all its seqs (new and duplicate).
+  void flush();
+  std::size_t pending() const { return rows_.size(); }
+
+ private:
+  IngestPorts& ports_;
+  const Clock& clock_;
+  HubCounters& counters_;
+  LatencyHistogram& latency_;
+  IngestSettings settings_;
+  std::vector<PressRecord> rows_;
+  std::vector<SteadyTime> received_;
+  std::vector<bool> inserted_;
+};
+
+}  // namespace kiosk::hub

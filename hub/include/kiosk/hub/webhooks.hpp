@@ -1,0 +1,86 @@
+// Webhook delivery (Beast adapter): POSTs the alert JSON from the durable queue in SQLite to each
+// contact's URL, retries with capped exponential backoff and jitter, deletes what was delivered.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "kiosk/hub/alert_config.hpp"
+#include "kiosk/hub/alert_store.hpp"
+#include "kiosk/hub/clock.hpp"
+#include "kiosk/hub/log.hpp"
+
+namespace kiosk::hub {
+
+// "http://host[:port][/path]" split up; nullopt for anything else (https is not spoken here).
+struct HttpUrl {
+  std::string host;
+  std::string port = "80";
+  std::string target = "/";
+};
+std::optional<HttpUrl> parse_http_url(std::string_view url);
+
+// The wait before attempt number `attempts + 1` (attempts >= 1 failed so far): initial * 2^(attempts-1),
+// capped, then spread by +-jitter using `unit` in [-1, 1]. Pure, for the tests.
+std::chrono::milliseconds webhook_backoff(const WebhookPolicy& p, int attempts, double unit);
+
+// One HTTP POST; `done` gets nullopt on a 2xx answer, else the reason. Runs on `io`.
+class HttpPost;
+void post_json(boost::asio::io_context& io, const HttpUrl& url, std::string body, std::chrono::milliseconds timeout,
+               std::function<void(std::optional<std::string> error)> done, std::shared_ptr<HttpPost>* handle = nullptr);
+
+class WebhookSender {
+ public:
+  struct Counters {
+    std::uint64_t delivered = 0;
+    std::uint64_t failed_attempts = 0;
+    std::uint64_t given_up = 0;
+  };
+
+  WebhookSender(boost::asio::io_context& io, AlertStore& store, const Clock& clock, const Log& log, WebhookPolicy policy);
+  ~WebhookSender();
+  WebhookSender(const WebhookSender&) = delete;
+  WebhookSender& operator=(const WebhookSender&) = delete;
+
+  // Sends whatever is due (e.g. left from before a restart) and keeps doing so.
+  void start();
+  // New posts were queued: send those that are due now.
+  void kick() { pump(); }
+  // Cancels the timer and the posts in flight (they stay queued for the next start).
+  void stop();
+
+  const Counters& counters() const { return counters_; }
+  std::size_t in_flight() const { return in_flight_.size(); }
+
+ private:
+  void pump();
+  void arm(WallTime due);
+  void attempt(WebhookPost post);
+  void finished(const WebhookPost& post, const std::optional<std::string>& error);
+
+  boost::asio::io_context& io_;
+  AlertStore& store_;
+  const Clock& clock_;
+  const Log& log_;
+  WebhookPolicy policy_;
+  boost::asio::steady_timer timer_;
+  std::optional<WallTime> armed_for_;
+  std::set<std::int64_t> in_flight_;
+  std::list<std::weak_ptr<HttpPost>> posts_;
+  std::mt19937 random_;
+  Counters counters_;
+  bool stopped_ = true;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // late completions see the sender is gone
+};
+
+}  // namespace kiosk::hub

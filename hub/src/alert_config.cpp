@@ -1,0 +1,311 @@
+// The alert settings file: strict JSON (unknown keys are typos, reported), every key optional.
+//
+// {
+//   "utc_offset_min": 60,            venue local time for duty windows and baselines [0]
+//   "tick_ms": 1000,                 resolution / repeat / escalation check period [1000]
+//   "repeat_interval_s": 300,        re-notify an unacknowledged alert [300]
+//   "escalate_after_s": 600,         no ack this long: the next escalation level [600]
+//   "update_interval_s": 60,         republish changed counts at most this often [60]
+//   "max_press_age_s": 600,          older presses (device backlog) do not feed detectors [600]
+//   "warmup_hours": 168, "warmup_presses": 20000,   history replayed into detectors at start
+//   "detector": {"kind": "baseline", "bad_max_rating": 2, "window_s": 1200, "last_n": 20,
+//                "min_bad": 3, "p_threshold": 0.0005, "prior_bad_share": 0.1, "prior_weight": 40,
+//                "resolve_after_s": 600, "calm_p": 0.05}
+//             or {"kind": "naive", "bad": 3, "window_s": 600, "resolve_after_s": 600, "bad_max_rating": 2},
+//   "detectors": {"front-desk": {...same keys, over "detector"...}},
+//   "contacts": [{"id": "alice", "name": "Alice", "webhook": "http://10.0.0.5:8080/hook",
+//                 "locations": ["front-desk"], "on_duty": "mon-fri 08:00-18:00", "level": 0}],
+//   "escalation": ["alice", ["bob", "carol"]],   optional: levels by order (overrides "level")
+//   "call_manager": [{"location": "front-desk", "button": 3}, {"device": "t-7", "button": 0}],
+//   "webhooks": {"timeout_ms": 5000, "backoff_initial_ms": 1000, "backoff_max_ms": 300000,
+//                "jitter": 0.2, "max_attempts": 0, "max_age_s": 86400, "max_in_flight": 4}
+// }
+#include "kiosk/hub/alert_config.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include <boost/json.hpp>
+
+#include "kiosk/protocol/ids.hpp"
+
+namespace kiosk::hub {
+
+namespace json = boost::json;
+using protocol::Error;
+using protocol::Result;
+
+std::unique_ptr<Detector> DetectorChoice::make() const {
+  if (kind == Kind::naive) return std::make_unique<NaiveRuleDetector>(naive);
+  return std::make_unique<BaselineDetector>(baseline);
+}
+
+std::chrono::seconds DetectorChoice::resolve_after() const {
+  return kind == Kind::naive ? naive.resolve_after : baseline.resolve_after;
+}
+
+const DetectorChoice& AlertConfig::detector_for(std::string_view location) const {
+  auto it = detectors.find(std::string(location));
+  return it == detectors.end() ? default_detector : it->second;
+}
+
+bool AlertConfig::is_call_manager(std::string_view device, std::string_view location, int button) const {
+  return std::any_of(call_manager.begin(), call_manager.end(), [&](const CallManagerButton& b) {
+    if (b.button != button) return false;
+    if (!b.device.empty()) return b.device == device;
+    return b.location == "*" || b.location == location;
+  });
+}
+
+namespace {
+
+// Reads one JSON object's keys, remembering which were used so the rest can be reported.
+class Fields {
+ public:
+  Fields(const json::object& o, std::string path) : o_(o), path_(std::move(path)) {}
+
+  const json::value* get(std::string_view key) {
+    used_.insert(std::string(key));
+    return o_.if_contains(key);
+  }
+  std::string where(std::string_view key) const { return path_.empty() ? std::string(key) : path_ + "." + std::string(key); }
+
+  std::optional<Error> number(std::string_view key, double lo, double hi, double& out) {
+    const auto* v = get(key);
+    if (!v) return std::nullopt;
+    double d = 0;
+    if (v->is_int64()) d = static_cast<double>(v->as_int64());
+    else if (v->is_uint64()) d = static_cast<double>(v->as_uint64());
+    else if (v->is_double()) d = v->as_double();
+    else return Error{where(key), "must be a number"};
+    if (!(d >= lo && d <= hi)) return Error{where(key), json::serialize(*v) + " is outside " + fmt(lo) + ".." + fmt(hi)};
+    out = d;
+    return std::nullopt;
+  }
+  template <class Int>
+  std::optional<Error> integer(std::string_view key, double lo, double hi, Int& out) {
+    double d = 0;
+    bool present = o_.if_contains(key) != nullptr;
+    if (auto e = number(key, lo, hi, d)) return e;
+    if (!present) return std::nullopt;
+    if (d != std::floor(d)) return Error{where(key), "must be a whole number"};
+    out = static_cast<Int>(d);
+    return std::nullopt;
+  }
+  template <class Duration>
+  std::optional<Error> duration(std::string_view key, double lo, double hi, Duration& out) {
+    typename Duration::rep n = out.count();
+    if (auto e = integer(key, lo, hi, n)) return e;
+    out = Duration{n};
+    return std::nullopt;
+  }
+  std::optional<Error> string(std::string_view key, std::string& out) {
+    const auto* v = get(key);
+    if (!v) return std::nullopt;
+    if (!v->is_string()) return Error{where(key), "must be a string"};
+    out = std::string(v->as_string());
+    return std::nullopt;
+  }
+  std::optional<Error> unknown_keys() const {
+    for (const auto& kv : o_)
+      if (!used_.count(std::string(kv.key()))) return Error{where(kv.key()), "unknown setting (a typo?)"};
+    return std::nullopt;
+  }
+
+ private:
+  static std::string fmt(double d) {
+    std::ostringstream s;
+    s << d;
+    return s.str();
+  }
+  const json::object& o_;
+  std::string path_;
+  std::set<std::string> used_;
+};
+
+std::optional<Error> parse_detector(const json::value& v, const std::string& path, DetectorChoice& d) {
+  if (!v.is_object()) return Error{path, "must be an object"};
+  Fields f(v.as_object(), path);
+  std::string kind = d.kind == DetectorChoice::Kind::naive ? "naive" : "baseline";
+  if (auto e = f.string("kind", kind)) return e;
+  if (kind == "baseline") d.kind = DetectorChoice::Kind::baseline;
+  else if (kind == "naive") d.kind = DetectorChoice::Kind::naive;
+  else return Error{f.where("kind"), "\"" + kind + "\" is not baseline or naive"};
+
+  // Keys shared by both detectors apply to both, so switching "kind" per location keeps them.
+  int bad_max = d.baseline.bad_max_rating.value_or(0);
+  bool has_bad_max = v.as_object().contains("bad_max_rating");
+  if (auto e = f.integer("bad_max_rating", 1, 9, bad_max)) return e;
+  if (has_bad_max) d.baseline.bad_max_rating = d.naive.bad_max_rating = bad_max;
+  auto window = d.kind == DetectorChoice::Kind::naive ? d.naive.window : d.baseline.window;
+  if (auto e = f.duration("window_s", 1, 7 * 86400, window)) return e;
+  d.baseline.window = d.naive.window = window;
+  auto resolve = d.resolve_after();
+  if (auto e = f.duration("resolve_after_s", 0, 7 * 86400, resolve)) return e;
+  d.baseline.resolve_after = d.naive.resolve_after = resolve;
+
+  auto& b = d.baseline;
+  if (auto e = f.integer("last_n", 1, 10000, b.last_n)) return e;
+  if (auto e = f.integer("min_bad", 1, 10000, b.min_bad)) return e;
+  if (auto e = f.number("p_threshold", 1e-300, 1, b.p_threshold)) return e;
+  if (auto e = f.number("prior_bad_share", 0, 1, b.prior_bad_share)) return e;
+  if (auto e = f.number("prior_weight", 0, 1e9, b.prior_weight)) return e;
+  if (auto e = f.number("hour_weight", 0, 1e9, b.hour_weight)) return e;
+  if (auto e = f.number("memory_presses", 1, 1e12, b.memory_presses)) return e;
+  if (auto e = f.number("hour_memory_presses", 1, 1e12, b.hour_memory_presses)) return e;
+  if (auto e = f.number("calm_p", 0, 1, b.calm_p)) return e;
+  if (auto e = f.integer("bad", 1, 10000, d.naive.bad)) return e;
+  return f.unknown_keys();
+}
+
+std::optional<Error> parse_contact(const json::value& v, const std::string& path, Contact& c) {
+  if (!v.is_object()) return Error{path, "must be an object"};
+  Fields f(v.as_object(), path);
+  if (!f.get("id")) return Error{f.where("id"), "is required"};
+  if (auto e = f.string("id", c.id)) return e;
+  if (auto e = protocol::check_id(f.where("id"), c.id)) return e;
+  c.name = c.id;
+  if (auto e = f.string("name", c.name)) return e;
+  if (auto e = f.string("webhook", c.webhook)) return e;
+  if (!c.webhook.empty() && c.webhook.rfind("http://", 0) != 0)
+    return Error{f.where("webhook"), "\"" + c.webhook + "\" must start with http:// (for https, post to a local relay)"};
+  if (const auto* l = f.get("locations")) {
+    if (!l->is_array()) return Error{f.where("locations"), "must be an array of location ids or \"*\""};
+    c.locations.clear();
+    for (const auto& x : l->as_array()) {
+      if (!x.is_string()) return Error{f.where("locations"), "must be an array of location ids or \"*\""};
+      std::string id(x.as_string());
+      if (id != "*")
+        if (auto e = protocol::check_id(f.where("locations"), id)) return e;
+      c.locations.push_back(std::move(id));
+    }
+  }
+  std::string schedule;
+  if (auto e = f.string("on_duty", schedule)) return e;
+  auto windows = parse_schedule(schedule);
+  if (!windows) return Error{f.where("on_duty"), windows.error().message()};
+  c.on_duty = std::move(*windows);
+  if (auto e = f.integer("level", 0, 100, c.level)) return e;
+  return f.unknown_keys();
+}
+
+Result<AlertConfig> parse_root(const json::object& root) {
+  AlertConfig c;
+  Fields f(root, "");
+  if (auto e = f.duration("utc_offset_min", -14 * 60, 14 * 60, c.utc_offset)) return *e;
+  c.default_detector.baseline.utc_offset = c.utc_offset;
+  if (auto e = f.duration("tick_ms", 10, 60000, c.tick)) return *e;
+  if (auto e = f.duration("repeat_interval_s", 1, 7 * 86400, c.alert.repeat_interval)) return *e;
+  if (auto e = f.duration("escalate_after_s", 1, 7 * 86400, c.alert.escalate_after)) return *e;
+  if (auto e = f.duration("update_interval_s", 0, 86400, c.alert.update_interval)) return *e;
+  if (auto e = f.duration("max_press_age_s", 0, 7 * 86400, c.max_press_age)) return *e;
+  if (auto e = f.duration("warmup_hours", 0, 24 * 366, c.warmup)) return *e;
+  if (auto e = f.integer("warmup_presses", 0, 1e7, c.warmup_presses)) return *e;
+  if (const auto* d = f.get("detector"))
+    if (auto e = parse_detector(*d, "detector", c.default_detector)) return *e;
+  if (const auto* ds = f.get("detectors")) {
+    if (!ds->is_object()) return Error{"detectors", "must be an object of location id -> detector settings"};
+    for (const auto& kv : ds->as_object()) {
+      std::string location(kv.key());
+      if (auto e = protocol::check_id("detectors", location)) return *e;
+      DetectorChoice choice = c.default_detector;
+      if (auto e = parse_detector(kv.value(), "detectors." + location, choice)) return *e;
+      c.detectors.emplace(location, std::move(choice));
+    }
+  }
+  if (const auto* cs = f.get("contacts")) {
+    if (!cs->is_array()) return Error{"contacts", "must be an array"};
+    std::set<std::string> ids;
+    for (std::size_t i = 0; i < cs->as_array().size(); ++i) {
+      Contact contact;
+      std::string path = "contacts[" + std::to_string(i) + "]";
+      if (auto e = parse_contact(cs->as_array()[i], path, contact)) return *e;
+      if (!ids.insert(contact.id).second) return Error{path + ".id", contact.id + " appears twice"};
+      c.contacts.push_back(std::move(contact));
+    }
+  }
+  if (const auto* esc = f.get("escalation")) {
+    if (!esc->is_array()) return Error{"escalation", "must be an array of contact ids (or arrays of them), first level first"};
+    auto set_level = [&](const json::value& id, int level) -> std::optional<Error> {
+      if (!id.is_string()) return Error{"escalation", "entries must be contact ids"};
+      auto it = std::find_if(c.contacts.begin(), c.contacts.end(), [&](const Contact& x) { return x.id == id.as_string(); });
+      if (it == c.contacts.end()) return Error{"escalation", "\"" + std::string(id.as_string()) + "\" is not a contact"};
+      it->level = level;
+      return std::nullopt;
+    };
+    int level = 0;
+    for (const auto& entry : esc->as_array()) {
+      if (entry.is_array()) {
+        for (const auto& id : entry.as_array())
+          if (auto e = set_level(id, level)) return *e;
+      } else if (auto e = set_level(entry, level)) {
+        return *e;
+      }
+      ++level;
+    }
+  }
+  if (const auto* cm = f.get("call_manager")) {
+    if (!cm->is_array()) return Error{"call_manager", "must be an array of {location|device, button}"};
+    for (std::size_t i = 0; i < cm->as_array().size(); ++i) {
+      const auto& v = cm->as_array()[i];
+      std::string path = "call_manager[" + std::to_string(i) + "]";
+      if (!v.is_object()) return Error{path, "must be an object"};
+      Fields b(v.as_object(), path);
+      CallManagerButton button;
+      if (!b.get("button")) return Error{b.where("button"), "is required"};
+      if (auto e = b.integer("button", 0, 255, button.button)) return *e;
+      if (auto e = b.string("location", button.location)) return *e;
+      if (auto e = b.string("device", button.device)) return *e;
+      if (button.location != "*")
+        if (auto e = protocol::check_id(b.where("location"), button.location)) return *e;
+      if (!button.device.empty())
+        if (auto e = protocol::check_id(b.where("device"), button.device)) return *e;
+      if (auto e = b.unknown_keys()) return *e;
+      c.call_manager.push_back(std::move(button));
+    }
+  }
+  if (const auto* w = f.get("webhooks")) {
+    if (!w->is_object()) return Error{"webhooks", "must be an object"};
+    Fields b(w->as_object(), "webhooks");
+    auto& p = c.webhooks;
+    if (auto e = b.duration("timeout_ms", 10, 600000, p.timeout)) return *e;
+    if (auto e = b.duration("backoff_initial_ms", 1, 3600000, p.backoff_initial)) return *e;
+    if (auto e = b.duration("backoff_max_ms", 1, 86400000, p.backoff_max)) return *e;
+    if (auto e = b.number("jitter", 0, 0.9, p.jitter)) return *e;
+    if (auto e = b.integer("max_attempts", 0, 1e6, p.max_attempts)) return *e;
+    if (auto e = b.duration("max_age_s", 1, 30 * 86400, p.max_age)) return *e;
+    if (auto e = b.integer("max_in_flight", 1, 64, p.max_in_flight)) return *e;
+    if (auto e = b.unknown_keys()) return *e;
+    if (p.backoff_max < p.backoff_initial) p.backoff_max = p.backoff_initial;
+  }
+  if (auto e = f.unknown_keys()) return *e;
+  // The venue's offset applies to every detector, also those given per location.
+  for (auto& [location, d] : c.detectors) d.baseline.utc_offset = c.utc_offset;
+  return c;
+}
+
+}  // namespace
+
+Result<AlertConfig> parse_alert_config(std::string_view text) {
+  json::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec) return Error{"alerts", "not valid JSON: " + ec.message()};
+  if (!v.is_object()) return Error{"alerts", "must be a JSON object"};
+  return parse_root(v.as_object());
+}
+
+AlertConfig load_alert_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::invalid_argument("cannot read the alert settings " + path + "; check the path given to --alerts");
+  std::stringstream s;
+  s << in.rdbuf();
+  auto c = parse_alert_config(s.str());
+  if (!c) throw std::invalid_argument("alert settings " + path + ": " + c.error().message());
+  return std::move(*c);
+}
+
+}  // namespace kiosk::hub

@@ -1,0 +1,420 @@
+// Alerting in the hub: detectors and the alert machine fed on the io thread right after each commit+ack,
+// their effects carried out (store, then retained publish, webhooks, SSE), acks, the alert API and a tick.
+#include "kiosk/hub/alert_service.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+#include <boost/json.hpp>
+
+#include "kiosk/protocol/ids.hpp"
+#include "kiosk/protocol/topics.hpp"
+
+namespace kiosk::hub {
+
+namespace http = boost::beast::http;
+namespace json = boost::json;
+using protocol::Alert;
+using protocol::AlertState;
+
+namespace {
+
+std::vector<std::string> path_segments(std::string_view path) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    auto slash = path.find('/', i);
+    out.emplace_back(path.substr(i, slash == std::string_view::npos ? std::string_view::npos : slash - i));
+    if (slash == std::string_view::npos) break;
+    i = slash;
+  }
+  return out;
+}
+
+// "state=open&limit=5" -> value of `key` ("" when absent). Alert ids and states need no decoding.
+std::string query_value(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto part = query.substr(0, amp);
+    auto eq = part.find('=');
+    if (part.substr(0, eq) == key) return eq == std::string_view::npos ? std::string() : std::string(part.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+json::value alert_value(const Alert& a) { return json::parse(protocol::to_json(a)); }
+
+bool has_flag(const PressRecord& r, std::string_view flag) {
+  return std::find(r.flags.begin(), r.flags.end(), flag) != r.flags.end();
+}
+
+void counter(std::ostringstream& out, const char* name, const char* help, std::uint64_t value,
+             const char* type = "counter") {
+  out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n" << name << " " << value << "\n";
+}
+
+}  // namespace
+
+AlertService::AlertService(Hub& hub, AlertConfig config)
+    : hub_(hub),
+      config_(std::move(config)),
+      store_(hub.store().database(), hub.config().site),
+      machine_(config_.alert, config_.routing(), store_.load_next_id()),
+      detectors_([this] { return config_.detector_for(making_for_).make(); }),
+      webhooks_(hub.io(), store_, hub.clock(), hub.log(), config_.webhooks),
+      tick_timer_(hub.io()) {
+  for (auto& t : store_.load_active()) {
+    unpublished_[t.alert.location] = t.alert;  // the broker may have lost it: republish once connected
+    machine_.restore(std::move(t));
+  }
+  warm_up();
+  auto alive = alive_;
+  hub_.add_press_observer([this, alive](const PressRecord& row, bool inserted) {
+    if (*alive) on_press(row, inserted);
+  });
+  hub_.add_topic_handler(protocol::TopicKind::alert_ack,
+                         [this, alive](const protocol::Topic& topic, const std::string& payload, Received) {
+                           if (*alive) on_ack(topic, payload);
+                         });
+  auto http = [this, alive](const HttpRequest& req, std::shared_ptr<HttpSession> session) {
+    if (*alive) on_http(req, session);
+  };
+  hub_.add_route("GET", "/api/alerts", http);
+  hub_.add_route("POST", "/api/alerts", http);
+  hub_.add_route("GET", "/metrics/alerts", [this, alive](const HttpRequest& req, std::shared_ptr<HttpSession> session) {
+    if (!*alive) return;
+    HttpResponse res{http::status::ok, req.version()};
+    res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.keep_alive(req.keep_alive());
+    res.body() = render_metrics();
+    res.prepare_payload();
+    session->send(std::move(res));
+  });
+  const auto active = machine_.active_alerts().size();
+  hub_.log().info("alerts", std::to_string(active) + " active alerts restored, next id " +
+                                format_alert_id(machine_.next_id()) + ", " + std::to_string(config_.contacts.size()) +
+                                " contacts");
+  webhooks_.start();
+  schedule_tick();
+}
+
+AlertService::~AlertService() {
+  *alive_ = false;
+  stop();
+}
+
+void AlertService::stop() {
+  stopped_ = true;
+  tick_timer_.cancel();
+  webhooks_.stop();
+}
+
+std::string AlertService::display_name(const std::string& location) const {
+  const auto* l = hub_.registry().location(location);
+  return l && !l->name.empty() ? l->name : location;
+}
+
+// Baselines and an incident in progress carry over a restart: the stored presses are replayed into
+// the detectors (verdicts ignored; the restored alerts already say what was going on).
+void AlertService::warm_up() {
+  if (config_.warmup.count() == 0 || config_.warmup_presses == 0) return;
+  const auto now = hub_.clock().wall_now();
+  PressQuery q;
+  q.since = now - config_.warmup;
+  q.limit = config_.warmup_presses;
+  auto rows = hub_.store().presses(q);  // newest first
+  for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
+    if (config_.is_call_manager(it->device, it->location, it->button)) continue;
+    auto& last = last_fed_[it->location];
+    RatedPress p{.at = std::max(from_ms(it->pressed_at_ms), last), .rating = it->rating, .scale = it->scale,
+                 .repeat = has_flag(*it, "repeat"), .call_manager = false};
+    last = p.at;
+    making_for_ = it->location;
+    detectors_.observe(it->location, p);
+  }
+  if (!rows.empty()) hub_.log().info("alerts", "detectors warmed up with " + std::to_string(rows.size()) + " stored presses");
+}
+
+// ---- presses: the latency-critical path ----------------------------------------------------------
+
+void AlertService::on_press(const PressRecord& row, bool inserted) {
+  if (!inserted || stopped_) return;  // a duplicate was seen the first time
+  const auto now = hub_.clock().wall_now();
+  const auto pressed = from_ms(row.pressed_at_ms);
+  if (now - pressed > config_.max_press_age) return;
+  auto& last = last_fed_[row.location];
+  // A late re-send may be older than a press already seen: the detectors need time order.
+  RatedPress p{.at = std::max(pressed, last), .rating = row.rating, .scale = row.scale,
+               .repeat = has_flag(row, "repeat"),
+               .call_manager = config_.is_call_manager(row.device, row.location, row.button)};
+  last = p.at;
+  making_for_ = row.location;
+  const Verdict v = detectors_.observe(row.location, p);
+  if (!v.spike && !(v.back_to_normal && machine_.active(row.location))) return;
+  auto effects = machine_.on_verdict(row.location, display_name(row.location), v, now);
+  if (!effects.empty()) run(std::move(effects), now);
+}
+
+// ---- effects -------------------------------------------------------------------------------------
+
+void AlertService::run(std::vector<Effect> effects, WallTime now) {
+  std::vector<const Effect*> persists;
+  std::vector<WebhookPost> posts;
+  for (const auto& e : effects) {
+    if (e.kind == Effect::Kind::persist) {
+      persists.push_back(&e);
+      switch (e.change) {
+        case Change::opened: ++counters_.opened; break;
+        case Change::updated: ++counters_.updated; break;
+        case Change::acked: ++counters_.acked; break;
+        case Change::repeated: ++counters_.repeated; break;
+        case Change::escalated: ++counters_.escalated; break;
+        case Change::resolved: ++counters_.resolved; break;
+      }
+    } else if (e.kind == Effect::Kind::notify && e.contact && !e.contact->webhook.empty()) {
+      json::object body{{"site", hub_.config().site},
+                        {"event", to_string(e.change)},
+                        {"contact", json::object{{"id", e.contact->id}, {"name", e.contact->name}}},
+                        {"topic", protocol::alert_topic(hub_.config().site, e.alert.location)},
+                        {"alert", alert_value(e.alert)}};
+      posts.push_back(WebhookPost{.alert_id = e.alert.id,
+                                  .change = std::string(to_string(e.change)),
+                                  .contact = e.contact->id,
+                                  .url = e.contact->webhook,
+                                  .body = json::serialize(body)});
+    }
+  }
+  // One transaction before anything leaves the hub: what managers are told has been stored. It
+  // waits for the OS, not for the disk: the fsync (milliseconds) follows the publish, so a manager
+  // hears of a spike that much sooner, and only a power cut in that instant could lose the record.
+  const bool relaxed = std::any_of(effects.begin(), effects.end(), [](const Effect& e) { return e.kind == Effect::Kind::publish; });
+  bool stored = false;
+  if (!persists.empty() || !posts.empty()) {
+    auto err = store_.write(persists, machine_.next_id(), posts, now,
+                            relaxed ? AlertStore::Durability::crash_safe : AlertStore::Durability::power_safe);
+    stored = !err;
+    if (err) {
+      ++counters_.store_errors;
+      // Telling the manager matters more than the record: publish anyway, from memory.
+      hub_.log().error("alerts", "cannot store an alert change (publishing it anyway): " + *err);
+      posts.clear();
+    }
+  }
+  for (const auto& e : effects) {
+    if (e.kind != Effect::Kind::publish) continue;
+    publish(e.alert, e.change);
+    if (e.change == Change::opened || e.change == Change::resolved || e.change == Change::acked)
+      hub_.log().info("alerts", "alert " + e.alert.id + " at " + e.alert.location + " " + std::string(to_string(e.change)) +
+                                    (e.change == Change::acked && e.alert.acked_by ? " by " + *e.alert.acked_by : "") +
+                                    (e.change == Change::opened ? ": " + e.alert.reason : ""));
+  }
+  if (stored && relaxed)
+    if (auto err = store_.sync()) {
+      ++counters_.store_errors;
+      hub_.log().error("alerts", "cannot sync an alert change to disk: " + *err);
+    }
+  for (const auto& e : effects)
+    if (e.kind == Effect::Kind::persist && (e.change == Change::escalated || e.change == Change::repeated))
+      hub_.log().info("alerts", "alert " + e.alert.id + " at " + e.alert.location + " not acknowledged: " +
+                                    std::string(to_string(e.change)) + " (level " +
+                                    std::to_string(e.record ? e.record->level : 0) + ")");
+  if (!posts.empty()) webhooks_.kick();
+}
+
+bool AlertService::publish(const Alert& alert, Change change) {
+  const std::string payload = protocol::to_json(alert);
+  const bool ok = hub_.mqtt().publish(protocol::alert_topic(hub_.config().site, alert.location), payload, 1, true);
+  if (ok) {
+    unpublished_.erase(alert.location);
+  } else {
+    ++counters_.publish_failures;
+    unpublished_[alert.location] = alert;
+  }
+  if (hub_.has_event_listeners()) {
+    json::value v = alert_value(alert);
+    v.as_object()["change"] = to_string(change);
+    hub_.publish_event("alert", json::serialize(v));
+  }
+  return ok;
+}
+
+void AlertService::republish_pending() {
+  const bool connected = hub_.mqtt().connected();
+  if (connected && !was_connected_) {
+    // A broker without persistence forgets retained messages: after every (re)connect, the active
+    // alerts are published again so a manager who subscribes later still sees them.
+    for (const auto& t : machine_.active_alerts()) unpublished_[t.alert.location] = t.alert;
+  }
+  was_connected_ = connected;
+  if (!connected || unpublished_.empty()) return;
+  auto pending = unpublished_;
+  for (const auto& [location, alert] : pending) {
+    const bool ok = hub_.mqtt().publish(protocol::alert_topic(hub_.config().site, location), protocol::to_json(alert), 1, true);
+    if (ok) unpublished_.erase(location);
+  }
+}
+
+// ---- acks ----------------------------------------------------------------------------------------
+
+void AlertService::reject_ack(const std::string& reason, const std::string& detail) {
+  ++counters_.acks_rejected;
+  hub_.counters().rejected[reason] += 1;
+  // Once per reason per minute: a confused client must not flood the log.
+  const auto now = hub_.clock().steady_now();
+  auto [it, fresh] = reject_logged_.try_emplace(reason, now);
+  if (!fresh && now - it->second < std::chrono::minutes(1)) return;
+  it->second = now;
+  hub_.log().warn("alerts", "rejected alert ack (" + reason + "): " + detail);
+}
+
+void AlertService::on_ack(const protocol::Topic& topic, const std::string& payload) {
+  if (stopped_) return;
+  auto ack = protocol::parse_alert_ack(payload);
+  if (!ack) return reject_ack("bad_alert_ack", ack.error().message());
+  const auto* t = machine_.active(topic.location);
+  if (!t || t->alert.id != ack->id)
+    return reject_ack("unknown_alert", ack->id + " is not an open alert at " + topic.location + " (unknown or resolved)");
+  const auto now = hub_.clock().wall_now();
+  auto effects = machine_.ack(ack->id, ack->by, now);
+  if (!effects) return reject_ack("unknown_alert", effects.error().message());
+  run(std::move(*effects), now);
+}
+
+// ---- HTTP ----------------------------------------------------------------------------------------
+
+void AlertService::on_http(const HttpRequest& req, const std::shared_ptr<HttpSession>& session) {
+  std::string_view target(req.target().data(), req.target().size());
+  const auto qpos = target.find('?');
+  const auto query = qpos == std::string_view::npos ? std::string_view() : target.substr(qpos + 1);
+  auto seg = path_segments(target.substr(0, qpos));
+  auto fail = [&](unsigned status, const std::string& message) { session->send(error_response(req, status, message)); };
+  auto reply = [&](unsigned status, const json::value& v) { session->send(json_response(req, status, json::serialize(v))); };
+  if (seg.size() < 2 || seg[0] != "api" || seg[1] != "alerts") return fail(404, "no such resource");
+  const bool get = req.method() == http::verb::get;
+
+  if (seg.size() == 2 && get) {
+    std::string state = query_value(query, "state");
+    if (state.empty()) state = "all";
+    std::optional<AlertState> filter;
+    if (state == "open") filter = AlertState::open;
+    else if (state == "acked") filter = AlertState::acked;
+    else if (state == "resolved") filter = AlertState::resolved;
+    else if (state != "all") return fail(400, "state: must be open, acked, resolved or all");
+    std::size_t limit = 100;
+    if (auto l = query_value(query, "limit"); !l.empty()) {
+      if (l.size() > 5 || !std::all_of(l.begin(), l.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+          std::stoul(l) < 1 || std::stoul(l) > 10000)
+        return fail(400, "limit: must be a number in 1..10000");
+      limit = std::stoul(l);
+    }
+    json::array a;
+    for (const auto& alert : store_.list(filter, limit)) a.push_back(alert_value(alert));
+    return reply(200, a);
+  }
+  if (seg.size() == 3 && get) {
+    auto alert = store_.find(seg[2]);
+    if (!alert) return fail(404, "no alert " + seg[2]);
+    json::value v = alert_value(*alert);
+    json::array history;
+    for (const auto& h : store_.history(seg[2])) {
+      json::object o{{"change", h.change}, {"at", protocol::format_time(h.at)}, {"state", to_string(h.state)},
+                     {"level", h.level},   {"bad", h.bad},                       {"total", h.total}};
+      if (h.by) o["by"] = *h.by;
+      history.push_back(std::move(o));
+    }
+    v.as_object()["history"] = std::move(history);
+    return reply(200, v);
+  }
+  if (seg.size() == 4 && seg[3] == "ack" && req.method() == http::verb::post) {
+    if (!hub_.authorize_write(req, session)) return;
+    json::error_code ec;
+    auto body = json::parse(req.body(), ec);
+    if (ec || !body.is_object()) return fail(400, "the body must be a JSON object like {\"by\": \"alice\"}");
+    const auto* by = body.as_object().if_contains("by");
+    if (!by || !by->is_string()) return fail(400, "\"by\" is required: the manager's id, e.g. {\"by\": \"alice\"}");
+    const std::string who(by->as_string());
+    if (auto e = protocol::check_id("by", who)) return fail(400, e->message());
+    const std::string& id = seg[2];
+    const auto now = hub_.clock().wall_now();
+    auto effects = machine_.ack(id, who, now);
+    if (!effects) {
+      auto stored = store_.find(id);
+      if (stored && stored->state == AlertState::resolved) return fail(409, "alert " + id + " is resolved");
+      return fail(404, "no open alert " + id);
+    }
+    run(std::move(*effects), now);
+    auto stored = store_.find(id);
+    if (!stored) return fail(503, "the alert was acknowledged but cannot be read back");
+    return reply(200, alert_value(*stored));
+  }
+  return fail(seg.size() <= 4 ? 405 : 404, "no such resource or method");
+}
+
+// ---- timers --------------------------------------------------------------------------------------
+
+void AlertService::schedule_tick() {
+  if (stopped_) return;
+  tick_timer_.expires_after(config_.tick);
+  tick_timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
+    if (ec || !*alive || stopped_) return;
+    tick();
+    schedule_tick();
+  });
+}
+
+void AlertService::tick() {
+  const auto now = hub_.clock().wall_now();
+  std::set<std::string> checked;
+  for (auto& [location, verdict] : detectors_.check(now)) {
+    checked.insert(location);
+    if (!machine_.active(location)) continue;  // nothing to resolve; a tick never opens an alert
+    auto effects = machine_.on_verdict(location, display_name(location), verdict, now);
+    if (!effects.empty()) run(std::move(effects), now);
+  }
+  // A restored alert at a location with no presses since: quiet for resolve_after is back to normal.
+  for (const auto& t : machine_.active_alerts()) {
+    if (checked.count(t.alert.location)) continue;
+    if (now - t.alert.updated < config_.detector_for(t.alert.location).resolve_after()) continue;
+    Verdict calm;
+    calm.back_to_normal = true;
+    auto effects = machine_.on_verdict(t.alert.location, t.display_name, calm, now);
+    if (!effects.empty()) run(std::move(effects), now);
+  }
+  auto effects = machine_.tick(now);
+  if (!effects.empty()) run(std::move(effects), now);
+  republish_pending();
+}
+
+std::string AlertService::render_metrics() {
+  std::ostringstream out;
+  counter(out, "kiosk_alerts_opened_total", "Alerts opened.", counters_.opened);
+  counter(out, "kiosk_alerts_updated_total", "Alert updates published while a spike went on.", counters_.updated);
+  counter(out, "kiosk_alerts_acked_total", "Alerts acknowledged by a manager.", counters_.acked);
+  counter(out, "kiosk_alerts_resolved_total", "Alerts resolved.", counters_.resolved);
+  counter(out, "kiosk_alerts_repeated_total", "Reminders of unacknowledged alerts.", counters_.repeated);
+  counter(out, "kiosk_alerts_escalated_total", "Escalations to the next contact level.", counters_.escalated);
+  counter(out, "kiosk_alert_acks_rejected_total", "Alert acks rejected (malformed, unknown or resolved alert).",
+          counters_.acks_rejected);
+  counter(out, "kiosk_alert_publish_failures_total", "Alert publishes the broker did not take (retried).",
+          counters_.publish_failures);
+  counter(out, "kiosk_alert_store_errors_total", "Alert changes that could not be stored.", counters_.store_errors);
+  std::uint64_t open = 0;
+  std::uint64_t acked = 0;
+  for (const auto& t : machine_.active_alerts()) (t.alert.state == AlertState::acked ? acked : open) += 1;
+  out << "# HELP kiosk_alerts_active Alerts not yet resolved, by state.\n# TYPE kiosk_alerts_active gauge\n"
+      << "kiosk_alerts_active{state=\"open\"} " << open << "\nkiosk_alerts_active{state=\"acked\"} " << acked << "\n";
+  const auto& w = webhooks_.counters();
+  counter(out, "kiosk_webhook_posts_delivered_total", "Webhook posts a contact's server accepted.", w.delivered);
+  counter(out, "kiosk_webhook_post_failures_total", "Failed webhook attempts (retried with backoff).", w.failed_attempts);
+  counter(out, "kiosk_webhook_posts_given_up_total", "Webhook posts given up after max attempts or age.", w.given_up);
+  counter(out, "kiosk_webhook_queue_pending", "Webhook posts waiting to be delivered.", store_.pending_posts(), "gauge");
+  return out.str();
+}
+
+}  // namespace kiosk::hub

@@ -1,0 +1,54 @@
+// The dashboard page as an embedded string: devices, recent presses and alerts, live over SSE.
+#include "kiosk/hub/dashboard_page.hpp"
+
+namespace kiosk::hub {
+
+std::string_view dashboard_page() {
+  static constexpr std::string_view page = R"html(<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Kiosk hub</title>
+<style>
+body{font:14px system-ui,sans-serif;margin:1rem;background:#f6f6f4;color:#222}
+h1{font-size:1.2rem}h2{font-size:1rem;margin-top:1.5rem}
+table{border-collapse:collapse;width:100%;background:#fff}td,th{padding:.3rem .5rem;border-bottom:1px solid #ddd;text-align:left}
+.online{color:#18794e}.offline{color:#b42318}.unknown{color:#777}.bad{color:#b42318;font-weight:600}
+#alerts div{background:#fee4e2;border-left:4px solid #b42318;padding:.5rem;margin:.3rem 0}
+#conn{float:right;color:#777}
+</style></head><body>
+<h1>Kiosk hub <span id="site"></span><span id="conn">connecting...</span></h1>
+<h2>Alerts</h2><div id="alerts"><i>none</i></div>
+<h2>Devices</h2><table><thead><tr><th>device</th><th>location</th><th>state</th><th>fw</th><th>last press</th></tr></thead><tbody id="devices"></tbody></table>
+<h2>Recent presses</h2><table><thead><tr><th>time</th><th>device</th><th>location</th><th>rating</th></tr></thead><tbody id="presses"></tbody></table>
+<script>
+const $=id=>document.getElementById(id);
+const esc=s=>String(s??'').replace(/[&<>"]/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));
+const devices=new Map();
+function drawDevices(){let h='';for(const d of [...devices.values()].sort((a,b)=>a.id<b.id?-1:1)){
+ h+=`<tr><td>${esc(d.id)}${d.retired?' (retired)':''}</td><td>${esc(d.location)}</td><td class="${esc(d.state)}">${esc(d.state)}</td><td>${esc(d.fw)}</td><td>${esc(d.last_press)}</td></tr>`}
+ $('devices').innerHTML=h}
+function addPress(p,top){const tr=document.createElement('tr');const bad=p.rating<=Math.floor((p.scale||4)/2);
+ tr.innerHTML=`<td>${esc(p.pressed_at)}</td><td>${esc(p.device)}</td><td>${esc(p.location)}</td><td class="${bad?'bad':''}">${esc(p.rating)}/${esc(p.scale)}</td>`;
+ const tb=$('presses');top?tb.prepend(tr):tb.append(tr);while(tb.rows.length>50)tb.deleteRow(-1)}
+const alerts=new Map();
+function drawAlerts(){const open=[...alerts.values()].filter(a=>a.state!=='resolved');
+ $('alerts').innerHTML=open.length?open.map(a=>`<div><b>${esc(a.location)}</b> ${esc(a.state)} (${esc(a.severity)}): ${esc(a.reason)}</div>`).join(''):'<i>none</i>'}
+async function load(){
+ const h=await (await fetch('/health')).json();$('site').textContent=h.site;
+ for(const d of await (await fetch('/api/devices')).json())devices.set(d.id,d);drawDevices();
+ for(const p of await (await fetch('/api/presses?limit=50')).json())addPress(p,false);
+ try{const r=await fetch('/api/alerts');if(r.ok)for(const a of await r.json())alerts.set(a.id,a);drawAlerts()}catch(e){}
+}
+const es=new EventSource('/api/events');
+es.onopen=()=>$('conn').textContent='live';es.onerror=()=>$('conn').textContent='reconnecting...';
+es.addEventListener('press',e=>{const p=JSON.parse(e.data);if(!p.stored)return;addPress(p,true);
+ const d=devices.get(p.device);if(d){d.last_press=p.pressed_at;drawDevices()}});
+es.addEventListener('device',e=>{const x=JSON.parse(e.data);const d=devices.get(x.device)||{id:x.device};
+ Object.assign(d,{state:x.state,location:x.location});devices.set(x.device,d);drawDevices()});
+es.addEventListener('alert',e=>{const a=JSON.parse(e.data);alerts.set(a.id,a);drawAlerts()});
+load();
+</script></body></html>
+)html";
+  return page;
+}
+
+}  // namespace kiosk::hub

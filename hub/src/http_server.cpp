@@ -1,0 +1,184 @@
+// Beast HTTP sessions: read a request, let the hub answer it, write the answer, repeat while
+// keep-alive; or stream Server-Sent Events until the client goes away.
+#include "kiosk/hub/http_server.hpp"
+
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/json.hpp>
+
+namespace kiosk::hub {
+
+namespace http = boost::beast::http;
+using boost::asio::ip::tcp;
+
+HttpResponse json_response(const HttpRequest& req, unsigned status, std::string body) {
+  HttpResponse res{static_cast<http::status>(status), req.version()};
+  res.set(http::field::server, "kiosk-hub");
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+HttpResponse error_response(const HttpRequest& req, unsigned status, const std::string& message) {
+  boost::json::object o;
+  o["error"] = message;
+  return json_response(req, status, boost::json::serialize(o));
+}
+
+HttpSession::HttpSession(tcp::socket socket, HttpHandler& handler, EventStreams& streams)
+    : socket_(std::move(socket)), handler_(handler), streams_(streams) {}
+
+void HttpSession::start() { read(); }
+
+void HttpSession::read() {
+  parser_ = std::make_unique<http::request_parser<http::string_body>>();
+  parser_->body_limit(64 * 1024);
+  parser_->header_limit(16 * 1024);
+  http::async_read(socket_, buffer_, *parser_, [self = shared_from_this()](boost::beast::error_code ec, std::size_t) {
+    if (ec) {
+      if (ec != http::error::end_of_stream && !self->closed_) {
+        // A malformed request gets a 400 when we still can; then the connection closes.
+        if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
+          HttpRequest dummy;
+          dummy.version(11);
+          auto res = error_response(dummy, 400, "bad request: " + ec.message());
+          res.keep_alive(false);
+          self->send(std::move(res));
+          return;
+        }
+      }
+      self->close();
+      return;
+    }
+    HttpRequest req = self->parser_->release();
+    self->keep_alive_ = req.keep_alive();
+    self->handler_(req, self);
+  });
+}
+
+void HttpSession::send(HttpResponse response) {
+  if (closed_) return;
+  auto res = std::make_shared<HttpResponse>(std::move(response));
+  if (!keep_alive_) res->keep_alive(false);
+  http::async_write(socket_, *res, [self = shared_from_this(), res](boost::beast::error_code ec, std::size_t) {
+    if (ec || !res->keep_alive()) {
+      self->close();
+      return;
+    }
+    self->read();
+  });
+}
+
+void HttpSession::start_events() {
+  if (closed_) return;
+  streaming_ = true;
+  outbox_.push_back(
+      "HTTP/1.1 200 OK\r\nServer: kiosk-hub\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
+      "Connection: close\r\n\r\n: kiosk-hub events\n\n");
+  streams_.add(weak_from_this());
+  write_next_event();
+  // Reading detects the client going away (it sends nothing more).
+  auto buf = std::make_shared<std::array<char, 256>>();
+  socket_.async_read_some(boost::asio::buffer(*buf), [self = shared_from_this(), buf](boost::system::error_code ec,
+                                                                                     std::size_t) {
+    if (ec) self->close();
+  });
+}
+
+void HttpSession::push_event(const std::string& frame) {
+  if (closed_) return;
+  if (outbox_.size() >= EventStreams::kMaxQueued) {
+    close();
+    return;
+  }
+  outbox_.push_back(frame);
+  write_next_event();
+}
+
+void HttpSession::write_next_event() {
+  if (writing_ || outbox_.empty() || closed_) return;
+  writing_ = true;
+  boost::asio::async_write(socket_, boost::asio::buffer(outbox_.front()),
+                           [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                             self->writing_ = false;
+                             if (ec) {
+                               self->close();
+                               return;
+                             }
+                             self->outbox_.pop_front();
+                             self->write_next_event();
+                           });
+}
+
+void HttpSession::close() {
+  if (closed_) return;
+  closed_ = true;
+  boost::system::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+}
+
+bool EventStreams::empty() {
+  sessions_.remove_if([](const auto& w) { return w.expired(); });
+  return sessions_.empty();
+}
+
+void EventStreams::broadcast(std::string_view event, const std::string& data) {
+  if (sessions_.empty()) return;
+  std::string frame = "event: " + std::string(event) + "\ndata: " + data + "\n\n";
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    if (auto s = it->lock()) {
+      s->push_event(frame);
+      ++it;
+    } else {
+      it = sessions_.erase(it);
+    }
+  }
+}
+
+void EventStreams::close_all() {
+  for (auto& w : sessions_)
+    if (auto s = w.lock()) s->close();
+  sessions_.clear();
+}
+
+HttpServer::HttpServer(boost::asio::io_context& io, const std::string& host, std::uint16_t port, HttpHandler handler)
+    : io_(io), acceptor_(io), handler_(std::move(handler)) {
+  tcp::endpoint endpoint{boost::asio::ip::make_address(host), port};
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(boost::asio::socket_base::reuse_address(true));
+  acceptor_.bind(endpoint);
+  acceptor_.listen();
+  port_ = acceptor_.local_endpoint().port();
+}
+
+void HttpServer::start() { accept(); }
+
+void HttpServer::accept() {
+  acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
+    if (stopped_) return;
+    if (!ec) {
+      socket.set_option(tcp::no_delay(true), ec);
+      auto session = std::make_shared<HttpSession>(std::move(socket), handler_, streams_);
+      sessions_.remove_if([](const auto& w) { return w.expired(); });
+      sessions_.push_back(session);
+      session->start();
+    }
+    accept();
+  });
+}
+
+void HttpServer::stop() {
+  stopped_ = true;
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+  streams_.close_all();
+  for (auto& w : sessions_)
+    if (auto s = w.lock()) s->close();
+  sessions_.clear();
+}
+
+}  // namespace kiosk::hub

@@ -1,0 +1,424 @@
+// The hub's HTTP API: health, devices, locations, presses, counters, events, metrics and the dashboard.
+// Reads are open (loopback by default, see --open-reads); writes need the bearer token.
+#include <boost/json.hpp>
+
+#include "kiosk/hub/access_token.hpp"
+#include "kiosk/hub/dashboard_page.hpp"
+#include "kiosk/hub/hub.hpp"
+#include "kiosk/protocol/ids.hpp"
+#include "kiosk/protocol/time.hpp"
+
+namespace kiosk::hub {
+
+namespace http = boost::beast::http;
+namespace json = boost::json;
+
+namespace {
+
+json::value time_or_null(const std::optional<WallTime>& t) {
+  if (!t) return nullptr;
+  return json::value(protocol::format_time(*t));
+}
+
+json::object device_json(const DeviceRecord& d) {
+  json::object o;
+  o["id"] = d.id;
+  o["location"] = d.location;
+  o["board"] = d.board;
+  o["fw"] = d.fw;
+  o["state"] = d.retired ? std::string_view("offline") : to_string(d.state);
+  o["last_seen"] = time_or_null(d.last_seen);
+  o["last_press"] = time_or_null(d.last_press);
+  o["queued"] = d.queued ? json::value(*d.queued) : json::value(nullptr);
+  o["retired"] = d.retired;
+  o["buttons"] = d.buttons ? json::value(*d.buttons) : json::value(nullptr);
+  o["uptime_s"] = d.uptime_s ? json::value(*d.uptime_s) : json::value(nullptr);
+  o["registered_at"] = protocol::format_time(d.registered_at);
+  return o;
+}
+
+json::value credentials_json(const std::optional<BrokerCredentials>& c) {
+  if (!c) return nullptr;
+  return json::object{{"username", c->username}, {"password", c->password}};
+}
+
+std::string url_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') out += ' ';
+    else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+             std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> query_params(std::string_view query) {
+  std::map<std::string, std::string> out;
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto part = query.substr(0, amp);
+    auto eq = part.find('=');
+    if (!part.empty()) out[url_decode(part.substr(0, eq))] = eq == std::string_view::npos ? "" : url_decode(part.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+// The JSON object body of a write, or an error message.
+std::optional<json::object> body_object(const HttpRequest& req, std::string& error) {
+  json::error_code ec;
+  auto v = json::parse(req.body(), ec);
+  if (ec || !v.is_object()) {
+    error = "the body must be a JSON object";
+    return std::nullopt;
+  }
+  return v.as_object();
+}
+
+std::optional<std::string> string_field(const json::object& o, std::string_view key, bool required,
+                                        std::string& error) {
+  const auto* v = o.if_contains(key);
+  if (!v) {
+    if (required) error = "\"" + std::string(key) + "\" is required";
+    return std::nullopt;
+  }
+  if (!v->is_string()) {
+    error = "\"" + std::string(key) + "\" must be a string";
+    return std::nullopt;
+  }
+  return std::string(v->as_string());
+}
+
+// Splits "/api/devices/x/move" into {"api","devices","x","move"}.
+std::vector<std::string> segments(std::string_view path) {
+  std::vector<std::string> out;
+  while (!path.empty()) {
+    if (path.front() == '/') {
+      path.remove_prefix(1);
+      continue;
+    }
+    auto slash = path.find('/');
+    out.emplace_back(url_decode(path.substr(0, slash)));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash);
+  }
+  return out;
+}
+
+}  // namespace
+
+bool Hub::authorize_write(const HttpRequest& req, const std::shared_ptr<HttpSession>& session) {
+  if (bearer_matches(req[http::field::authorization], token_)) return true;
+  auto res = error_response(req, 401, "this needs 'Authorization: Bearer <token>' (the token is in " +
+                                          config_.effective_token_file() + ")");
+  res.set(http::field::www_authenticate, "Bearer");
+  session->send(std::move(res));
+  return false;
+}
+
+void Hub::handle_http(const HttpRequest& req, std::shared_ptr<HttpSession> session) {
+  std::string_view target(req.target().data(), req.target().size());
+  std::string_view path = target.substr(0, target.find('?'));
+  bool read = req.method() == http::verb::get || req.method() == http::verb::head;
+  if (!read || !config_.open_reads) {
+    if (!authorize_write(req, session)) return;
+  }
+  for (auto& route : routes_)
+    if (std::string_view(req.method_string().data(), req.method_string().size()) == route.method &&
+        path.substr(0, route.prefix.size()) == route.prefix) {
+      route.handler(req, session);
+      return;
+    }
+  route_api(req, session);
+}
+
+void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& session) {
+  std::string_view target(req.target().data(), req.target().size());
+  auto qpos = target.find('?');
+  auto seg = segments(target.substr(0, qpos));
+  auto params = query_params(qpos == std::string_view::npos ? std::string_view() : target.substr(qpos + 1));
+  auto method = req.method();
+  auto reply = [&](unsigned status, const json::value& v) { session->send(json_response(req, status, json::serialize(v))); };
+  auto fail = [&](unsigned status, const std::string& message) { session->send(error_response(req, status, message)); };
+  bool get = method == http::verb::get || method == http::verb::head;
+  bool post = method == http::verb::post;
+
+  if (seg.empty() && get) {
+    HttpResponse res{http::status::ok, req.version()};
+    res.set(http::field::content_type, "text/html; charset=utf-8");
+    res.keep_alive(req.keep_alive());
+    res.body() = std::string(dashboard_page());
+    res.prepare_payload();
+    session->send(std::move(res));
+    return;
+  }
+  if (seg.size() == 1 && seg[0] == "health" && get) {
+    auto db = store_.check();
+    if (!db && last_db_error_) db = last_db_error_;
+    bool ok = mqtt_->connected() && !db;
+    json::object o{{"status", ok ? "ok" : "degraded"},
+                   {"site", config_.site},
+                   {"broker", mqtt_->connected() ? "connected" : "disconnected"},
+                   {"db", db ? "error: " + *db : std::string("ok")},
+                   {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(clock_.steady_now() - started_at_).count()},
+                   {"version", KIOSK_VERSION}};
+    reply(ok ? 200 : 503, o);
+    return;
+  }
+  if (seg.size() == 1 && seg[0] == "metrics" && get) {
+    HttpResponse res{http::status::ok, req.version()};
+    res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.keep_alive(req.keep_alive());
+    res.body() = render_prometheus(MetricsSnapshot{counters_, latency_, registry_.online_count(),
+                                                   registry_.unknown_devices().size(), mqtt_->connected()});
+    res.prepare_payload();
+    session->send(std::move(res));
+    return;
+  }
+  if (seg.empty() || seg[0] != "api") return fail(404, "no such resource");
+  seg.erase(seg.begin());
+  if (seg.empty()) return fail(404, "no such resource");
+  const std::string& what = seg[0];
+
+  if (what == "events" && seg.size() == 1 && get) {
+    session->start_events();
+    return;
+  }
+  if (what == "counters" && seg.size() == 1 && get) {
+    json::object rejected;
+    for (const auto& [reason, n] : counters_.rejected) rejected[reason] = n;
+    reply(200, json::object{{"presses_stored", counters_.presses_stored},
+                            {"duplicates", counters_.duplicates},
+                            {"acks_sent", counters_.acks_sent},
+                            {"rejected", rejected},
+                            {"unknown_devices", registry_.unknown_devices().size()},
+                            {"commit_errors", counters_.commit_errors},
+                            {"batches", counters_.batches}});
+    return;
+  }
+  if (what == "unknown-devices" && seg.size() == 1 && get) {
+    json::array a;
+    for (const auto& [id, u] : registry_.unknown_devices())
+      a.push_back(json::object{{"device", u.device},
+                               {"first_seen", protocol::format_time(u.first_seen)},
+                               {"last_seen", protocol::format_time(u.last_seen)},
+                               {"count", u.count},
+                               {"reason", u.reason}});
+    reply(200, a);
+    return;
+  }
+  if (what == "presses" && seg.size() == 1 && get) {
+    PressQuery q;
+    if (auto it = params.find("device"); it != params.end() && !it->second.empty()) {
+      if (auto e = protocol::check_id("device", it->second)) return fail(400, e->message());
+      q.device = it->second;
+    }
+    if (auto it = params.find("location"); it != params.end() && !it->second.empty()) {
+      if (auto e = protocol::check_id("location", it->second)) return fail(400, e->message());
+      q.location = it->second;
+    }
+    if (auto it = params.find("since"); it != params.end() && !it->second.empty()) {
+      auto t = protocol::parse_time(it->second, "since");
+      if (!t) return fail(400, t.error().message());
+      q.since = *t;
+    }
+    if (auto it = params.find("limit"); it != params.end() && !it->second.empty()) {
+      std::size_t used = 0;
+      long n = 0;
+      try {
+        n = std::stol(it->second, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used != it->second.size() || n < 1 || n > 10000) return fail(400, "limit: must be a number in 1..10000");
+      q.limit = static_cast<std::size_t>(n);
+    }
+    json::array a;
+    for (const auto& p : store_.presses(q)) {
+      json::array flags;
+      for (const auto& f : p.flags) flags.emplace_back(f);
+      a.push_back(json::object{{"device", p.device},
+                               {"seq", p.seq},
+                               {"location", p.location},
+                               {"button", p.button},
+                               {"rating", p.rating},
+                               {"scale", p.scale},
+                               {"flags", flags},
+                               {"pressed_at", protocol::format_time(from_ms(p.pressed_at_ms))},
+                               {"received_at", protocol::format_time(from_ms(p.received_at_ms))}});
+    }
+    reply(200, a);
+    return;
+  }
+
+  if (what == "locations") {
+    if (seg.size() == 1 && get) {
+      json::array a;
+      for (const auto& [id, l] : registry_.locations())
+        a.push_back(json::object{{"id", l.id}, {"name", l.name}, {"devices", registry_.devices_at(l.id)}});
+      reply(200, a);
+      return;
+    }
+    std::string error;
+    if (seg.size() == 1 && post) {
+      auto body = body_object(req, error);
+      if (!body) return fail(400, error);
+      auto id = string_field(*body, "id", true, error);
+      if (!id) return fail(400, error);
+      if (auto e = protocol::check_id("id", *id)) return fail(400, e->message());
+      auto name = string_field(*body, "name", false, error);
+      if (!error.empty()) return fail(400, error);
+      if (registry_.location(*id)) return fail(409, "location " + *id + " exists");
+      LocationRecord l{*id, name.value_or(*id)};
+      if (auto e = store_.save_location(l)) return fail(503, *e);
+      registry_.put_location(l);
+      reply(201, json::object{{"id", l.id}, {"name", l.name}, {"devices", 0}});
+      return;
+    }
+    if (seg.size() == 3 && seg[2] == "rename" && post) {
+      const auto* existing = registry_.location(seg[1]);
+      if (!existing) return fail(404, "no location " + seg[1]);
+      auto body = body_object(req, error);
+      if (!body) return fail(400, error);
+      auto name = string_field(*body, "name", true, error);
+      if (!name) return fail(400, error);
+      if (name->empty() || name->size() > 200) return fail(400, "name: must be 1..200 characters");
+      LocationRecord l{seg[1], *name};
+      if (auto e = store_.save_location(l)) return fail(503, *e);
+      registry_.put_location(l);
+      reply(200, json::object{{"id", l.id}, {"name", l.name}, {"devices", registry_.devices_at(l.id)}});
+      return;
+    }
+    return fail(404, "no such resource");
+  }
+
+  if (what != "devices") return fail(404, "no such resource");
+  if (seg.size() == 1 && get) {
+    json::array a;
+    for (const auto& [id, d] : registry_.devices()) a.push_back(device_json(d));
+    reply(200, a);
+    return;
+  }
+  if (seg.size() == 2 && get) {
+    const auto* d = registry_.device(seg[1]);
+    if (!d) return fail(404, "no device " + seg[1]);
+    reply(200, device_json(*d));
+    return;
+  }
+  if (!post) return fail(seg.size() <= 3 ? 405 : 404, "method not allowed here");
+
+  // Makes sure a location exists (created with its id as its name), persisting it.
+  auto ensure_location = [this](const std::string& id) -> std::optional<std::string> {
+    if (registry_.location(id)) return std::nullopt;
+    LocationRecord l{id, id};
+    if (auto e = store_.save_location(l)) return e;
+    registry_.put_location(l);
+    return std::nullopt;
+  };
+
+  std::string error;
+  if (seg.size() == 1) {  // register
+    auto body = body_object(req, error);
+    if (!body) return fail(400, error);
+    auto id = string_field(*body, "id", true, error);
+    if (!id) return fail(400, error);
+    auto location = string_field(*body, "location", true, error);
+    if (!location) return fail(400, error);
+    auto board = string_field(*body, "board", false, error);
+    if (!error.empty()) return fail(400, error);
+    if (auto e = protocol::check_id("id", *id)) return fail(400, e->message());
+    if (auto e = protocol::check_id("location", *location)) return fail(400, e->message());
+    if (const auto* d = registry_.device(*id); d && !d->retired) return fail(409, "device " + *id + " is registered");
+    accounts_->add_device(*id, [this, req, session, id = *id, location = *location, board,
+                                ensure_location](AccountsResult result) {
+      auto fail = [&](unsigned status, const std::string& m) { session->send(error_response(req, status, m)); };
+      if (result.error) return fail(502, "the broker refused the device account: " + *result.error);
+      if (const auto* d = registry_.device(id); d && !d->retired) return fail(409, "device " + id + " is registered");
+      if (auto e = ensure_location(location)) return fail(503, *e);
+      DeviceRecord d;
+      if (const auto* old = registry_.device(id)) d = *old;  // re-registering a retired device keeps its history
+      d.id = id;
+      d.location = location;
+      if (board) d.board = *board;
+      d.retired = false;
+      d.state = Liveness::unknown;
+      d.registered_at = clock_.wall_now();
+      if (auto e = store_.save_device(d)) return fail(503, *e);
+      registry_.put_device(d);
+      if (registry_.unknown_devices().count(id)) {
+        store_.forget_unknown(id);
+        registry_.forget_unknown(id);
+      }
+      publish_device_config(d);
+      log_.info("registry", "registered device " + id + " at " + location);
+      session->send(json_response(
+          req, 201, json::serialize(json::object{{"device", device_json(d)}, {"credentials", credentials_json(result.credentials)}})));
+    });
+    return;
+  }
+  const std::string& id = seg[1];
+  const auto* existing = registry_.device(id);
+  if (!existing) return fail(404, "no device " + id);
+  if (seg.size() != 3) return fail(404, "no such resource");
+  const std::string& action = seg[2];
+  if (action == "move") {
+    if (existing->retired) return fail(409, "device " + id + " is retired; register it again");
+    auto body = body_object(req, error);
+    if (!body) return fail(400, error);
+    auto location = string_field(*body, "location", true, error);
+    if (!location) return fail(400, error);
+    if (auto e = protocol::check_id("location", *location)) return fail(400, e->message());
+    if (auto e = ensure_location(*location)) return fail(503, *e);
+    DeviceRecord d = *existing;
+    d.location = *location;
+    if (auto e = store_.save_device(d)) return fail(503, *e);
+    registry_.put_device(d);
+    publish_device_config(d);
+    log_.info("registry", "moved device " + id + " to " + *location);
+    reply(200, device_json(d));
+    return;
+  }
+  if (action == "rotate") {
+    if (existing->retired) return fail(409, "device " + id + " is retired");
+    accounts_->rotate_device(id, [req, session](AccountsResult result) {
+      if (result.error) {
+        session->send(error_response(req, 502, "the broker refused the new password: " + *result.error));
+        return;
+      }
+      session->send(json_response(req, 200, json::serialize(json::object{{"credentials", credentials_json(result.credentials)}})));
+    });
+    return;
+  }
+  if (action == "retire") {
+    accounts_->retire_device(id, [this, req, session, id](AccountsResult result) {
+      if (result.error) {
+        session->send(error_response(req, 502, "the broker refused to remove the device account: " + *result.error));
+        return;
+      }
+      const auto* current = registry_.device(id);
+      if (!current) {
+        session->send(error_response(req, 404, "no device " + id));
+        return;
+      }
+      DeviceRecord d = *current;
+      d.retired = true;
+      if (auto e = store_.save_device(d)) {
+        session->send(error_response(req, 503, *e));
+        return;
+      }
+      registry_.put_device(d);
+      log_.info("registry", "retired device " + id);
+      session->send(json_response(req, 200, json::serialize(device_json(d))));
+    });
+    return;
+  }
+  fail(404, "no such resource");
+}
+
+}  // namespace kiosk::hub

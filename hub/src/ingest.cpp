@@ -1,0 +1,115 @@
+// Press ingest: strict validation, timestamping on the hub clock, group commit, then acks.
+#include "kiosk/hub/ingest.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include <boost/json.hpp>
+
+#include "kiosk/protocol/messages.hpp"
+
+namespace kiosk::hub {
+
+std::string reject_reason(std::string_view payload, const protocol::Error& error, std::size_t max_bytes) {
+  if (payload.size() > max_bytes) return "oversize";
+  boost::system::error_code ec;
+  auto value = boost::json::parse(payload, ec);
+  if (ec) return "bad_json";
+  if (!value.is_object()) return "wrong_type";
+  // protocol errors for a value of the wrong JSON kind read "expected a/an ..., got ...".
+  if (error.reason.rfind("expected a", 0) == 0) return "wrong_type";
+  // error.field is "<payload>.<field>" (e.g. "press.rating", "press.flags[2]").
+  auto dot = error.field.find('.');
+  if (dot == std::string::npos) return "invalid";
+  std::string field = error.field.substr(dot + 1);
+  if (auto bracket = field.find('['); bracket != std::string::npos) field = field.substr(0, bracket);
+  if (!value.as_object().if_contains(field)) return "missing_field";
+  return "out_of_range";
+}
+
+Ingest::Ingest(IngestPorts& ports, const Clock& clock, HubCounters& counters, LatencyHistogram& latency,
+               IngestSettings settings)
+    : ports_(ports), clock_(clock), counters_(counters), latency_(latency), settings_(settings) {
+  rows_.reserve(settings_.batch_max);
+  received_.reserve(settings_.batch_max);
+}
+
+Ingest::Next Ingest::on_press(const std::string& device, std::string_view payload, Received at) {
+  auto reject = [&](const std::string& reason, const std::string& detail) {
+    counters_.rejected[reason] += 1;
+    ports_.rejected(device, reason, detail, at.wall);
+    return Next::nothing;
+  };
+  if (payload.size() > protocol::kMaxDeviceMessageBytes)
+    return reject("oversize", "press: " + std::to_string(payload.size()) + " bytes exceed the limit of " +
+                                  std::to_string(protocol::kMaxDeviceMessageBytes));
+  auto press = protocol::parse_press(payload);
+  if (!press) return reject(reject_reason(payload, press.error(), protocol::kMaxDeviceMessageBytes),
+                            press.error().message());
+  auto where = ports_.lookup(device);
+  if (where.standing == Standing::unknown)
+    return reject("unknown_device", "device " + device + " is not registered at this hub; register it");
+  if (where.standing == Standing::retired)
+    return reject("retired_device", "device " + device + " is retired; presses are not stored");
+
+  PressRecord row;
+  row.device = device;
+  row.seq = press->seq;
+  row.location = std::move(where.location);
+  row.button = press->button;
+  row.rating = press->rating;
+  row.scale = press->scale;
+  row.flags = std::move(press->flags);
+  row.received_at_ms = to_ms(at.wall);
+  // age_ms is the device's monotonic estimate of how long ago the button went down.
+  auto age = static_cast<std::int64_t>(std::min<std::uint64_t>(press->age_ms, static_cast<std::uint64_t>(row.received_at_ms)));
+  row.pressed_at_ms = row.received_at_ms - age;
+  bool first = rows_.empty();
+  rows_.push_back(std::move(row));
+  received_.push_back(at.steady);
+  if (rows_.size() >= settings_.batch_max) return Next::flush_now;
+  return first ? Next::arm_timer : Next::nothing;
+}
+
+void Ingest::flush() {
+  if (rows_.empty()) return;
+  auto error = ports_.commit(rows_, inserted_);
+  if (error) {
+    // Not acknowledged: each device keeps its presses and re-sends them.
+    counters_.commit_errors += 1;
+    ports_.commit_failed(*error, rows_.size());
+    rows_.clear();
+    received_.clear();
+    return;
+  }
+  counters_.batches += 1;
+  std::map<std::string, std::vector<std::uint64_t>> seqs_by_device;
+  for (std::size_t i = 0; i < rows_.size(); ++i) {
+    (inserted_[i] ? counters_.presses_stored : counters_.duplicates) += 1;
+    auto& seqs = seqs_by_device[rows_[i].device];
+    if (std::find(seqs.begin(), seqs.end(), rows_[i].seq) == seqs.end()) seqs.push_back(rows_[i].seq);
+  }
+  std::map<std::string, bool> acked;
+  for (auto& [device, seqs] : seqs_by_device) {
+    // Chunked so that an ack stays well inside the protocol's size limit for hub messages.
+    bool ok = true;
+    for (std::size_t from = 0; from < seqs.size(); from += kMaxSeqsPerAck) {
+      auto to = std::min(seqs.size(), from + kMaxSeqsPerAck);
+      protocol::Ack ack{std::vector<std::uint64_t>(seqs.begin() + static_cast<std::ptrdiff_t>(from),
+                                                   seqs.begin() + static_cast<std::ptrdiff_t>(to))};
+      bool sent = ports_.publish_ack(device, protocol::to_json(ack));
+      if (sent) counters_.acks_sent += 1;
+      ok = ok && sent;
+    }
+    acked[device] = ok;
+  }
+  auto now = clock_.steady_now();
+  for (std::size_t i = 0; i < rows_.size(); ++i) {
+    latency_.observe(now - received_[i]);
+    ports_.acknowledged(rows_[i], inserted_[i], acked[rows_[i].device]);
+  }
+  rows_.clear();
+  received_.clear();
+}
+
+}  // namespace kiosk::hub

@@ -1,0 +1,232 @@
+// Webhook delivery: a Beast HTTP/1.1 POST per queued row, a timer for the next retry, and backoff.
+#include "kiosk/hub/webhooks.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace kiosk::hub {
+
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+
+std::optional<HttpUrl> parse_http_url(std::string_view url) {
+  constexpr std::string_view scheme = "http://";
+  if (url.substr(0, scheme.size()) != scheme) return std::nullopt;
+  url.remove_prefix(scheme.size());
+  HttpUrl out;
+  const auto slash = url.find('/');
+  std::string_view authority = url.substr(0, slash);
+  if (slash != std::string_view::npos) out.target = std::string(url.substr(slash));
+  if (authority.find('@') != std::string_view::npos) return std::nullopt;  // no credentials in URLs
+  if (!authority.empty() && authority.front() == '[') {  // [v6]:port
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    out.host = std::string(authority.substr(1, close - 1));
+    authority.remove_prefix(close + 1);
+    if (!authority.empty()) {
+      if (authority.front() != ':') return std::nullopt;
+      out.port = std::string(authority.substr(1));
+    }
+  } else {
+    const auto colon = authority.rfind(':');
+    out.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) out.port = std::string(authority.substr(colon + 1));
+  }
+  if (out.host.empty() || out.port.empty() || out.port.size() > 5 ||
+      !std::all_of(out.port.begin(), out.port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      std::stoi(out.port) < 1 || std::stoi(out.port) > 65535)
+    return std::nullopt;
+  return out;
+}
+
+std::chrono::milliseconds webhook_backoff(const WebhookPolicy& p, int attempts, double unit) {
+  const double base = static_cast<double>(p.backoff_initial.count()) * std::pow(2.0, std::clamp(attempts - 1, 0, 40));
+  const double capped = std::min(base, static_cast<double>(p.backoff_max.count()));
+  const double spread = capped * (1.0 + p.jitter * std::clamp(unit, -1.0, 1.0));
+  return std::chrono::milliseconds{std::max<std::int64_t>(1, std::llround(spread))};
+}
+
+// One request on a fresh connection; a single deadline covers connect, write and read.
+class HttpPost : public std::enable_shared_from_this<HttpPost> {
+ public:
+  HttpPost(boost::asio::io_context& io, const HttpUrl& url, std::string body, std::chrono::milliseconds timeout,
+           std::function<void(std::optional<std::string>)> done)
+      : resolver_(io), stream_(io), url_(url), timeout_(timeout), done_(std::move(done)) {
+    request_.method(http::verb::post);
+    request_.target(url_.target);
+    request_.version(11);
+    request_.set(http::field::host, url_.port == "80" ? url_.host : url_.host + ":" + url_.port);
+    request_.set(http::field::user_agent, "kiosk-hub");
+    request_.set(http::field::content_type, "application/json");
+    request_.keep_alive(false);
+    request_.body() = std::move(body);
+    request_.prepare_payload();
+  }
+
+  void start() {
+    stream_.expires_after(timeout_);
+    resolver_.async_resolve(url_.host, url_.port, [self = shared_from_this()](beast::error_code ec, tcp::resolver::results_type r) {
+      if (ec) return self->finish("cannot resolve the host: " + ec.message());
+      self->stream_.async_connect(r, [self](beast::error_code ec, const tcp::endpoint&) {
+        if (ec) return self->finish(ec == beast::error::timeout ? "timed out connecting" : ec.message());
+        http::async_write(self->stream_, self->request_, [self](beast::error_code ec, std::size_t) {
+          if (ec) return self->finish("sending: " + ec.message());
+          http::async_read(self->stream_, self->buffer_, self->response_, [self](beast::error_code ec, std::size_t) {
+            if (ec) return self->finish(ec == beast::error::timeout ? "timed out waiting for the answer" : "reading: " + ec.message());
+            const unsigned status = self->response_.result_int();
+            if (status >= 200 && status < 300) return self->finish(std::nullopt);
+            self->finish("HTTP " + std::to_string(status));
+          });
+        });
+      });
+    });
+  }
+
+  void cancel() {
+    resolver_.cancel();
+    beast::error_code ignored;
+    stream_.socket().close(ignored);
+  }
+
+ private:
+  void finish(std::optional<std::string> error) {
+    if (!done_) return;
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    auto done = std::move(done_);
+    done_ = nullptr;
+    done(std::move(error));
+  }
+
+  tcp::resolver resolver_;
+  beast::tcp_stream stream_;
+  HttpUrl url_;
+  std::chrono::milliseconds timeout_;
+  std::function<void(std::optional<std::string>)> done_;
+  http::request<http::string_body> request_;
+  http::response<http::string_body> response_;
+  beast::flat_buffer buffer_;
+};
+
+void post_json(boost::asio::io_context& io, const HttpUrl& url, std::string body, std::chrono::milliseconds timeout,
+               std::function<void(std::optional<std::string> error)> done, std::shared_ptr<HttpPost>* handle) {
+  auto p = std::make_shared<HttpPost>(io, url, std::move(body), timeout, std::move(done));
+  if (handle) *handle = p;
+  p->start();
+}
+
+WebhookSender::WebhookSender(boost::asio::io_context& io, AlertStore& store, const Clock& clock, const Log& log,
+                             WebhookPolicy policy)
+    : io_(io), store_(store), clock_(clock), log_(log), policy_(policy), timer_(io), random_(std::random_device{}()) {}
+
+WebhookSender::~WebhookSender() {
+  *alive_ = false;
+  stop();
+}
+
+void WebhookSender::start() {
+  stopped_ = false;
+  if (auto n = store_.pending_posts())
+    log_.info("webhooks", std::to_string(n) + " webhook posts queued from before; delivering");
+  pump();
+}
+
+void WebhookSender::stop() {
+  stopped_ = true;
+  timer_.cancel();
+  armed_for_.reset();
+  for (auto& w : posts_)
+    if (auto p = w.lock()) p->cancel();
+  posts_.clear();
+}
+
+void WebhookSender::pump() {
+  if (stopped_) return;
+  const auto now = clock_.wall_now();
+  const auto room = static_cast<std::size_t>(std::max(0, policy_.max_in_flight - static_cast<int>(in_flight_.size())));
+  if (room > 0) {
+    // Ask for enough rows to fill the free slots even if some of them are in flight already.
+    for (auto& post : store_.due_posts(now, room + in_flight_.size())) {
+      if (in_flight_.size() >= static_cast<std::size_t>(policy_.max_in_flight)) break;
+      if (in_flight_.count(post.row)) continue;
+      attempt(std::move(post));
+    }
+  }
+  if (in_flight_.size() >= static_cast<std::size_t>(policy_.max_in_flight)) return;  // a completion pumps again
+  std::optional<WallTime> next = store_.next_post_due();
+  if (next && *next <= now) {
+    // Due rows that are all in flight: their completion pumps again.
+    return;
+  }
+  if (next) arm(*next);
+}
+
+void WebhookSender::arm(WallTime due) {
+  if (armed_for_ && *armed_for_ <= due) return;
+  armed_for_ = due;
+  timer_.expires_after(std::max(std::chrono::milliseconds{0}, due - clock_.wall_now()));
+  timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
+    if (ec || !*alive) return;
+    armed_for_.reset();
+    pump();
+  });
+}
+
+void WebhookSender::attempt(WebhookPost post) {
+  in_flight_.insert(post.row);
+  auto url = parse_http_url(post.url);
+  if (!url) {
+    // The settings file is checked at start; a row from an older file may still be odd.
+    finished(post, std::string("not an http:// URL"));
+    return;
+  }
+  std::shared_ptr<HttpPost> handle;
+  const std::int64_t row = post.row;
+  std::string body = post.body;  // not post.body below: the callback takes `post` in the same call
+  post_json(io_, *url, std::move(body), policy_.timeout,
+            [this, alive = alive_, post = std::move(post)](std::optional<std::string> error) {
+              if (!*alive) return;
+              finished(post, error);
+            },
+            &handle);
+  if (in_flight_.count(row)) posts_.push_back(handle);
+  std::erase_if(posts_, [](const std::weak_ptr<HttpPost>& w) { return w.expired(); });
+}
+
+void WebhookSender::finished(const WebhookPost& post, const std::optional<std::string>& error) {
+  in_flight_.erase(post.row);
+  if (stopped_) return;  // cancelled by stop(): the row stays queued as it was
+  const auto now = clock_.wall_now();
+  if (!error) {
+    ++counters_.delivered;
+    if (auto e = store_.post_delivered(post.row)) log_.error("webhooks", "cannot remove a delivered post: " + *e);
+    log_.debug("webhooks", "delivered " + post.change + " of " + post.alert_id + " to " + post.contact);
+  } else {
+    ++counters_.failed_attempts;
+    const int attempts = post.attempts + 1;
+    const bool give_up = (policy_.max_attempts > 0 && attempts >= policy_.max_attempts) ||
+                         now - post.created >= policy_.max_age;
+    std::uniform_real_distribution<double> unit(-1.0, 1.0);
+    const auto wait = webhook_backoff(policy_, attempts, unit(random_));
+    if (give_up) ++counters_.given_up;
+    // The contact, never the URL: webhook URLs often carry a secret token.
+    log_.warn("webhooks", "post of " + post.change + " of " + post.alert_id + " to " + post.contact + " failed (" +
+                              *error + ", attempt " + std::to_string(attempts) + "); " +
+                              (give_up ? std::string("giving up") : "retrying in " + std::to_string(wait.count()) + " ms"));
+    if (auto e = store_.post_failed(post.row, attempts, now + wait, *error, give_up))
+      log_.error("webhooks", "cannot update the webhook queue: " + *e);
+  }
+  // Post completions run from Beast's handlers: pump from a fresh handler so an immediate
+  // failure (bad URL) cannot recurse through attempt() -> finished() -> pump().
+  boost::asio::post(io_, [this, alive = alive_] {
+    if (*alive) pump();
+  });
+}
+
+}  // namespace kiosk::hub

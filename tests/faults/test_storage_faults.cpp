@@ -1,0 +1,318 @@
+// Disk full and read-only storage at the hub and at the terminal, on real filesystems: a full tmpfs
+// (ENOSPC -> SQLITE_FULL) and an ext4 card that an injected error turns read-only under open files.
+// Each asserts: a clear error, the service stays up, no acknowledgement (hub) or thank-you and
+// publish (terminal) for what was not stored, and recovery once space or the card returns.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+
+#include <fstream>
+#include <set>
+
+#include "evidence.hpp"
+#include "hub_http.hpp"
+#include "kiosk_test.hpp"
+#include "storage_faults.hpp"
+
+using namespace kiosk::test;
+
+namespace {
+
+constexpr const char* kSite = "s1";
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// kiosk-hub as a child with its database at `db`, devices d-0 and t-0 registered at "lab".
+struct Hub {
+  Hub(const fs::path& dir, const Broker& broker, fs::path db_path)
+      : dir(dir), broker_url(broker.url()), db(std::move(db_path)) {}
+  void start() {
+    auto port_file = dir / "hub.port";
+    fs::remove(port_file);
+    ++starts;
+    child = std::make_unique<Child>(
+        std::vector<std::string>{(bin_dir() / "kiosk-hub").string(), "--broker", broker_url, "--site", kSite, "--db",
+                                 db.string(), "--http", "127.0.0.1:0", "--port-file", port_file.string(),
+                                 "--token-file", (dir / "hub.token").string(), "--register-devices", "d:1:lab",
+                                 "--log-level", "info"},
+        Child::Options{{}, dir / ("hub-" + std::to_string(starts) + ".log"), {}});
+    REQUIRE(wait_until([&] { return fs::exists(port_file) || !child->running(); }, 15s));
+    REQUIRE(child->running());
+    port = std::stoi(read_file(port_file));
+    REQUIRE(wait_until([&] { return health().first == 200; }, 15s));
+  }
+  std::pair<int, std::string> health() const {
+    auto r = kiosk::faults::http_request(port, "GET", "/health", {}, {}, 2s);
+    return r ? std::make_pair(r->status, r->body) : std::make_pair(0, std::string());
+  }
+  std::int64_t counter(const char* name) const {
+    auto r = kiosk::faults::http_request(port, "GET", "/api/counters", {}, {}, 2s);
+    if (!r || r->status != 200) return -1;
+    return boost::json::parse(r->body).as_object().at(name).as_int64();
+  }
+  std::string log() const { return child ? child->log() : std::string(); }
+
+  fs::path dir;
+  std::string broker_url;
+  fs::path db;
+  std::unique_ptr<Child> child;
+  int port = 0;
+  int starts = 0;
+};
+
+// Stored seqs of a device, read from the hub's database (read-only, safe while the hub runs).
+std::multiset<std::uint64_t> stored_seqs(const fs::path& db, const std::string& device) {
+  std::string error;
+  auto all = kiosk::faults::read_stored(db, kSite, error);
+  INFO(error);
+  REQUIRE(all);
+  std::multiset<std::uint64_t> out;
+  for (const auto& r : (*all)[device]) out.insert(r.seq);
+  return out;
+}
+
+// A terminal played by the test: publishes presses and collects the hub's acks.
+struct FakeDevice {
+  explicit FakeDevice(const Broker& broker) : probe(broker.url(), MqttProbe::Options{"d-0", {}, {}}) {
+    probe.connect();
+    REQUIRE(probe.subscribe(std::string("kiosk/v1/") + kSite + "/device/d-0/ack", 1) == 1);
+  }
+  void press(std::uint64_t seq) {
+    REQUIRE(probe.publish(std::string("kiosk/v1/") + kSite + "/device/d-0/press",
+                          R"({"seq":)" + std::to_string(seq) + R"(,"button":0,"rating":1,"scale":4,"age_ms":0})", 1));
+  }
+  std::set<std::uint64_t> acked() const {
+    std::set<std::uint64_t> out;
+    for (const auto& m : probe.messages()) {
+      auto v = boost::json::parse(m.payload);
+      for (const auto& s : v.as_object().at("seqs").as_array()) out.insert(static_cast<std::uint64_t>(s.as_int64()));
+    }
+    return out;
+  }
+  bool wait_acked(std::uint64_t from, std::uint64_t to, std::chrono::milliseconds timeout = 10s) const {
+    return wait_until(
+        [&] {
+          auto a = acked();
+          for (auto s = from; s <= to; ++s)
+            if (!a.count(s)) return false;
+          return true;
+        },
+        timeout, 20ms);
+  }
+  MqttProbe probe;
+};
+
+// A kiosk-firmware child (device t-0) with its outbox under `data_dir` and a FIFO for presses.
+struct Terminal {
+  Terminal(const fs::path& dir, const Broker& broker, fs::path data) : dir(dir), url(broker.url()), data_dir(std::move(data)) {}
+  void start() {
+    ++starts;
+    child = std::make_unique<Child>(
+        std::vector<std::string>{(bin_dir() / "kiosk-firmware").string(), "--device", "d-0", "--site", kSite,
+                                 "--broker", url, "--board", "sim-4", "--boards-dir",
+                                 (source_dir() / "boards").string(), "--data-dir", data_dir.string(), "--sim-input",
+                                 (dir / "input.fifo").string(), "--lockout-ms", "0", "--debounce-ms", "1",
+                                 "--log-level", "debug"},
+        Child::Options{{}, dir / ("fw-" + std::to_string(starts) + ".log"), {}});
+    REQUIRE(wait_until([&] { return log().find("info mqtt: connected") != std::string::npos; }, 15s));
+  }
+  void press(int button) {
+    int fd = ::open((dir / "input.fifo").c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    std::string line = "press " + std::to_string(button) + "\n";
+    REQUIRE(::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()));
+    ::close(fd);
+  }
+  bool log_has(const std::string& text, std::chrono::milliseconds timeout = 10s) const {
+    return wait_until([&] { return log().find(text) != std::string::npos; }, timeout, 20ms);
+  }
+  std::string log() const { return child ? child->log() : std::string(); }
+  fs::path dir;
+  std::string url;
+  fs::path data_dir;
+  std::unique_ptr<Child> child;
+  int starts = 0;
+};
+
+std::size_t press_messages(const MqttProbe& watcher, std::uint64_t seq) {
+  return watcher.count([&](const Message& m) {
+    return m.topic.size() > 6 && m.topic.substr(m.topic.size() - 6) == "/press" &&
+           m.payload.find("\"seq\":" + std::to_string(seq) + ",") != std::string::npos;
+  });
+}
+
+}  // namespace
+
+TEST_CASE("a hub whose disk is full acknowledges nothing it did not store, says why, stays up and catches up "
+          "when space returns",
+          "[integration][faults][storage]") {
+  SmallDisk disk(4096);
+  if (!disk.available()) {
+    WARN("skipped: mounting a tmpfs needs root and mount rights");
+    return;
+  }
+  TempDir dir;
+  Broker broker;
+  broker.start();
+  Hub hub(dir.path(), broker, disk.path() / "hub.db");
+  hub.start();
+  FakeDevice device(broker);
+  device.press(1);
+  REQUIRE(device.wait_acked(1, 1));
+
+  REQUIRE(disk.fill() > 0);
+  for (std::uint64_t seq = 2; seq <= 30; ++seq) device.press(seq);
+  INFO(hub.log());
+  REQUIRE(wait_until([&] { return hub.counter("commit_errors") > 0; }, 10s));
+  CHECK(hub.log().find("not acknowledged") != std::string::npos);
+  CHECK(hub.log().find("disk is full") != std::string::npos);
+
+  // Acks first, rows second: whatever was acknowledged must already be stored.
+  auto acked = device.acked();
+  auto rows = stored_seqs(hub.db, "d-0");
+  for (auto seq : acked) CHECK(rows.count(seq) == 1);
+  std::vector<std::uint64_t> refused;
+  for (std::uint64_t seq = 2; seq <= 30; ++seq)
+    if (!acked.count(seq)) refused.push_back(seq);
+  CHECK_FALSE(refused.empty());
+
+  CHECK(hub.child->running());
+  auto [status, body] = hub.health();
+  CHECK(status == 503);
+  CHECK(body.find("full") != std::string::npos);
+
+  disk.free_space();
+  for (auto seq : refused) device.press(seq);  // what a terminal does: re-send what was not acked
+  CHECK(device.wait_acked(1, 30));
+  CHECK(wait_until([&] { return hub.health().first == 200; }, 10s));
+  auto after = stored_seqs(hub.db, "d-0");
+  CHECK(after.size() == 30);
+  for (std::uint64_t seq = 1; seq <= 30; ++seq) CHECK(after.count(seq) == 1);
+}
+
+TEST_CASE("a hub whose database card turns read-only acknowledges nothing more, says why, keeps serving reads, "
+          "and after the card is repaired the re-sent presses are stored once",
+          "[integration][faults][storage]") {
+  FlakyCard card(32);
+  if (!card.available()) {
+    WARN("skipped: an ext4 loop mount needs root, loop devices and mount rights");
+    return;
+  }
+  TempDir dir;
+  Broker broker;
+  broker.start();
+  Hub hub(dir.path(), broker, card.path() / "hub.db");
+  hub.start();
+  FakeDevice device(broker);
+  for (std::uint64_t seq = 1; seq <= 5; ++seq) device.press(seq);
+  REQUIRE(device.wait_acked(1, 5));
+
+  REQUIRE(card.fail_read_only());
+  for (std::uint64_t seq = 6; seq <= 10; ++seq) device.press(seq);
+  INFO(hub.log());
+  REQUIRE(wait_until([&] { return hub.counter("commit_errors") > 0; }, 10s));
+  CHECK(hub.log().find("not acknowledged") != std::string::npos);
+  auto acked = device.acked();
+  for (std::uint64_t seq = 6; seq <= 10; ++seq) CHECK(acked.count(seq) == 0);
+  CHECK(hub.child->running());
+  CHECK(hub.health().first == 503);
+  auto presses = kiosk::faults::http_request(hub.port, "GET", "/api/presses?device=d-0", {}, {}, 2s);
+  REQUIRE(presses);
+  CHECK(presses->status == 200);
+  CHECK(boost::json::parse(presses->body).as_array().size() == 5);
+
+  hub.child->stop();
+  REQUIRE(card.repair());
+  hub.start();
+  for (std::uint64_t seq = 6; seq <= 10; ++seq) device.press(seq);
+  CHECK(device.wait_acked(6, 10));
+  auto rows = stored_seqs(hub.db, "d-0");
+  CHECK(rows.size() == 10);
+  for (std::uint64_t seq = 1; seq <= 10; ++seq) CHECK(rows.count(seq) == 1);
+}
+
+TEST_CASE("a terminal whose disk is full refuses the press visibly, stays up, publishes nothing unstored and "
+          "stores the next press when space returns",
+          "[integration][faults][storage]") {
+  SmallDisk disk(2048);
+  if (!disk.available()) {
+    WARN("skipped: mounting a tmpfs needs root and mount rights");
+    return;
+  }
+  TempDir dir;
+  Broker broker;
+  broker.start();
+  Hub hub(dir.path(), broker, dir / "hub.db");
+  hub.start();
+  MqttProbe watcher(broker.url());
+  watcher.connect();
+  REQUIRE(watcher.subscribe(std::string("kiosk/v1/") + kSite + "/device/d-0/press", 1) == 1);
+  Terminal terminal(dir.path(), broker, disk.path() / "d-0");
+  terminal.start();
+  INFO(terminal.log());
+
+  terminal.press(0);
+  REQUIRE(terminal.log_has("info press: seq=1 "));
+  REQUIRE(terminal.log_has("debug ack: seqs=1 "));  // stored at the hub, deleted from the outbox
+
+  REQUIRE(disk.fill() > 0);
+  terminal.press(1);
+  REQUIRE(terminal.log_has("press refused, not stored"));
+  CHECK(terminal.log().find("disk is full") != std::string::npos);
+  CHECK(terminal.log_has("pattern=refused"));  // the guest sees it was not taken, not a thank-you
+  CHECK(terminal.child->running());
+  CHECK(press_messages(watcher, 2) == 0);
+
+  disk.free_space();
+  terminal.press(2);
+  REQUIRE(terminal.log_has("info press: seq=2 button=2"));  // the refused press used up no seq
+  REQUIRE(terminal.log_has("debug ack: seqs=2 "));
+  auto rows = stored_seqs(hub.db, "d-0");
+  CHECK(rows == std::multiset<std::uint64_t>{1, 2});
+}
+
+TEST_CASE("a terminal whose card turns read-only refuses presses visibly and stays up, and after "
+          "the repair goes on with the next seq",
+          "[integration][faults][storage]") {
+  FlakyCard card(32);
+  if (!card.available()) {
+    WARN("skipped: an ext4 loop mount needs root, loop devices and mount rights");
+    return;
+  }
+  TempDir dir;
+  Broker broker;
+  broker.start();
+  Hub hub(dir.path(), broker, dir / "hub.db");
+  hub.start();
+  MqttProbe watcher(broker.url());
+  watcher.connect();
+  REQUIRE(watcher.subscribe(std::string("kiosk/v1/") + kSite + "/device/d-0/press", 1) == 1);
+  Terminal terminal(dir.path(), broker, card.path() / "d-0");
+  terminal.start();
+  INFO(terminal.log());
+
+  terminal.press(0);
+  REQUIRE(terminal.log_has("info press: seq=1 "));
+  REQUIRE(terminal.log_has("debug ack: seqs=1 "));
+
+  REQUIRE(card.fail_read_only());
+  terminal.press(1);
+  REQUIRE(terminal.log_has("press refused, not stored"));
+  CHECK(terminal.log_has("pattern=refused"));
+  CHECK(terminal.child->running());
+  CHECK(press_messages(watcher, 2) == 0);
+
+  terminal.child->stop();
+  REQUIRE(card.repair());
+  terminal.start();
+  terminal.press(3);
+  REQUIRE(terminal.log_has("info press: seq=2 button=3"));
+  REQUIRE(terminal.log_has("debug ack: seqs=2 "));
+  CHECK(stored_seqs(hub.db, "d-0") == std::multiset<std::uint64_t>{1, 2});
+}

@@ -1,0 +1,79 @@
+// Synchronous Beast client: connect, write one request, read one response, close.
+#include "http_client.hpp"
+
+#include <array>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace kiosk::test {
+
+namespace http = boost::beast::http;
+using boost::asio::ip::tcp;
+
+HttpResult http_request(int port, const std::string& method, const std::string& target, const std::string& body,
+                        const std::string& token) {
+  HttpResult result;
+  try {
+    boost::asio::io_context io;
+    boost::beast::tcp_stream stream(io);
+    stream.expires_after(std::chrono::seconds(10));
+    stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
+    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+    if (!body.empty()) req.set(http::field::content_type, "application/json");
+    req.body() = body;
+    req.prepare_payload();
+    http::write(stream, req);
+    boost::beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(stream, buffer, res);
+    result.status = static_cast<int>(res.result_int());
+    result.body = res.body();
+    result.content_type = std::string(res[http::field::content_type]);
+    boost::system::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  } catch (const std::exception&) {
+    result.status = 0;
+  }
+  return result;
+}
+
+}  // namespace kiosk::test
+
+namespace kiosk::test {
+
+struct EventStreamClient::Impl {
+  boost::asio::io_context io;
+  boost::beast::tcp_stream stream{io};
+};
+
+EventStreamClient::EventStreamClient(int port) : impl_(std::make_unique<Impl>()) {
+  impl_->stream.expires_after(std::chrono::seconds(10));
+  impl_->stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
+  std::string req = "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n";
+  boost::asio::write(impl_->stream, boost::asio::buffer(req));
+}
+
+EventStreamClient::~EventStreamClient() = default;
+
+bool EventStreamClient::wait_for(const std::string& needle, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::array<char, 4096> buf{};
+  while (received_.find(needle) == std::string::npos) {
+    auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) return false;
+    impl_->stream.expires_after(left);
+    boost::system::error_code ec;
+    auto n = impl_->stream.read_some(boost::asio::buffer(buf), ec);
+    if (ec) return received_.find(needle) != std::string::npos;
+    received_.append(buf.data(), n);
+  }
+  return true;
+}
+
+}  // namespace kiosk::test

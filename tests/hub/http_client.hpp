@@ -1,0 +1,45 @@
+// A tiny synchronous HTTP/1.1 client (Beast) for the hub's integration tests.
+#pragma once
+
+#include <string>
+
+namespace kiosk::test {
+
+struct HttpResult {
+  int status = 0;   // 0: could not connect
+  std::string body;
+  std::string content_type;
+};
+
+// One request on a fresh connection to 127.0.0.1:port; token empty = no Authorization header.
+HttpResult http_request(int port, const std::string& method, const std::string& target,
+                        const std::string& body = "", const std::string& token = "");
+
+inline HttpResult http_get(int port, const std::string& target) { return http_request(port, "GET", target); }
+inline HttpResult http_post(int port, const std::string& target, const std::string& body, const std::string& token) {
+  return http_request(port, "POST", target, body, token);
+}
+
+}  // namespace kiosk::test
+
+#include <chrono>
+#include <memory>
+
+namespace kiosk::test {
+
+// A client of GET /api/events (Server-Sent Events) that collects what arrives.
+class EventStreamClient {
+ public:
+  explicit EventStreamClient(int port);
+  ~EventStreamClient();
+  // Reads until the collected text contains `needle` or the timeout passes.
+  bool wait_for(const std::string& needle, std::chrono::milliseconds timeout);
+  const std::string& received() const { return received_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string received_;
+};
+
+}  // namespace kiosk::test

@@ -1,0 +1,29 @@
+// The API token file: created once with mode 0600, then reused; bearer headers compared exactly.
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include "kiosk/hub/access_token.hpp"
+#include "kiosk_test.hpp"
+
+using namespace kiosk::hub;
+
+TEST_CASE("the token is created once, readable only by its owner, and reused on the next start") {
+  kiosk::test::TempDir dir;
+  auto path = (dir / "hub.token").string();
+  auto first = load_or_create_token(path);
+  CHECK(first.size() == 64);
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(load_or_create_token(path) == first);
+}
+
+TEST_CASE("only the exact bearer token authorizes") {
+  CHECK(bearer_matches("Bearer abcdef0123456789", "abcdef0123456789"));
+  CHECK_FALSE(bearer_matches("Bearer abcdef012345678", "abcdef0123456789"));
+  CHECK_FALSE(bearer_matches("Bearer abcdef01234567890", "abcdef0123456789"));
+  CHECK_FALSE(bearer_matches("abcdef0123456789", "abcdef0123456789"));
+  CHECK_FALSE(bearer_matches("", "abcdef0123456789"));
+  CHECK_FALSE(bearer_matches("Bearer ", ""));
+}

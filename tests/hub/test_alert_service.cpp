@@ -1,0 +1,283 @@
+// Alerting end to end: terminals (MqttProbe) press through a real mosquitto into an in-process hub with
+// its AlertService; managers subscribe to the retained alert, acknowledge over MQTT or HTTP, and get webhooks.
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include <boost/json.hpp>
+
+#include "kiosk/protocol/messages.hpp"
+
+#include "test_alert_support.hpp"
+
+using namespace kiosk::test;
+namespace json = boost::json;
+
+namespace {
+
+// "3 bad in 10 minutes" makes the spike predictable; the time-driven parts are short or use the clock.
+std::string alert_settings(const std::string& contacts = "[]", const std::string& extra = "") {
+  return R"({"tick_ms": 20, "update_interval_s": 60, "repeat_interval_s": 300, "escalate_after_s": 60,
+             "detector": {"kind": "naive", "bad": 3, "window_s": 600, "resolve_after_s": 120},
+             "webhooks": {"backoff_initial_ms": 50, "backoff_max_ms": 200, "timeout_ms": 2000},
+             "contacts": )" +
+         contacts + extra + "}";
+}
+
+json::object payload_of(const Message& m) { return json::parse(m.payload).as_object(); }
+
+bool is_alert(const Message& m, const std::string& topic, const std::string& state) {
+  return m.topic == topic && payload_of(m).at("state").as_string() == state;
+}
+
+// Publishes bad presses (rating 1 of 4) from `device` and waits until the hub acknowledged them all.
+void press_bad(MqttProbe& device, const AlertHub& hub, const std::string& id, std::uint64_t first_seq, int n,
+               int rating = 1) {
+  for (int i = 0; i < n; ++i) REQUIRE(device.publish(hub.press_topic(id), press_json(first_seq + i, rating)));
+  // Acks may cover several presses at once: look at everything received, do not consume.
+  REQUIRE(wait_until([&] {
+    std::set<std::uint64_t> acked;
+    for (const auto& m : device.messages())
+      if (m.topic == hub.ack_topic(id))
+        if (auto a = kiosk::protocol::parse_ack(m.payload)) acked.insert(a->seqs.begin(), a->seqs.end());
+    for (int i = 0; i < n; ++i)
+      if (!acked.count(first_seq + static_cast<std::uint64_t>(i))) return false;
+    return true;
+  }));
+}
+
+struct Venue {
+  Broker broker;
+  TempDir dir;
+  ShiftedClock clock;
+  std::unique_ptr<AlertHub> hub;
+  MqttProbe device{broker.url()};
+
+  explicit Venue(const std::string& settings, std::vector<AlertHub::Device> devices = {{"t-1", "front-desk"},
+                                                                                      {"t-2", "front-desk"},
+                                                                                      {"t-3", "bar"}}) {
+    broker.start();
+    hub = std::make_unique<AlertHub>(broker, dir.path(), settings, devices, clock);
+    device.connect();
+    for (const auto& d : devices) device.subscribe(hub->ack_topic(d.id));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a spike of bad presses raises the retained alert, and a manager's MQTT ack moves it to acked",
+          "[integration]") {
+  Venue v(alert_settings());
+  auto& hub = *v.hub;
+  const auto topic = hub.alert_topic("front-desk");
+
+  press_bad(v.device, hub, "t-1", 1, 2);
+  press_bad(v.device, hub, "t-2", 1, 1);
+  REQUIRE(wait_until([&] { return json::parse(http_get(hub.port(), "/api/alerts?state=open").body).as_array().size() == 1; }));
+
+  // A manager who subscribes after the fact still sees it: the alert is retained.
+  MqttProbe manager(v.broker.url());
+  manager.connect();
+  manager.subscribe("kiosk/v1/" + hub.site() + "/alert/+");
+  auto opened = manager.wait_for([&](const Message& m) { return is_alert(m, topic, "open"); });
+  REQUIRE(opened);
+  CHECK(opened->retained);
+  auto alert = payload_of(*opened);
+  CHECK(alert.at("id").as_string() == "a-000001");
+  CHECK(alert.at("location").as_string() == "front-desk");
+  CHECK(alert.at("bad").as_int64() == 3);
+  CHECK(std::string(alert.at("reason").as_string()).find("3 of the last 3 ratings at front-desk were bad") == 0);
+
+  // The spike goes on: counts change, but no republish before update_interval (no storm).
+  press_bad(v.device, hub, "t-1", 3, 2);
+
+  REQUIRE(manager.publish(topic + "/ack", R"({"id":"a-000001","by":"alice"})"));
+  auto acked = manager.wait_for([&](const Message& m) { return is_alert(m, topic, "acked"); });
+  REQUIRE(acked);
+  CHECK(payload_of(*acked).at("acked_by").as_string() == "alice");
+  CHECK(manager.count([&](const Message& m) { return m.topic == topic; }) == 2);
+
+  auto detail = json::parse(http_get(hub.port(), "/api/alerts/a-000001").body).as_object();
+  CHECK(detail.at("state").as_string() == "acked");
+  auto history = detail.at("history").as_array();
+  REQUIRE(history.size() == 2);
+  CHECK(history[0].at("change").as_string() == "opened");
+  CHECK(history[1].at("change").as_string() == "acked");
+  CHECK(history[1].at("by").as_string() == "alice");
+
+  // Still one alert for the location, however long the spike goes on.
+  press_bad(v.device, hub, "t-2", 2, 3);
+  CHECK(json::parse(http_get(hub.port(), "/api/alerts?state=all").body).as_array().size() == 1);
+}
+
+TEST_CASE("alert acks for unknown or resolved alerts and malformed acks are rejected and counted", "[integration]") {
+  Venue v(alert_settings());
+  auto& hub = *v.hub;
+  const auto topic = hub.alert_topic("front-desk");
+  press_bad(v.device, hub, "t-1", 1, 3);
+  REQUIRE(wait_until([&] { return hub.on_io([&] { return hub.alerts().active_alerts().size() == 1; }); }));
+
+  MqttProbe manager(v.broker.url());
+  manager.connect();
+  REQUIRE(manager.publish(topic + "/ack", R"({"id":"a-000999","by":"alice"})"));
+  REQUIRE(manager.publish(hub.alert_topic("bar") + "/ack", R"({"id":"a-000001","by":"alice"})"));  // wrong location
+  REQUIRE(manager.publish(topic + "/ack", R"({"id":"a-000001"})"));
+  auto rejected = [&](const std::string& reason) {
+    auto c = json::parse(http_get(hub.port(), "/api/counters").body).as_object();
+    const auto* n = c.at("rejected").as_object().if_contains(reason);
+    return n ? n->to_number<int>() : 0;
+  };
+  REQUIRE(wait_until([&] { return rejected("unknown_alert") == 2 && rejected("bad_alert_ack") == 1; }));
+  CHECK(hub.on_io([&] { return hub.alerts().active_alerts().at(0).alert.state; }) == kiosk::protocol::AlertState::open);
+  CHECK(hub.on_io([&] { return hub.alerts().counters().acks_rejected; }) == 3);
+}
+
+TEST_CASE("the HTTP ack needs the token, moves the alert to acked and refuses unknown and resolved alerts",
+          "[integration]") {
+  Venue v(alert_settings());
+  auto& hub = *v.hub;
+  const auto topic = hub.alert_topic("front-desk");
+  MqttProbe manager(v.broker.url());
+  manager.connect();
+  manager.subscribe(topic);
+  press_bad(v.device, hub, "t-1", 1, 3);
+  REQUIRE(manager.wait_for([&](const Message& m) { return is_alert(m, topic, "open"); }));
+
+  CHECK(http_post(hub.port(), "/api/alerts/a-000001/ack", R"({"by":"bob"})", "").status == 401);
+  CHECK(http_post(hub.port(), "/api/alerts/a-000001/ack", R"({"by":"bob"})", "wrong-token").status == 401);
+  CHECK(http_post(hub.port(), "/api/alerts/a-000001/ack", R"({"who":"bob"})", hub.token()).status == 400);
+  CHECK(http_post(hub.port(), "/api/alerts/a-000042/ack", R"({"by":"bob"})", hub.token()).status == 404);
+
+  auto r = http_post(hub.port(), "/api/alerts/a-000001/ack", R"({"by":"bob"})", hub.token());
+  REQUIRE(r.status == 200);
+  CHECK(json::parse(r.body).at("state").as_string() == "acked");
+  auto acked = manager.wait_for([&](const Message& m) { return is_alert(m, topic, "acked"); });
+  REQUIRE(acked);
+  CHECK(payload_of(*acked).at("acked_by").as_string() == "bob");
+
+  // Back to normal for resolve_after: resolved, published as the retained last state.
+  v.clock.advance(std::chrono::seconds(121));
+  auto resolved = manager.wait_for([&](const Message& m) { return is_alert(m, topic, "resolved"); });
+  REQUIRE(resolved);
+  CHECK(http_post(hub.port(), "/api/alerts/a-000001/ack", R"({"by":"bob"})", hub.token()).status == 409);
+  CHECK(json::parse(http_get(hub.port(), "/api/alerts?state=resolved").body).as_array().size() == 1);
+  CHECK(json::parse(http_get(hub.port(), "/api/alerts?state=open").body).as_array().empty());
+  CHECK(http_get(hub.port(), "/api/alerts?state=bogus").status == 400);
+}
+
+TEST_CASE("open alerts and the id counter survive a hub restart and are published again", "[integration]") {
+  Venue v(alert_settings());
+  const auto topic = v.hub->alert_topic("front-desk");
+  press_bad(v.device, *v.hub, "t-1", 1, 3);
+  REQUIRE(wait_until([&] { return v.hub->on_io([&] { return v.hub->alerts().active_alerts().size() == 1; }); }));
+  v.hub.reset();
+  // Without persistence the broker forgets the retained alert: only the hub can bring it back.
+  v.broker.restart();
+  v.device.disconnect();
+
+  v.hub = std::make_unique<AlertHub>(v.broker, v.dir.path(), alert_settings(),
+                                     std::vector<AlertHub::Device>{{"t-1", "front-desk"}, {"t-3", "bar"}}, v.clock);
+  auto& hub = *v.hub;
+  MqttProbe manager(v.broker.url());
+  manager.connect();
+  manager.subscribe("kiosk/v1/" + hub.site() + "/alert/+");
+  auto again = manager.wait_for([&](const Message& m) { return is_alert(m, topic, "open"); });
+  REQUIRE(again);
+  CHECK(payload_of(*again).at("id").as_string() == "a-000001");
+
+  // The detector remembers the incident (warmed up from stored presses): no second alert there,
+  // and the next alert elsewhere gets the next id.
+  MqttProbe device(v.broker.url());
+  device.connect();
+  device.subscribe(hub.ack_topic("t-1"));
+  device.subscribe(hub.ack_topic("t-3"));
+  press_bad(device, hub, "t-1", 4, 1);
+  press_bad(device, hub, "t-3", 1, 3);
+  auto bar = manager.wait_for([&](const Message& m) { return is_alert(m, hub.alert_topic("bar"), "open"); });
+  REQUIRE(bar);
+  CHECK(payload_of(*bar).at("id").as_string() == "a-000002");
+  CHECK(json::parse(http_get(hub.port(), "/api/alerts?state=all").body).as_array().size() == 2);
+}
+
+TEST_CASE("a webhook is delivered to the contact, and retried until the contact's server comes up", "[integration]") {
+  HookServer server;  // not listening yet: the first attempts fail
+  Venue v(alert_settings(R"([{"id": "alice", "webhook": ")" + server.url("/alice") + R"("}])"));
+  auto& hub = *v.hub;
+  press_bad(v.device, hub, "t-1", 1, 3);
+  REQUIRE(wait_until([&] { return hub.on_io([&] { return hub.alerts().webhook_counters().failed_attempts >= 2; }); }));
+
+  server.start();
+  REQUIRE(wait_until([&] { return server.count("/alice") == 1; }));
+  auto post = server.requests().at(0);
+  INFO("body: " << post.body);
+  CHECK(post.method == "POST");
+  auto body = json::parse(post.body).as_object();
+  CHECK(body.at("event").as_string() == "opened");
+  CHECK(body.at("contact").at("id").as_string() == "alice");
+  CHECK(body.at("alert").at("id").as_string() == "a-000001");
+  CHECK(body.at("alert").at("state").as_string() == "open");
+  // Delivered posts leave the queue.
+  REQUIRE(wait_until([&] { return http_get(hub.port(), "/metrics/alerts").body.find("kiosk_webhook_queue_pending 0") != std::string::npos; }));
+}
+
+TEST_CASE("an alert goes to the on-duty contacts covering its location only", "[integration]") {
+  HookServer server;
+  server.start();
+  // Bob is on duty only on the day after tomorrow, Carol covers the bar only.
+  const char* days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+  auto today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+  const unsigned weekday = std::chrono::weekday(today).iso_encoding() - 1;  // 0 = Monday
+  const std::string off_day = days[(weekday + 2) % 7];
+  Venue v(alert_settings(R"([{"id": "alice", "webhook": ")" + server.url("/alice") + R"("},
+      {"id": "bob", "webhook": ")" + server.url("/bob") + R"(", "on_duty": ")" + off_day + R"( 00:00-24:00"},
+      {"id": "carol", "webhook": ")" + server.url("/carol") + R"(", "locations": ["bar"]}])"));
+  auto& hub = *v.hub;
+  press_bad(v.device, hub, "t-1", 1, 3);
+  REQUIRE(wait_until([&] { return server.count("/alice") == 1; }));
+  REQUIRE(wait_until([&] {
+    return hub.on_io([&] { return hub.alerts().webhook_counters().delivered == 1; }) &&
+           http_get(hub.port(), "/metrics/alerts").body.find("kiosk_webhook_queue_pending 0") != std::string::npos;
+  }));
+  CHECK(server.count("/bob") == 0);
+  CHECK(server.count("/carol") == 0);
+}
+
+TEST_CASE("an unacknowledged alert escalates to the next contact, and the ack tells the others", "[integration]") {
+  HookServer server;
+  server.start();
+  Venue v(alert_settings(R"([{"id": "alice", "webhook": ")" + server.url("/alice") + R"("},
+      {"id": "bob", "webhook": ")" + server.url("/bob") + R"("}])",
+                         R"(, "escalation": ["alice", "bob"])"));
+  auto& hub = *v.hub;
+  press_bad(v.device, hub, "t-1", 1, 3);
+  REQUIRE(wait_until([&] { return server.count("/alice") == 1; }));
+  CHECK(server.count("/bob") == 0);
+
+  v.clock.advance(std::chrono::seconds(61));  // escalate_after is 60 s
+  REQUIRE(wait_until([&] { return server.count("/bob") == 1; }));
+  auto escalated = json::parse(server.requests().back().body).as_object();
+  CHECK(escalated.at("event").as_string() == "escalated");
+  CHECK(escalated.at("alert").at("id").as_string() == "a-000001");
+
+  REQUIRE(http_post(hub.port(), "/api/alerts/a-000001/ack", R"({"by":"bob"})", hub.token()).status == 200);
+  // Alice heard about the alert, so she hears that Bob is on it; Bob acked it himself.
+  REQUIRE(wait_until([&] { return server.count("/alice") == 2; }));
+  CHECK(json::parse(server.requests().back().body).at("event").as_string() == "acked");
+  auto history = json::parse(http_get(hub.port(), "/api/alerts/a-000001").body).at("history").as_array();
+  REQUIRE(history.size() == 3);
+  CHECK(history[1].at("change").as_string() == "escalated");
+  CHECK(history[1].at("level").as_int64() == 1);
+}
+
+TEST_CASE("a call-a-manager button raises a critical alert at once", "[integration]") {
+  Venue v(alert_settings("[]", R"(, "call_manager": [{"location": "bar", "button": 3}])"));
+  auto& hub = *v.hub;
+  MqttProbe manager(v.broker.url());
+  manager.connect();
+  manager.subscribe(hub.alert_topic("bar"));
+  REQUIRE(v.device.publish(hub.press_topic("t-3"), press_json(1, 4, 3)));
+  auto alert = manager.wait_for([&](const Message& m) { return is_alert(m, hub.alert_topic("bar"), "open"); });
+  REQUIRE(alert);
+  CHECK(payload_of(*alert).at("severity").as_string() == "critical");
+  CHECK(payload_of(*alert).at("reason").as_string() == "A guest asked for a manager at bar");
+}

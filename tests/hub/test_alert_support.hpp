@@ -1,0 +1,256 @@
+// Test support for the alert integration tests: an in-process hub with its AlertService on its own io
+// thread, a clock the test moves forward, and a tiny HTTP server that records webhook posts.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+
+#include "http_client.hpp"
+#include "kiosk/hub/alert_service.hpp"
+#include "kiosk/hub/broker_accounts.hpp"
+#include "kiosk/hub/hub.hpp"
+#include "kiosk_test.hpp"
+
+namespace kiosk::test {
+
+// The real clocks plus an offset the test advances: time-driven behaviour (escalation, resolution)
+// without waiting for it. Thread-safe: the hub reads it on its io thread.
+class ShiftedClock final : public hub::Clock {
+ public:
+  protocol::WallTime wall_now() const override {
+    return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()) +
+           std::chrono::milliseconds{offset_ms_.load()};
+  }
+  hub::SteadyTime steady_now() const override {
+    return std::chrono::steady_clock::now() + std::chrono::milliseconds{offset_ms_.load()};
+  }
+  void advance(std::chrono::milliseconds d) { offset_ms_ += d.count(); }
+
+ private:
+  std::atomic<long long> offset_ms_{0};
+};
+
+// An HTTP/1.1 server on 127.0.0.1:port that answers every request with `status` and records it.
+class HookServer {
+ public:
+  struct Request {
+    std::string method;
+    std::string target;
+    std::string body;
+  };
+
+  explicit HookServer(int port = free_tcp_port()) : port_(port) {}
+  ~HookServer() { stop(); }
+
+  int port() const { return port_; }
+  std::string url(const std::string& path = "/hook") const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+
+  void start(int status = 200) {
+    status_ = status;
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<std::uint16_t>(port_));
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd_, 16) != 0)
+      throw std::runtime_error("hook server cannot listen on " + std::to_string(port_));
+    stop_ = false;
+    thread_ = std::thread([this] { serve(); });
+  }
+
+  void stop() {
+    if (!thread_.joinable()) return;
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+
+  std::vector<Request> requests() const {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
+  std::size_t count(const std::string& target) const {
+    std::lock_guard lock(mutex_);
+    std::size_t n = 0;
+    for (const auto& r : requests_) n += r.target == target;
+    return n;
+  }
+  std::size_t count() const {
+    std::lock_guard lock(mutex_);
+    return requests_.size();
+  }
+
+ private:
+  void serve() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 20) <= 0) continue;
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) continue;
+      handle(c);
+      ::close(c);
+    }
+  }
+
+  void handle(int c) {
+    std::string in;
+    char buf[4096];
+    std::size_t header_end = std::string::npos;
+    std::size_t length = 0;
+    for (;;) {
+      pollfd p{c, POLLIN, 0};
+      if (::poll(&p, 1, 2000) <= 0) return;
+      auto n = ::read(c, buf, sizeof buf);
+      if (n <= 0) return;
+      in.append(buf, static_cast<std::size_t>(n));
+      if (header_end == std::string::npos) {
+        header_end = in.find("\r\n\r\n");
+        if (header_end == std::string::npos) continue;
+        std::string lower;
+        for (char ch : in.substr(0, header_end)) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        if (auto pos = lower.find("content-length:"); pos != std::string::npos) length = std::stoul(lower.substr(pos + 15));
+      }
+      if (in.size() >= header_end + 4 + length) break;
+    }
+    Request r;
+    auto sp1 = in.find(' ');
+    auto sp2 = in.find(' ', sp1 + 1);
+    r.method = in.substr(0, sp1);
+    r.target = in.substr(sp1 + 1, sp2 - sp1 - 1);
+    r.body = in.substr(header_end + 4, length);
+    std::string out = "HTTP/1.1 " + std::to_string(status_) + " X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    (void)::write(c, out.data(), out.size());
+    std::lock_guard lock(mutex_);
+    requests_.push_back(std::move(r));
+  }
+
+  int port_;
+  int fd_ = -1;
+  int status_ = 200;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  mutable std::mutex mutex_;
+  std::vector<Request> requests_;
+};
+
+// A hub with alerting, in this process, on its own io thread; locations and devices are registered
+// directly in its store before it starts.
+class AlertHub {
+ public:
+  struct Device {
+    std::string id;
+    std::string location;
+  };
+
+  AlertHub(const Broker& broker, const fs::path& dir, const std::string& alerts_json, std::vector<Device> devices,
+           ShiftedClock& clock, std::string site = "test-site")
+      : clock_(clock) {
+    config_.broker_url = broker.url();
+    config_.site = std::move(site);
+    config_.db_path = (dir / "data" / "hub.db").string();
+    config_.http_port = 0;
+    config_.token_file = (dir / "data" / "hub.token").string();
+    config_.log_level = "debug";
+    config_.batch_window_us = 500;
+    auto parsed = hub::parse_alert_config(alerts_json);
+    if (!parsed) throw std::invalid_argument("alert config: " + parsed.error().message());
+    hub_ = std::make_unique<hub::Hub>(io_, config_, clock_, log_, hub::make_open_accounts(io_));
+    for (const auto& d : devices) {
+      if (!hub_->registry().location(d.location)) {
+        hub::LocationRecord l{d.location, d.location};
+        if (auto e = hub_->store().save_location(l)) throw std::runtime_error(*e);
+        hub_->registry().put_location(l);
+      }
+      if (hub_->registry().device(d.id)) continue;
+      hub::DeviceRecord r;
+      r.id = d.id;
+      r.location = d.location;
+      r.registered_at = clock_.wall_now();
+      if (auto e = hub_->store().save_device(r)) throw std::runtime_error(*e);
+      hub_->registry().put_device(r);
+    }
+    alerts_ = std::make_unique<hub::AlertService>(*hub_, std::move(*parsed));
+    hub_->start();
+    thread_ = std::thread([this] { io_.run(); });
+    if (!wait_until([&] { return on_io([&] { return hub_->mqtt().connected(); }); }, 10s))
+      throw std::runtime_error("the hub did not connect to the broker");
+  }
+
+  ~AlertHub() { stop(); }
+
+  void stop() {
+    if (!thread_.joinable()) return;
+    on_io([&] {
+      alerts_->stop();
+      hub_->shutdown();
+      return true;
+    });
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+
+  // Runs `f` on the hub's io thread and returns its result.
+  template <class F>
+  auto on_io(F f) -> decltype(f()) {
+    std::packaged_task<decltype(f())()> task(std::move(f));
+    auto result = task.get_future();
+    boost::asio::post(io_, [&task] { task(); });
+    return result.get();
+  }
+
+  int port() const { return hub_->http_port(); }
+  std::string token() const {
+    std::ifstream in(config_.token_file);
+    std::string t;
+    std::getline(in, t);
+    return t;
+  }
+  const std::string& site() const { return config_.site; }
+  std::string press_topic(const std::string& device) const {
+    return "kiosk/v1/" + config_.site + "/device/" + device + "/press";
+  }
+  std::string ack_topic(const std::string& device) const {
+    return "kiosk/v1/" + config_.site + "/device/" + device + "/ack";
+  }
+  std::string alert_topic(const std::string& location) const { return "kiosk/v1/" + config_.site + "/alert/" + location; }
+  hub::AlertService& alerts() { return *alerts_; }
+
+ private:
+  ShiftedClock& clock_;
+  hub::Log log_{hub::LogLevel::info};
+  hub::HubConfig config_;
+  boost::asio::io_context io_{1};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
+  std::unique_ptr<hub::Hub> hub_;
+  std::unique_ptr<hub::AlertService> alerts_;
+  std::thread thread_;
+};
+
+inline std::string press_json(std::uint64_t seq, int rating, int button = 0) {
+  return R"({"seq":)" + std::to_string(seq) + R"(,"button":)" + std::to_string(button) + R"(,"rating":)" +
+         std::to_string(rating) + R"(,"scale":4,"age_ms":0})";
+}
+
+}  // namespace kiosk::test

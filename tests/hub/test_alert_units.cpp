@@ -1,0 +1,208 @@
+// Alert adapters without a broker: the settings file, webhook URLs and backoff, and the alert tables.
+#include <catch2/catch.hpp>
+
+#include "kiosk/hub/alert_config.hpp"
+#include "kiosk/hub/alert_store.hpp"
+#include "kiosk/hub/clock.hpp"
+#include "kiosk/hub/webhooks.hpp"
+#include "kiosk_test.hpp"
+
+using namespace kiosk::hub;
+using kiosk::protocol::AlertState;
+using namespace std::chrono_literals;
+
+TEST_CASE("an empty alert settings file means the documented defaults") {
+  auto c = parse_alert_config("{}");
+  REQUIRE(c);
+  CHECK(c->default_detector.kind == DetectorChoice::Kind::baseline);
+  CHECK(c->alert.repeat_interval == 5min);
+  CHECK(c->alert.escalate_after == 10min);
+  CHECK(c->tick == 1000ms);
+  CHECK(c->contacts.empty());
+  CHECK(c->webhooks.backoff_initial == 1000ms);
+}
+
+TEST_CASE("alert settings give detectors per location, contacts with duty hours, escalation and call buttons") {
+  auto c = parse_alert_config(R"({
+    "utc_offset_min": 60, "escalate_after_s": 120, "repeat_interval_s": 30,
+    "detector": {"kind": "baseline", "min_bad": 4, "window_s": 900},
+    "detectors": {"bar": {"kind": "naive", "bad": 5}},
+    "contacts": [{"id": "alice", "name": "Alice", "webhook": "http://127.0.0.1:9/a", "on_duty": "mon-fri 08:00-18:00"},
+                 {"id": "bob", "locations": ["bar"]}],
+    "escalation": ["bob", "alice"],
+    "call_manager": [{"location": "front-desk", "button": 3}, {"device": "t-7", "button": 0}],
+    "webhooks": {"backoff_initial_ms": 200, "backoff_max_ms": 100}
+  })");
+  REQUIRE(c);
+  CHECK(c->utc_offset == 60min);
+  CHECK(c->alert.escalate_after == 120s);
+  CHECK(c->detector_for("lobby").kind == DetectorChoice::Kind::baseline);
+  CHECK(c->detector_for("lobby").baseline.min_bad == 4);
+  CHECK(c->detector_for("lobby").baseline.utc_offset == 60min);
+  CHECK(c->detector_for("bar").kind == DetectorChoice::Kind::naive);
+  CHECK(c->detector_for("bar").naive.bad == 5);
+  CHECK(c->detector_for("bar").naive.window == 900s);  // inherited from "detector"
+  REQUIRE(c->contacts.size() == 2);
+  CHECK(c->contacts[0].level == 1);
+  CHECK(c->contacts[1].level == 0);
+  CHECK(c->contacts[0].on_duty.size() == 1);
+  CHECK(c->contacts[1].locations == std::vector<std::string>{"bar"});
+  CHECK(c->is_call_manager("t-1", "front-desk", 3));
+  CHECK_FALSE(c->is_call_manager("t-1", "front-desk", 2));
+  CHECK(c->is_call_manager("t-7", "bar", 0));
+  CHECK_FALSE(c->is_call_manager("t-8", "bar", 0));
+  CHECK(c->webhooks.backoff_max == 200ms);  // never below the first wait
+}
+
+TEST_CASE("alert settings with a mistake are refused with the place and the reason") {
+  auto error = [](const char* text) {
+    auto c = parse_alert_config(text);
+    REQUIRE_FALSE(c);
+    return c.error().message();
+  };
+  CHECK(error("[1]") == "alerts: must be a JSON object");
+  CHECK(error(R"({"tick": 5})") == "tick: unknown setting (a typo?)");
+  CHECK(error(R"({"detector": {"kind": "magic"}})") == "detector.kind: \"magic\" is not baseline or naive");
+  CHECK(error(R"({"detector": {"min_bad": 0}})") == "detector.min_bad: 0 is outside 1..10000");
+  CHECK(error(R"({"contacts": [{"id": "alice", "webhook": "https://x"}]})").find("must start with http://") !=
+        std::string::npos);
+  CHECK(error(R"({"contacts": [{"id": "alice", "on_duty": "someday"}]})").rfind("contacts[0].on_duty", 0) == 0);
+  CHECK(error(R"({"contacts": [{"id": "a"}, {"id": "a"}]})") == "contacts[1].id: a appears twice");
+  CHECK(error(R"({"escalation": ["nobody"]})") == "escalation: \"nobody\" is not a contact");
+  CHECK(error(R"({"call_manager": [{"location": "bar"}]})") == "call_manager[0].button: is required");
+}
+
+TEST_CASE("webhook URLs are http with a host, an optional port and a path") {
+  auto u = parse_http_url("http://127.0.0.1:8080/hooks/alert?x=1");
+  REQUIRE(u);
+  CHECK(u->host == "127.0.0.1");
+  CHECK(u->port == "8080");
+  CHECK(u->target == "/hooks/alert?x=1");
+  auto d = parse_http_url("http://pager.local");
+  REQUIRE(d);
+  CHECK(d->port == "80");
+  CHECK(d->target == "/");
+  CHECK(parse_http_url("http://[::1]:81/x")->host == "::1");
+  CHECK_FALSE(parse_http_url("https://x/"));
+  CHECK_FALSE(parse_http_url("http://:80/"));
+  CHECK_FALSE(parse_http_url("http://x:99999/"));
+  CHECK_FALSE(parse_http_url("http://user:pw@x/"));
+}
+
+TEST_CASE("webhook retries back off exponentially with jitter up to the cap") {
+  WebhookPolicy p;
+  p.backoff_initial = 100ms;
+  p.backoff_max = 1000ms;
+  p.jitter = 0.2;
+  CHECK(webhook_backoff(p, 1, 0) == 100ms);
+  CHECK(webhook_backoff(p, 2, 0) == 200ms);
+  CHECK(webhook_backoff(p, 4, 0) == 800ms);
+  CHECK(webhook_backoff(p, 5, 0) == 1000ms);
+  CHECK(webhook_backoff(p, 60, 0) == 1000ms);
+  CHECK(webhook_backoff(p, 1, 1) == 120ms);
+  CHECK(webhook_backoff(p, 1, -1) == 80ms);
+}
+
+namespace {
+TrackedAlert tracked(const std::string& id, const std::string& location, WallTime now) {
+  TrackedAlert t;
+  t.alert.id = id;
+  t.alert.location = location;
+  t.alert.since = t.alert.updated = now;
+  t.alert.bad = 3;
+  t.alert.total = 4;
+  t.alert.reason = "3 of the last 4 ratings at Bar were bad (usual: 10%)";
+  t.display_name = "Bar";
+  t.level = 1;
+  t.last_notice = t.level_since = t.last_publish = now;
+  return t;
+}
+Effect persist(Change change, const TrackedAlert& t) {
+  return Effect{.kind = Effect::Kind::persist, .change = change, .alert = t.alert, .contact = {}, .record = t};
+}
+}  // namespace
+
+TEST_CASE("stored alerts come back as they were, with their history and the next id") {
+  kiosk::test::TempDir dir;
+  const auto path = (dir / "hub.db").string();
+  const WallTime now = from_ms(1'800'000'000'000);
+  {
+    Database db(path);
+    migrate(db);
+    AlertStore store(db, "s1");
+    auto a = tracked("a-000007", "bar", now);
+    auto b = tracked("a-000008", "lobby", now);
+    auto e1 = persist(Change::opened, a);
+    auto e2 = persist(Change::opened, b);
+    REQUIRE_FALSE(store.write({&e1, &e2}, 9, {}, now));
+    a.alert.state = AlertState::acked;
+    a.alert.acked_by = "alice";
+    auto e3 = persist(Change::acked, a);
+    b.alert.state = AlertState::resolved;
+    auto e4 = persist(Change::resolved, b);
+    REQUIRE_FALSE(store.write({&e3, &e4}, 9, {}, now + 5s));
+  }
+  Database db(path);
+  AlertStore store(db, "s1");  // creating the tables again is a no-op
+  auto active = store.load_active();
+  REQUIRE(active.size() == 1);
+  CHECK(active[0] == [&] {
+    auto a = tracked("a-000007", "bar", now);
+    a.alert.state = AlertState::acked;
+    a.alert.acked_by = "alice";
+    return a;
+  }());
+  CHECK(store.load_next_id() == 9);
+  CHECK(store.list(AlertState::resolved, 10).at(0).id == "a-000008");
+  CHECK(store.list(std::nullopt, 10).size() == 2);
+  auto h = store.history("a-000007");
+  REQUIRE(h.size() == 2);
+  CHECK(h[1].change == "acked");
+  CHECK(h[1].by == std::optional<std::string>("alice"));
+  CHECK(h[1].at == now + 5s);
+  CHECK_FALSE(store.find("a-000009"));
+  AlertStore other(db, "s2");  // another site's alerts are its own
+  CHECK(other.load_active().empty());
+  CHECK(other.load_next_id() == 1);
+}
+
+TEST_CASE("the webhook queue hands out due posts, reschedules failures and forgets deliveries") {
+  Database db(":memory:");
+  AlertStore store(db, "s1");
+  const WallTime now = from_ms(1'800'000'000'000);
+  WebhookPost p{.alert_id = "a-000001", .change = "opened", .contact = "alice", .url = "http://127.0.0.1:1/", .body = "{}"};
+  REQUIRE_FALSE(store.write({}, 2, {p, p}, now));
+  auto due = store.due_posts(now, 10);
+  REQUIRE(due.size() == 2);
+  CHECK(store.pending_posts() == 2);
+  REQUIRE_FALSE(store.post_failed(due[0].row, 1, now + 1s, "connection refused", false));
+  REQUIRE_FALSE(store.post_failed(due[1].row, 9, now, "HTTP 500", true));
+  CHECK(store.due_posts(now, 10).empty());
+  CHECK(store.next_post_due() == now + 1s);
+  auto later = store.due_posts(now + 1s, 10);
+  REQUIRE(later.size() == 1);
+  CHECK(later[0].attempts == 1);
+  CHECK(later[0].last_error == "connection refused");
+  REQUIRE_FALSE(store.post_delivered(later[0].row));
+  CHECK(store.pending_posts() == 0);
+  CHECK(store.failed_posts() == 1);
+  CHECK_FALSE(store.next_post_due());
+}
+
+TEST_CASE("a latency-first alert write is made power-safe by sync and leaves the connection fully synchronous") {
+  kiosk::test::TempDir dir;
+  Database db((dir / "hub.db").string());
+  db.exec_or_throw("PRAGMA journal_mode=WAL");
+  db.exec_or_throw("PRAGMA synchronous=FULL");
+  AlertStore store(db, "s1");
+  const WallTime now = from_ms(1'800'000'000'000);
+  auto a = tracked("a-000001", "bar", now);
+  auto e = persist(Change::opened, a);
+  REQUIRE_FALSE(store.write({&e}, 2, {}, now, AlertStore::Durability::crash_safe));
+  Statement s(db, "PRAGMA synchronous");
+  REQUIRE(s.step());
+  CHECK(s.column_int(0) == 2);  // FULL again, for the press commits that share the connection
+  s.reset();
+  CHECK_FALSE(store.sync());
+  CHECK(store.load_active().size() == 1);
+}

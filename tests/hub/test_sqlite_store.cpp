@@ -1,0 +1,128 @@
+// The SQLite store: migrations (idempotent, upgrade from v1), idempotent group commit, queries.
+#include <catch2/catch.hpp>
+
+#include "kiosk/hub/clock.hpp"
+#include "kiosk/hub/sqlite_store.hpp"
+#include "kiosk_test.hpp"
+
+using namespace kiosk::hub;
+
+namespace {
+PressRecord row(const std::string& device, std::uint64_t seq, std::int64_t at_ms, const std::string& location = "desk") {
+  return PressRecord{device, seq, location, 0, 3, 4, {}, at_ms, at_ms + 10};
+}
+int count_tables(Database& db) {
+  Statement s(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'");
+  s.step();
+  return static_cast<int>(s.column_int(0));
+}
+}  // namespace
+
+TEST_CASE("migrations bring a new database to the latest version and applying them twice is a no-op") {
+  kiosk::test::TempDir dir;
+  Database db((dir / "a.db").string());
+  migrate(db);
+  CHECK(schema_version(db) == latest_schema_version());
+  int tables = count_tables(db);
+  migrate(db);
+  CHECK(schema_version(db) == latest_schema_version());
+  CHECK(count_tables(db) == tables);
+}
+
+TEST_CASE("a version 1 database is upgraded in place and keeps its presses") {
+  kiosk::test::TempDir dir;
+  auto path = (dir / "v1.db").string();
+  {
+    Database db(path);
+    migrate(db, 1);
+    REQUIRE(schema_version(db) == 1);
+    db.exec_or_throw(
+        "INSERT INTO presses (site, device, seq, location, button, rating, scale, pressed_at_ms, received_at_ms) "
+        "VALUES ('s', 'd1', 1, 'desk', 0, 1, 4, 1000, 1000)");
+  }
+  SqliteStore store(path, "s");
+  CHECK(schema_version(store.database()) == latest_schema_version());
+  CHECK(store.press_count() == 1);
+  Statement alerts(store.database(), "SELECT COUNT(*) FROM alerts");
+  CHECK(alerts.step());
+}
+
+TEST_CASE("a database from a newer hub is refused") {
+  kiosk::test::TempDir dir;
+  auto path = (dir / "new.db").string();
+  {
+    Database db(path);
+    migrate(db);
+    db.exec_or_throw("UPDATE schema_version SET version = 999");
+  }
+  CHECK_THROWS_AS(SqliteStore(path, "s"), StoreError);
+}
+
+TEST_CASE("the store runs in WAL mode with full synchronous commits") {
+  kiosk::test::TempDir dir;
+  SqliteStore store((dir / "w.db").string(), "s");
+  Statement mode(store.database(), "PRAGMA journal_mode");
+  REQUIRE(mode.step());
+  CHECK(mode.column_text(0) == "wal");
+  Statement sync(store.database(), "PRAGMA synchronous");
+  REQUIRE(sync.step());
+  CHECK(sync.column_int(0) == 2);  // FULL
+}
+
+TEST_CASE("committing the same press twice stores it once") {
+  kiosk::test::TempDir dir;
+  SqliteStore store((dir / "p.db").string(), "s");
+  std::vector<bool> inserted;
+  REQUIRE_FALSE(store.commit_presses({row("d1", 1, 1000), row("d1", 2, 2000), row("d1", 1, 1000)}, inserted));
+  CHECK(inserted == std::vector<bool>{true, true, false});
+  REQUIRE_FALSE(store.commit_presses({row("d1", 2, 2000), row("d2", 2, 3000)}, inserted));
+  CHECK(inserted == std::vector<bool>{false, true});
+  CHECK(store.press_count() == 3);
+}
+
+TEST_CASE("recent presses are listed newest first with filters") {
+  kiosk::test::TempDir dir;
+  SqliteStore store((dir / "q.db").string(), "s");
+  std::vector<bool> inserted;
+  REQUIRE_FALSE(store.commit_presses(
+      {row("d1", 1, 1000, "desk"), row("d1", 2, 3000, "desk"), row("d2", 1, 2000, "bar")}, inserted));
+  auto all = store.presses({});
+  REQUIRE(all.size() == 3);
+  CHECK(all[0].pressed_at_ms == 3000);
+  CHECK(all[2].pressed_at_ms == 1000);
+  CHECK(store.presses(PressQuery{.device = "d2"}).size() == 1);
+  CHECK(store.presses(PressQuery{.location = "desk"}).size() == 2);
+  CHECK(store.presses(PressQuery{.since = from_ms(2000)}).size() == 2);
+  CHECK(store.presses(PressQuery{.limit = 1}).size() == 1);
+}
+
+TEST_CASE("devices, locations, unknown devices and reject counters survive a reopen") {
+  kiosk::test::TempDir dir;
+  auto path = (dir / "r.db").string();
+  {
+    SqliteStore store(path, "s");
+    REQUIRE_FALSE(store.save_location({"desk", "Front desk"}));
+    DeviceRecord d{.id = "d1", .location = "desk", .board = "sim"};
+    d.state = Liveness::online;
+    d.last_seen = from_ms(5000);
+    d.queued = 3;
+    REQUIRE_FALSE(store.save_device(d));
+    UnknownDevice u{"zz", from_ms(1000), from_ms(2000), 4, "unknown_device"};
+    REQUIRE_FALSE(store.save_runtime({}, {u}, {{"bad_json", 2}}));
+  }
+  SqliteStore store(path, "s");
+  auto locations = store.load_locations();
+  REQUIRE(locations.size() == 1);
+  CHECK(locations[0].name == "Front desk");
+  auto devices = store.load_devices();
+  REQUIRE(devices.size() == 1);
+  CHECK(devices[0].location == "desk");
+  CHECK(devices[0].board == "sim");
+  CHECK(devices[0].state == Liveness::online);
+  CHECK(devices[0].last_seen == from_ms(5000));
+  CHECK(devices[0].queued == 3u);
+  auto unknown = store.load_unknown_devices();
+  REQUIRE(unknown.size() == 1);
+  CHECK(unknown[0].count == 4);
+  CHECK(store.load_rejected().at("bad_json") == 2);
+}

@@ -1,0 +1,121 @@
+// The venue broker as the tools set it up: init-dynsec.sh's files, and the hub's accounts over TLS.
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include <boost/asio/io_context.hpp>
+
+#include "kiosk/hub/broker_accounts.hpp"
+#include "kiosk_test.hpp"
+
+using namespace kiosk::test;
+using kiosk::hub::AccountsDone;
+using kiosk::hub::AccountsResult;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+unsigned mode_of(const fs::path& p) {
+  struct stat st {};
+  REQUIRE(::stat(p.c_str(), &st) == 0);
+  return st.st_mode & 0777;
+}
+
+int run(std::vector<std::string> argv, const fs::path& log) {
+  Child child(std::move(argv), Child::Options{.env = {}, .log_file = log, .working_dir = {}});
+  auto st = child.wait(30s);
+  REQUIRE(st);
+  return *st;
+}
+
+AccountsResult run_io(boost::asio::io_context& io, const std::function<void(AccountsDone)>& call) {
+  std::optional<AccountsResult> out;
+  call([&out](AccountsResult r) { out = std::move(r); });
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!out && std::chrono::steady_clock::now() < deadline) {
+    if (io.run_one_for(50ms) == 0 && io.stopped()) io.restart();
+  }
+  REQUIRE(out);
+  return *out;
+}
+
+}  // namespace
+
+TEST_CASE("init-dynsec.sh makes a broker with a generated hub password and no anonymous access", "[integration]") {
+  TempDir tmp;
+  // The broker may run as the mosquitto user: it must be able to reach its folder.
+  fs::permissions(tmp.path(), fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+  const auto dir = tmp / "broker";
+  const int port = free_tcp_port();
+  const auto script = (source_dir() / "tools" / "mosquitto" / "init-dynsec.sh").string();
+  REQUIRE(run({script, "--dir", dir.string(), "--port", std::to_string(port)}, tmp / "init.log") == 0);
+  CHECK(mode_of(dir / "hub.password") == 0600);
+  CHECK(mode_of(dir / "dynamic-security.json") == 0600);
+  const auto password = slurp(dir / "hub.password").substr(0, slurp(dir / "hub.password").find('\n'));
+  CHECK(password.size() == 32);
+  CHECK(slurp(tmp / "init.log").find(password) == std::string::npos);
+  CHECK_THAT(slurp(dir / "mosquitto.conf"), Catch::Contains("allow_anonymous false") && Catch::Contains("listener " + std::to_string(port)));
+  CHECK(run({script, "--dir", dir.string()}, tmp / "again.log") == 1);
+  CHECK(run({script, "--port", "1"}, tmp / "usage.log") == 2);
+
+  Child broker({"mosquitto", "-c", (dir / "mosquitto.conf").string()},
+               Child::Options{.env = {}, .log_file = tmp / "mosquitto.log", .working_dir = {}});
+  REQUIRE(wait_until([&] { return port_accepts(port) || !broker.running(); }, 10s));
+  INFO(slurp(tmp / "mosquitto.log"));
+  REQUIRE(broker.running());
+  const auto url = "tcp://127.0.0.1:" + std::to_string(port);
+  CHECK_FALSE(MqttProbe(url).try_connect(3s));
+  CHECK_FALSE(MqttProbe(url, MqttProbe::Options{.client_id = "", .username = "hub", .password = "wrong"}).try_connect(3s));
+
+  // The hub's accounts work on it, and what they create is saved in the plugin's file.
+  boost::asio::io_context io;
+  auto accounts = kiosk::hub::make_dynsec_accounts(
+      io, kiosk::hub::DynsecSettings{.broker_url = url, .username = "hub", .password = password, .site = "venue",
+                                     .ca_file = {}, .cert_file = {}, .key_file = {}});
+  accounts->start();
+  auto r = run_io(io, [&](AccountsDone d) { accounts->add_device("desk-1", std::move(d)); });
+  REQUIRE_FALSE(r.error);
+  REQUIRE(r.credentials);
+  CHECK(MqttProbe(url, MqttProbe::Options{.client_id = "", .username = "desk-1", .password = r.credentials->password})
+            .try_connect(5s));
+  CHECK(wait_until([&] { return slurp(dir / "dynamic-security.json").find("device-desk-1") != std::string::npos; }, 5s));
+  CHECK(slurp(dir / "dynamic-security.json").find(r.credentials->password) == std::string::npos);
+  accounts->stop();
+}
+
+TEST_CASE("the hub's accounts work over TLS with the venue CA", "[integration]") {
+  TempDir tmp;
+  const auto pki = tmp / "pki";
+  const auto kiosk_pki = (source_dir() / "tools" / "kiosk-pki").string();
+  REQUIRE(run({kiosk_pki, "init", "--dir", pki.string(), "--venue", "hotel"}, tmp / "a.log") == 0);
+  REQUIRE(run({kiosk_pki, "broker", "--dir", pki.string(), "--host", "localhost"}, tmp / "b.log") == 0);
+  const int tls_port = free_tcp_port();
+  Broker broker{Broker::Options{
+      .dynsec = true, .admin_user = "hub", .admin_password = "hub-pw",
+      .extra_config = "listener " + std::to_string(tls_port) + " 127.0.0.1\ncafile " + (pki / "ca.crt").string() +
+                      "\ncertfile " + (pki / "broker.crt").string() + "\nkeyfile " + (pki / "broker.key").string() + "\n"}};
+  REQUIRE(wait_until([&] { return port_accepts(tls_port); }, 10s));
+  const auto url = "ssl://127.0.0.1:" + std::to_string(tls_port);
+  boost::asio::io_context io;
+  auto accounts = kiosk::hub::make_dynsec_accounts(
+      io, kiosk::hub::DynsecSettings{.broker_url = url, .username = "hub", .password = "hub-pw", .site = "venue",
+                                     .ca_file = (pki / "ca.crt").string(), .cert_file = {}, .key_file = {}});
+  accounts->start();
+  auto r = run_io(io, [&](AccountsDone d) { accounts->add_device("desk-1", std::move(d)); });
+  CHECK_FALSE(r.error);
+  CHECK(r.credentials);
+
+  // Without the venue CA the hub must not talk to this broker at all.
+  const auto other = tmp / "other";
+  REQUIRE(run({kiosk_pki, "init", "--dir", other.string(), "--venue", "elsewhere"}, tmp / "c.log") == 0);
+  auto untrusting = kiosk::hub::make_dynsec_accounts(
+      io, kiosk::hub::DynsecSettings{.broker_url = url, .username = "hub", .password = "hub-pw", .site = "venue",
+                                     .ca_file = (other / "ca.crt").string(), .cert_file = {}, .key_file = {}});
+  CHECK_THROWS_WITH(untrusting->start(), Catch::Contains("cannot connect"));
+}

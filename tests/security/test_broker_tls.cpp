@@ -1,0 +1,133 @@
+// TLS with the venue PKI from tools/kiosk-pki: a real mosquitto TLS listener and Paho clients.
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include <mqtt/async_client.h>
+
+#include "kiosk_test.hpp"
+
+using namespace kiosk::test;
+
+namespace {
+
+int run_pki(const std::vector<std::string>& args, const fs::path& log) {
+  std::vector<std::string> argv{(source_dir() / "tools" / "kiosk-pki").string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Child child(argv, Child::Options{.env = {}, .log_file = log, .working_dir = {}});
+  auto st = child.wait(30s);
+  REQUIRE(st);
+  return *st;
+}
+
+unsigned mode_of(const fs::path& p) {
+  struct stat st {};
+  REQUIRE(::stat(p.c_str(), &st) == 0);
+  return st.st_mode & 0777;
+}
+
+// A venue PKI and a broker with a TLS listener on its own free port.
+struct TlsBroker {
+  TempDir tmp;
+  fs::path pki = tmp / "pki";
+  int tls_port = free_tcp_port();
+  std::unique_ptr<Broker> broker;
+
+  explicit TlsBroker(bool require_certificate) {
+    REQUIRE(run_pki({"init", "--dir", pki.string(), "--venue", "hotel"}, tmp / "init.log") == 0);
+    REQUIRE(run_pki({"broker", "--dir", pki.string(), "--host", "localhost"}, tmp / "broker.log") == 0);
+    REQUIRE(run_pki({"device", "--dir", pki.string(), "--id", "desk-1"}, tmp / "device.log") == 0);
+    std::string conf = "listener " + std::to_string(tls_port) + " 127.0.0.1\n" +
+                       "cafile " + (pki / "ca.crt").string() + "\n" +
+                       "certfile " + (pki / "broker.crt").string() + "\n" +
+                       "keyfile " + (pki / "broker.key").string() + "\n" +
+                       "tls_version tlsv1.2\n" +
+                       "require_certificate " + (require_certificate ? "true" : "false") + "\n";
+    broker = std::make_unique<Broker>(Broker::Options{.dynsec = false, .admin_user = "", .admin_password = "",
+                                                      .extra_config = conf});
+    REQUIRE(wait_until([&] { return port_accepts(tls_port); }, 10s));
+  }
+
+  std::string url() const { return "ssl://127.0.0.1:" + std::to_string(tls_port); }
+};
+
+// Connects over TLS with the given trust store and optional client certificate.
+bool tls_connects(const std::string& url, const std::string& ca, const std::string& cert = {},
+                  const std::string& key = {}) {
+  mqtt::async_client client(url, "tls-probe-" + std::to_string(::getpid()));
+  auto ssl = mqtt::ssl_options_builder().enable_server_cert_auth(true).verify(true);
+  if (!ca.empty()) ssl.trust_store(ca);
+  if (!cert.empty()) ssl.key_store(cert);
+  if (!key.empty()) ssl.private_key(key);
+  auto opts = mqtt::connect_options_builder().clean_session(true).connect_timeout(5s).ssl(ssl.finalize()).finalize();
+  try {
+    auto tok = client.connect(opts);
+    if (!tok->wait_for(8s) || !client.is_connected()) return false;
+    client.disconnect()->wait_for(2s);
+    return true;
+  } catch (const mqtt::exception&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("kiosk-pki creates a CA, a broker and a device certificate with private keys 0600", "[integration]") {
+  TempDir tmp;
+  const auto pki = tmp / "pki";
+  REQUIRE(run_pki({"init", "--dir", pki.string(), "--venue", "hotel"}, tmp / "a.log") == 0);
+  REQUIRE(run_pki({"broker", "--dir", pki.string(), "--host", "hub.local", "--ip", "10.0.0.5"}, tmp / "b.log") == 0);
+  REQUIRE(run_pki({"device", "--dir", pki.string(), "--id", "desk-1"}, tmp / "c.log") == 0);
+  CHECK(mode_of(pki / "ca.key") == 0600);
+  CHECK(mode_of(pki / "broker.key") == 0600);
+  CHECK(mode_of(pki / "devices" / "desk-1.key") == 0600);
+  CHECK(fs::exists(pki / "ca.crt"));
+  CHECK(fs::exists(pki / "broker.crt"));
+  CHECK(fs::exists(pki / "devices" / "desk-1.crt"));
+  Child verify({"openssl", "verify", "-CAfile", (pki / "ca.crt").string(), (pki / "broker.crt").string(),
+                (pki / "devices" / "desk-1.crt").string()},
+               Child::Options{.env = {}, .log_file = tmp / "verify.log", .working_dir = {}});
+  CHECK(verify.wait(10s) == 0);
+  Child san({"openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", (pki / "broker.crt").string()},
+            Child::Options{.env = {}, .log_file = tmp / "san.log", .working_dir = {}});
+  CHECK(san.wait(10s) == 0);
+  CHECK_THAT(san.log(), Catch::Contains("DNS:hub.local") && Catch::Contains("IP Address:127.0.0.1") &&
+                            Catch::Contains("IP Address:10.0.0.5"));
+  // No key is ever printed.
+  for (const auto* log : {"a.log", "b.log", "c.log"}) {
+    std::ifstream in(tmp / log);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    CHECK(text.find("PRIVATE KEY") == std::string::npos);
+  }
+}
+
+TEST_CASE("kiosk-pki refuses to overwrite a CA and reports usage errors with exit code 2", "[integration]") {
+  TempDir tmp;
+  const auto pki = tmp / "pki";
+  REQUIRE(run_pki({"init", "--dir", pki.string(), "--venue", "hotel"}, tmp / "a.log") == 0);
+  CHECK(run_pki({"init", "--dir", pki.string(), "--venue", "hotel"}, tmp / "b.log") == 1);
+  CHECK(run_pki({"device", "--dir", pki.string()}, tmp / "c.log") == 2);
+  CHECK(run_pki({"device", "--dir", pki.string(), "--id", "Bad Id"}, tmp / "d.log") == 2);
+  CHECK(run_pki({"frobnicate"}, tmp / "e.log") == 2);
+  CHECK(run_pki({"broker", "--help"}, tmp / "f.log") == 0);
+  CHECK(run_pki({"device", "--dir", (tmp / "empty").string(), "--id", "desk-1"}, tmp / "g.log") == 1);
+}
+
+TEST_CASE("a client that trusts the venue CA connects over TLS and one that does not is refused", "[integration]") {
+  TlsBroker b(false);
+  CHECK(tls_connects(b.url(), (b.pki / "ca.crt").string()));
+  // A different venue's CA must not be accepted for this broker.
+  const auto other = b.tmp / "other";
+  REQUIRE(run_pki({"init", "--dir", other.string(), "--venue", "elsewhere"}, b.tmp / "o.log") == 0);
+  CHECK_FALSE(tls_connects(b.url(), (other / "ca.crt").string()));
+}
+
+TEST_CASE("a broker that requires client certificates accepts a device certificate only", "[integration]") {
+  TlsBroker b(true);
+  const auto ca = (b.pki / "ca.crt").string();
+  CHECK(tls_connects(b.url(), ca, (b.pki / "devices" / "desk-1.crt").string(),
+                     (b.pki / "devices" / "desk-1.key").string()));
+  CHECK_FALSE(tls_connects(b.url(), ca));
+}

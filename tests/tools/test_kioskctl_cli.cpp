@@ -1,0 +1,288 @@
+// kioskctl's pure parts: command-line parsing and usage errors, settings resolution, the
+// event-stream parser, hub URLs, and the device config file (content and 0600 mode).
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <boost/json.hpp>
+
+#include "cli.hpp"
+#include "device_config.hpp"
+#include "hub_client.hpp"
+#include "kiosk_test.hpp"
+#include "settings.hpp"
+
+using namespace kiosk::ctl;
+using Kind = Invocation::Kind;
+
+namespace {
+Invocation parse(std::vector<std::string> argv) { return parse_command_line(argv); }
+
+std::string command_of(const Invocation& inv) {
+  std::string out;
+  for (const auto& w : inv.command->path) out += (out.empty() ? "" : " ") + w;
+  return out;
+}
+
+ReadFile files(std::map<std::string, std::string> contents) {
+  return [contents](const std::string& path) -> std::optional<std::string> {
+    auto it = contents.find(path);
+    if (it == contents.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+Settings settings_of(const std::variant<Settings, std::string>& v) {
+  if (const auto* e = std::get_if<std::string>(&v)) FAIL("unexpected error: " << *e);
+  return std::get<Settings>(v);
+}
+}  // namespace
+
+TEST_CASE("device add takes an id, a required location and options in any order") {
+  auto inv = parse({"--hub", "http://h:1", "device", "add", "desk-1", "--board", "rpi", "--location=front", "--json"});
+  REQUIRE(inv.kind == Kind::run);
+  CHECK(command_of(inv) == "device add");
+  CHECK(inv.args == std::vector<std::string>{"desk-1"});
+  CHECK(inv.options.at("location") == "front");
+  CHECK(inv.options.at("board") == "rpi");
+  CHECK(inv.globals.hub == "http://h:1");
+  CHECK(inv.globals.json);
+  CHECK_FALSE(inv.has("force"));
+}
+
+TEST_CASE("usage errors say what is wrong") {
+  struct Case {
+    std::vector<std::string> argv;
+    std::string message;
+  };
+  for (const auto& c : std::vector<Case>{
+           {{}, "a command is needed"},
+           {{"frobnicate"}, "unknown command 'frobnicate'"},
+           {{"device"}, "'device' needs a subcommand"},
+           {{"device", "fly"}, "unknown command 'device fly'"},
+           {{"device", "add"}, "needs <id>"},
+           {{"device", "add", "d1"}, "'device add' needs --location"},
+           {{"device", "add", "d1", "--location"}, "--location needs a value"},
+           {{"device", "list", "extra"}, "unknown command 'device list extra'"},
+           {{"device", "show", "a", "b"}, "takes 1 argument"},
+           {{"device", "list", "--location", "x"}, "'device list' has no option --location"},
+           {{"device", "list", "--nope"}, "unknown option '--nope'"},
+           {{"device", "list", "-x"}, "unknown option '-x'"},
+           {{"device", "add", "d", "--location", "a", "--location", "b"}, "--location given twice"},
+           {{"device", "add", "d", "--location", "a", "--force=yes"}, "--force takes no value"},
+           {{"device", "list", "--json=1"}, "--json takes no value"},
+           {{"device", "list", "--hub"}, "--hub needs a value"},
+           {{"alerts", "ack", "a-1"}, "'alerts ack' needs --by"},
+           {{"alerts", "nope"}, "unknown command 'alerts nope'"},
+       }) {
+    auto inv = parse(c.argv);
+    INFO(c.message);
+    CHECK(inv.kind == Kind::usage_error);
+    CHECK_THAT(inv.text, Catch::Contains(c.message));
+  }
+}
+
+TEST_CASE("--help works on every command and --version anywhere") {
+  auto top = parse({"--help"});
+  CHECK(top.kind == Kind::help);
+  CHECK_THAT(top.text, Catch::Contains("device add <id>") && Catch::Contains("Exit codes"));
+  for (const auto& c : commands()) {
+    auto argv = c.path;
+    argv.push_back("--help");
+    auto inv = parse(argv);
+    INFO(argv[0]);
+    REQUIRE(inv.kind == Kind::help);
+    CHECK_THAT(inv.text, Catch::StartsWith("Usage: kioskctl " + c.path[0]));
+    for (const auto& o : c.options) CHECK_THAT(inv.text, Catch::Contains("--" + o.name));
+  }
+  CHECK(parse({"device", "add", "-h"}).kind == Kind::help);
+  CHECK(parse({"device", "--help"}).kind == Kind::help);
+  CHECK(parse({"device", "list", "--version"}).kind == Kind::version);
+}
+
+TEST_CASE("alerts lists by default, follows with --follow, and alerts ack is its own command") {
+  auto list = parse({"alerts", "--state", "all"});
+  REQUIRE(list.kind == Kind::run);
+  CHECK(command_of(list) == "alerts");
+  CHECK(list.options.at("state") == "all");
+  auto follow = parse({"alerts", "--follow", "--json"});
+  REQUIRE(follow.kind == Kind::run);
+  CHECK(follow.has("follow"));
+  auto ack = parse({"alerts", "ack", "a-000017", "--by", "alice"});
+  REQUIRE(ack.kind == Kind::run);
+  CHECK(command_of(ack) == "alerts ack");
+  CHECK(ack.args == std::vector<std::string>{"a-000017"});
+}
+
+TEST_CASE("write commands are marked as needing the token, reads are not") {
+  for (const auto& c : commands()) {
+    const bool read = c.path.back() == "list" || c.path.back() == "show" || c.path.back() == "test" ||
+                      c.path == std::vector<std::string>{"alerts"} || c.path == std::vector<std::string>{"status"};
+    INFO(c.path.back());
+    CHECK(c.writes == !read);
+  }
+}
+
+TEST_CASE("settings: defaults without any config") {
+  auto s = settings_of(resolve_settings({}, Environment{std::nullopt, std::nullopt, "/home/t"}, files({})));
+  CHECK(s.hub == kDefaultHub);
+  CHECK_FALSE(s.token);
+  CHECK_FALSE(s.broker);
+}
+
+TEST_CASE("settings: the config file gives hub, broker and token file, and flags and environment win") {
+  auto fs = files({{"/home/t/.config/kioskctl.json", R"({"hub":"http://hub:8080","token_file":"/t/hub.token","broker":"tcp://b:1883"})"},
+                   {"/t/hub.token", "file-token\n"},
+                   {"/other/token", "other-token\r\n"}});
+  Environment env{std::nullopt, std::nullopt, "/home/t"};
+  auto s = settings_of(resolve_settings({}, env, fs));
+  CHECK(s.hub == "http://hub:8080");
+  CHECK(s.broker == "tcp://b:1883");
+  CHECK(s.token == "file-token");
+
+  env.kiosk_token = "env-token";
+  CHECK(settings_of(resolve_settings({}, env, fs)).token == "env-token");
+
+  GlobalOptions g;
+  g.token_file = "/other/token";
+  CHECK(settings_of(resolve_settings(g, env, fs)).token == "other-token");
+  g.token = "flag-token";
+  g.hub = "http://flag:1";
+  auto s2 = settings_of(resolve_settings(g, env, fs));
+  CHECK(s2.token == "flag-token");
+  CHECK(s2.hub == "http://flag:1");
+}
+
+TEST_CASE("settings: $KIOSKCTL_CONFIG and --config name a file that must exist and be valid") {
+  Environment env{std::nullopt, "/etc/kioskctl.json", "/home/t"};
+  auto missing = resolve_settings({}, env, files({}));
+  REQUIRE(std::holds_alternative<std::string>(missing));
+  CHECK_THAT(std::get<std::string>(missing), Catch::Contains("cannot read config file /etc/kioskctl.json"));
+
+  auto bad = resolve_settings({}, env, files({{"/etc/kioskctl.json", "{not json"}}));
+  REQUIRE(std::holds_alternative<std::string>(bad));
+  CHECK_THAT(std::get<std::string>(bad), Catch::Contains("is not a JSON object"));
+
+  auto wrong_type = resolve_settings({}, env, files({{"/etc/kioskctl.json", R"({"hub": 5})"}}));
+  REQUIRE(std::holds_alternative<std::string>(wrong_type));
+  CHECK_THAT(std::get<std::string>(wrong_type), Catch::Contains("\"hub\" must be a non-empty string"));
+
+  GlobalOptions g;
+  g.config = "/mine.json";
+  auto s = settings_of(resolve_settings(g, env, files({{"/mine.json", R"({"hub":"http://mine:1"})"}})));
+  CHECK(s.hub == "http://mine:1");
+}
+
+TEST_CASE("settings: an unreadable or empty token file is an error, not a silent anonymous call") {
+  GlobalOptions g;
+  g.token_file = "/nope";
+  auto r = resolve_settings(g, {}, files({}));
+  REQUIRE(std::holds_alternative<std::string>(r));
+  CHECK_THAT(std::get<std::string>(r), Catch::Contains("cannot read a token from /nope"));
+  g.token_file = "/empty";
+  CHECK(std::holds_alternative<std::string>(resolve_settings(g, {}, files({{"/empty", "\n"}}))));
+}
+
+TEST_CASE("hub URLs: plain http with host, port and an optional base path") {
+  auto u = HubUrl::parse("http://127.0.0.1:8080");
+  REQUIRE(u);
+  CHECK(u->host == "127.0.0.1");
+  CHECK(u->port == "8080");
+  CHECK(u->base.empty());
+  auto v = HubUrl::parse("http://hub.local/kiosk/");
+  REQUIRE(v);
+  CHECK(v->port == "80");
+  CHECK(v->base == "/kiosk");
+  auto w = HubUrl::parse("http://[::1]:9000");
+  REQUIRE(w);
+  CHECK(w->host == "::1");
+  CHECK(w->port == "9000");
+  for (const auto* bad : {"https://h", "h:80", "http://", "http://h:0", "http://h:99999", "http://h:x", "http://u@h:1"}) {
+    INFO(bad);
+    CHECK_FALSE(HubUrl::parse(bad));
+  }
+}
+
+TEST_CASE("the event-stream parser yields events as their bytes arrive, in any split") {
+  const std::string stream =
+      ": kiosk-hub events\n\nevent: press\ndata: {\"device\":\"d\",\"seq\":1}\n\n"
+      "event: alert\r\ndata: {\"id\":\"a-1\"}\r\n\r\ndata: line1\ndata: line2\n\n";
+  for (std::size_t split = 1; split <= stream.size(); ++split) {
+    EventStreamParser p;
+    std::vector<ServerEvent> got;
+    for (std::size_t i = 0; i < stream.size(); i += split) {
+      for (auto& e : p.feed(std::string_view(stream).substr(i, split))) got.push_back(e);
+    }
+    REQUIRE(got.size() == 3);
+    CHECK(got[0].event == "press");
+    CHECK(got[0].data == R"({"device":"d","seq":1})");
+    CHECK(got[1].event == "alert");
+    CHECK(got[1].data == R"({"id":"a-1"})");
+    CHECK(got[2].event == "message");
+    CHECK(got[2].data == "line1\nline2");
+  }
+}
+
+TEST_CASE("the device config holds only keys the firmware knows") {
+  DeviceConfigFile c;
+  c.site = "hotel";
+  c.device = "desk-1";
+  c.broker = "tcp://hub:1883";
+  c.username = "desk-1";
+  c.password = "s3cret";
+  c.tls_ca = "/etc/kiosk/ca.crt";
+  c.board = "rpi-zero-2w";
+  auto v = boost::json::parse(to_json(c)).as_object();
+  CHECK(v.at("site") == "hotel");
+  CHECK(v.at("device") == "desk-1");
+  CHECK(v.at("broker") == "tcp://hub:1883");
+  CHECK(v.at("username") == "desk-1");
+  CHECK(v.at("password") == "s3cret");
+  CHECK(v.at("tls").as_object().at("ca") == "/etc/kiosk/ca.crt");
+  CHECK_FALSE(v.at("tls").as_object().contains("cert"));
+  CHECK(v.at("board") == "rpi-zero-2w");
+  const std::set<std::string> known{"site", "device", "broker", "username", "password", "tls", "board", "boards_dir",
+                                    "ratings", "scale", "data_dir", "debounce_ms", "lockout_ms", "repeat_window_ms",
+                                    "thanks_ms", "telemetry_s", "outbox_max"};
+  for (const auto& kv : v) CHECK(known.count(std::string(kv.key())) == 1);
+  DeviceConfigFile open{"hotel", "desk-2", "tcp://b:1883", {}, {}, {}, {}, {}, {}, {}};
+  auto w = boost::json::parse(to_json(open)).as_object();
+  CHECK_FALSE(w.contains("password"));
+  CHECK_FALSE(w.contains("tls"));
+  CHECK(default_broker_for("10.0.0.2") == "tcp://10.0.0.2:1883");
+  CHECK(default_broker_for("::1") == "tcp://[::1]:1883");
+}
+
+TEST_CASE("a secret file is created 0600, never overwritten without force, and removed if unused") {
+  kiosk::test::TempDir tmp;
+  const auto path = (tmp / "desk-1.json").string();
+  ::umask(022);
+  {
+    SecretFile f(path, false);
+    f.write("{\"password\":\"x\"}\n");
+  }
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK_THROWS_WITH(SecretFile(path, false), Catch::Contains("exists; pass --force"));
+  {
+    SecretFile f(path, true);
+    f.write("{\"password\":\"y\"}\n");
+  }
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  CHECK(text == "{\"password\":\"y\"}\n");
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  const auto unused = (tmp / "unused.json").string();
+  { SecretFile f(unused, false); }
+  CHECK_FALSE(std::filesystem::exists(unused));
+  CHECK_THROWS_WITH(SecretFile((tmp / "no-such-dir" / "x.json").string(), false), Catch::Contains("cannot create"));
+  std::size_t leftovers = 0;
+  for (const auto& e : std::filesystem::directory_iterator(tmp.path())) leftovers += e.path().string().find(".tmp-") != std::string::npos;
+  CHECK(leftovers == 0);
+}

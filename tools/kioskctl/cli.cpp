@@ -1,0 +1,266 @@
+// kioskctl's command table and a small, strict parser: unknown options and missing values are usage errors.
+#include "cli.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+namespace kiosk::ctl {
+namespace {
+
+const std::vector<OptionSpec>& global_specs() {
+  static const std::vector<OptionSpec> specs{
+      {"hub", "URL", "hub API (default http://127.0.0.1:8080, or \"hub\" in the config file)"},
+      {"token", "T", "API token for writes (prefer --token-file or KIOSK_TOKEN: argv is visible to others)"},
+      {"token-file", "F", "file holding the API token (the hub writes <db dir>/hub.token)"},
+      {"config", "F", "config file (default $KIOSKCTL_CONFIG or ~/.config/kioskctl.json)"},
+      {"json", "", "machine-readable output (JSON, no secrets)"},
+      {"help", "", "show help"},
+  };
+  return specs;
+}
+
+std::string joined(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : " ") + p;
+  return out;
+}
+
+}  // namespace
+
+const std::vector<CommandSpec>& commands() {
+  static const std::vector<OptionSpec> out_options{
+      {"out", "FILE", "where to write the device's config file, '-' for stdout (default ./<id>.json)"},
+      {"force", "", "replace an existing config file"},
+      {"broker", "URL", "broker URL the device uses (default \"broker\" in the config file, else tcp://<hub host>:1883)"},
+      {"ca", "FILE", "TLS: CA certificate path on the device"},
+      {"cert", "FILE", "TLS: client certificate path on the device"},
+      {"key", "FILE", "TLS: client key path on the device"},
+      {"data-dir", "DIR", "data folder on the device"},
+  };
+  auto with = [&](std::vector<OptionSpec> own) {
+    own.insert(own.end(), out_options.begin(), out_options.end());
+    return own;
+  };
+  static const std::vector<CommandSpec> table{
+      {{"status"}, {}, {}, {}, "show the hub's health (site, broker link, database)", "", false},
+      {{"device", "add"},
+       {"id"},
+       with({{"location", "LOC", "where the terminal is placed (created if new)"},
+             {"board", "NAME", "board definition of the terminal"}}),
+       {"location"},
+       "register a device, create its broker credentials and write its config file",
+       "The config file holds the device's broker password: it is created with mode 0600\n"
+       "and the password is shown nowhere else. Copy it to the device (e.g. /etc/kiosk/device.json).",
+       true},
+      {{"device", "list"}, {}, {}, {}, "list devices", "", false},
+      {{"device", "show"}, {"id"}, {}, {}, "show one device: location, board, firmware, online, last press, last seen, outbox", "", false},
+      {{"device", "move"}, {"id"}, {{"location", "LOC", "the new location (created if new)"}}, {"location"}, "move a device to another location", "", true},
+      {{"device", "rotate"},
+       {"id"},
+       out_options,
+       {},
+       "give a device new broker credentials (the old ones stop working) and write its new config file",
+       "",
+       true},
+      {{"device", "retire"}, {"id"}, {}, {}, "retire a device: its broker credentials are removed, its history is kept", "", true},
+      {{"device", "test"},
+       {"id"},
+       {{"timeout", "S", "seconds to wait for a press (default 120)"}},
+       {},
+       "wait for a press from the device and show it end to end (received, stored, acknowledged)",
+       "Press any button on the terminal after the 'waiting' line appears.",
+       false},
+      {{"location", "list"}, {}, {}, {}, "list locations", "", false},
+      {{"location", "add"}, {"id"}, {{"name", "NAME", "display name (default: the id)"}}, {}, "add a location", "", true},
+      {{"location", "rename"}, {"id"}, {{"name", "NAME", "the new display name"}}, {"name"}, "rename a location", "", true},
+      {{"alerts"},
+       {},
+       {{"state", "S", "open, acked, resolved or all (default open)"},
+        {"follow", "", "print alerts as they happen until interrupted"}},
+       {},
+       "list alerts, or follow them live",
+       "",
+       false},
+      {{"alerts", "ack"}, {"id"}, {{"by", "MANAGER", "who acknowledges"}}, {"by"}, "acknowledge an alert", "", true},
+  };
+  return table;
+}
+
+Invocation parse_command_line(const std::vector<std::string>& argv) {
+  Invocation inv;
+  bool help = false;
+  std::vector<std::string> words;  // command words and positionals, in order
+  std::vector<std::pair<std::string, std::optional<std::string>>> raw;  // command options seen
+
+  auto usage = [&](std::string message) {
+    inv.kind = Invocation::Kind::usage_error;
+    inv.text = std::move(message);
+    return inv;
+  };
+
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    const auto& a = argv[i];
+    if (a == "--version") {
+      inv.kind = Invocation::Kind::version;
+      return inv;
+    }
+    if (a == "-h" || a == "--help") {
+      help = true;
+      continue;
+    }
+    if (a == "--") {
+      for (++i; i < argv.size(); ++i) words.push_back(argv[i]);
+      break;
+    }
+    if (a.rfind("--", 0) != 0 || a.size() == 2) {
+      if (a.size() > 1 && a[0] == '-' && a != "-") return usage("unknown option '" + a + "'");
+      words.push_back(a);
+      continue;
+    }
+    std::string name = a.substr(2);
+    std::optional<std::string> value;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    if (name == "json") {
+      if (value) return usage("--json takes no value");
+      inv.globals.json = true;
+      continue;
+    }
+    if (name == "hub" || name == "token" || name == "token-file" || name == "config") {
+      if (!value) {
+        if (i + 1 >= argv.size()) return usage("--" + name + " needs a value");
+        value = argv[++i];
+      }
+      if (value->empty()) return usage("--" + name + " needs a non-empty value");
+      if (name == "hub") inv.globals.hub = value;
+      if (name == "token") inv.globals.token = value;
+      if (name == "token-file") inv.globals.token_file = value;
+      if (name == "config") inv.globals.config = value;
+      continue;
+    }
+    // A command option; whether it takes a value is known once the command is, so peek by name.
+    bool takes_value = false;
+    bool known = false;
+    for (const auto& c : commands()) {
+      for (const auto& o : c.options) {
+        if (o.name == name) {
+          known = true;
+          takes_value = !o.value_name.empty();
+        }
+      }
+    }
+    if (!known) return usage("unknown option '--" + name + "'");
+    if (takes_value && !value) {
+      if (i + 1 >= argv.size()) return usage("--" + name + " needs a value");
+      value = argv[++i];
+    }
+    if (!takes_value && value) return usage("--" + name + " takes no value");
+    raw.emplace_back(name, value);
+  }
+
+  // The longest command path that prefixes the words.
+  const CommandSpec* best = nullptr;
+  for (const auto& c : commands()) {
+    if (c.path.size() <= words.size() && std::equal(c.path.begin(), c.path.end(), words.begin())) {
+      if (!best || c.path.size() > best->path.size()) best = &c;
+    }
+  }
+  if (!best) {
+    if (words.empty()) {
+      if (help) {
+        inv.kind = Invocation::Kind::help;
+        inv.text = top_help();
+        return inv;
+      }
+      return usage("a command is needed");
+    }
+    // "device" alone, or "device frobnicate": help for the group if asked, else a usage error.
+    bool group = std::any_of(commands().begin(), commands().end(), [&](const CommandSpec& c) { return c.path[0] == words[0]; });
+    if (group && (help || words.size() == 1)) {
+      if (help) {
+        inv.kind = Invocation::Kind::help;
+        inv.text = top_help();
+        return inv;
+      }
+      return usage("'" + words[0] + "' needs a subcommand");
+    }
+    return usage("unknown command '" + joined(words) + "'");
+  }
+  inv.command = best;
+  if (help) {
+    inv.kind = Invocation::Kind::help;
+    inv.text = command_help(*best);
+    return inv;
+  }
+  std::vector<std::string> positionals(words.begin() + static_cast<std::ptrdiff_t>(best->path.size()), words.end());
+  if (positionals.size() > best->positionals.size()) {
+    // "alerts foo": a group command with a wrong subcommand is not an extra argument.
+    if (best->positionals.empty()) return usage("unknown command '" + joined(words) + "'");
+    return usage("'" + joined(best->path) + "' takes " + std::to_string(best->positionals.size()) +
+                 " argument(s), got '" + joined(positionals) + "'");
+  }
+  if (positionals.size() < best->positionals.size()) {
+    return usage("'" + joined(best->path) + "' needs <" + best->positionals[positionals.size()] + ">");
+  }
+  for (const auto& [name, value] : raw) {
+    bool allowed = std::any_of(best->options.begin(), best->options.end(), [&](const OptionSpec& o) { return o.name == name; });
+    if (!allowed) return usage("'" + joined(best->path) + "' has no option --" + name);
+    if (inv.options.count(name)) return usage("--" + name + " given twice");
+    inv.options[name] = value.value_or("");
+  }
+  for (const auto& r : best->required) {
+    if (!inv.options.count(r)) return usage("'" + joined(best->path) + "' needs --" + r);
+  }
+  inv.args = std::move(positionals);
+  inv.kind = Invocation::Kind::run;
+  return inv;
+}
+
+std::string top_help() {
+  std::ostringstream out;
+  out << "Usage: kioskctl [global options] <command> [arguments] [options]\n\n"
+         "Provision, place, move, test, rotate and retire kiosk terminals, and follow alerts,\n"
+         "through the venue hub's HTTP API.\n\nCommands:\n";
+  for (const auto& c : commands()) {
+    std::string usage = joined(c.path);
+    for (const auto& p : c.positionals) usage += " <" + p + ">";
+    out << "  " << usage << std::string(usage.size() < 24 ? 24 - usage.size() : 1, ' ') << c.summary << "\n";
+  }
+  out << "\nGlobal options:\n";
+  for (const auto& o : global_specs()) {
+    std::string name = "--" + o.name + (o.value_name.empty() ? "" : " " + o.value_name);
+    out << "  " << name << std::string(name.size() < 20 ? 20 - name.size() : 1, ' ') << o.help << "\n";
+  }
+  out << "  --version           show the version\n"
+         "\nThe token is taken from --token, --token-file, $KIOSK_TOKEN, then \"token_file\" in the\n"
+         "config file ({\"hub\": URL, \"token_file\": F, \"broker\": URL}).\n"
+         "Exit codes: 0 ok, 1 failed, 2 usage. 'kioskctl <command> --help' for details.\n";
+  return out.str();
+}
+
+std::string command_help(const CommandSpec& c) {
+  std::ostringstream out;
+  std::string usage = joined(c.path);
+  for (const auto& p : c.positionals) usage += " <" + p + ">";
+  for (const auto& o : c.options) {
+    bool required = std::find(c.required.begin(), c.required.end(), o.name) != c.required.end();
+    std::string spelled = "--" + o.name + (o.value_name.empty() ? "" : " " + o.value_name);
+    usage += required ? " " + spelled : " [" + spelled + "]";
+  }
+  out << "Usage: kioskctl " << usage << "\n\n" << c.summary << ".\n";
+  if (!c.details.empty()) out << "\n" << c.details << "\n";
+  if (!c.options.empty()) {
+    out << "\nOptions:\n";
+    for (const auto& o : c.options) {
+      std::string name = "--" + o.name + (o.value_name.empty() ? "" : " " + o.value_name);
+      out << "  " << name << std::string(name.size() < 20 ? 20 - name.size() : 1, ' ') << o.help << "\n";
+    }
+  }
+  out << "\nGlobal options: --hub URL, --token T, --token-file F, --config F, --json (see kioskctl --help).\n";
+  if (c.writes) out << "This command changes the hub: it needs the API token.\n";
+  return out.str();
+}
+
+}  // namespace kiosk::ctl

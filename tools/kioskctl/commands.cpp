@@ -1,0 +1,456 @@
+// kioskctl's commands: each one a few hub API calls and a human or JSON rendering of the answer.
+#include "commands.hpp"
+
+#include <iomanip>
+#include <sstream>
+
+#include <boost/json.hpp>
+
+#include "device_config.hpp"
+#include "hub_client.hpp"
+
+namespace kiosk::ctl {
+namespace json = boost::json;
+
+namespace {
+
+// A failure with its one-line message; thrown inside a command, printed once by run_command.
+struct Failure {
+  std::string what;
+  std::string todo;
+};
+
+std::string text_of(const json::value& v) {
+  if (v.is_string()) return std::string(v.get_string());
+  if (v.is_null()) return "-";
+  if (v.is_bool()) return v.get_bool() ? "yes" : "no";
+  return json::serialize(v);
+}
+
+std::string field(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v ? text_of(*v) : "-";
+}
+
+std::string percent_encode(const std::string& s) {
+  std::ostringstream out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out << c;
+    } else {
+      out << '%' << std::uppercase << std::hex << std::setw(2) << std::setfill('0') << int(c) << std::dec;
+    }
+  }
+  return out.str();
+}
+
+class Session {
+ public:
+  Session(const Invocation& inv, const Settings& settings, std::ostream& out)
+      : inv_(inv), settings_(settings), out_(out), url_(parse_url(settings.hub)), client_(url_, settings.token) {}
+
+  int run() {
+    const auto& path = inv_.command->path;
+    const auto name = path[0] + (path.size() > 1 ? " " + path[1] : "");
+    if (inv_.command->writes && !settings_.token) {
+      throw Failure{"'" + name + "' changes the hub and needs its API token",
+                    "pass --token-file <hub db dir>/hub.token, set KIOSK_TOKEN, or add \"token_file\" to the config file"};
+    }
+    if (name == "status") return status();
+    if (name == "device add") return device_add();
+    if (name == "device list") return device_list();
+    if (name == "device show") return device_show();
+    if (name == "device move") return device_move();
+    if (name == "device rotate") return device_rotate();
+    if (name == "device retire") return device_retire();
+    if (name == "device test") return device_test();
+    if (name == "location list") return location_list();
+    if (name == "location add") return location_add();
+    if (name == "location rename") return location_rename();
+    if (name == "alerts") return inv_.has("follow") ? alerts_follow() : alerts_list();
+    if (name == "alerts ack") return alerts_ack();
+    throw Failure{"'" + name + "' is not implemented", "see kioskctl --help"};
+  }
+
+ private:
+  static HubUrl parse_url(const std::string& hub) {
+    auto url = HubUrl::parse(hub);
+    if (!url) throw Failure{"'" + hub + "' is not a hub URL", "use --hub http://HOST:PORT"};
+    return *url;
+  }
+
+  const std::string& id() const { return inv_.args.at(0); }
+
+  // One API call; HTTP errors and unreachable hubs become Failures with a hint.
+  json::value call(bool post, const std::string& target, const json::object& body = {}) {
+    HttpReply reply;
+    try {
+      reply = post ? client_.post(target, json::serialize(body)) : client_.get(target);
+    } catch (const HubUnreachable& e) {
+      throw Failure{e.what(), "check --hub (" + settings_.hub + ") and that kiosk-hub is running"};
+    }
+    if (reply.status >= 400) throw Failure{"the hub refused: " + hub_error_message(reply), hint_for(reply.status)};
+    json::error_code ec;
+    auto v = json::parse(reply.body, ec);
+    if (ec) throw Failure{"the hub answered something that is not JSON", "check that --hub points at kiosk-hub"};
+    return v;
+  }
+
+  static std::string hint_for(unsigned status) {
+    switch (status) {
+      case 401:
+      case 403: return "check the API token (--token-file <hub db dir>/hub.token)";
+      case 404: return "check the id (kioskctl device list, kioskctl location list)";
+      case 409: return "see kioskctl device show <id>";
+      case 502: return "check the broker and the hub's --dynsec settings, then retry";
+      case 503: return "check the hub's database and broker (kioskctl status), then retry";
+      default: return "fix the request (kioskctl <command> --help)";
+    }
+  }
+
+  void print_json(const json::value& v) { out_ << json::serialize(v) << "\n"; }
+
+  int status() {
+    HttpReply reply;
+    try {
+      reply = client_.get("/health");
+    } catch (const HubUnreachable& e) {
+      throw Failure{e.what(), "check --hub (" + settings_.hub + ") and that kiosk-hub is running"};
+    }
+    json::error_code ec;
+    auto v = json::parse(reply.body, ec);
+    if (ec || !v.is_object()) throw Failure{"the hub answered something that is not JSON", "check --hub"};
+    if (inv_.globals.json) {
+      print_json(v);
+    } else {
+      const auto& o = v.get_object();
+      out_ << "hub      " << settings_.hub << " (" << field(o, "status") << ")\n"
+           << "site     " << field(o, "site") << "\n"
+           << "broker   " << field(o, "broker") << "\n"
+           << "database " << field(o, "db") << "\n"
+           << "version  " << field(o, "version") << "\n";
+    }
+    return reply.status == 200 ? 0 : 1;
+  }
+
+  // --- devices ---------------------------------------------------------------------------------
+  void print_device(const json::object& d) {
+    const auto state = field(d, "state");
+    const auto queued = field(d, "queued");
+    out_ << "device      " << field(d, "id") << "\n"
+         << "location    " << field(d, "location") << "\n"
+         << "board       " << field(d, "board") << "\n"
+         << "firmware    " << field(d, "fw") << "\n"
+         << "online      " << (state == "online" ? "yes" : state == "offline" ? "no" : state) << "\n"
+         << "last press  " << field(d, "last_press") << "\n"
+         << "last seen   " << field(d, "last_seen") << "\n"
+         << "outbox      " << (queued == "-" ? "unknown" : queued + " queued") << "\n";
+    if (field(d, "retired") == "yes") out_ << "retired     yes (broker credentials removed, history kept)\n";
+  }
+
+  int device_list() {
+    auto v = call(false, "/api/devices");
+    if (inv_.globals.json) return print_json(v), 0;
+    if (!v.is_array()) throw Failure{"unexpected answer from the hub", "check the hub version"};
+    out_ << std::left << std::setw(20) << "ID" << std::setw(20) << "LOCATION" << std::setw(16) << "BOARD" << std::setw(10)
+         << "FW" << std::setw(9) << "STATE" << std::setw(26) << "LAST PRESS" << "QUEUED\n";
+    for (const auto& item : v.get_array()) {
+      if (!item.is_object()) continue;
+      const auto& d = item.get_object();
+      auto state = field(d, "retired") == "yes" ? std::string("retired") : field(d, "state");
+      out_ << std::left << std::setw(20) << field(d, "id") << std::setw(20) << field(d, "location") << std::setw(16)
+           << field(d, "board") << std::setw(10) << field(d, "fw") << std::setw(9) << state << std::setw(26)
+           << field(d, "last_press") << field(d, "queued") << "\n";
+    }
+    return 0;
+  }
+
+  int device_show() {
+    auto v = call(false, "/api/devices/" + percent_encode(id()));
+    if (inv_.globals.json) return print_json(v), 0;
+    if (!v.is_object()) throw Failure{"unexpected answer from the hub", "check the hub version"};
+    print_device(v.get_object());
+    return 0;
+  }
+
+  int device_move() {
+    auto v = call(true, "/api/devices/" + percent_encode(id()) + "/move", {{"location", inv_.options.at("location")}});
+    if (inv_.globals.json) return print_json(v), 0;
+    out_ << "moved " << id() << " to " << inv_.options.at("location") << "\n";
+    return 0;
+  }
+
+  int device_retire() {
+    auto v = call(true, "/api/devices/" + percent_encode(id()) + "/retire");
+    if (inv_.globals.json) return print_json(v), 0;
+    out_ << "retired " << id() << ": its broker credentials are removed, its history is kept\n";
+    return 0;
+  }
+
+  std::string default_out() const { return inv_.option_or("out", id() + ".json"); }
+
+  SecretFile open_out() {
+    const auto path = default_out();
+    if (path == "-" && inv_.globals.json) {
+      throw Failure{"--json and --out - would both write to stdout", "write the config to a file with --out FILE"};
+    }
+    try {
+      return SecretFile(path, inv_.has("force"));
+    } catch (const std::runtime_error& e) {
+      throw Failure{e.what(), "nothing was changed at the hub"};
+    }
+  }
+
+  std::string site() {
+    HttpReply reply;
+    try {
+      reply = client_.get("/health");
+    } catch (const HubUnreachable& e) {
+      throw Failure{e.what(), "check --hub (" + settings_.hub + ") and that kiosk-hub is running"};
+    }
+    json::error_code ec;
+    auto v = json::parse(reply.body, ec);
+    if (!ec && v.is_object()) {
+      if (const auto* s = v.get_object().if_contains("site"); s && s->is_string()) return std::string(s->get_string());
+    }
+    throw Failure{"the hub did not say which site it serves", "check that --hub points at kiosk-hub"};
+  }
+
+  DeviceConfigFile config_for(const std::string& site_id, const json::value& credentials, const std::string& board) {
+    DeviceConfigFile c;
+    c.site = site_id;
+    c.device = id();
+    c.broker = inv_.option_or("broker", settings_.broker.value_or(default_broker_for(url_.host)));
+    if (credentials.is_object()) {
+      const auto& o = credentials.get_object();
+      if (const auto* u = o.if_contains("username"); u && u->is_string()) c.username = std::string(u->get_string());
+      if (const auto* p = o.if_contains("password"); p && p->is_string()) c.password = std::string(p->get_string());
+    }
+    if (inv_.has("ca")) c.tls_ca = inv_.options.at("ca");
+    if (inv_.has("cert")) c.tls_cert = inv_.options.at("cert");
+    if (inv_.has("key")) c.tls_key = inv_.options.at("key");
+    if (!board.empty() && board != "-") c.board = board;
+    if (inv_.has("data-dir")) c.data_dir = inv_.options.at("data-dir");
+    return c;
+  }
+
+  // Human or JSON report after a config file was written; never the password.
+  void report_config(const std::string& verb, const SecretFile& file, const json::value& device, bool has_credentials) {
+    if (inv_.globals.json) {
+      json::object o{{"device", device}, {"config", file.path()}, {"broker_credentials", has_credentials}};
+      print_json(o);
+      return;
+    }
+    if (file.is_stdout()) return;  // stdout holds the config itself
+    out_ << verb << " " << id() << "; config written to " << file.path() << " (mode 0600, holds the broker password: copy it to the device and delete it here)\n";
+    if (!has_credentials) out_ << "note: the broker has no per-device accounts (hub without --dynsec); the config has no password\n";
+  }
+
+  int device_add() {
+    auto file = open_out();
+    const auto site_id = site();
+    json::object body{{"id", id()}, {"location", inv_.options.at("location")}};
+    if (inv_.has("board")) body["board"] = inv_.options.at("board");
+    auto v = call(true, "/api/devices", body);
+    if (!v.is_object()) throw Failure{"unexpected answer from the hub", "check the hub version"};
+    const auto& o = v.get_object();
+    const json::value credentials = o.contains("credentials") ? o.at("credentials") : json::value(nullptr);
+    const json::value device = o.contains("device") ? o.at("device") : json::value(nullptr);
+    write_config(file, config_for(site_id, credentials, inv_.option_or("board", "")));
+    report_config("registered", file, device, credentials.is_object());
+    return 0;
+  }
+
+  int device_rotate() {
+    auto file = open_out();
+    const auto site_id = site();
+    auto device = call(false, "/api/devices/" + percent_encode(id()));
+    auto v = call(true, "/api/devices/" + percent_encode(id()) + "/rotate");
+    const json::value credentials = v.is_object() && v.get_object().contains("credentials") ? v.get_object().at("credentials") : json::value(nullptr);
+    const auto board = device.is_object() ? field(device.get_object(), "board") : std::string();
+    write_config(file, config_for(site_id, credentials, board));
+    report_config("new credentials for", file, device, credentials.is_object());
+    return 0;
+  }
+
+  void write_config(SecretFile& file, const DeviceConfigFile& config) {
+    try {
+      file.write(to_json(config));
+    } catch (const std::runtime_error& e) {
+      throw Failure{e.what(), "the hub has the device; run 'kioskctl device rotate " + id() + " --out FILE' for a new config"};
+    }
+  }
+
+  int device_test() {
+    int timeout_s = 120;
+    if (inv_.has("timeout")) {
+      const auto& t = inv_.options.at("timeout");
+      std::size_t used = 0;
+      try {
+        timeout_s = std::stoi(t, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used != t.size() || timeout_s < 1 || timeout_s > 86400) {
+        throw Failure{"--timeout must be a number of seconds in 1..86400", "e.g. --timeout 120"};
+      }
+    }
+    auto device = call(false, "/api/devices/" + percent_encode(id()));
+    const auto location = device.is_object() ? field(device.get_object(), "location") : std::string("-");
+    if (device.is_object() && field(device.get_object(), "retired") == "yes") {
+      throw Failure{id() + " is retired", "register it again with kioskctl device add"};
+    }
+    std::optional<json::object> press;
+    HubClient::StreamEnd end{};
+    try {
+      end = client_.events(
+          "/api/events",
+          [&] {
+            if (!inv_.globals.json) {
+              out_ << "waiting for a press from " << id() << " at " << location << " (up to " << timeout_s << " s)...\n"
+                   << std::flush;
+            }
+          },
+          [&](const ServerEvent& e) {
+            if (e.event != "press") return true;
+            json::error_code ec;
+            auto v = json::parse(e.data, ec);
+            if (ec || !v.is_object() || field(v.get_object(), "device") != id()) return true;
+            press = v.get_object();
+            return false;
+          },
+          std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s));
+    } catch (const HubUnreachable& e) {
+      throw Failure{e.what(), "check --hub (" + settings_.hub + ") and that kiosk-hub is running"};
+    } catch (const std::runtime_error& e) {
+      throw Failure{std::string("the hub refused the event stream: ") + e.what(), "check the API token"};
+    }
+    if (!press) {
+      if (end == HubClient::StreamEnd::closed) throw Failure{"the hub closed the event stream", "retry; check the hub's log"};
+      throw Failure{"no press from " + id() + " within " + std::to_string(timeout_s) + " s",
+                    "check the device's power and network, its config file (site, broker, password), and "
+                    "'kioskctl device show " + id() + "'"};
+    }
+    const bool stored = field(*press, "stored") == "yes";
+    const bool acked = field(*press, "acked") == "yes";
+    if (inv_.globals.json) {
+      print_json(*press);
+    } else {
+      out_ << "press received: seq " << field(*press, "seq") << " rating " << field(*press, "rating") << " at "
+           << field(*press, "location") << "\n"
+           << (stored ? "stored\n" : "stored (already, a re-sent press)\n")
+           << (acked ? "acknowledged\n" : "NOT acknowledged: the hub could not send the ack\n");
+    }
+    if (!acked) throw Failure{"the press was stored but not acknowledged", "check the hub's broker link (kioskctl status)"};
+    return 0;
+  }
+
+  // --- locations -------------------------------------------------------------------------------
+  int location_list() {
+    auto v = call(false, "/api/locations");
+    if (inv_.globals.json) return print_json(v), 0;
+    if (!v.is_array()) throw Failure{"unexpected answer from the hub", "check the hub version"};
+    out_ << std::left << std::setw(24) << "ID" << std::setw(32) << "NAME" << "DEVICES\n";
+    for (const auto& item : v.get_array()) {
+      if (!item.is_object()) continue;
+      const auto& l = item.get_object();
+      out_ << std::left << std::setw(24) << field(l, "id") << std::setw(32) << field(l, "name") << field(l, "devices") << "\n";
+    }
+    return 0;
+  }
+
+  int location_add() {
+    json::object body{{"id", id()}};
+    if (inv_.has("name")) body["name"] = inv_.options.at("name");
+    auto v = call(true, "/api/locations", body);
+    if (inv_.globals.json) return print_json(v), 0;
+    out_ << "added location " << id() << "\n";
+    return 0;
+  }
+
+  int location_rename() {
+    auto v = call(true, "/api/locations/" + percent_encode(id()) + "/rename", {{"name", inv_.options.at("name")}});
+    if (inv_.globals.json) return print_json(v), 0;
+    out_ << "renamed " << id() << " to \"" << inv_.options.at("name") << "\"\n";
+    return 0;
+  }
+
+  // --- alerts ----------------------------------------------------------------------------------
+  void print_alert(const json::object& a) {
+    out_ << field(a, "id") << "  " << field(a, "state") << "  " << field(a, "severity") << "  " << field(a, "location")
+         << "  since " << field(a, "since") << "  " << field(a, "reason");
+    if (a.contains("acked_by")) out_ << "  (acked by " << field(a, "acked_by") << ")";
+    out_ << "\n";
+  }
+
+  int alerts_list() {
+    const auto state = inv_.option_or("state", "open");
+    if (state != "open" && state != "acked" && state != "resolved" && state != "all") {
+      throw Failure{"--state must be open, acked, resolved or all", "e.g. kioskctl alerts --state all"};
+    }
+    auto v = call(false, "/api/alerts?state=" + state);
+    if (inv_.globals.json) return print_json(v), 0;
+    if (!v.is_array()) throw Failure{"unexpected answer from the hub", "check the hub version"};
+    if (v.get_array().empty()) out_ << "no " << (state == "all" ? "" : state + " ") << "alerts\n";
+    for (const auto& item : v.get_array()) {
+      if (item.is_object()) print_alert(item.get_object());
+    }
+    return 0;
+  }
+
+  int alerts_ack() {
+    auto v = call(true, "/api/alerts/" + percent_encode(id()) + "/ack", {{"by", inv_.options.at("by")}});
+    if (inv_.globals.json) return print_json(v), 0;
+    if (v.is_object()) print_alert(v.get_object());
+    return 0;
+  }
+
+  int alerts_follow() {
+    HubClient::StreamEnd end{};
+    try {
+      end = client_.events(
+          "/api/events",
+          [&] {
+            if (!inv_.globals.json) out_ << "following alerts at " << settings_.hub << " (Ctrl-C to stop)\n" << std::flush;
+          },
+          [&](const ServerEvent& e) {
+            if (e.event != "alert") return true;
+            if (inv_.globals.json) {
+              out_ << e.data << "\n" << std::flush;
+              return true;
+            }
+            json::error_code ec;
+            auto v = json::parse(e.data, ec);
+            if (!ec && v.is_object()) print_alert(v.get_object());
+            out_ << std::flush;
+            return true;
+          },
+          std::chrono::steady_clock::time_point::max());
+    } catch (const HubUnreachable& e) {
+      throw Failure{e.what(), "check --hub (" + settings_.hub + ") and that kiosk-hub is running"};
+    } catch (const std::runtime_error& e) {
+      throw Failure{std::string("the hub refused the event stream: ") + e.what(), "check the API token"};
+    }
+    (void)end;
+    throw Failure{"the hub closed the event stream", "run the command again"};
+  }
+
+  const Invocation& inv_;
+  const Settings& settings_;
+  std::ostream& out_;
+  HubUrl url_;
+  HubClient client_;
+};
+
+}  // namespace
+
+int run_command(const Invocation& invocation, const Settings& settings, std::ostream& out, std::ostream& err) {
+  try {
+    return Session(invocation, settings, out).run();
+  } catch (const Failure& f) {
+    err << "kioskctl: " << f.what << "; " << f.todo << "\n";
+    return 1;
+  }
+}
+
+}  // namespace kiosk::ctl

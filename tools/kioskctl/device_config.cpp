@@ -1,0 +1,86 @@
+// Device config JSON and its 0600 file: the only place a device's broker password is ever written.
+#include "device_config.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+#include <random>
+#include <stdexcept>
+
+#include <boost/json.hpp>
+
+namespace kiosk::ctl {
+namespace json = boost::json;
+
+std::string to_json(const DeviceConfigFile& c) {
+  json::object o{{"site", c.site}, {"device", c.device}, {"broker", c.broker}};
+  if (c.username) o["username"] = *c.username;
+  if (c.password) o["password"] = *c.password;
+  if (c.tls_ca || c.tls_cert || c.tls_key) {
+    json::object tls;
+    if (c.tls_ca) tls["ca"] = *c.tls_ca;
+    if (c.tls_cert) tls["cert"] = *c.tls_cert;
+    if (c.tls_key) tls["key"] = *c.tls_key;
+    o["tls"] = std::move(tls);
+  }
+  if (c.board) o["board"] = *c.board;
+  if (c.data_dir) o["data_dir"] = *c.data_dir;
+  return json::serialize(o) + "\n";
+}
+
+std::string default_broker_for(const std::string& hub_host) {
+  const bool ipv6 = hub_host.find(':') != std::string::npos;
+  return "tcp://" + (ipv6 ? "[" + hub_host + "]" : hub_host) + ":1883";
+}
+
+namespace {
+std::string errno_text() { return std::strerror(errno); }
+}  // namespace
+
+SecretFile::SecretFile(std::string path, bool replace) : path_(std::move(path)) {
+  if (is_stdout()) return;
+  if (replace) {
+    std::random_device rd;
+    temp_path_ = path_ + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(rd() % 1000000);
+  }
+  const auto& target = replace ? temp_path_ : path_;
+  fd_ = ::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd_ < 0) {
+    if (errno == EEXIST) throw std::runtime_error(path_ + " exists; pass --force to replace it or --out another path");
+    throw std::runtime_error("cannot create " + target + ": " + errno_text() + "; choose a writable --out path");
+  }
+  ::fchmod(fd_, 0600);  // whatever the umask said
+}
+
+SecretFile::~SecretFile() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!written_ && !is_stdout()) ::unlink((temp_path_.empty() ? path_ : temp_path_).c_str());
+}
+
+void SecretFile::write(const std::string& content) {
+  if (is_stdout()) {
+    std::cout << content << std::flush;
+    written_ = true;
+    return;
+  }
+  std::size_t done = 0;
+  while (done < content.size()) {
+    auto n = ::write(fd_, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw std::runtime_error("cannot write " + path_ + ": " + errno_text());
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd_) != 0) throw std::runtime_error("cannot write " + path_ + ": " + errno_text());
+  ::close(fd_);
+  fd_ = -1;
+  if (!temp_path_.empty() && ::rename(temp_path_.c_str(), path_.c_str()) != 0) {
+    throw std::runtime_error("cannot replace " + path_ + ": " + errno_text());
+  }
+  written_ = true;
+}
+
+}  // namespace kiosk::ctl
