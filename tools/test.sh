@@ -25,7 +25,8 @@ test_jobs=$((jobs + 1))
 build() {  # build <dir> <cmake args...>
   local dir=$1; shift
   mkdir -p "$dir"
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$dir/configure.log" 2>&1 \
+  # Unity builds parse Boost and Catch2 once per batch instead of once per file: half the build time.
+  cmake -S . -B "$dir" -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=12 "$@" >"$dir/configure.log" 2>&1 \
     || { cat "$dir/configure.log"; return 1; }
   local start=$SECONDS
   if ! cmake --build "$dir" -j "$jobs" >"$dir/build.log" 2>&1; then
@@ -42,7 +43,8 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 status=0
 if [[ $sanitize -eq 1 ]]; then
   echo "== build with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
-  build build-asan -DKIOSK_SANITIZE=ON
+  # -O1 keeps the sanitizers' reports exact and the build quick; asserts stay on.
+  build build-asan -DKIOSK_SANITIZE=ON -DCMAKE_BUILD_TYPE=Sanitize -DCMAKE_CXX_FLAGS_SANITIZE="-O1 -g1"
   echo "== test suite under sanitizers"
   (cd build-asan && ctest --output-on-failure -j "$test_jobs" --timeout 300 -LE nosanitize "$@") || status=1
 fi
@@ -51,7 +53,7 @@ if [[ $status -ne 0 ]]; then
   echo "== the sanitizer pass FAILED (see above); running the normal pass anyway"
 fi
 echo "== build (build/)"
-build build
+build build -DCMAKE_BUILD_TYPE=Release
 echo "== test suite"
 (cd build && ctest --output-on-failure -j "$test_jobs" --timeout 300 "$@") || status=1
 exit $status

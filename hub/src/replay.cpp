@@ -11,6 +11,8 @@
 
 #include "kiosk/protocol/ids.hpp"
 
+#include "text.hpp"
+
 namespace kiosk::hub {
 namespace {
 
@@ -27,11 +29,7 @@ std::vector<std::string_view> split(std::string_view line, char sep) {
   }
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
+using text::trim;
 
 std::optional<int> to_int(std::string_view s) {
   int v = 0;

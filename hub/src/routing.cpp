@@ -6,6 +6,8 @@
 #include <cctype>
 #include <optional>
 
+#include "text.hpp"
+
 namespace kiosk::hub {
 namespace {
 
@@ -13,11 +15,7 @@ using protocol::Error;
 
 constexpr std::array<std::string_view, 7> kDays{"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
+using text::trim;
 
 std::optional<int> day_index(std::string_view s) {
   for (std::size_t i = 0; i < kDays.size(); ++i)

@@ -1,6 +1,8 @@
 // Reconnect backoff and the send window, pure.
 #include <catch2/catch.hpp>
 
+#include "fake_time.hpp"
+
 #include "kiosk/firmware/backoff.hpp"
 #include "kiosk/firmware/press_time.hpp"
 #include "kiosk/firmware/send_window.hpp"
@@ -31,7 +33,7 @@ StoredPress stored(std::uint64_t seq) {
   s.press.scale = 4;
   return s;
 }
-const TimePoint t0{std::chrono::seconds(1000)};
+using kiosk::firmware::test::t0;
 }  // namespace
 
 TEST_CASE("the send window bounds unacknowledged presses and resends overdue ones in order") {

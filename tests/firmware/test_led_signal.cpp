@@ -1,13 +1,15 @@
 // LED patterns with a fake clock: thank-you, refused, offline, and their priorities.
 #include <catch2/catch.hpp>
 
+#include "fake_time.hpp"
+
 #include "kiosk/firmware/led_signal.hpp"
 
 using namespace kiosk::firmware;
 using namespace std::chrono_literals;
 
 namespace {
-const TimePoint t0{std::chrono::seconds(1000)};
+using kiosk::firmware::test::t0;
 }
 
 TEST_CASE("the LED is dark when nothing happens") {

@@ -1,6 +1,8 @@
 // Press core with a fake clock: bounce, lockout, repeat.
 #include <catch2/catch.hpp>
 
+#include "fake_time.hpp"
+
 #include "kiosk/firmware/press_logic.hpp"
 
 using namespace kiosk::firmware;
@@ -8,7 +10,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const TimePoint t0{std::chrono::seconds(1000)};
+using kiosk::firmware::test::t0;
 
 PressSettings settings(Millis debounce = 30ms, Millis lockout = 1500ms, Millis repeat = 10000ms) {
   return PressSettings{debounce, lockout, repeat};

@@ -1,6 +1,8 @@
 // The simulated-input protocol: lines -> timed edges.
 #include <catch2/catch.hpp>
 
+#include "fake_time.hpp"
+
 #include "kiosk/firmware/press_logic.hpp"
 #include "kiosk/firmware/sim_script.hpp"
 
@@ -8,7 +10,7 @@ using namespace kiosk::firmware;
 using namespace std::chrono_literals;
 
 namespace {
-const TimePoint t0{std::chrono::seconds(1000)};
+using kiosk::firmware::test::t0;
 }
 
 TEST_CASE("press N is a down edge now and an up edge 50 ms later") {
