@@ -35,7 +35,7 @@ done
 
 "$root/tools/setup.sh"
 echo "run: building (first time takes a few minutes)"
-cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=12 >/dev/null
 cmake --build "$root/build" -j "$(nproc)" --target kiosk-hub kiosk-firmware kioskctl >"$root/build/run-build.log" 2>&1 \
   || { tail -40 "$root/build/run-build.log"; echo "run: build failed (log: build/run-build.log)" >&2; exit 1; }
 bin="$root/build/bin"

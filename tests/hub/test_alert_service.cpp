@@ -281,3 +281,37 @@ TEST_CASE("a call-a-manager button raises a critical alert at once", "[integrati
   CHECK(payload_of(*alert).at("severity").as_string() == "critical");
   CHECK(payload_of(*alert).at("reason").as_string() == "A guest asked for a manager at bar");
 }
+
+TEST_CASE("alert changes go out on the event stream that kioskctl alerts --follow reads", "[integration]") {
+  Venue v(alert_settings());
+  auto& hub = *v.hub;
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(hub.port()));
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  const std::string request = "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  REQUIRE(::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
+  std::string stream;
+  auto read_some = [&] {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 10) > 0) {
+      char buf[4096];
+      auto n = ::read(fd, buf, sizeof buf);
+      if (n > 0) stream.append(buf, static_cast<std::size_t>(n));
+    }
+  };
+  REQUIRE(wait_until([&] {
+    read_some();
+    return stream.find("\r\n\r\n") != std::string::npos;
+  }));
+  REQUIRE(wait_until([&] { return hub.on_io([&] { return true; }); }));  // the stream is registered by now
+  press_bad(v.device, hub, "t-1", 1, 3);
+  REQUIRE(wait_until([&] {
+    read_some();
+    return stream.find("event: alert") != std::string::npos && stream.find("\"change\":\"opened\"") != std::string::npos;
+  }));
+  CHECK(stream.find("\"id\":\"a-000001\"") != std::string::npos);
+  ::close(fd);
+}
