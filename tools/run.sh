@@ -93,7 +93,7 @@ wait_for() {  # wait_for <what> <seconds> <command...>
   exit 1
 }
 
-mosquitto -c "$data/broker/mosquitto.conf" &
+mosquitto -c "$data/broker/mosquitto.conf" >>"$data/logs/mosquitto.log" 2>&1 &
 pids+=($!)
 wait_for "mosquitto" 10 port_busy "$mqtt_port"
 
