@@ -4,6 +4,10 @@
 function(kiosk_defaults target)
   # Designated initializers that leave members at their defaults are intended, not a mistake.
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Werror -Wno-missing-field-initializers)
+  # g++ 12 at -O2 reports "literal" + std::string&& as an overlapping memcpy (GCC bug 105329).
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
+    target_compile_options(${target} PRIVATE -Wno-restrict)
+  endif()
   target_compile_definitions(${target} PRIVATE KIOSK_VERSION="${PROJECT_VERSION}")
 endfunction()
 

@@ -160,7 +160,10 @@ ORDER BY next_attempt_ms, row LIMIT ?)sql"),
       delete_post_(db_, "DELETE FROM webhook_queue WHERE row = ?"),
       fail_post_(db_, R"sql(
 UPDATE webhook_queue SET attempts = ?, next_attempt_ms = ?, last_error = ?, state = ? WHERE row = ?)sql"),
-      touch_counter_(db_, "UPDATE alert_counter SET next_id = next_id WHERE site = ?") {}
+      touch_counter_(db_, "UPDATE alert_counter SET next_id = next_id WHERE site = ?") {
+  Statement s(db_, "PRAGMA wal_autocheckpoint");
+  if (s.step()) autocheckpoint_ = static_cast<int>(s.column_int(0));
+}
 
 std::optional<std::string> AlertStore::in_transaction(const std::function<std::optional<std::string>()>& body) {
   if (auto e = db_.exec("BEGIN IMMEDIATE")) return "begin: " + *e;
@@ -255,9 +258,11 @@ std::optional<std::string> AlertStore::write(const std::vector<const Effect*>& p
                                              const std::vector<WebhookPost>& posts, WallTime now,
                                              Durability durability) {
   // WAL + synchronous=NORMAL: the commit is appended to the log without waiting for the disk.
+  // And no automatic checkpoint inside it (it would copy pages and fsync the database): the
+  // next commit, sync() right after the publish, does it.
   const bool relaxed = durability == Durability::crash_safe;
   if (relaxed)
-    if (auto e = db_.exec("PRAGMA synchronous=NORMAL")) return "synchronous: " + *e;
+    if (auto e = db_.exec("PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0")) return "synchronous: " + *e;
   auto error = in_transaction([&]() -> std::optional<std::string> {
     for (const Effect* e : persists)
       if (auto err = persist(*e, now)) return err;
@@ -272,7 +277,8 @@ std::optional<std::string> AlertStore::write(const std::vector<const Effect*>& p
   });
   // The connection is shared with the press commits, which must stay synchronous=FULL.
   if (relaxed)
-    if (auto e = db_.exec("PRAGMA synchronous=FULL")) return error ? error : "synchronous: " + *e;
+    if (auto e = db_.exec("PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=" + std::to_string(autocheckpoint_)))
+      return error ? error : "synchronous: " + *e;
   return error;
 }
 

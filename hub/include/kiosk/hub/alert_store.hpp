@@ -96,6 +96,7 @@ class AlertStore {
   Statement delete_post_;
   Statement fail_post_;
   Statement touch_counter_;
+  int autocheckpoint_ = 1000;  // the connection's setting, restored after a relaxed write
 };
 
 }  // namespace kiosk::hub

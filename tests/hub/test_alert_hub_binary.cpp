@@ -1,0 +1,66 @@
+// kiosk-hub --alerts FILE as operators run it: terminals' bad presses through a real mosquitto raise the
+// retained alert, a manager's MQTT ack moves it to acked, and the alert API and metrics show it.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include <boost/json.hpp>
+
+#include "hub_process.hpp"
+
+using namespace kiosk::test;
+namespace json = boost::json;
+
+TEST_CASE("kiosk-hub with --alerts raises the retained alert for a spike and takes a manager's MQTT ack",
+          "[integration]") {
+  Broker broker;
+  broker.start();
+  TempDir dir;
+  {
+    std::ofstream out(dir / "alerts.json");
+    out << R"({"detector": {"kind": "naive", "bad": 3, "window_s": 600}})";
+  }
+  HubProcess hub(broker, dir.path(), "test-site", {"--alerts", (dir / "alerts.json").string()});
+  hub.start();
+  hub.register_device("t-1", "front-desk");
+  MqttProbe device(broker.url());
+  device.connect();
+  for (int seq = 1; seq <= 3; ++seq)
+    REQUIRE(device.publish(hub.topic("t-1", "press"),
+                           R"({"seq":)" + std::to_string(seq) + R"(,"button":0,"rating":1,"scale":4,"age_ms":0})"));
+
+  const std::string topic = "kiosk/v1/test-site/alert/front-desk";
+  MqttProbe manager(broker.url());
+  manager.connect();
+  manager.subscribe(topic);
+  auto open = manager.wait_for([&](const Message& m) {
+    return m.topic == topic && json::parse(m.payload).at("state").as_string() == "open";
+  });
+  REQUIRE(open);
+  const std::string id(json::parse(open->payload).at("id").as_string());
+  REQUIRE(manager.publish(topic + "/ack", R"({"id":")" + id + R"(","by":"alice"})"));
+  auto acked = manager.wait_for([&](const Message& m) {
+    return m.topic == topic && json::parse(m.payload).at("state").as_string() == "acked";
+  });
+  REQUIRE(acked);
+  CHECK(json::parse(acked->payload).at("acked_by").as_string() == "alice");
+  CHECK(hub.get_json("/api/alerts?state=acked").as_array().size() == 1);
+  CHECK(http_get(hub.port(), "/metrics/alerts").body.find("kiosk_alerts_acked_total 1") != std::string::npos);
+}
+
+TEST_CASE("kiosk-hub refuses an alert settings file with a mistake, saying where", "[integration]") {
+  Broker broker;
+  broker.start();
+  TempDir dir;
+  {
+    std::ofstream out(dir / "alerts.json");
+    out << R"({"detector": {"kind": "magic"}})";
+  }
+  Child hub({(bin_dir() / "kiosk-hub").string(), "--broker", broker.url(), "--site", "s", "--db",
+             (dir / "hub.db").string(), "--http", "127.0.0.1:0", "--alerts", (dir / "alerts.json").string()},
+            Child::Options{.env = {}, .log_file = dir / "hub.log", .working_dir = {}});
+  auto status = hub.wait(10s);
+  REQUIRE(status);
+  CHECK(*status == 1);
+  CHECK(hub.log().find("detector.kind") != std::string::npos);
+}
