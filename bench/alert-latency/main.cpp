@@ -62,7 +62,7 @@ struct Options {
 
 const char* kHelp =
     "kiosk-bench-alert-latency: press-to-alert latency (p50/p99) under background load, on loopback.\n\n"
-    "usage: kiosk-bench-alert-latency [--samples N] [--rate R] [--devices D] [--json] [--keep]\n\n"
+    "usage: kiosk-bench-alert-latency [--samples N] [--rate R] [--devices D] [--hub-nodelay] [--json] [--keep]\n\n"
     "  --samples N   spikes to measure, each at a fresh location [default: 200]\n"
     "  --rate R      background presses per second from kiosk-loadgen [default: 1000]\n"
     "  --devices D   background devices [default: 100]\n"

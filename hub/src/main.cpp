@@ -4,7 +4,9 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <memory>
 
+#include "kiosk/hub/alert_service.hpp"
 #include "kiosk/hub/broker_accounts.hpp"
 #include "kiosk/hub/hub.hpp"
 
@@ -33,11 +35,14 @@ int main(int argc, char** argv) {
                                                                        c.ca_file, c.cert_file, c.key_file})
                              : make_open_accounts(io);
     Hub hub(io, cli.config, clock, log, std::move(accounts));
+    std::unique_ptr<AlertService> alerts;
+    if (!c.alerts_file.empty()) alerts = std::make_unique<AlertService>(hub, load_alert_config(c.alerts_file));
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code ec, int sig) {
       if (ec) return;
       log.info("hub", std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM"));
-      hub.shutdown();
+      hub.shutdown();  // its last batch still goes through the detectors
+      if (alerts) alerts->stop();
       io.stop();
     });
     hub.start();

@@ -27,6 +27,7 @@ struct HubConfig {
   std::size_t batch_max = 512;      // presses per commit at most
   std::uint32_t batch_window_us = 2000;  // how long a batch waits for company before committing
   std::string register_devices;     // PREFIX:COUNT[:LOCATION], a benchmark/demo shortcut
+  std::string alerts_file;          // alert settings (JSON, see alert_config.cpp); empty: no spike alerts
   bool open_reads = true;
   int ack_qos = 1;                  // protocol v1 says 1; 0 trades broker-level retries for throughput           // GET requests without a token (documented: loopback by default)
 
