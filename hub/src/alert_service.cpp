@@ -87,15 +87,7 @@ AlertService::AlertService(Hub& hub, AlertConfig config)
   };
   hub_.add_route("GET", "/api/alerts", http);
   hub_.add_route("POST", "/api/alerts", http);
-  hub_.add_route("GET", "/metrics/alerts", [this, alive](const HttpRequest& req, std::shared_ptr<HttpSession> session) {
-    if (!*alive) return;
-    HttpResponse res{http::status::ok, req.version()};
-    res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-    res.keep_alive(req.keep_alive());
-    res.body() = render_metrics();
-    res.prepare_payload();
-    session->send(std::move(res));
-  });
+  hub_.add_metrics_source([this, alive] { return *alive ? render_metrics() : std::string(); });
   const auto active = machine_.active_alerts().size();
   hub_.log().info("alerts", std::to_string(active) + " active alerts restored, next id " +
                                 format_alert_id(machine_.next_id()) + ", " + std::to_string(config_.contacts.size()) +

@@ -177,6 +177,7 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
     res.keep_alive(req.keep_alive());
     res.body() = render_prometheus(MetricsSnapshot{counters_, latency_, registry_.online_count(),
                                                    registry_.unknown_devices().size(), mqtt_->connected()});
+    for (const auto& source : metrics_sources_) res.body() += source();
     res.prepare_payload();
     session->send(std::move(res));
     return;

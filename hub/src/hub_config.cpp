@@ -109,7 +109,7 @@ const std::vector<Setting>& settings() {
        "QoS of acks to devices; 0 is faster and still safe (an unacked press is re-sent and acked again)",
        [](HubConfig& c, const std::string& v) { c.ack_qos = static_cast<int>(to_number("ack-qos", v, 0, 1)); }},
       {"alerts", "FILE", "(none)",
-       "alert settings (JSON: detectors per location, contacts, duty hours, escalation); none: no spike alerts",
+       "alert settings (JSON: detectors per location, contacts, duty hours, escalation); none: built-in detector defaults, alerts on MQTT, SSE and HTTP only",
        [](HubConfig& c, const std::string& v) { c.alerts_file = v; }},
       {"register-devices", "PREFIX:N[:LOC]", "(none)",
        "register devices PREFIX-0..PREFIX-(N-1) at location LOC (default \"bench\") on start",

@@ -35,8 +35,10 @@ int main(int argc, char** argv) {
                                                                        c.ca_file, c.cert_file, c.key_file})
                              : make_open_accounts(io);
     Hub hub(io, cli.config, clock, log, std::move(accounts));
-    std::unique_ptr<AlertService> alerts;
-    if (!c.alerts_file.empty()) alerts = std::make_unique<AlertService>(hub, load_alert_config(c.alerts_file));
+    // Alerting is the product: on by default with the documented defaults (retained MQTT alerts,
+    // SSE, HTTP acks); --alerts FILE adds per-location settings, contacts and webhooks.
+    auto alerts = std::make_unique<AlertService>(hub, c.alerts_file.empty() ? AlertConfig{}
+                                                                             : load_alert_config(c.alerts_file));
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code ec, int sig) {
       if (ec) return;

@@ -45,7 +45,7 @@ TEST_CASE("kiosk-hub with --alerts raises the retained alert for a spike and tak
   REQUIRE(acked);
   CHECK(json::parse(acked->payload).at("acked_by").as_string() == "alice");
   CHECK(hub.get_json("/api/alerts?state=acked").as_array().size() == 1);
-  CHECK(http_get(hub.port(), "/metrics/alerts").body.find("kiosk_alerts_acked_total 1") != std::string::npos);
+  CHECK(http_get(hub.port(), "/metrics").body.find("kiosk_alerts_acked_total 1") != std::string::npos);
 }
 
 TEST_CASE("kiosk-hub refuses an alert settings file with a mistake, saying where", "[integration]") {

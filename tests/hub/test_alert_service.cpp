@@ -217,7 +217,7 @@ TEST_CASE("a webhook is delivered to the contact, and retried until the contact'
   CHECK(body.at("alert").at("id").as_string() == "a-000001");
   CHECK(body.at("alert").at("state").as_string() == "open");
   // Delivered posts leave the queue.
-  REQUIRE(wait_until([&] { return http_get(hub.port(), "/metrics/alerts").body.find("kiosk_webhook_queue_pending 0") != std::string::npos; }));
+  REQUIRE(wait_until([&] { return http_get(hub.port(), "/metrics").body.find("kiosk_webhook_queue_pending 0") != std::string::npos; }));
 }
 
 TEST_CASE("an alert goes to the on-duty contacts covering its location only", "[integration]") {
@@ -236,7 +236,7 @@ TEST_CASE("an alert goes to the on-duty contacts covering its location only", "[
   REQUIRE(wait_until([&] { return server.count("/alice") == 1; }));
   REQUIRE(wait_until([&] {
     return hub.on_io([&] { return hub.alerts().webhook_counters().delivered == 1; }) &&
-           http_get(hub.port(), "/metrics/alerts").body.find("kiosk_webhook_queue_pending 0") != std::string::npos;
+           http_get(hub.port(), "/metrics").body.find("kiosk_webhook_queue_pending 0") != std::string::npos;
   }));
   CHECK(server.count("/bob") == 0);
   CHECK(server.count("/carol") == 0);

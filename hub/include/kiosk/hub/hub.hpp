@@ -55,6 +55,8 @@ class Hub final : private IngestPorts {
   void add_route(std::string method, std::string path_prefix, HttpHandler handler) {
     routes_.push_back({std::move(method), std::move(path_prefix), std::move(handler)});
   }
+  // More Prometheus text appended to /metrics (e.g. the alert counters).
+  void add_metrics_source(std::function<std::string()> source) { metrics_sources_.push_back(std::move(source)); }
   // A Server-Sent Event to every /api/events client (data: one JSON object).
   void publish_event(std::string_view type, const std::string& json) { http_.streams().broadcast(type, json); }
   bool has_event_listeners() { return !http_.streams().empty(); }
@@ -123,6 +125,7 @@ class Hub final : private IngestPorts {
   std::set<std::string> configs_pending_;  // retained configs to publish once the broker is back
 
   std::vector<PressObserver> press_observers_;
+  std::vector<std::function<std::string()>> metrics_sources_;
   std::map<protocol::TopicKind, TopicHandler> topic_handlers_;
   struct Route {
     std::string method;
