@@ -120,16 +120,20 @@ for t in "${terminals[@]}"; do
 done
 
 if [[ $traffic -eq 1 ]]; then
-  # Mostly happy guests, now and then an unhappy one; the restroom has a bad spell every few minutes.
+  # Guests, not a load test: a press somewhere every second or two, each terminal at most every
+  # 12 s (a terminal's own repeat window is 10 s), mostly happy; from the first minute on, for 2
+  # minutes in every 5 the restroom goes wrong, which the hub should notice within a few guests.
   (
     trap 'exit 0' TERM
-    n=0
+    declare -A last
     while true; do
-      sleep "0.$((RANDOM % 9 + 1))"
+      sleep "1.$((RANDOM % 10))"
       t=${terminals[RANDOM % ${#terminals[@]}]}; id=${t%%:*}
-      r=$((RANDOM % 100)); n=$((n + 1))
-      if [[ $id == restroom-* && $(( (n / 150) % 3 )) -eq 2 ]]; then b=0
-      elif (( r < 6 )); then b=0; elif (( r < 14 )); then b=1; elif (( r < 45 )); then b=2; else b=3; fi
+      (( SECONDS - ${last[$id]:--100} < 12 )) && continue
+      last[$id]=$SECONDS
+      r=$((RANDOM % 100))
+      if [[ $id == restroom-* ]] && (( (SECONDS + 120) % 300 >= 180 )); then b=$((r < 80 ? 0 : 1))
+      elif (( r < 5 )); then b=0; elif (( r < 12 )); then b=1; elif (( r < 45 )); then b=2; else b=3; fi
       [[ -p "$data/devices/$id.fifo" ]] && echo "press $b" >"$data/devices/$id.fifo"
     done
   ) &
