@@ -51,7 +51,7 @@ std::string paho_uri(const std::string& url) {
 }  // namespace
 
 struct MqttLink::Impl : mqtt::iaction_listener {
-  explicit Impl(const LinkOptions& o) : options(o), client(paho_uri(o.broker), o.client_id) {
+  explicit Impl(const LinkOptions& o) : options(o) {
     wake = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake < 0) throw std::runtime_error("cannot create eventfd");
     auto builder = mqtt::connect_options_builder()
@@ -71,21 +71,32 @@ struct MqttLink::Impl : mqtt::iaction_listener {
       builder.ssl(ssl);
     }
     connect_options = builder.finalize();
-    client.set_connected_handler([this](const std::string&) { push({LinkEvent::Kind::connected, "", "", ""}); });
-    client.set_connection_lost_handler(
-        [this](const std::string& cause) { push({LinkEvent::Kind::lost, "", "", cause.empty() ? "connection lost" : cause}); });
-    client.set_message_callback([this](mqtt::const_message_ptr m) {
-      push({LinkEvent::Kind::message, m->get_topic(), m->to_string(), ""});
-    });
+    fresh_client();
   }
 
   ~Impl() override {
     try {
-      if (client.is_connected()) client.disconnect(0)->wait_for(std::chrono::seconds(1));
+      if (client->is_connected()) client->disconnect(0)->wait_for(std::chrono::seconds(1));
     } catch (...) {
     }
-    client.disable_callbacks();
+    client->disable_callbacks();
     ::close(wake);
+  }
+
+  // A new Paho client for every connection attempt after the first: Paho keeps the publishes it had
+  // queued for a connection that died and sends them on the next one, with the age_ms computed
+  // before the outage, so the hub dated those presses by the reconnect (kiosk-faults saw presses
+  // stored up to 8 s late). Dropping the old client drops them; the daemon re-sends every
+  // unacknowledged press from the outbox itself, with a fresh age_ms.
+  void fresh_client() {
+    if (client) client->disable_callbacks();
+    client = std::make_unique<mqtt::async_client>(paho_uri(options.broker), options.client_id);
+    client->set_connected_handler([this](const std::string&) { push({LinkEvent::Kind::connected, "", "", ""}); });
+    client->set_connection_lost_handler(
+        [this](const std::string& cause) { push({LinkEvent::Kind::lost, "", "", cause.empty() ? "connection lost" : cause}); });
+    client->set_message_callback([this](mqtt::const_message_ptr m) {
+      push({LinkEvent::Kind::message, m->get_topic(), m->to_string(), ""});
+    });
   }
 
   void on_failure(const mqtt::token& tok) override {
@@ -105,7 +116,8 @@ struct MqttLink::Impl : mqtt::iaction_listener {
   }
 
   LinkOptions options;
-  mqtt::async_client client;
+  std::unique_ptr<mqtt::async_client> client;
+  bool used = false;  // a connection was attempted with `client`
   mqtt::connect_options connect_options;
   int wake = -1;
   std::mutex mutex;
@@ -140,17 +152,19 @@ std::vector<LinkEvent> MqttLink::take_events() {
 
 void MqttLink::connect() {
   try {
-    impl_->client.connect(impl_->connect_options, nullptr, *impl_);
+    if (impl_->used) impl_->fresh_client();
+    impl_->used = true;
+    impl_->client->connect(impl_->connect_options, nullptr, *impl_);
   } catch (const std::exception& e) {
     impl_->push({LinkEvent::Kind::connect_failed, "", "", e.what()});
   }
 }
 
-bool MqttLink::connected() const { return impl_->client.is_connected(); }
+bool MqttLink::connected() const { return impl_->client->is_connected(); }
 
 bool MqttLink::publish(const std::string& topic, const std::string& payload, int qos, bool retained) {
   try {
-    impl_->client.publish(topic, payload.data(), payload.size(), qos, retained);
+    impl_->client->publish(topic, payload.data(), payload.size(), qos, retained);
     return true;
   } catch (const std::exception&) {
     return false;
@@ -161,7 +175,7 @@ bool MqttLink::subscribe(const std::vector<std::string>& filters, int qos) {
   try {
     auto topics = mqtt::string_collection::create(filters);
     std::vector<int> qoss(filters.size(), qos);
-    impl_->client.subscribe(topics, qoss);
+    impl_->client->subscribe(topics, qoss);
     return true;
   } catch (const std::exception&) {
     return false;
@@ -171,9 +185,9 @@ bool MqttLink::subscribe(const std::vector<std::string>& filters, int qos) {
 bool MqttLink::publish_and_disconnect(const std::string& topic, const std::string& payload, Millis timeout) {
   bool ok = false;
   try {
-    if (impl_->client.is_connected()) {
-      ok = impl_->client.publish(topic, payload.data(), payload.size(), 1, true)->wait_for(timeout);
-      impl_->client.disconnect(static_cast<int>(timeout.count()))->wait_for(timeout);
+    if (impl_->client->is_connected()) {
+      ok = impl_->client->publish(topic, payload.data(), payload.size(), 1, true)->wait_for(timeout);
+      impl_->client->disconnect(static_cast<int>(timeout.count()))->wait_for(timeout);
     }
   } catch (const std::exception&) {
     ok = false;
