@@ -63,6 +63,7 @@ void counter(std::ostringstream& out, const char* name, const char* help, std::u
 
 AlertService::AlertService(Hub& hub, AlertConfig config)
     : hub_(hub),
+      timeline_(hub.clock()),
       config_(std::move(config)),
       store_(hub.store().database(), hub.config().site),
       machine_(config_.alert, config_.routing(), store_.load_next_id()),
@@ -107,6 +108,28 @@ void AlertService::stop() {
   webhooks_.stop();
 }
 
+Alert AlertService::on_wall_clock(Alert alert) const {
+  const auto offset = timeline_.offset();
+  alert.since += offset;
+  alert.updated += offset;
+  return alert;
+}
+
+TrackedAlert AlertService::on_wall_clock(TrackedAlert tracked) const {
+  const auto offset = timeline_.offset();
+  tracked.alert = on_wall_clock(std::move(tracked.alert));
+  tracked.last_notice += offset;
+  tracked.level_since += offset;
+  tracked.last_publish += offset;
+  return tracked;
+}
+
+std::vector<TrackedAlert> AlertService::active_alerts() const {
+  auto alerts = machine_.active_alerts();
+  for (auto& t : alerts) t = on_wall_clock(std::move(t));
+  return alerts;
+}
+
 std::string AlertService::display_name(const std::string& location) const {
   const auto* l = hub_.registry().location(location);
   return l && !l->name.empty() ? l->name : location;
@@ -116,7 +139,7 @@ std::string AlertService::display_name(const std::string& location) const {
 // the detectors (verdicts ignored; the restored alerts already say what was going on).
 void AlertService::warm_up() {
   if (config_.warmup.count() == 0 || config_.warmup_presses == 0) return;
-  const auto now = hub_.clock().wall_now();
+  const auto now = timeline_.now();  // the wall clock at start: stored times are on the same axis
   PressQuery q;
   q.since = now - config_.warmup;
   q.limit = config_.warmup_presses;
@@ -137,12 +160,14 @@ void AlertService::warm_up() {
 
 void AlertService::on_press(const PressRecord& row, bool inserted) {
   if (!inserted || stopped_) return;  // a duplicate was seen the first time
-  const auto now = hub_.clock().wall_now();
-  const auto pressed = from_ms(row.pressed_at_ms);
-  if (now - pressed > config_.max_press_age) return;
+  // The press's age is measured on the wall clock it was dated with (a step since is
+  // milliseconds away at most); the detectors get it on the timeline, where windows do not jump.
+  const auto age = hub_.clock().wall_now() - from_ms(row.pressed_at_ms);
+  if (age > config_.max_press_age) return;
+  const auto now = timeline_.now();
   auto& last = last_fed_[row.location];
   // A late re-send may be older than a press already seen: the detectors need time order.
-  RatedPress p{.at = std::max(pressed, last), .rating = row.rating, .scale = row.scale,
+  RatedPress p{.at = std::max(now - age, last), .rating = row.rating, .scale = row.scale,
                .repeat = has_flag(row, "repeat"),
                .call_manager = config_.is_call_manager(row.device, row.location, row.button)};
   last = p.at;
@@ -150,12 +175,19 @@ void AlertService::on_press(const PressRecord& row, bool inserted) {
   const Verdict v = detectors_.observe(row.location, p);
   if (!v.spike && !(v.back_to_normal && machine_.active(row.location))) return;
   auto effects = machine_.on_verdict(row.location, display_name(row.location), v, now);
-  if (!effects.empty()) run(std::move(effects), now);
+  if (!effects.empty()) run(std::move(effects));
 }
 
 // ---- effects -------------------------------------------------------------------------------------
 
-void AlertService::run(std::vector<Effect> effects, WallTime now) {
+void AlertService::run(std::vector<Effect> effects) {
+  if (timeline_.offset().count() != 0) {
+    for (auto& e : effects) {
+      e.alert = on_wall_clock(std::move(e.alert));
+      if (e.record) e.record = on_wall_clock(std::move(*e.record));
+    }
+  }
+  const auto now = hub_.clock().wall_now();  // history and the webhook queue are on the wall clock
   std::vector<const Effect*> persists;
   std::vector<WebhookPost> posts;
   for (const auto& e : effects) {
@@ -241,7 +273,7 @@ void AlertService::republish_pending() {
   if (connected && !was_connected_) {
     // A broker without persistence forgets retained messages: after every (re)connect, the active
     // alerts are published again so a manager who subscribes later still sees them.
-    for (const auto& t : machine_.active_alerts()) unpublished_[t.alert.location] = t.alert;
+    for (const auto& t : machine_.active_alerts()) unpublished_[t.alert.location] = on_wall_clock(t.alert);
   }
   was_connected_ = connected;
   if (!connected || unpublished_.empty()) return;
@@ -272,10 +304,10 @@ void AlertService::on_ack(const protocol::Topic& topic, const std::string& paylo
   const auto* t = machine_.active(topic.location);
   if (!t || t->alert.id != ack->id)
     return reject_ack("unknown_alert", ack->id + " is not an open alert at " + topic.location + " (unknown or resolved)");
-  const auto now = hub_.clock().wall_now();
+  const auto now = timeline_.now();
   auto effects = machine_.ack(ack->id, ack->by, now);
   if (!effects) return reject_ack("unknown_alert", effects.error().message());
-  run(std::move(*effects), now);
+  run(std::move(*effects));
 }
 
 // ---- HTTP ----------------------------------------------------------------------------------------
@@ -333,14 +365,14 @@ void AlertService::on_http(const HttpRequest& req, const std::shared_ptr<HttpSes
     const std::string who(by->as_string());
     if (auto e = protocol::check_id("by", who)) return fail(400, e->message());
     const std::string& id = seg[2];
-    const auto now = hub_.clock().wall_now();
+    const auto now = timeline_.now();
     auto effects = machine_.ack(id, who, now);
     if (!effects) {
       auto stored = store_.find(id);
       if (stored && stored->state == AlertState::resolved) return fail(409, "alert " + id + " is resolved");
       return fail(404, "no open alert " + id);
     }
-    run(std::move(*effects), now);
+    run(std::move(*effects));
     auto stored = store_.find(id);
     if (!stored) return fail(503, "the alert was acknowledged but cannot be read back");
     return reply(200, alert_value(*stored));
@@ -361,13 +393,13 @@ void AlertService::schedule_tick() {
 }
 
 void AlertService::tick() {
-  const auto now = hub_.clock().wall_now();
+  const auto now = timeline_.now();
   std::set<std::string> checked;
   for (auto& [location, verdict] : detectors_.check(now)) {
     checked.insert(location);
     if (!machine_.active(location)) continue;  // nothing to resolve; a tick never opens an alert
     auto effects = machine_.on_verdict(location, display_name(location), verdict, now);
-    if (!effects.empty()) run(std::move(effects), now);
+    if (!effects.empty()) run(std::move(effects));
   }
   // A restored alert at a location with no presses since: quiet for resolve_after is back to normal.
   for (const auto& t : machine_.active_alerts()) {
@@ -376,10 +408,10 @@ void AlertService::tick() {
     Verdict calm;
     calm.back_to_normal = true;
     auto effects = machine_.on_verdict(t.alert.location, t.display_name, calm, now);
-    if (!effects.empty()) run(std::move(effects), now);
+    if (!effects.empty()) run(std::move(effects));
   }
   auto effects = machine_.tick(now);
-  if (!effects.empty()) run(std::move(effects), now);
+  if (!effects.empty()) run(std::move(effects));
   republish_pending();
 }
 

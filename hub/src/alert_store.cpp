@@ -1,6 +1,8 @@
-// Alert tables on the hub's SQLite connection: reuses the schema's `alerts` table and adds, idempotently,
-// the restart state of active alerts, their history, the id counter and the webhook queue.
+// Alert tables on the hub's SQLite connection (schema migrations 2 and 3): active alerts with their
+// restart state, their history, the id counter and the webhook queue.
 #include "kiosk/hub/alert_store.hpp"
+
+#include <limits>
 
 #include <sqlite3.h>
 
@@ -14,80 +16,10 @@ using protocol::Severity;
 
 namespace {
 
-// Not a numbered migration of the hub's list (that belongs to the store): CREATE ... IF NOT EXISTS
-// in one transaction is safe to run at every start, also on a database an older hub created.
-constexpr const char* kAlertTables = R"sql(
-CREATE TABLE IF NOT EXISTS alerts (
-  id TEXT NOT NULL,
-  site TEXT NOT NULL,
-  location TEXT NOT NULL,
-  state TEXT NOT NULL,
-  severity TEXT NOT NULL,
-  since_ms INTEGER NOT NULL,
-  updated_ms INTEGER NOT NULL,
-  bad INTEGER NOT NULL,
-  total INTEGER NOT NULL,
-  window_s INTEGER NOT NULL,
-  baseline REAL NOT NULL,
-  reason TEXT NOT NULL,
-  acked_by TEXT,
-  acked_at_ms INTEGER,
-  resolved_at_ms INTEGER,
-  PRIMARY KEY (site, id)
-);
-CREATE TABLE IF NOT EXISTS alert_tracking (
-  site TEXT NOT NULL,
-  id TEXT NOT NULL,
-  display_name TEXT NOT NULL,
-  cause TEXT NOT NULL,
-  level INTEGER NOT NULL,
-  last_notice_ms INTEGER NOT NULL,
-  level_since_ms INTEGER NOT NULL,
-  last_publish_ms INTEGER NOT NULL,
-  unpublished INTEGER NOT NULL,
-  PRIMARY KEY (site, id)
-);
-CREATE TABLE IF NOT EXISTS alert_history (
-  row INTEGER PRIMARY KEY,
-  site TEXT NOT NULL,
-  alert_id TEXT NOT NULL,
-  change TEXT NOT NULL,
-  at_ms INTEGER NOT NULL,
-  state TEXT NOT NULL,
-  by TEXT,
-  level INTEGER NOT NULL,
-  bad INTEGER NOT NULL,
-  total INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS alert_history_by_alert ON alert_history (site, alert_id, row);
-CREATE TABLE IF NOT EXISTS alert_counter (
-  site TEXT PRIMARY KEY,
-  next_id INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS webhook_queue (
-  row INTEGER PRIMARY KEY,
-  site TEXT NOT NULL,
-  alert_id TEXT NOT NULL,
-  change TEXT NOT NULL,
-  contact TEXT NOT NULL,
-  url TEXT NOT NULL,
-  body TEXT NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  created_ms INTEGER NOT NULL,
-  next_attempt_ms INTEGER NOT NULL,
-  last_error TEXT NOT NULL DEFAULT '',
-  state TEXT NOT NULL DEFAULT 'pending'
-);
-CREATE INDEX IF NOT EXISTS webhook_queue_due ON webhook_queue (site, state, next_attempt_ms);
-)sql";
-
-Database& with_tables(Database& db) {
-  db.exec_or_throw("BEGIN IMMEDIATE");
-  if (auto e = db.exec(kAlertTables)) {
-    db.exec("ROLLBACK");
-    throw StoreError("cannot create the alert tables: " + *e);
-  }
-  db.exec_or_throw("COMMIT");
+// The alert tables are migrations 2 and 3 of the hub's schema; a store on a bare connection (the
+// tests, kiosk-replay) brings it up to date first.
+Database& migrated(Database& db) {
+  migrate(db);
   return db;
 }
 
@@ -127,7 +59,7 @@ struct ResetAfter {
 }  // namespace
 
 AlertStore::AlertStore(Database& db, std::string site)
-    : db_(with_tables(db)),
+    : db_(migrated(db)),
       site_(std::move(site)),
       upsert_alert_(db_, R"sql(
 INSERT INTO alerts (id, site, location, state, severity, since_ms, updated_ms, bad, total, window_s, baseline,
@@ -155,7 +87,7 @@ INSERT INTO webhook_queue (site, alert_id, change, contact, url, body, created_m
 VALUES (?, ?, ?, ?, ?, ?, ?, ?))sql"),
       due_posts_(db_, R"sql(
 SELECT row, alert_id, change, contact, url, body, attempts, created_ms, next_attempt_ms, last_error
-FROM webhook_queue WHERE site = ? AND state = 'pending' AND next_attempt_ms <= ?
+FROM webhook_queue WHERE site = ? AND state = 'pending' AND (next_attempt_ms <= ? OR next_attempt_ms > ?)
 ORDER BY next_attempt_ms, row LIMIT ?)sql"),
       delete_post_(db_, "DELETE FROM webhook_queue WHERE row = ?"),
       fail_post_(db_, R"sql(
@@ -372,11 +304,12 @@ std::vector<AlertHistoryEntry> AlertStore::history(std::string_view id) {
   return out;
 }
 
-std::vector<WebhookPost> AlertStore::due_posts(WallTime now, std::size_t limit) {
+std::vector<WebhookPost> AlertStore::due_posts(WallTime now, std::size_t limit, std::optional<WallTime> latest) {
   auto& s = due_posts_;
   s.reset();
   ResetAfter done{s};
-  s.bind(1, site_).bind(2, to_ms(now)).bind(3, static_cast<std::int64_t>(limit));
+  s.bind(1, site_).bind(2, to_ms(now)).bind(3, latest ? to_ms(*latest) : std::numeric_limits<std::int64_t>::max());
+  s.bind(4, static_cast<std::int64_t>(limit));
   std::vector<WebhookPost> out;
   while (s.step()) {
     WebhookPost p;

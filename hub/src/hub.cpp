@@ -217,6 +217,11 @@ void Hub::count_reject(const std::string& device, const std::string& reason, con
 
 std::optional<std::string> Hub::commit(const std::vector<PressRecord>& rows, std::vector<bool>& inserted) {
   auto e = store_.commit_presses(rows, inserted);
+  if (!e && failing_commits_.batches > 0) {
+    log_.info("store", "commits succeed again after " + std::to_string(failing_commits_.batches) + " failed batches (" +
+                           std::to_string(failing_commits_.presses) + " presses left to the devices' re-sends)");
+    failing_commits_ = {};
+  }
   last_db_error_ = e;
   return e;
 }
@@ -245,8 +250,17 @@ void Hub::acknowledged(const PressRecord& row, bool inserted, bool acked) {
 }
 
 void Hub::commit_failed(const std::string& error, std::size_t presses) {
-  log_.error("store", "commit of " + std::to_string(presses) +
-                          " presses failed, not acknowledged (devices re-send): " + error);
+  // A full disk fails every batch until someone frees space: say it at once, then once a minute.
+  const auto now = clock_.steady_now();
+  const bool first = failing_commits_.batches == 0;
+  ++failing_commits_.batches;
+  failing_commits_.presses += presses;
+  if (!first && now - failing_commits_.logged < std::chrono::minutes(1)) return;
+  failing_commits_.logged = now;
+  log_.error("store", (first ? "commit of " + std::to_string(presses) + " presses failed"
+                             : std::to_string(failing_commits_.batches) + " batches (" +
+                                   std::to_string(failing_commits_.presses) + " presses) failed so far") +
+                          ", not acknowledged (devices re-send): " + error);
 }
 
 void Hub::arm_batch_timer() {

@@ -258,6 +258,40 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
     return;
   }
 
+  if (what == "managers") {
+    // Broker accounts for managers' phones and pagers: read alert/# of this site, publish acks.
+    // The broker holds them (nothing to list here); the password is shown once.
+    if (seg.size() == 1 && post) {
+      std::string error;
+      auto body = body_object(req, error);
+      if (!body) return fail(400, error);
+      auto id = string_field(*body, "id", true, error);
+      if (!id) return fail(400, error);
+      if (auto e = protocol::check_id("id", *id)) return fail(400, e->message());
+      accounts_->add_manager(*id, [this, req, session, id = *id](AccountsResult result) {
+        if (result.error) {
+          session->send(error_response(req, 502, "the broker refused the manager account: " + *result.error));
+          return;
+        }
+        log_.info("registry", "added manager " + id);
+        session->send(json_response(
+            req, 201, json::serialize(json::object{{"manager", id}, {"credentials", credentials_json(result.credentials)}})));
+      });
+      return;
+    }
+    if (seg.size() == 3 && seg[2] == "remove" && post) {
+      accounts_->remove_manager(seg[1], [this, req, session, id = seg[1]](AccountsResult result) {
+        if (result.error) {
+          session->send(error_response(req, 502, "the broker refused to remove the manager account: " + *result.error));
+          return;
+        }
+        log_.info("registry", "removed manager " + id);
+        session->send(json_response(req, 200, json::serialize(json::object{{"manager", id}, {"removed", true}})));
+      });
+      return;
+    }
+    return fail(404, "managers: POST /api/managers {\"id\": ...} or POST /api/managers/<id>/remove");
+  }
   if (what == "locations") {
     if (seg.size() == 1 && get) {
       json::array a;

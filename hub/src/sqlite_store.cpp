@@ -179,6 +179,53 @@ CREATE INDEX alerts_by_location ON alerts (site, location, updated_ms);
 CREATE INDEX presses_by_time ON presses (site, pressed_at_ms);
 CREATE INDEX presses_by_location ON presses (site, location, pressed_at_ms);
 )sql"},
+      // IF NOT EXISTS: hubs before this migration created these tables at every start.
+      {3, "alert restart state, alert history, alert id counter, webhook queue", R"sql(
+CREATE TABLE IF NOT EXISTS alert_tracking (
+  site TEXT NOT NULL,
+  id TEXT NOT NULL,
+  display_name TEXT NOT NULL,
+  cause TEXT NOT NULL,
+  level INTEGER NOT NULL,
+  last_notice_ms INTEGER NOT NULL,
+  level_since_ms INTEGER NOT NULL,
+  last_publish_ms INTEGER NOT NULL,
+  unpublished INTEGER NOT NULL,
+  PRIMARY KEY (site, id)
+);
+CREATE TABLE IF NOT EXISTS alert_history (
+  row INTEGER PRIMARY KEY,
+  site TEXT NOT NULL,
+  alert_id TEXT NOT NULL,
+  change TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  by TEXT,
+  level INTEGER NOT NULL,
+  bad INTEGER NOT NULL,
+  total INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alert_history_by_alert ON alert_history (site, alert_id, row);
+CREATE TABLE IF NOT EXISTS alert_counter (
+  site TEXT PRIMARY KEY,
+  next_id INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS webhook_queue (
+  row INTEGER PRIMARY KEY,
+  site TEXT NOT NULL,
+  alert_id TEXT NOT NULL,
+  change TEXT NOT NULL,
+  contact TEXT NOT NULL,
+  url TEXT NOT NULL,
+  body TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL,
+  next_attempt_ms INTEGER NOT NULL,
+  last_error TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL DEFAULT 'pending'
+);
+CREATE INDEX IF NOT EXISTS webhook_queue_due ON webhook_queue (site, state, next_attempt_ms);
+)sql"},
   };
   return list;
 }
@@ -214,17 +261,23 @@ void migrate(Database& db, int up_to) {
 // ---- Store ---------------------------------------------------------------------------------
 
 namespace {
-Database& prepared(Database& db, const std::string& site) {
-  // WAL lets readers (HTTP, tools) run while a batch commits; FULL makes each commit durable
-  // before we acknowledge it.
-  db.exec_or_throw("PRAGMA journal_mode=WAL");
-  db.exec_or_throw("PRAGMA synchronous=FULL");
-  db.exec_or_throw("PRAGMA foreign_keys=ON");
-  migrate(db);
-  Statement s(db, "INSERT OR IGNORE INTO sites (id, created_at_ms) VALUES (?, strftime('%s','now') * 1000)");
-  s.bind(1, site);
-  s.step();
-  if (s.failed()) throw StoreError("cannot record site: " + db.last_error());
+Database& prepared(Database& db, const std::string& path, const std::string& site) {
+  try {
+    // WAL lets readers (HTTP, tools) run while a batch commits; FULL makes each commit durable
+    // before we acknowledge it.
+    db.exec_or_throw("PRAGMA journal_mode=WAL");
+    db.exec_or_throw("PRAGMA synchronous=FULL");
+    db.exec_or_throw("PRAGMA foreign_keys=ON");
+    migrate(db);
+    Statement s(db, "INSERT OR IGNORE INTO sites (id, created_at_ms) VALUES (?, strftime('%s','now') * 1000)");
+    s.bind(1, site);
+    s.step();
+    if (s.failed()) throw StoreError("cannot record site: " + db.last_error());
+  } catch (const StoreError& e) {
+    // SQLite's own words ("attempt to write a readonly database") do not say which file.
+    throw StoreError("cannot use database " + path + ": " + e.what() +
+                     " (check that its folder is writable by this user and the disk is not full)");
+  }
   return db;
 }
 
@@ -259,7 +312,7 @@ Liveness liveness_from(const std::string& s) {
 SqliteStore::SqliteStore(const std::string& path, std::string site)
     : db_(path),
       site_(std::move(site)),
-      begin_(prepared(db_, site_), "BEGIN IMMEDIATE"),
+      begin_(prepared(db_, path, site_), "BEGIN IMMEDIATE"),
       commit_(db_, "COMMIT"),
       rollback_(db_, "ROLLBACK"),
       insert_press_(db_,

@@ -152,7 +152,8 @@ void WebhookSender::pump() {
   const auto room = static_cast<std::size_t>(std::max(0, policy_.max_in_flight - static_cast<int>(in_flight_.size())));
   if (room > 0) {
     // Ask for enough rows to fill the free slots even if some of them are in flight already.
-    for (auto& post : store_.due_posts(now, room + in_flight_.size())) {
+    const auto latest = now + policy_.backoff_max + policy_.backoff_max / 2;  // the cap with its jitter
+    for (auto& post : store_.due_posts(now, room + in_flight_.size(), latest)) {
       if (in_flight_.size() >= static_cast<std::size_t>(policy_.max_in_flight)) break;
       if (in_flight_.count(post.row)) continue;
       attempt(std::move(post));

@@ -194,6 +194,12 @@ TEST_CASE("a hub whose disk is full acknowledges nothing it did not store, says 
   auto after = stored_seqs(hub.db, "d-0");
   CHECK(after.size() == 30);
   for (std::uint64_t seq = 1; seq <= 30; ++seq) CHECK(after.count(seq) == 1);
+  // Said once when it starts failing, once when it recovers, not once per failed batch.
+  CHECK(wait_until([&] { return hub.log().find("commits succeed again") != std::string::npos; }, 5s));
+  const auto log = hub.log();
+  std::size_t failures = 0;
+  for (auto at = log.find("presses failed"); at != std::string::npos; at = log.find("presses failed", at + 1)) ++failures;
+  CHECK(failures == 1);
 }
 
 TEST_CASE("a hub whose database card turns read-only acknowledges nothing more, says why, keeps serving reads, "
@@ -228,6 +234,16 @@ TEST_CASE("a hub whose database card turns read-only acknowledges nothing more, 
   CHECK(boost::json::parse(presses->body).as_array().size() == 5);
 
   hub.child->stop();
+  // Started again on the read-only card, the hub refuses to run and says which file and what to do.
+  Child refused({(bin_dir() / "kiosk-hub").string(), "--broker", broker.url(), "--site", kSite, "--db",
+                 (card.path() / "hub.db").string(), "--http", "127.0.0.1:0", "--token-file",
+                 (dir / "hub.token").string()},
+                Child::Options{{}, dir / "hub-refused.log", {}});
+  CHECK(refused.wait(15s) == std::optional<int>(1));
+  INFO(refused.log());
+  CHECK(refused.log().find((card.path() / "hub.db").string()) != std::string::npos);
+  CHECK(refused.log().find("writable") != std::string::npos);
+
   REQUIRE(card.repair());
   hub.start();
   for (std::uint64_t seq = 6; seq <= 10; ++seq) device.press(seq);

@@ -189,6 +189,20 @@ TEST_CASE("the webhook queue hands out due posts, reschedules failures and forge
   CHECK_FALSE(store.next_post_due());
 }
 
+TEST_CASE("a webhook retry scheduled before the wall clock stepped back an hour is not held back an hour") {
+  Database db(":memory:");
+  AlertStore store(db, "s1");
+  const WallTime now = from_ms(1'800'000'000'000);
+  WebhookPost p{.alert_id = "a-000001", .change = "opened", .contact = "alice", .url = "http://127.0.0.1:1/", .body = "{}"};
+  REQUIRE_FALSE(store.write({}, 2, {p}, now));
+  auto due = store.due_posts(now, 10);
+  REQUIRE(due.size() == 1);
+  REQUIRE_FALSE(store.post_failed(due[0].row, 1, now + 30s, "connection refused", false));
+  const WallTime stepped_back = now - 1h;
+  CHECK(store.due_posts(stepped_back, 10, stepped_back + 5min).size() == 1);   // beyond any retry wait: due
+  CHECK(store.due_posts(now + 10s, 10, now + 10s + 5min).empty());            // an ordinary wait is kept
+}
+
 TEST_CASE("a latency-first alert write is made power-safe by sync and leaves the connection fully synchronous") {
   kiosk::test::TempDir dir;
   Database db((dir / "hub.db").string());

@@ -125,3 +125,44 @@ TEST_CASE("through the hub, rotated and retired credentials are refused and unkn
   CHECK_FALSE(MqttProbe(v.broker.url()).try_connect(3s));
   CHECK(v.stored("desk-1") == 1);
 }
+
+TEST_CASE("kioskctl manager add gives a manager an account that reads alerts only, and remove takes it away",
+          "[integration]") {
+  SecuredVenue v;
+  const auto hub_url = "http://127.0.0.1:" + std::to_string(v.http_port);
+  auto kioskctl = [&](std::vector<std::string> args, const std::string& log) {
+    args.insert(args.begin(), {(bin_dir() / "kioskctl").string(), "--hub", hub_url, "--token-file",
+                               (v.dir / "hub.token").string()});
+    Child run(args, Child::Options{.env = {}, .log_file = v.dir / log, .working_dir = {}});
+    auto status = run.wait(20s);
+    INFO(run.log());
+    REQUIRE(status);
+    return std::make_pair(*status, run.log());
+  };
+  const auto file = v.dir / "alice.manager.json";
+  auto [added, out] = kioskctl({"manager", "add", "alice", "--out", file.string()}, "add.log");
+  INFO(out);
+  REQUIRE(added == 0);
+  CHECK(out.find("added manager alice") != std::string::npos);
+  CHECK(out.find("password\"") == std::string::npos);
+  CHECK((fs::status(file).permissions() & fs::perms::all) == (fs::perms::owner_read | fs::perms::owner_write));
+  std::ifstream in(file);
+  const auto settings = json::parse(std::string(std::istreambuf_iterator<char>(in), {})).as_object();
+  CHECK(settings.at("subscribe").as_string() == "kiosk/v1/venue/alert/#");
+  MqttProbe::Options alice{.client_id = "", .username = std::string(settings.at("username").as_string()),
+                           .password = std::string(settings.at("password").as_string())};
+
+  MqttProbe phone(v.broker.url(), alice);
+  REQUIRE(phone.try_connect(5s));
+  CHECK(phone.subscribe("kiosk/v1/venue/alert/#") == 1);
+  CHECK(phone.subscribe("kiosk/v1/venue/device/+/press") == 0x80);
+
+  CHECK(kioskctl({"manager", "add", "alice", "--out", (v.dir / "again.json").string()}, "again.log").first == 1);
+  CHECK_FALSE(fs::exists(v.dir / "again.json"));  // nothing half-written when the broker refuses
+
+  auto [removed, removed_out] = kioskctl({"manager", "remove", "alice"}, "remove.log");
+  INFO(removed_out);
+  CHECK(removed == 0);
+  CHECK(wait_until([&] { return !phone.connected(); }, 5s));
+  CHECK_FALSE(MqttProbe(v.broker.url(), alice).try_connect(3s));
+}

@@ -82,6 +82,18 @@ const std::vector<CommandSpec>& commands() {
        "",
        false},
       {{"alerts", "ack"}, {"id"}, {{"by", "MANAGER", "who acknowledges"}}, {"by"}, "acknowledge an alert", "", true},
+      {{"manager", "add"},
+       {"id"},
+       {{"out", "FILE", "where to write the manager's broker settings, '-' for stdout (default ./<id>.manager.json)"},
+        {"force", "", "replace an existing file"},
+        {"broker", "URL", "broker URL the manager's app uses (default \"broker\" in the config file, else tcp://<hub host>:1883)"}},
+       {},
+       "give a manager's phone or pager a broker account that can read alerts and acknowledge them",
+       "The file holds the account's password (mode 0600) and the topics to use; the password is\n"
+       "shown nowhere else. The account can subscribe to kiosk/v1/<site>/alert/# and publish\n"
+       "acknowledgements to kiosk/v1/<site>/alert/<location>/ack, nothing else.",
+       true},
+      {{"manager", "remove"}, {"id"}, {}, {}, "remove a manager's broker account (connected sessions are closed)", "", true},
   };
   return table;
 }

@@ -69,6 +69,8 @@ class Session {
     if (name == "location rename") return location_rename();
     if (name == "alerts") return inv_.has("follow") ? alerts_follow() : alerts_list();
     if (name == "alerts ack") return alerts_ack();
+    if (name == "manager add") return manager_add();
+    if (name == "manager remove") return manager_remove();
     throw Failure{"'" + name + "' is not implemented", "see kioskctl --help"};
   }
 
@@ -187,10 +189,51 @@ class Session {
     return 0;
   }
 
-  std::string default_out() const { return inv_.option_or("out", id() + ".json"); }
+  int manager_add() {
+    auto file = open_out(id() + ".manager.json");
+    const auto site_id = site();
+    json::object body{{"id", id()}};
+    auto v = call(true, "/api/managers", body);
+    const auto* credentials = v.is_object() ? v.get_object().if_contains("credentials") : nullptr;
+    const bool has_credentials = credentials && credentials->is_object();
+    json::object settings{{"site", site_id},
+                          {"broker", inv_.option_or("broker", settings_.broker.value_or(default_broker_for(url_.host)))},
+                          {"subscribe", "kiosk/v1/" + site_id + "/alert/#"},
+                          {"ack_topic", "kiosk/v1/" + site_id + "/alert/<location>/ack"},
+                          {"ack_payload", json::object{{"id", "<alert id>"}, {"by", id()}}}};
+    if (has_credentials) {
+      const auto& c = credentials->get_object();
+      settings["username"] = c.contains("username") ? c.at("username") : json::value(id());
+      settings["password"] = c.contains("password") ? c.at("password") : json::value(nullptr);
+    }
+    try {
+      file.write(json::serialize(settings) + "\n");
+    } catch (const std::runtime_error& e) {
+      throw Failure{e.what(), "the broker has the account; run 'kioskctl manager remove " + id() + "' and add it again"};
+    }
+    if (inv_.globals.json) {
+      print_json(json::object{{"manager", id()}, {"settings", file.path()}, {"broker_credentials", has_credentials}});
+      return 0;
+    }
+    if (file.is_stdout()) return 0;
+    out_ << "added manager " << id() << "; settings written to " << file.path()
+         << " (mode 0600, holds the broker password: hand it to the manager's app and delete it here)\n";
+    if (!has_credentials) out_ << "note: the broker has no per-client accounts (hub without --dynsec); no password needed\n";
+    return 0;
+  }
 
-  SecretFile open_out() {
-    const auto path = default_out();
+  int manager_remove() {
+    auto v = call(true, "/api/managers/" + percent_encode(id()) + "/remove");
+    if (inv_.globals.json) return print_json(v), 0;
+    out_ << "removed manager " << id() << ": the account can no longer read or acknowledge alerts\n";
+    return 0;
+  }
+
+  std::string default_out(const std::string& fallback) const { return inv_.option_or("out", fallback); }
+
+  SecretFile open_out() { return open_out(id() + ".json"); }
+  SecretFile open_out(const std::string& fallback) {
+    const auto path = default_out(fallback);
     if (path == "-" && inv_.globals.json) {
       throw Failure{"--json and --out - would both write to stdout", "write the config to a file with --out FILE"};
     }

@@ -49,7 +49,8 @@ class AlertService {
 
   const AlertCounters& counters() const { return counters_; }
   const WebhookSender::Counters& webhook_counters() const { return webhooks_.counters(); }
-  std::vector<TrackedAlert> active_alerts() const { return machine_.active_alerts(); }
+  // Active alerts with their times on the wall clock.
+  std::vector<TrackedAlert> active_alerts() const;
   // Prometheus text for the hub's /metrics (kiosk_alerts_*, kiosk_webhook_*).
   std::string render_metrics();
 
@@ -60,13 +61,17 @@ class AlertService {
   void tick();
   void schedule_tick();
   void warm_up();
-  void run(std::vector<Effect> effects, WallTime now);
+  void run(std::vector<Effect> effects);
   bool publish(const protocol::Alert& alert, Change change);
   void republish_pending();
   void reject_ack(const std::string& reason, const std::string& detail);
   std::string display_name(const std::string& location) const;
+  // The machine and the detectors run on timeline_; what leaves the service is on the wall clock.
+  protocol::Alert on_wall_clock(protocol::Alert alert) const;
+  TrackedAlert on_wall_clock(TrackedAlert tracked) const;
 
   Hub& hub_;
+  Timeline timeline_;
   AlertConfig config_;
   AlertStore store_;
   AlertMachine machine_;

@@ -70,7 +70,9 @@ class AlertStore {
   std::vector<AlertHistoryEntry> history(std::string_view id);
 
   // Webhook queue: pending posts due at `now`, soonest first.
-  std::vector<WebhookPost> due_posts(WallTime now, std::size_t limit);
+  // Rows due later than `latest` are due too: no retry waits that long, so the wall clock has
+  // stepped back since they were scheduled, and they must not wait for it to catch up.
+  std::vector<WebhookPost> due_posts(WallTime now, std::size_t limit, std::optional<WallTime> latest = std::nullopt);
   std::optional<WallTime> next_post_due();
   std::optional<std::string> post_delivered(std::int64_t row);
   // A failed attempt: retry at next_attempt, or give up (kept as 'failed' for the operator).

@@ -36,10 +36,30 @@ class ManualClock final : public Clock {
     wall_ += d;
     steady_ += d;
   }
+  // The wall clock alone jumps (NTP, a manual fix); steady time does not.
+  void step_wall(std::chrono::milliseconds d) { wall_ += d; }
 
  private:
   protocol::WallTime wall_;
   SteadyTime steady_{};
+};
+
+// Wall time that moves only with the steady clock: it starts at the wall clock and then ignores
+// the wall clock's steps (NTP on a board without RTC, a manual fix), so durations measured on it -
+// detection windows, repeat and escalation timers - stay true. offset() is how far the wall clock
+// has stepped away since; times shown to people are converted back with it.
+class Timeline {
+ public:
+  explicit Timeline(const Clock& clock) : clock_(clock), wall_(clock.wall_now()), steady_(clock.steady_now()) {}
+  protocol::WallTime now() const {
+    return wall_ + std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - steady_);
+  }
+  std::chrono::milliseconds offset() const { return clock_.wall_now() - now(); }
+
+ private:
+  const Clock& clock_;
+  protocol::WallTime wall_;
+  SteadyTime steady_;
 };
 
 inline std::int64_t to_ms(protocol::WallTime t) { return t.time_since_epoch().count(); }

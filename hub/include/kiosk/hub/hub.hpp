@@ -89,6 +89,11 @@ class Hub final : private IngestPorts {
                 protocol::WallTime at) override;
   void acknowledged(const PressRecord& row, bool inserted, bool acked) override;
   void commit_failed(const std::string& error, std::size_t presses) override;
+  struct FailingCommits {
+    std::uint64_t batches = 0;  // since the last good commit
+    std::uint64_t presses = 0;
+    SteadyTime logged{};
+  };
 
   void arm_batch_timer();
   void flush_batch();
@@ -121,6 +126,7 @@ class Hub final : private IngestPorts {
   bool stopped_ = false;
   SteadyTime started_at_{};
   std::optional<std::string> last_db_error_;
+  FailingCommits failing_commits_;
   std::map<std::pair<std::string, std::string>, SteadyTime> reject_logged_;
   std::set<std::string> configs_pending_;  // retained configs to publish once the broker is back
 
