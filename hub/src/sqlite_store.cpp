@@ -317,7 +317,10 @@ SqliteStore::SqliteStore(const std::string& path, std::string site)
       rollback_(db_, "ROLLBACK"),
       insert_press_(db_,
                     "INSERT OR IGNORE INTO presses (site, device, seq, location, button, rating, scale, flags, "
-                    "pressed_at_ms, received_at_ms) VALUES (?,?,?,?,?,?,?,?,?,?)") {}
+                    "pressed_at_ms, received_at_ms) VALUES (?,?,?,?,?,?,?,?,?,?)"),
+      earlier_press_(db_,
+                     "UPDATE presses SET pressed_at_ms = ?1 WHERE site = ?2 AND device = ?3 AND seq = ?4 "
+                     "AND pressed_at_ms > ?1") {}
 
 std::optional<std::string> SqliteStore::in_transaction(const std::function<std::optional<std::string>()>& body) {
   begin_.reset();
@@ -356,6 +359,15 @@ std::optional<std::string> SqliteStore::commit_presses(const std::vector<PressRe
       s.step();
       if (s.failed()) return "insert press: " + db_.last_error();
       inserted[i] = sqlite3_changes(db_.handle()) > 0;
+      if (inserted[i]) continue;
+      // A re-send of a stored press. Every delay on the way (the terminal's outbox, the broker
+      // holding it while the hub was down) only makes "receive time - age_ms" later, never
+      // earlier: the earliest estimate of all copies is the best one.
+      auto& u = earlier_press_;
+      u.reset();
+      u.bind(1, r.pressed_at_ms).bind(2, site_).bind(3, r.device).bind(4, static_cast<std::int64_t>(r.seq));
+      u.step();
+      if (u.failed()) return "update press time: " + db_.last_error();
     }
     return std::nullopt;
   });

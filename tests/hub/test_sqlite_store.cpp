@@ -80,6 +80,20 @@ TEST_CASE("committing the same press twice stores it once") {
   CHECK(store.press_count() == 3);
 }
 
+TEST_CASE("a re-sent press dated earlier than the stored copy corrects its time; a later one does not") {
+  // The first copy waited in the broker while the hub was down: its receive time - age_ms is late.
+  kiosk::test::TempDir dir;
+  SqliteStore store((dir / "t.db").string(), "s");
+  std::vector<bool> inserted;
+  REQUIRE_FALSE(store.commit_presses({row("d1", 1, 50'000)}, inserted));
+  REQUIRE_FALSE(store.commit_presses({row("d1", 1, 20'000), row("d1", 1, 30'000)}, inserted));
+  CHECK(inserted == std::vector<bool>{false, false});
+  auto stored = store.presses({});
+  REQUIRE(stored.size() == 1);
+  CHECK(stored[0].pressed_at_ms == 20'000);
+  CHECK(stored[0].received_at_ms == 50'010);  // when the hub first had it
+}
+
 TEST_CASE("recent presses are listed newest first with filters") {
   kiosk::test::TempDir dir;
   SqliteStore store((dir / "q.db").string(), "s");

@@ -128,6 +128,7 @@ class SqliteStore {
   Statement commit_;
   Statement rollback_;
   Statement insert_press_;
+  Statement earlier_press_;  // a re-send's earlier time estimate replaces the stored one
 };
 
 }  // namespace kiosk::hub
