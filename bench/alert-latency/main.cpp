@@ -37,6 +37,7 @@
 #include <boost/json.hpp>
 #include <mqtt/async_client.h>
 
+#include "kiosk/bench/stats.hpp"
 #include "kiosk/hub/alert_service.hpp"
 #include "kiosk/hub/broker_accounts.hpp"
 #include "kiosk/hub/hub.hpp"
@@ -253,11 +254,7 @@ void no_delay(const std::set<int>& fds) {
   }
 }
 
-double percentile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  const auto i = static_cast<std::size_t>(std::min<double>(static_cast<double>(v.size() - 1), q * static_cast<double>(v.size() - 1) + 0.5));
-  return v[i];
-}
+using kiosk::bench::percentile;
 
 int run(const Options& o) {
   using namespace kiosk::hub;

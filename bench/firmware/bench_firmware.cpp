@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "kiosk/bench/stats.hpp"
 #include "kiosk/protocol/protocol.hpp"
 
 extern char** environ;
@@ -135,11 +136,7 @@ long cpu_ticks(int pid) {
   return utime + stime;
 }
 
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  auto idx = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(idx, v.size() - 1)];
-}
+using kiosk::bench::percentile;
 
 struct Arrivals {
   std::mutex mutex;
@@ -255,7 +252,7 @@ int run(const Options& o) {
   std::printf("kiosk-firmware benchmark (%d presses after %d warm-up, debounce %d ms, outbox on %s)\n",
               o.presses, warmup, o.debounce_ms, dir.c_str());
   std::printf("press-to-PUBLISH latency after debounce: p50 %.2f ms, p99 %.2f ms, max %.2f ms, mean %.2f ms\n",
-              percentile(latencies_ms, 50), percentile(latencies_ms, 99),
+              percentile(latencies_ms, 0.50), percentile(latencies_ms, 0.99),
               *std::max_element(latencies_ms.begin(), latencies_ms.end()), sum / static_cast<double>(latencies_ms.size()));
   int buckets[5] = {0, 0, 0, 0, 0};
   for (double v : latencies_ms) buckets[v < 2 ? 0 : v < 5 ? 1 : v < 20 ? 2 : v < 50 ? 3 : 4]++;
