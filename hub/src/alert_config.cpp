@@ -8,9 +8,11 @@
 //   "update_interval_s": 60,         republish changed counts at most this often [60]
 //   "max_press_age_s": 600,          older presses (device backlog) do not feed detectors [600]
 //   "warmup_hours": 168, "warmup_presses": 20000,   history replayed into detectors at start
-//   "detector": {"kind": "baseline", "bad_max_rating": 2, "window_s": 1200, "last_n": 20,
-//                "min_bad": 3, "p_threshold": 0.0005, "prior_bad_share": 0.1, "prior_weight": 40,
-//                "resolve_after_s": 600, "calm_p": 0.05}
+//   "detector": {"kind": "baseline", "bad_max_rating": 2, "window_s": 3600, "last_n": 200,
+//                "min_bad": 2, "same_guest_gap_s": 30, "p_threshold": 0.0007, "spike_share": 0.7,
+//                "spike_ratio": 2, "spike_rate_ratio": 3, "rate_memory_days": 4,
+//                "max_baseline_weight": 200, "prior_bad_share": 0.1, "prior_weight": 40,
+//                "resolve_after_s": 600, "calm_p": 0.05}   (defaults: DetectorSettings, detector.hpp)
 //             or {"kind": "naive", "bad": 3, "window_s": 600, "resolve_after_s": 600, "bad_max_rating": 2},
 //   "detectors": {"front-desk": {...same keys, over "detector"...}},
 //   "contacts": [{"id": "alice", "name": "Alice", "webhook": "http://10.0.0.5:8080/hook",
@@ -166,6 +168,12 @@ std::optional<Error> parse_detector(const json::value& v, const std::string& pat
   if (auto e = f.number("memory_presses", 1, 1e12, b.memory_presses)) return e;
   if (auto e = f.number("hour_memory_presses", 1, 1e12, b.hour_memory_presses)) return e;
   if (auto e = f.number("calm_p", 0, 1, b.calm_p)) return e;
+  if (auto e = f.duration("same_guest_gap_s", 0, 3600, b.same_guest_gap)) return e;
+  if (auto e = f.number("spike_share", 0.01, 0.99, b.spike_share)) return e;
+  if (auto e = f.number("spike_ratio", 1, 100, b.spike_ratio)) return e;
+  if (auto e = f.number("spike_rate_ratio", 0, 1000, b.spike_rate_ratio)) return e;
+  if (auto e = f.number("rate_memory_days", 1, 1000, b.rate_memory_days)) return e;
+  if (auto e = f.number("max_baseline_weight", 1, 1e9, b.max_baseline_weight)) return e;
   if (auto e = f.integer("bad", 1, 10000, d.naive.bad)) return e;
   return f.unknown_keys();
 }

@@ -148,7 +148,7 @@ void AlertService::warm_up() {
     if (config_.is_call_manager(it->device, it->location, it->button)) continue;
     auto& last = last_fed_[it->location];
     RatedPress p{.at = std::max(from_ms(it->pressed_at_ms), last), .rating = it->rating, .scale = it->scale,
-                 .repeat = has_flag(*it, "repeat"), .call_manager = false};
+                 .repeat = has_flag(*it, "repeat"), .call_manager = false, .device = it->device};
     last = p.at;
     making_for_ = it->location;
     detectors_.observe(it->location, p);
@@ -169,7 +169,8 @@ void AlertService::on_press(const PressRecord& row, bool inserted) {
   // A late re-send may be older than a press already seen: the detectors need time order.
   RatedPress p{.at = std::max(now - age, last), .rating = row.rating, .scale = row.scale,
                .repeat = has_flag(row, "repeat"),
-               .call_manager = config_.is_call_manager(row.device, row.location, row.button)};
+               .call_manager = config_.is_call_manager(row.device, row.location, row.button),
+               .device = row.device};
   last = p.at;
   making_for_ = row.location;
   const Verdict v = detectors_.observe(row.location, p);

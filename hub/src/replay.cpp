@@ -215,7 +215,7 @@ std::size_t replay(std::vector<PressRow> rows, const ReplaySettings& settings,
   for (const auto& r : rows) {
     if (!next_tick) next_tick = r.at + tick;
     run_timers_until(r.at);
-    const RatedPress p{.at = r.at, .rating = r.rating, .scale = r.scale};
+    const RatedPress p{.at = r.at, .rating = r.rating, .scale = r.scale, .device = r.device};
     out(machine.on_verdict(r.location, r.location, detectors.observe(r.location, p), r.at));
   }
   // Let alerts still open at the end resolve, as they would with no more presses (bounded: one day).

@@ -119,7 +119,9 @@ TEST_CASE("replay prints the alert an incident raises and its resolution") {
   std::vector<PressRow> rows;
   WallTime t = at("2026-10-05T10:00:00.000Z");
   for (int i = 0; i < 30; ++i) rows.push_back({t += 2min, "spa", "s-1", i % 10 == 0 ? 1 : 4, 4});
-  for (int i = 0; i < 6; ++i) rows.push_back({t += 30s, "spa", "s-1", 1, 4});
+  // A new site: its baseline is a guess, so it takes a clear burst (the share of the site
+  // itself rises with it).
+  for (int i = 0; i < 10; ++i) rows.push_back({t += 30s, "spa", "s-1", 1, 4});
   for (int i = 0; i < 30; ++i) rows.push_back({t += 2min, "spa", "s-1", 4, 4});
   std::vector<kiosk::protocol::Alert> out;
   ReplaySettings s;

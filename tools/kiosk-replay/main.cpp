@@ -28,10 +28,15 @@ void usage(std::ostream& os) {
         "  --naive-bad N             naive rule: N bad presses (default 3)\n"
         "  --naive-minutes M         naive rule: within M minutes (default 10)\n"
         "  --bad-max-rating R        ratings <= R are bad (default: lower half of the scale)\n"
-        "  --window-minutes M        detector window age (default 20)\n"
-        "  --last-n N                detector window size in presses (default 20)\n"
-        "  --min-bad N               fewest bad presses for a spike (default 3)\n"
-        "  --p-threshold P           sensitivity, binomial tail probability (default 0.0008)\n"
+        "  --window-minutes M        a run starts at most M minutes ago (default 60)\n"
+        "  --last-n N                ... and at most N presses ago (default 200)\n"
+        "  --min-bad N               fewest bad presses from distinct guests for a spike (default 2)\n"
+        "  --same-guest-seconds S    bad presses at one device closer than this are one guest (default 30)\n"
+        "  --p-threshold P           sensitivity: a spike when the likelihood ratio exceeds 1/P (default 0.0007)\n"
+        "  --spike-share S           incident bad share the test looks for, at least (default 0.7)\n"
+        "  --spike-ratio R           ... and at least R x the usual share (default 2)\n"
+        "  --spike-rate-ratio C      rate test: bad presses C, 3C, 9C x faster than usual; 0 = off (default 3)\n"
+        "  --rate-memory-days D      forgetting of the learned hourly press rate (default 4)\n"
         "  --baseline-weight W       most presses' worth of trust in the baseline (default 200)\n"
         "  --prior SHARE             site-wide bad share before any data (default 0.10)\n"
         "  --resolve-minutes M       back to normal this long before resolving (default 10)\n"
@@ -40,7 +45,8 @@ void usage(std::ostream& os) {
         "Evaluate: scores alert files against the ground truth of kiosk-sim and prints a table:\n"
         "incidents detected (an alert opened at the location between start and end + grace), median\n"
         "delay in bad presses and seconds, false alerts (overlapping no incident) per location-week.\n"
-        "  --json                    one JSON object per rule instead of the table\n"
+        "  --json                    one JSON object per rule instead of the table, with the delay\n"
+        "                            of every incident in truth order ([bad, seconds] or null)\n"
         "exit: 0 ok, 1 failed (unreadable file, bad header), 2 usage\n";
 }
 
@@ -120,6 +126,16 @@ int main(int argc, char** argv) {
         s.detector.last_n = std::stoi(value());
       } else if (a == "--min-bad") {
         s.detector.min_bad = std::stoi(value());
+      } else if (a == "--same-guest-seconds") {
+        s.detector.same_guest_gap = std::chrono::seconds(std::stoi(value()));
+      } else if (a == "--spike-share") {
+        s.detector.spike_share = std::stod(value());
+      } else if (a == "--spike-rate-ratio") {
+        s.detector.spike_rate_ratio = std::stod(value());
+      } else if (a == "--rate-memory-days") {
+        s.detector.rate_memory_days = std::stod(value());
+      } else if (a == "--spike-ratio") {
+        s.detector.spike_ratio = std::stod(value());
       } else if (a == "--p-threshold") {
         s.detector.p_threshold = std::stod(value());
       } else if (a == "--baseline-weight") {
@@ -223,10 +239,19 @@ int main(int argc, char** argv) {
           "{\"rule\":\"%s\",\"incidents\":%d,\"detected\":%d,\"detectable\":%d,\"detected_detectable\":%d,"
           "\"evident\":%d,\"detected_evident\":%d,\"median_delay_bad\":%.1f,\"median_delay_s\":%.0f,"
           "\"paired_n\":%zu,\"paired_delay_bad\":%.1f,\"paired_delay_s\":%.0f,\"alerts\":%d,"
-          "\"false_alerts\":%d,\"location_weeks\":%.2f,\"false_per_location_week\":%.3f}\n",
+          "\"false_alerts\":%d,\"location_weeks\":%.2f,\"false_per_location_week\":%.3f,\"delays\":[",
           alert_files[i].name.c_str(), ev.incidents, ev.detected, ev.detectable, ev.detected_detectable, ev.evident,
           ev.detected_evident, ev.median_delay_bad, ev.median_delay_s, p.n, p.other_bad, p.other_s, ev.alerts,
           ev.false_alerts, ev.location_weeks, ev.false_per_location_week());
+      // Per incident in truth order ([bad presses, seconds] or null), so runs can be pooled.
+      for (std::size_t k = 0; k < ev.delays.size(); ++k) {
+        if (k) std::printf(",");
+        if (ev.delays[k])
+          std::printf("[%.0f,%.1f]", ev.delays[k]->bad, ev.delays[k]->seconds);
+        else
+          std::printf("null");
+      }
+      std::printf("]}\n");
     }
     return 0;
   }

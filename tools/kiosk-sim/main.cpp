@@ -9,10 +9,19 @@
 // - a usual bad share per location (3..20%), a little higher when busy (x0.8 quiet .. x1.2
 //   peak), and a day-to-day factor (log-normal, sd 0.2): some days are simply worse;
 // - presses are Poisson per minute; a bad press is one of the lower half of the scale;
-// - incidents: a location, a day, a start drawn where the guests are (proportional to traffic,
-//   an incident nobody sees is no incident), 10..90 minutes (log-uniform), bad share 40..90%,
-//   and 1.0..1.5x as many presses (unhappy guests press more). At most one per location per
-//   6 hours.
+// - incidents (--incident-model realistic, the default since 2026-11-22): what a venue calls an
+//   incident - a dirty restroom, a broken lift, a queue at check-in - lasts until someone fixes
+//   it, so 20..120 minutes (log-uniform); it happens while guests are there, so it starts only in
+//   the busy part of the day (hours with at least a third of the day's peak traffic), picked in
+//   proportion to traffic; and unhappy guests press more readily than content ones
+//   (self-selection), so the press rate is 1.5..3x the usual and the bad share 50..90%. At most
+//   one per location per 6 hours. The normal traffic model above is unchanged.
+// - --incident-model weak is the model used before 2026-11-22, kept for a sensitivity line in
+//   bench/detection: 10..90 minutes, any hour in proportion to traffic (quiet nights included),
+//   bad share 40..90%, 1.0..1.5x the presses. About a third of those incidents left fewer than
+//   3 bad presses (a 10-minute incident at 3 a.m.), which no rule with a minimum count can
+//   catch and which a manager would not call an incident. Its random draws are made in the same
+//   order as before, so the same seed gives the same venue and incidents as the old tool.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -86,15 +95,20 @@ struct Options {
   std::string start = "2026-10-01";
   std::string out = "presses.csv";
   std::string truth = "truth.csv";
+  bool weak_incidents = false;  // --incident-model weak: the pre-2026-11-22 incidents
 };
 
 void usage(std::ostream& os) {
   os << "usage: kiosk-sim [--days N] [--locations N] [--incidents N] [--seed N] [--start YYYY-MM-DD]\n"
-        "                 [--out presses.csv] [--truth truth.csv]\n"
+        "                 [--out presses.csv] [--truth truth.csv] [--incident-model realistic|weak]\n"
         "Simulates a venue's rating terminals: realistic days per location kind, a usual bad share per\n"
         "location, and incidents with a known start and end. Writes the presses (time,location,device,\n"
         "rating,scale) and the ground truth (location,start,end,bad_share). Same seed, same output.\n"
-        "defaults: --days 28 --locations 20 --incidents 40 --seed 1 --start 2026-10-01\n";
+        "Incident models: realistic (default) lasts 20..120 min, starts in busy hours, 1.5..3x the\n"
+        "presses with 50..90% bad (unhappy guests press more readily); weak is the older model\n"
+        "(10..90 min at any hour, 1..1.5x the presses, 40..90% bad), for comparison.\n"
+        "defaults: --days 28 --locations 20 --incidents 40 --seed 1 --start 2026-10-01\n"
+        "          --incident-model realistic\n";
 }
 
 int fail_usage(const std::string& what) {
@@ -148,6 +162,10 @@ int main(int argc, char** argv) {
         o.out = value();
       } else if (a == "--truth") {
         o.truth = value();
+      } else if (a == "--incident-model") {
+        const auto m = value();
+        if (m != "realistic" && m != "weak") return fail_usage("--incident-model is realistic or weak, not " + m);
+        o.weak_incidents = m == "weak";
       } else {
         return fail_usage("unknown option " + a);
       }
@@ -194,24 +212,37 @@ int main(int argc, char** argv) {
     const Location& l = locs[li];
     const int day = static_cast<int>(unit(rng) * o.days) % o.days;
     const int wd = weekday_of(day);
-    // The hour where it starts, in proportion to the traffic of that hour.
-    double pick = unit(rng) * profile_sum(l, wd);
+    // The hour where it starts, in proportion to the traffic of that hour; realistic incidents
+    // only in the busy part of the day (a third of the peak or more): nobody reports a dirty
+    // restroom at 3 a.m., and the weak model's night incidents were mostly invisible.
+    const double busy = o.weak_incidents ? 0.0 : profile_peak(l, wd) / 3.0;
+    const auto eligible = [&](int h) { return profile(l, wd, h) >= busy ? profile(l, wd, h) : 0.0; };
+    double eligible_sum = 0;
+    for (int h = 0; h < 24; ++h) eligible_sum += eligible(h);
+    double pick = unit(rng) * eligible_sum;
     int hour = 0;
     for (; hour < 23; ++hour) {
-      pick -= profile(l, wd, hour);
-      if (pick <= 0) break;
+      pick -= eligible(hour);
+      if (pick <= 0 && eligible(hour) > 0) break;
     }
     const auto begin = *start + std::chrono::days(day) + std::chrono::hours(hour) +
                        std::chrono::milliseconds(static_cast<long long>(unit(rng) * 3600000.0));
-    const auto minutes = log_uniform(10, 90);
+    // Realistic: until someone fixes it, 20..120 minutes.
+    const auto minutes = o.weak_incidents ? log_uniform(10, 90) : log_uniform(20, 120);
     const auto end = begin + std::chrono::milliseconds(static_cast<long long>(minutes * 60000.0));
     if (end > *start + std::chrono::days(o.days)) continue;
     const bool clash = std::any_of(truth.begin(), truth.end(), [&](const Incident& t) {
       return t.location == l.id && t.start < end + std::chrono::hours(6) && begin < t.end + std::chrono::hours(6);
     });
     if (clash) continue;
-    truth.push_back(Incident{l.id, begin, end, uniform(0.4, 0.9)});
-    boosts.push_back(Boost{truth.back().bad_share, uniform(1.0, 1.5)});
+    // Self-selection: during an incident the unhappy guests press more readily than content ones.
+    if (o.weak_incidents) {
+      truth.push_back(Incident{l.id, begin, end, uniform(0.4, 0.9)});
+      boosts.push_back(Boost{truth.back().bad_share, uniform(1.0, 1.5)});
+    } else {
+      truth.push_back(Incident{l.id, begin, end, uniform(0.5, 0.9)});
+      boosts.push_back(Boost{truth.back().bad_share, uniform(1.5, 3.0)});
+    }
     ++made;
   }
 
