@@ -1,6 +1,7 @@
 # Finds the Debian packages the product builds on; tools/setup.sh installs them.
 find_package(Threads REQUIRED)
 find_package(Boost 1.81 REQUIRED COMPONENTS json)
+find_package(OpenSSL REQUIRED)
 find_package(PahoMqttCpp REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)

@@ -53,7 +53,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void start() {
     std::weak_ptr<Session> weak = shared_from_this();
-    client_.set_message_callback([weak](mqtt::const_message_ptr msg) {
+    client_.set_message_callback([weak](::mqtt::const_message_ptr msg) {
       auto self = weak.lock();
       if (!self) return;
       auto payload = msg->to_string();
@@ -68,13 +68,13 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!self) return;
       try {
         self->client_.subscribe(std::string(dynsec::kResponseTopic), 1);
-      } catch (const mqtt::exception&) {
+      } catch (const ::mqtt::exception&) {
       }
       std::lock_guard lock(self->sync_mutex_);
       ++self->connects_;
       self->sync_cv_.notify_all();
     });
-    auto builder = mqtt::connect_options_builder()
+    auto builder = ::mqtt::connect_options_builder()
                        .clean_session(true)
                        .keep_alive_interval(30s)
                        .connect_timeout(kConnectTimeout)
@@ -83,7 +83,7 @@ class Session : public std::enable_shared_from_this<Session> {
                        .password(settings_.password);
     if (!settings_.ca_file.empty() || settings_.broker_url.rfind("ssl://", 0) == 0) {
       // Without a CA file the system's trust store decides; the server is verified either way.
-      auto ssl = mqtt::ssl_options_builder().enable_server_cert_auth(true).verify(true);
+      auto ssl = ::mqtt::ssl_options_builder().enable_server_cert_auth(true).verify(true);
       if (!settings_.ca_file.empty()) ssl.trust_store(settings_.ca_file);
       if (!settings_.cert_file.empty()) ssl.key_store(settings_.cert_file);
       if (!settings_.key_file.empty()) ssl.private_key(settings_.key_file);
@@ -109,7 +109,7 @@ class Session : public std::enable_shared_from_this<Session> {
     stopped_ = true;
     try {
       if (client_.is_connected()) client_.disconnect()->wait_for(2s);
-    } catch (const mqtt::exception&) {
+    } catch (const ::mqtt::exception&) {
     }
     auto pending = std::move(pending_);
     pending_.clear();
@@ -150,7 +150,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto grant = dynsec::batch("grant", {dynsec::add_client_role(settings_.username, dynsec::hub_role(site))});
     try {
       client_.publish(std::string(dynsec::kCommandTopic), grant.data(), grant.size(), 1, false)->wait_for(kAnswerTimeout);
-    } catch (const mqtt::exception&) {
+    } catch (const ::mqtt::exception&) {
       // The kick may beat the PUBACK; the check below tells whether the grant happened.
     }
     {
@@ -159,7 +159,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     try {
       client_.subscribe(std::string(dynsec::kResponseTopic), 1)->wait_for(kAnswerTimeout);
-    } catch (const mqtt::exception&) {
+    } catch (const ::mqtt::exception&) {
       // sync_call's retries cover a subscription that is late or lost.
     }
     auto check = sync_call({dynsec::get_client(settings_.username)});
@@ -195,7 +195,7 @@ class Session : public std::enable_shared_from_this<Session> {
         lock.unlock();
         if (answered) break;
       }
-    } catch (const mqtt::exception& e) {
+    } catch (const ::mqtt::exception& e) {
       throw std::runtime_error(std::string("dynamic-security: publish failed: ") + e.what());
     }
     lock.lock();
@@ -230,7 +230,7 @@ class Session : public std::enable_shared_from_this<Session> {
         return finish(op, AccountsResult{"dynamic-security: not connected to the broker", std::nullopt});
       }
       client_.publish(std::string(dynsec::kCommandTopic), payload.data(), payload.size(), 1, false);
-    } catch (const mqtt::exception& e) {
+    } catch (const ::mqtt::exception& e) {
       return finish(op, AccountsResult{std::string("dynamic-security: publish failed: ") + e.what(), std::nullopt});
     }
     op.timer = std::make_unique<asio::steady_timer>(io_, kAnswerTimeout);
@@ -273,7 +273,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   asio::io_context& io_;
   DynsecSettings settings_;
-  mqtt::async_client client_;
+  ::mqtt::async_client client_;
   std::map<std::string, Operation> pending_;
   std::uint64_t next_tag_ = 0;
   bool stopped_ = false;

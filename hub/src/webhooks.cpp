@@ -9,39 +9,21 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "kiosk/net/url.hpp"
+
 namespace kiosk::hub {
 
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
 
-std::optional<HttpUrl> parse_http_url(std::string_view url) {
-  constexpr std::string_view scheme = "http://";
-  if (url.substr(0, scheme.size()) != scheme) return std::nullopt;
-  url.remove_prefix(scheme.size());
+std::optional<HttpUrl> parse_http_url(std::string_view text) {
+  auto url = net::parse_url(text);
+  if (!url || url->scheme != "http") return std::nullopt;
   HttpUrl out;
-  const auto slash = url.find('/');
-  std::string_view authority = url.substr(0, slash);
-  if (slash != std::string_view::npos) out.target = std::string(url.substr(slash));
-  if (authority.find('@') != std::string_view::npos) return std::nullopt;  // no credentials in URLs
-  if (!authority.empty() && authority.front() == '[') {  // [v6]:port
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    out.host = std::string(authority.substr(1, close - 1));
-    authority.remove_prefix(close + 1);
-    if (!authority.empty()) {
-      if (authority.front() != ':') return std::nullopt;
-      out.port = std::string(authority.substr(1));
-    }
-  } else {
-    const auto colon = authority.rfind(':');
-    out.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) out.port = std::string(authority.substr(colon + 1));
-  }
-  if (out.host.empty() || out.port.empty() || out.port.size() > 5 ||
-      !std::all_of(out.port.begin(), out.port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
-      std::stoi(out.port) < 1 || std::stoi(out.port) > 65535)
-    return std::nullopt;
+  out.host = url->host;
+  if (!url->port.empty()) out.port = url->port;
+  if (!url->path.empty()) out.target = url->path;
   return out;
 }
 

@@ -1,6 +1,7 @@
-// A minimal MQTT 3.1.1 client on Boost.Asio for load generation: CONNECT, QoS 1 PUBLISH/PUBACK,
-// SUBSCRIBE, and incoming PUBLISH (acknowledged). Many connections share one io_context thread,
-// so the generator's own overhead stays small and predictable.
+// A minimal MQTT 3.1.1 connection on Boost.Asio for load generation: CONNECT, QoS 1 PUBLISH/PUBACK,
+// SUBSCRIBE, and incoming PUBLISH (acknowledged); packets come from kiosk_mqtt's codec. No
+// reconnects, no in-flight map: many connections share one io_context thread, so the
+// generator's own overhead stays small and predictable.
 #pragma once
 
 #include <array>
@@ -12,6 +13,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+
+#include "kiosk/mqtt/codec.hpp"
 
 namespace kiosk::loadgen {
 
@@ -32,10 +35,9 @@ class WireClient : public std::enable_shared_from_this<WireClient> {
   void close();
 
  private:
-  void send(std::string packet);
   void flush();
   void read();
-  void handle(std::uint8_t header, std::string_view body);
+  void handle(const mqtt::Packet& packet);
 
   boost::asio::ip::tcp::socket socket_;
   std::string client_id_;
@@ -44,8 +46,7 @@ class WireClient : public std::enable_shared_from_this<WireClient> {
   std::string pending_;  // packets waiting for the current write
   std::string writing_;
   bool write_busy_ = false;
-  std::string in_;       // bytes read, not yet parsed
-  std::array<char, 65536> chunk_{};
+  mqtt::Decoder in_;     // bytes read, not yet parsed
   std::uint16_t next_id_ = 1;
   bool connected_ = false;
   bool subscribed_ = false;

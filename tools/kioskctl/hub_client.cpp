@@ -7,41 +7,22 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 
+#include "kiosk/net/url.hpp"
+
 namespace kiosk::ctl {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-std::optional<HubUrl> HubUrl::parse(std::string_view url) {
-  constexpr std::string_view scheme = "http://";
-  if (url.substr(0, scheme.size()) != scheme) return std::nullopt;
-  url.remove_prefix(scheme.size());
+std::optional<HubUrl> HubUrl::parse(std::string_view text) {
+  auto url = net::parse_url(text);
+  if (!url || url->scheme != "http") return std::nullopt;
   HubUrl out;
-  auto slash = url.find('/');
-  auto authority = url.substr(0, slash);
-  if (slash != std::string_view::npos) out.base = std::string(url.substr(slash));
+  out.host = url->host;
+  if (!url->port.empty()) out.port = url->port;
+  out.base = url->path;
   while (!out.base.empty() && out.base.back() == '/') out.base.pop_back();
-  if (authority.empty() || authority.find('@') != std::string_view::npos) return std::nullopt;
-  if (authority.front() == '[') {  // [::1]:8080
-    auto close = authority.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    out.host = std::string(authority.substr(1, close - 1));
-    authority.remove_prefix(close + 1);
-    if (!authority.empty()) {
-      if (authority.front() != ':') return std::nullopt;
-      out.port = std::string(authority.substr(1));
-    }
-  } else {
-    auto colon = authority.rfind(':');
-    out.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) out.port = std::string(authority.substr(colon + 1));
-  }
-  if (out.host.empty() || out.port.empty() || out.port.size() > 5 ||
-      out.port.find_first_not_of("0123456789") != std::string::npos || std::stoi(out.port) == 0 ||
-      std::stoi(out.port) > 65535) {
-    return std::nullopt;
-  }
   return out;
 }
 

@@ -1,0 +1,99 @@
+// An MQTT 3.1.1 client on a caller's Boost.Asio io_context: TCP or TLS, persistent sessions,
+// QoS 0/1 publish with an in-flight map, subscriptions re-sent on every connect, keepalive with
+// a dead-link timeout, reconnect with capped backoff. No threads, no locks: every callback runs
+// on the io_context's thread, and everything written meanwhile leaves in one write.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "kiosk/mqtt/codec.hpp"
+
+namespace kiosk::mqtt {
+
+struct ClientOptions {
+  std::string url;  // tcp://, mqtt://, ssl:// or mqtts:// host:port (ports default to 1883/8883)
+  std::string client_id;
+  bool clean_session = true;
+  std::chrono::seconds keepalive{20};
+  std::optional<std::string> username;
+  std::optional<std::string> password;
+  std::optional<Will> will;
+  std::vector<Subscription> subscriptions;  // (re)sent after every CONNACK
+  // TLS (ssl:// or mqtts://): the server's chain is verified against ca_file (or the system's
+  // store without one); a client certificate when cert_file and key_file are set.
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  bool verify_host_name = true;  // also check the certificate names the host of the URL
+  std::chrono::milliseconds connect_timeout{10'000};  // TCP + TLS + CONNACK
+  std::chrono::milliseconds reconnect_min{500};
+  std::chrono::milliseconds reconnect_max{5'000};
+  std::size_t max_queued_bytes = 64u << 20;  // written-but-not-sent bytes before publish() refuses
+  std::size_t max_packet_bytes = 1u << 20;   // larger inbound packets close the link
+};
+
+// What the client reports about its link; `reason` is for a log line.
+struct LinkEvent {
+  enum class Kind { connected, connect_failed, lost };
+  Kind kind = Kind::connected;
+  std::string reason;
+  bool session_present = false;               // connected
+  std::chrono::milliseconds retry_in{0};      // connect_failed, lost: next attempt
+};
+
+struct Message {
+  std::string_view topic;  // views valid during the callback only
+  std::string_view payload;
+  int qos = 0;
+  bool retain = false;
+  bool dup = false;
+};
+
+// Done callback of a publish: nullopt once delivered (PUBACK for QoS 1, written for QoS 0),
+// or why not (stopped, link closed for QoS 0).
+using PublishDone = std::function<void(std::optional<std::string> error)>;
+
+class Client {
+ public:
+  struct Handlers {
+    std::function<void(const Message&)> message;  // inbound QoS 1 is PUBACKed with its read, before this runs
+    std::function<void(const LinkEvent&)> link;
+  };
+  // Throws std::invalid_argument for a URL it cannot use (start-up boundary).
+  Client(boost::asio::io_context& io, ClientOptions options, Handlers handlers);
+  // Closes the socket at once, without DISCONNECT (the broker publishes the Will); no callback runs after.
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Connects, and keeps reconnecting until disconnect() or destruction.
+  void start();
+  // Queues a PUBLISH. False (and `done` is not called) when not connected or the queue is full;
+  // see last_refusal(). QoS 1 messages not acknowledged when the link drops are re-sent with DUP
+  // after the reconnect.
+  bool publish(std::string_view topic, std::string_view payload, int qos, bool retain, PublishDone done = {});
+  // Starts writing what is queued now rather than when the current handler returns (publishes
+  // are otherwise coalesced per handler). For callers that then run the io_context nested.
+  void flush();
+  // Sends DISCONNECT after everything queued, closes, stops reconnecting; `done` when closed.
+  void disconnect(std::function<void()> done = {});
+  bool connected() const;
+  std::size_t in_flight() const;  // QoS 1 publishes awaiting PUBACK
+  const std::string& last_refusal() const;
+
+  class Session;  // the state its async operations share (public for the .cpp's helpers only)
+
+ private:
+  std::shared_ptr<Session> session_;
+};
+
+}  // namespace kiosk::mqtt

@@ -1,0 +1,107 @@
+// The hub's MqttLink over kiosk_mqtt against a real mosquitto: presses in, acks out, reconnects,
+// and a clean stop from inside a handler (as Hub::shutdown does) that announces the hub offline.
+#include <catch2/catch.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include "kiosk/hub/mqtt_link.hpp"
+#include "kiosk/protocol/topics.hpp"
+#include "kiosk_test.hpp"
+
+using namespace kiosk::test;
+using kiosk::hub::MqttLink;
+
+namespace {
+
+struct LinkHarness {
+  boost::asio::io_context io{1};  // as kiosk-hub runs it
+  kiosk::hub::SystemClock clock;
+  kiosk::hub::Log log{kiosk::hub::LogLevel::warn};
+  std::vector<std::pair<std::string, std::string>> messages;
+  std::vector<std::pair<bool, std::string>> changes;
+  std::unique_ptr<MqttLink> link;
+
+  explicit LinkHarness(const Broker& broker) {
+    link = std::make_unique<MqttLink>(
+        io, clock, log, kiosk::hub::MqttSettings{broker.url(), "hub-link-test", "", "", "", "", "", "s1"},
+        MqttLink::Handlers{[this](std::string t, std::string p, kiosk::hub::Received) { messages.emplace_back(t, p); },
+                           [this](bool up, const std::string& why) { changes.emplace_back(up, why); }});
+  }
+  bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 10s) {
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > end) return false;
+      io.run_one_for(10ms);
+    }
+    return true;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the hub link receives presses, publishes acks and announces itself online", "[integration]") {
+  Broker broker;
+  MqttProbe device(broker.url());
+  device.connect();
+  device.subscribe("kiosk/v1/s1/hub/status", 1);
+  device.subscribe("kiosk/v1/s1/device/d-1/ack", 1);
+  LinkHarness h(broker);
+  h.link->start();
+  REQUIRE(h.run_until([&] { return h.link->connected(); }));
+  REQUIRE(h.changes.size() == 1);
+  CHECK(h.changes[0].first);
+  // Online comes after the SUBSCRIBE, so a press sent once it is seen reaches the hub.
+  REQUIRE(h.run_until([&] { return device.count([](const Message& m) { return m.payload.find("online") != std::string::npos; }) > 0; }));
+  REQUIRE(device.publish("kiosk/v1/s1/device/d-1/press", "p1", 1));
+  REQUIRE(h.run_until([&] { return !h.messages.empty(); }));
+  CHECK(h.messages[0] == std::make_pair(std::string("kiosk/v1/s1/device/d-1/press"), std::string("p1")));
+  REQUIRE(h.link->publish("kiosk/v1/s1/device/d-1/ack", R"({"seqs":[1]})", 1, false));
+  bool got_ack = false;
+  REQUIRE(h.run_until([&] {
+    got_ack = device.count([](const Message& m) { return m.topic == "kiosk/v1/s1/device/d-1/ack"; }) > 0;
+    return got_ack;
+  }));
+}
+
+TEST_CASE("the hub link reports a lost broker and comes back by itself", "[integration]") {
+  Broker broker;
+  LinkHarness h(broker);
+  h.link->start();
+  REQUIRE(h.run_until([&] { return h.link->connected(); }));
+  broker.restart();
+  REQUIRE(h.run_until([&] { return h.changes.size() >= 2 && !h.changes[1].first; }));
+  CHECK_FALSE(h.changes[1].second.empty());
+  CHECK_FALSE(h.link->publish("x/y", "while away", 1, false));
+  REQUIRE(h.run_until([&] { return h.link->connected(); }, 15s));
+  CHECK(h.link->publish("x/y", "back", 1, false));
+}
+
+TEST_CASE("stopping the hub link from a handler announces offline within the timeout, not by the Will",
+          "[integration]") {
+  Broker broker;
+  MqttProbe watcher(broker.url());
+  watcher.connect();
+  watcher.subscribe("kiosk/v1/s1/hub/#", 1);
+  LinkHarness h(broker);
+  h.link->start();
+  REQUIRE(h.run_until([&] { return h.link->connected(); }));
+  REQUIRE(h.run_until([&] { return watcher.count([](const Message& m) { return m.payload.find("online") != std::string::npos; }) > 0; }));
+  std::chrono::steady_clock::duration took{};
+  bool stopped = false;
+  boost::asio::post(h.io, [&] {
+    auto start = std::chrono::steady_clock::now();
+    h.link->stop(std::chrono::seconds(3));
+    took = std::chrono::steady_clock::now() - start;
+    stopped = true;
+  });
+  REQUIRE(h.run_until([&] { return stopped; }));
+  // A stop that could not run the socket's handlers would sit out the whole 3 s.
+  CHECK(took < std::chrono::seconds(2));
+  CHECK_FALSE(h.link->connected());
+  REQUIRE(watcher.wait_for([](const Message& m) { return m.payload.find("offline") != std::string::npos; }));
+  h.link.reset();  // after a clean DISCONNECT, no Will follows
+  REQUIRE(watcher.publish("kiosk/v1/s1/hub/marker", "m", 1));
+  REQUIRE(watcher.wait_for_topic("kiosk/v1/s1/hub/marker"));
+  CHECK(watcher.count([](const Message& m) { return m.payload.find("offline") != std::string::npos; }) == 1);
+}
