@@ -31,12 +31,7 @@ struct Harness {
   }
   // Runs the io_context until `done` holds or the timeout passes.
   bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 10s) {
-    auto end = std::chrono::steady_clock::now() + timeout;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > end) return false;
-      io.run_one_for(10ms);
-    }
-    return true;
+    return run_io_until(io, done, timeout);
   }
   std::size_t count(LinkEvent::Kind kind) const {
     return static_cast<std::size_t>(std::count_if(events.begin(), events.end(), [&](auto& e) { return e.kind == kind; }));

@@ -29,12 +29,7 @@ struct LinkHarness {
                            [this](bool up, const std::string& why) { changes.emplace_back(up, why); }});
   }
   bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 10s) {
-    auto end = std::chrono::steady_clock::now() + timeout;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > end) return false;
-      io.run_one_for(10ms);
-    }
-    return true;
+    return run_io_until(io, done, timeout);
   }
 };
 

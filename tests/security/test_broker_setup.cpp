@@ -37,11 +37,7 @@ int run(std::vector<std::string> argv, const fs::path& log) {
 AccountsResult run_io(boost::asio::io_context& io, const std::function<void(AccountsDone)>& call) {
   std::optional<AccountsResult> out;
   call([&out](AccountsResult r) { out = std::move(r); });
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!out && std::chrono::steady_clock::now() < deadline) {
-    if (io.run_one_for(50ms) == 0 && io.stopped()) io.restart();
-  }
-  REQUIRE(out);
+  REQUIRE(run_io_until(io, [&] { return out.has_value(); }));
   return *out;
 }
 

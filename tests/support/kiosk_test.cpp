@@ -20,6 +20,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include <boost/asio/io_context.hpp>
 #include <mqtt/async_client.h>
 
 namespace kiosk::test {
@@ -72,6 +73,15 @@ bool wait_until(const std::function<bool()>& condition, std::chrono::millisecond
     if (std::chrono::steady_clock::now() >= deadline) return condition();
     std::this_thread::sleep_for(poll);
   }
+}
+
+bool run_io_until(boost::asio::io_context& io, const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return done();
+    if (io.run_one_for(std::chrono::milliseconds(10)) == 0 && io.stopped()) io.restart();
+  }
+  return true;
 }
 
 bool port_accepts(int port) {

@@ -13,6 +13,10 @@
 #include <string>
 #include <vector>
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace kiosk::test {
 
 using namespace std::chrono_literals;
@@ -42,6 +46,11 @@ int free_tcp_port();
 // Polls `condition` every `poll` until it is true or `timeout` passes; returns its last value.
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s,
                 std::chrono::milliseconds poll = 5ms);
+
+// Runs `io` on this thread one handler at a time (restarting it when it runs out of work) until
+// `done` holds; false after `timeout`. For tests that drive an Asio component themselves.
+bool run_io_until(boost::asio::io_context& io, const std::function<bool()>& done,
+                  std::chrono::milliseconds timeout = 10s);
 
 // True once something accepts TCP connections on 127.0.0.1:port.
 bool port_accepts(int port);

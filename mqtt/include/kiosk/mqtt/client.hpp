@@ -38,7 +38,8 @@ struct ClientOptions {
   std::chrono::milliseconds reconnect_min{500};
   std::chrono::milliseconds reconnect_max{5'000};
   std::size_t max_queued_bytes = 64u << 20;  // written-but-not-sent bytes before publish() refuses
-  std::size_t max_packet_bytes = 1u << 20;   // larger inbound packets close the link
+  // Larger inbound PUBLISHes arrive cut to this size (and are acknowledged); other packets close the link.
+  std::size_t max_packet_bytes = 1u << 20;
 };
 
 // What the client reports about its link; `reason` is for a log line.
