@@ -22,6 +22,14 @@ std::vector<Packet> decode_all(Decoder& d, std::vector<std::string>& copies) {
   return out;
 }
 
+// Decodes exactly one whole packet from `bytes`; the view stays valid while `d` is untouched.
+Packet decode_one(Decoder& d, const std::string& bytes) {
+  d.feed(bytes);
+  Packet p;
+  REQUIRE(d.next(p) == Decoder::Status::packet);
+  return p;
+}
+
 std::string sample_stream() {
   std::string s;
   encode_publish(s, "kiosk/v1/hotel/device/desk-1/press", R"({"seq":1,"rating":4})", 1, false, false, 7);
@@ -54,9 +62,7 @@ TEST_CASE("CONNECT carries clean session, keepalive, credentials and the Will") 
   std::string out;
   encode_connect(out, r);
   Decoder d;
-  d.feed(out);
-  Packet p;
-  REQUIRE(d.next(p) == Decoder::Status::packet);
+  Packet p = decode_one(d, out);
   auto c = parse_connect(p);
   REQUIRE(c);
   CHECK(c->protocol_name == "MQTT");
@@ -84,9 +90,7 @@ TEST_CASE("PUBLISH round trips with qos, retain, dup and packet id") {
       std::string out;
       encode_publish(out, "x/y", "payload", qos, retain, qos == 1, qos ? 42 : 0);
       Decoder d;
-      d.feed(out);
-      Packet p;
-      REQUIRE(d.next(p) == Decoder::Status::packet);
+      Packet p = decode_one(d, out);
       auto m = parse_publish(p);
       REQUIRE(m);
       CHECK(m->topic == "x/y");
@@ -104,9 +108,7 @@ TEST_CASE("mark_dup sets the DUP flag of an encoded PUBLISH and nothing else") {
   encode_publish(out, "t", "p", 1, true, false, 5);
   mark_dup(out);
   Decoder d;
-  d.feed(out);
-  Packet p;
-  REQUIRE(d.next(p) == Decoder::Status::packet);
+  Packet p = decode_one(d, out);
   auto m = parse_publish(p);
   REQUIRE(m);
   CHECK(m->dup);
@@ -124,9 +126,7 @@ TEST_CASE("SUBSCRIBE, SUBACK, PUBACK, CONNACK, UNSUBSCRIBE round trip") {
   encode_unsubscribe(out, 4, {"a/+/press"});
   encode_disconnect(out);
   Decoder d;
-  d.feed(out);
-  Packet p;
-  REQUIRE(d.next(p) == Decoder::Status::packet);
+  Packet p = decode_one(d, out);
   std::uint16_t id = 0;
   auto subs = parse_subscribe(p, id);
   REQUIRE(subs);
