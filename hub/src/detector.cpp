@@ -138,8 +138,11 @@ bool BaselineDetector::new_guest(const RatedPress& p) {
     last_bad_by_device_.emplace_back(p.device, p.at);
     return true;
   }
+  // Measured from the last press counted as a guest, not the last bad press: at a busy
+  // one-terminal location unhappy guests queue up every 20 s, and they are a new guest every
+  // same_guest_gap at the least, not one guest for as long as the stream lasts.
   const bool fresh = p.at - it->second >= settings_.same_guest_gap;
-  it->second = p.at;  // a guest pressing every 20 s stays one guest
+  if (fresh) it->second = p.at;
   return fresh;
 }
 

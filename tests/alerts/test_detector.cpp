@@ -117,6 +117,16 @@ TEST_CASE("two bad presses from one terminal seconds apart are one guest and no 
   CHECK(d.observe(from("t-1", t += 40s, 1)).spike);
 }
 
+TEST_CASE("unhappy guests queueing at a one-terminal location every 20 s open a spike") {
+  BaselineDetector d;  // the shipped settings
+  WallTime t = monday_10h();
+  for (int i = 1; i <= 400; ++i) d.observe(from("t-1", t += 1min, i % 33 == 0 ? 1 : 4));
+  for (int i = 0; i < 70; ++i) d.observe(from("t-1", t += 1min, 4));  // no bad press left in the window
+  bool spike = false;
+  for (int i = 0; i < 8 && !spike; ++i) spike = d.observe(from("t-1", t += 20s, 1)).spike;
+  CHECK(spike);
+}
+
 TEST_CASE("a lone bad press never opens a spike however sensitive the detector") {
   DetectorSettings s = two_guest_settings();
   s.p_threshold = 0.5;
