@@ -38,6 +38,7 @@
 #include <mqtt/async_client.h>
 
 #include "kiosk/bench/stats.hpp"
+#include "kiosk/net/loopback.hpp"
 #include "kiosk/hub/alert_service.hpp"
 #include "kiosk/hub/broker_accounts.hpp"
 #include "kiosk/hub/hub.hpp"
@@ -45,6 +46,9 @@
 extern char** environ;
 
 namespace {
+
+using kiosk::net::free_tcp_port;
+using kiosk::net::port_accepts;
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
@@ -106,29 +110,6 @@ Options parse(int argc, char** argv) {
   }
   if (o.samples < 1 || o.devices < 1 || o.rate < 0) usage("--samples and --devices must be >= 1, --rate >= 0");
   return o;
-}
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-bool accepts(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
 }
 
 // A child process with its output in a file; SIGTERM and reaped on destruction.
@@ -271,7 +252,7 @@ int run(const Options& o) {
   } cleanup{work, o.keep};
 
   // The broker, configured like bench/hub/run.sh so the hub and loadgen are not throttled by it.
-  const int port = free_port();
+  const int port = free_tcp_port();
   {
     std::ofstream conf(work / "mosquitto.conf");
     conf << "listener " << port << " 127.0.0.1\nallow_anonymous true\npersistence false\n"
@@ -281,8 +262,8 @@ int run(const Options& o) {
     if (::geteuid() == 0) conf << "user root\n";
   }
   Process broker({"mosquitto", "-c", (work / "mosquitto.conf").string()}, work / "mosquitto.log");
-  for (int i = 0; i < 200 && !accepts(port); ++i) std::this_thread::sleep_for(10ms);
-  if (!accepts(port)) throw std::runtime_error("mosquitto did not start (see " + (work / "mosquitto.log").string() + ")");
+  for (int i = 0; i < 200 && !port_accepts(port); ++i) std::this_thread::sleep_for(10ms);
+  if (!port_accepts(port)) throw std::runtime_error("mosquitto did not start (see " + (work / "mosquitto.log").string() + ")");
   const std::string url = "tcp://127.0.0.1:" + std::to_string(port);
   const std::string site = "bench";
 

@@ -34,11 +34,15 @@
 #include <vector>
 
 #include "kiosk/bench/stats.hpp"
+#include "kiosk/net/loopback.hpp"
 #include "kiosk/protocol/protocol.hpp"
 
 extern char** environ;
 
 namespace {
+
+using kiosk::net::free_tcp_port;
+using kiosk::net::port_accepts;
 
 namespace fs = std::filesystem;
 namespace proto = kiosk::protocol;
@@ -52,29 +56,6 @@ struct Options {
   fs::path firmware;
   fs::path tmp = "/tmp";  // where the broker config and the outbox go (its file system sets the fsync cost)
 };
-
-int free_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
-
-bool port_accepts(int port) {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(s);
-  return ok;
-}
 
 // A child process with stdout+stderr to `log`; SIGKILLed by the destructor if still running.
 class Process {
@@ -149,7 +130,7 @@ int run(const Options& o) {
   std::string tmpl = (o.tmp / "kiosk-bench-fw-XXXXXX").string();
   if (!::mkdtemp(tmpl.data())) throw std::runtime_error("cannot create a directory under " + o.tmp.string());
   fs::path dir = tmpl;
-  int port = free_port();
+  int port = free_tcp_port();
   std::ofstream(dir / "mosquitto.conf") << "listener " << port << " 127.0.0.1\npersistence false\n"
                                         << "allow_anonymous true\nlog_dest stderr\nset_tcp_nodelay true\n"
                                         << (::geteuid() == 0 ? "user root\n" : "");

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "kiosk/net/loopback.hpp"
+
 namespace boost::asio {
 class io_context;
 }
@@ -40,8 +42,9 @@ class TempDir {
   fs::path path_;
 };
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
-int free_tcp_port();
+// A TCP port on 127.0.0.1 that was free a moment ago; whether something listens on one.
+using net::free_tcp_port;
+using net::port_accepts;
 
 // Polls `condition` every `poll` until it is true or `timeout` passes; returns its last value.
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s,
@@ -51,9 +54,6 @@ bool wait_until(const std::function<bool()>& condition, std::chrono::millisecond
 // `done` holds; false after `timeout`. For tests that drive an Asio component themselves.
 bool run_io_until(boost::asio::io_context& io, const std::function<bool()>& done,
                   std::chrono::milliseconds timeout = 10s);
-
-// True once something accepts TCP connections on 127.0.0.1:port.
-bool port_accepts(int port);
 
 // A child process. It gets PR_SET_PDEATHSIG=SIGKILL so it dies with the test process, and the
 // destructor SIGKILLs and reaps it if it still runs. stdout+stderr go to `log_file` (or /dev/null).

@@ -26,6 +26,7 @@
 #include "presser.hpp"
 #include "processes.hpp"
 #include "terminal_logs.hpp"
+#include "kiosk/net/loopback.hpp"
 
 namespace kiosk::faults {
 
@@ -34,35 +35,15 @@ std::atomic<bool> g_interrupted{false};
 
 namespace {
 
+using kiosk::net::free_tcp_port;
+using kiosk::net::port_accepts;
+
 namespace fs = std::filesystem;
 using Steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr const char* kSite = "faults";
 constexpr int kButtons = 4;
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-bool port_accepts(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
-}
 
 bool wait_for(const std::function<bool()>& condition, milliseconds timeout) {
   auto until = Steady::now() + timeout;
@@ -165,7 +146,7 @@ void Run::prepare() {
 
 bool Run::start_broker() {
   if (!broker_) {
-    broker_port_ = free_port();
+    broker_port_ = free_tcp_port();
     std::ofstream conf(work_ / "broker" / "mosquitto.conf");
     conf << "listener " << broker_port_ << " 127.0.0.1\n"
          << "allow_anonymous true\n"
