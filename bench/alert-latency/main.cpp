@@ -4,9 +4,7 @@
 // sample, a fresh location gets two bad presses (waited for until acknowledged) and the third, which
 // completes the spike: the time from that publish to the retained alert's arrival (state open) at a
 // subscribed manager client is one sample. Reports p50/p99/max.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,13 +35,12 @@
 #include <boost/json.hpp>
 #include <mqtt/async_client.h>
 
+#include "kiosk/bench/spawn.hpp"
 #include "kiosk/bench/stats.hpp"
 #include "kiosk/net/loopback.hpp"
 #include "kiosk/hub/alert_service.hpp"
 #include "kiosk/hub/broker_accounts.hpp"
 #include "kiosk/hub/hub.hpp"
-
-extern char** environ;
 
 namespace {
 
@@ -115,18 +112,7 @@ Options parse(int argc, char** argv) {
 // A child process with its output in a file; SIGTERM and reaped on destruction.
 class Process {
  public:
-  Process(const std::vector<std::string>& argv, const fs::path& log) {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    int rc = posix_spawnp(&pid_, args[0], &fa, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
-  }
+  Process(const std::vector<std::string>& argv, const fs::path& log) : pid_(kiosk::bench::spawn_logged(argv, log)) {}
   ~Process() { stop(); }
   void stop() {
     if (pid_ <= 0) return;

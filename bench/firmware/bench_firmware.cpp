@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,11 +32,10 @@
 #include <thread>
 #include <vector>
 
+#include "kiosk/bench/spawn.hpp"
 #include "kiosk/bench/stats.hpp"
 #include "kiosk/net/loopback.hpp"
 #include "kiosk/protocol/protocol.hpp"
-
-extern char** environ;
 
 namespace {
 
@@ -60,18 +58,7 @@ struct Options {
 // A child process with stdout+stderr to `log`; SIGKILLed by the destructor if still running.
 class Process {
  public:
-  Process(const std::vector<std::string>& argv, const fs::path& log) {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    if (posix_spawnp(&pid_, args[0], &fa, nullptr, args.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&fa);
-    if (pid_ < 0) throw std::runtime_error("cannot start " + argv[0]);
-  }
+  Process(const std::vector<std::string>& argv, const fs::path& log) : pid_(kiosk::bench::spawn_logged(argv, log)) {}
   ~Process() {
     if (pid_ > 0) {
       ::kill(pid_, SIGKILL);

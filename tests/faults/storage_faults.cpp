@@ -12,14 +12,15 @@ namespace kiosk::test {
 
 bool run_quiet(const std::string& command) { return std::system((command + " >/dev/null 2>&1").c_str()) == 0; }
 
-SmallDisk::SmallDisk(int size_kb) : mnt_(dir_.path() / "disk") {
-  std::filesystem::create_directories(mnt_);
-  mounted_ = ::geteuid() == 0 &&
-             run_quiet("mount -t tmpfs -o size=" + std::to_string(size_kb) + "k tmpfs '" + mnt_.string() + "'");
+MountPoint::MountPoint(const std::string& name) : mnt_(dir_.path() / name) { std::filesystem::create_directories(mnt_); }
+
+MountPoint::~MountPoint() {
+  if (mounted_) run_quiet("umount -l '" + mnt_.string() + "'");
 }
 
-SmallDisk::~SmallDisk() {
-  if (mounted_) run_quiet("umount -l '" + mnt_.string() + "'");
+SmallDisk::SmallDisk(int size_kb) : MountPoint("disk") {
+  mounted_ = ::geteuid() == 0 &&
+             run_quiet("mount -t tmpfs -o size=" + std::to_string(size_kb) + "k tmpfs '" + mnt_.string() + "'");
 }
 
 long SmallDisk::fill() {
@@ -40,16 +41,11 @@ long SmallDisk::fill() {
 
 void SmallDisk::free_space() { std::filesystem::remove(mnt_ / "filler"); }
 
-FlakyCard::FlakyCard(int size_mb) : image_(dir_.path() / "card.img"), mnt_(dir_.path() / "card") {
-  std::filesystem::create_directories(mnt_);
+FlakyCard::FlakyCard(int size_mb) : MountPoint("card"), image_(dir_.path() / "card.img") {
   if (::geteuid() != 0) return;
   if (!run_quiet("truncate -s " + std::to_string(size_mb) + "M '" + image_.string() + "'")) return;
   if (!run_quiet("mkfs.ext4 -q -F '" + image_.string() + "'")) return;
   mount();
-}
-
-FlakyCard::~FlakyCard() {
-  if (mounted_) run_quiet("umount -l '" + mnt_.string() + "'");
 }
 
 bool FlakyCard::mount() {

@@ -10,36 +10,39 @@
 
 namespace kiosk::test {
 
-// A tmpfs of `size_kb` mounted on a fresh directory; unmounted on destruction.
-class SmallDisk {
+// A fresh directory <temp dir>/<name> that a filesystem is mounted on; lazily unmounted on destruction.
+class MountPoint {
  public:
-  explicit SmallDisk(int size_kb);
-  ~SmallDisk();
-  SmallDisk(const SmallDisk&) = delete;
-  SmallDisk& operator=(const SmallDisk&) = delete;
+  MountPoint(const MountPoint&) = delete;
+  MountPoint& operator=(const MountPoint&) = delete;
 
   bool available() const { return mounted_; }
   const std::filesystem::path& path() const { return mnt_; }
-  // Writes a filler file until the disk is full (ENOSPC); returns the bytes written.
-  long fill();
-  void free_space();  // deletes the filler
 
- private:
+ protected:
+  explicit MountPoint(const std::string& name);
+  ~MountPoint();
+
   TempDir dir_;
   std::filesystem::path mnt_;
   bool mounted_ = false;
 };
 
+// A tmpfs of `size_kb` mounted on a fresh directory.
+class SmallDisk : public MountPoint {
+ public:
+  explicit SmallDisk(int size_kb);
+
+  // Writes a filler file until the disk is full (ENOSPC); returns the bytes written.
+  long fill();
+  void free_space();  // deletes the filler
+};
+
 // An ext4 image (loop device) mounted with errors=remount-ro.
-class FlakyCard {
+class FlakyCard : public MountPoint {
  public:
   explicit FlakyCard(int size_mb);
-  ~FlakyCard();
-  FlakyCard(const FlakyCard&) = delete;
-  FlakyCard& operator=(const FlakyCard&) = delete;
 
-  bool available() const { return mounted_; }
-  const std::filesystem::path& path() const { return mnt_; }
   // Injects an ext4 error: the kernel remounts the filesystem read-only at once, open files too.
   bool fail_read_only();
   bool read_only() const;
@@ -48,11 +51,8 @@ class FlakyCard {
 
  private:
   bool mount();
-  TempDir dir_;
   std::filesystem::path image_;
-  std::filesystem::path mnt_;
   std::string device_;  // e.g. loop3
-  bool mounted_ = false;
 };
 
 // Runs a shell command quietly; true on exit 0.

@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 
 #include <fstream>
+#include <optional>
 #include <set>
 
 #include "evidence.hpp"
@@ -147,30 +148,87 @@ std::size_t press_messages(const MqttProbe& watcher, std::uint64_t seq) {
   });
 }
 
+// Whether the storage under test could not be mounted here; if so the test says why it is skipped.
+bool skipped(const MountPoint& storage, const std::string& needs) {
+  if (storage.available()) return false;
+  WARN("skipped: " << needs);
+  return true;
+}
+
+// A broker and a started hub with its database at `db` (on the storage under test), or in the
+// temp dir when the storage under test is the terminal's.
+struct Site {
+  explicit Site(const std::optional<fs::path>& db = std::nullopt)
+      : hub(dir.path(), broker, db.value_or(dir / "hub.db")) {
+    broker.start();
+    hub.start();
+  }
+  TempDir dir;
+  Broker broker;
+  Hub hub;
+};
+
+// The hub's storage failed: it counts a commit error and says that it acknowledges nothing unstored.
+void hub_commits_fail(const Hub& hub) {
+  REQUIRE(wait_until([&] { return hub.counter("commit_errors") > 0; }, 10s));
+  CHECK(hub.log().find("not acknowledged") != std::string::npos);
+}
+
+// A terminal on `site` with its outbox at `data` (on the storage under test), and a watcher of
+// what it publishes.
+struct TerminalSite {
+  TerminalSite(Site& site, fs::path data)
+      : watcher(site.broker.url()), terminal(site.dir.path(), site.broker, std::move(data)) {
+    watcher.connect();
+    REQUIRE(watcher.subscribe(std::string("kiosk/v1/") + kSite + "/device/d-0/press", 1) == 1);
+    terminal.start();
+  }
+  MqttProbe watcher;
+  Terminal terminal;
+};
+
+// The first press (seq 1) is stored at the hub and deleted from the terminal's outbox.
+void first_press_stored(Terminal& terminal) {
+  terminal.press(0);
+  REQUIRE(terminal.log_has("info press: seq=1 "));
+  REQUIRE(terminal.log_has("debug ack: seqs=1 "));  // stored at the hub, deleted from the outbox
+}
+
+// A press while the terminal's storage fails: refused visibly (not a thank-you), the terminal stays
+// up and publishes nothing.
+void press_refused(Terminal& terminal, const MqttProbe& watcher) {
+  terminal.press(1);
+  REQUIRE(terminal.log_has("press refused, not stored"));
+  CHECK(terminal.log_has("pattern=refused"));  // the guest sees it was not taken, not a thank-you
+  CHECK(terminal.child->running());
+  CHECK(press_messages(watcher, 2) == 0);
+}
+
+// Once the storage is back the next press takes seq 2 (the refused one used up none) and is stored.
+void next_press_stored(Terminal& terminal, int button, const fs::path& hub_db) {
+  terminal.press(button);
+  REQUIRE(terminal.log_has("info press: seq=2 button=" + std::to_string(button)));
+  REQUIRE(terminal.log_has("debug ack: seqs=2 "));
+  CHECK(stored_seqs(hub_db, "d-0") == std::multiset<std::uint64_t>{1, 2});
+}
+
 }  // namespace
 
 TEST_CASE("a hub whose disk is full acknowledges nothing it did not store, says why, stays up and catches up "
           "when space returns",
           "[integration][faults][storage]") {
   SmallDisk disk(4096);
-  if (!disk.available()) {
-    WARN("skipped: mounting a tmpfs needs root and mount rights");
-    return;
-  }
-  TempDir dir;
-  Broker broker;
-  broker.start();
-  Hub hub(dir.path(), broker, disk.path() / "hub.db");
-  hub.start();
-  FakeDevice device(broker);
+  if (skipped(disk, "mounting a tmpfs needs root and mount rights")) return;
+  Site site(disk.path() / "hub.db");
+  auto& hub = site.hub;
+  FakeDevice device(site.broker);
   device.press(1);
   REQUIRE(device.wait_acked(1, 1));
 
   REQUIRE(disk.fill() > 0);
   for (std::uint64_t seq = 2; seq <= 30; ++seq) device.press(seq);
   INFO(hub.log());
-  REQUIRE(wait_until([&] { return hub.counter("commit_errors") > 0; }, 10s));
-  CHECK(hub.log().find("not acknowledged") != std::string::npos);
+  hub_commits_fail(hub);
   CHECK(hub.log().find("disk is full") != std::string::npos);
 
   // Acks first, rows second: whatever was acknowledged must already be stored.
@@ -206,15 +264,9 @@ TEST_CASE("a hub whose database card turns read-only acknowledges nothing more, 
           "and after the card is repaired the re-sent presses are stored once",
           "[integration][faults][storage]") {
   FlakyCard card(32);
-  if (!card.available()) {
-    WARN("skipped: an ext4 loop mount needs root, loop devices and mount rights");
-    return;
-  }
-  TempDir dir;
-  Broker broker;
-  broker.start();
-  Hub hub(dir.path(), broker, card.path() / "hub.db");
-  hub.start();
+  if (skipped(card, "an ext4 loop mount needs root, loop devices and mount rights")) return;
+  Site site(card.path() / "hub.db");
+  auto& [dir, broker, hub] = site;
   FakeDevice device(broker);
   for (std::uint64_t seq = 1; seq <= 5; ++seq) device.press(seq);
   REQUIRE(device.wait_acked(1, 5));
@@ -222,8 +274,7 @@ TEST_CASE("a hub whose database card turns read-only acknowledges nothing more, 
   REQUIRE(card.fail_read_only());
   for (std::uint64_t seq = 6; seq <= 10; ++seq) device.press(seq);
   INFO(hub.log());
-  REQUIRE(wait_until([&] { return hub.counter("commit_errors") > 0; }, 10s));
-  CHECK(hub.log().find("not acknowledged") != std::string::npos);
+  hub_commits_fail(hub);
   auto acked = device.acked();
   for (std::uint64_t seq = 6; seq <= 10; ++seq) CHECK(acked.count(seq) == 0);
   CHECK(hub.child->running());
@@ -257,78 +308,39 @@ TEST_CASE("a terminal whose disk is full refuses the press visibly, stays up, pu
           "stores the next press when space returns",
           "[integration][faults][storage]") {
   SmallDisk disk(2048);
-  if (!disk.available()) {
-    WARN("skipped: mounting a tmpfs needs root and mount rights");
-    return;
-  }
-  TempDir dir;
-  Broker broker;
-  broker.start();
-  Hub hub(dir.path(), broker, dir / "hub.db");
-  hub.start();
-  MqttProbe watcher(broker.url());
-  watcher.connect();
-  REQUIRE(watcher.subscribe(std::string("kiosk/v1/") + kSite + "/device/d-0/press", 1) == 1);
-  Terminal terminal(dir.path(), broker, disk.path() / "d-0");
-  terminal.start();
+  if (skipped(disk, "mounting a tmpfs needs root and mount rights")) return;
+  Site site;
+  TerminalSite at(site, disk.path() / "d-0");
+  auto& terminal = at.terminal;
   INFO(terminal.log());
 
-  terminal.press(0);
-  REQUIRE(terminal.log_has("info press: seq=1 "));
-  REQUIRE(terminal.log_has("debug ack: seqs=1 "));  // stored at the hub, deleted from the outbox
+  first_press_stored(terminal);
 
   REQUIRE(disk.fill() > 0);
-  terminal.press(1);
-  REQUIRE(terminal.log_has("press refused, not stored"));
+  press_refused(terminal, at.watcher);
   CHECK(terminal.log().find("disk is full") != std::string::npos);
-  CHECK(terminal.log_has("pattern=refused"));  // the guest sees it was not taken, not a thank-you
-  CHECK(terminal.child->running());
-  CHECK(press_messages(watcher, 2) == 0);
 
   disk.free_space();
-  terminal.press(2);
-  REQUIRE(terminal.log_has("info press: seq=2 button=2"));  // the refused press used up no seq
-  REQUIRE(terminal.log_has("debug ack: seqs=2 "));
-  auto rows = stored_seqs(hub.db, "d-0");
-  CHECK(rows == std::multiset<std::uint64_t>{1, 2});
+  next_press_stored(terminal, 2, site.hub.db);
 }
 
 TEST_CASE("a terminal whose card turns read-only refuses presses visibly and stays up, and after "
           "the repair goes on with the next seq",
           "[integration][faults][storage]") {
   FlakyCard card(32);
-  if (!card.available()) {
-    WARN("skipped: an ext4 loop mount needs root, loop devices and mount rights");
-    return;
-  }
-  TempDir dir;
-  Broker broker;
-  broker.start();
-  Hub hub(dir.path(), broker, dir / "hub.db");
-  hub.start();
-  MqttProbe watcher(broker.url());
-  watcher.connect();
-  REQUIRE(watcher.subscribe(std::string("kiosk/v1/") + kSite + "/device/d-0/press", 1) == 1);
-  Terminal terminal(dir.path(), broker, card.path() / "d-0");
-  terminal.start();
+  if (skipped(card, "an ext4 loop mount needs root, loop devices and mount rights")) return;
+  Site site;
+  TerminalSite at(site, card.path() / "d-0");
+  auto& terminal = at.terminal;
   INFO(terminal.log());
 
-  terminal.press(0);
-  REQUIRE(terminal.log_has("info press: seq=1 "));
-  REQUIRE(terminal.log_has("debug ack: seqs=1 "));
+  first_press_stored(terminal);
 
   REQUIRE(card.fail_read_only());
-  terminal.press(1);
-  REQUIRE(terminal.log_has("press refused, not stored"));
-  CHECK(terminal.log_has("pattern=refused"));
-  CHECK(terminal.child->running());
-  CHECK(press_messages(watcher, 2) == 0);
+  press_refused(terminal, at.watcher);
 
   terminal.child->stop();
   REQUIRE(card.repair());
   terminal.start();
-  terminal.press(3);
-  REQUIRE(terminal.log_has("info press: seq=2 button=3"));
-  REQUIRE(terminal.log_has("debug ack: seqs=2 "));
-  CHECK(stored_seqs(hub.db, "d-0") == std::multiset<std::uint64_t>{1, 2});
+  next_press_stored(terminal, 3, site.hub.db);
 }

@@ -2,7 +2,6 @@
 // every rejection by reason in /metrics.
 #include <catch2/catch.hpp>
 
-#include <fstream>
 #include <set>
 
 #include <boost/json.hpp>
@@ -28,24 +27,13 @@ struct Venue {
   Broker broker{Broker::Options{.dynsec = false, .admin_user = "", .admin_password = "",
                                 .extra_config = "max_queued_messages 100000\n"}};
   TempDir dir;
-  int http_port = free_tcp_port();
-  std::unique_ptr<Child> hub;
+  HubChild hub{broker, dir.path(), HubChild::Options{.site = "venue", .extra_args = {"--batch-window-us", "1000"}}};
   std::unique_ptr<kiosk::ctl::HubClient> api;
   MqttProbe attacker{broker.url()};
 
   Venue() {
-    hub = std::make_unique<Child>(
-        std::vector<std::string>{(bin_dir() / "kiosk-hub").string(), "--broker", broker.url(), "--site", "venue", "--db",
-                                 (dir / "hub.db").string(), "--http", "127.0.0.1:" + std::to_string(http_port),
-                                 "--batch-window-us", "1000"},
-        Child::Options{.env = {}, .log_file = dir / "hub.log", .working_dir = {}});
-    REQUIRE(wait_until([&] { return (port_accepts(http_port) && fs::exists(dir / "hub.token")) || !hub->running(); }, 20s));
-    REQUIRE(hub->running());
-    std::ifstream token_file(dir / "hub.token");
-    std::string token;
-    std::getline(token_file, token);
-    api = std::make_unique<kiosk::ctl::HubClient>(*kiosk::ctl::HubUrl::parse("http://127.0.0.1:" + std::to_string(http_port)),
-                                                 token);
+    REQUIRE(hub.started());
+    api = std::make_unique<kiosk::ctl::HubClient>(*kiosk::ctl::HubUrl::parse(hub.url()), hub.token());
     REQUIRE(wait_until([&] { return api->get("/health").status == 200; }, 10s));
     for (const auto* id : {"desk-1", "desk-2"}) {
       auto r = api->post("/api/devices", json::serialize(json::object{{"id", id}, {"location", "lobby"}}));
@@ -95,7 +83,7 @@ struct Venue {
   }
 
   void still_serving() {
-    CHECK(hub->running());
+    CHECK(hub.running());
     CHECK(api->get("/health").status == 200);
   }
 };
@@ -229,7 +217,7 @@ TEST_CASE("a burst of 2000 presses from one device is stored exactly once each w
       30s, 50ms);
   INFO("acked " << acked.size() << "; hub counters " << v.api->get("/api/counters").body);
   INFO("broker log: " << v.broker.log());
-  INFO("hub log: " << v.hub->log().substr(0, 4000));
+  INFO("hub log: " << v.hub.log().substr(0, 4000));
   REQUIRE(all_acked);
   auto stored = v.presses("desk-1");
   CHECK(stored.size() == kBurst);

@@ -21,25 +21,14 @@ std::string press(std::uint64_t seq) {
 struct SecuredVenue {
   Broker broker{Broker::Options{.dynsec = true, .admin_user = "hub", .admin_password = "hub-admin-pw", .extra_config = ""}};
   TempDir dir;
-  int http_port = free_tcp_port();
-  std::unique_ptr<Child> hub;
+  HubChild hub{broker, dir.path()};  // --dynsec, logged in as the broker's admin "hub"
   std::unique_ptr<kiosk::ctl::HubClient> api;
 
   SecuredVenue() {
-    std::ofstream(dir / "hub.password") << "hub-admin-pw\n";
-    hub = std::make_unique<Child>(
-        std::vector<std::string>{(bin_dir() / "kiosk-hub").string(), "--broker", broker.url(), "--site", "venue", "--db",
-                                 (dir / "hub.db").string(), "--http", "127.0.0.1:" + std::to_string(http_port),
-                                 "--username", "hub", "--password-file", (dir / "hub.password").string(), "--dynsec"},
-        Child::Options{.env = {}, .log_file = dir / "hub.log", .working_dir = {}});
-    REQUIRE(wait_until([&] { return (port_accepts(http_port) && fs::exists(dir / "hub.token")) || !hub->running(); }, 20s));
-    INFO(hub->log());
-    REQUIRE(hub->running());
-    std::ifstream token_file(dir / "hub.token");
-    std::string token;
-    std::getline(token_file, token);
-    api = std::make_unique<kiosk::ctl::HubClient>(*kiosk::ctl::HubUrl::parse("http://127.0.0.1:" + std::to_string(http_port)),
-                                                 token);
+    const bool up = hub.started();
+    INFO(hub.log());
+    REQUIRE(up);
+    api = std::make_unique<kiosk::ctl::HubClient>(*kiosk::ctl::HubUrl::parse(hub.url()), hub.token());
     REQUIRE(wait_until([&] { return api->get("/health").status == 200; }, 10s));
   }
 
@@ -129,10 +118,10 @@ TEST_CASE("through the hub, rotated and retired credentials are refused and unkn
 TEST_CASE("kioskctl manager add gives a manager an account that reads alerts only, and remove takes it away",
           "[integration]") {
   SecuredVenue v;
-  const auto hub_url = "http://127.0.0.1:" + std::to_string(v.http_port);
+  const auto hub_url = v.hub.url();
   auto kioskctl = [&](std::vector<std::string> args, const std::string& log) {
     args.insert(args.begin(), {(bin_dir() / "kioskctl").string(), "--hub", hub_url, "--token-file",
-                               (v.dir / "hub.token").string()});
+                               v.hub.token_file().string()});
     Child run(args, Child::Options{.env = {}, .log_file = v.dir / log, .working_dir = {}});
     auto status = run.wait(20s);
     INFO(run.log());

@@ -234,6 +234,37 @@ bool Broker::running() { return process_ && process_->running(); }
 
 std::string Broker::log() const { return process_ ? process_->log() : std::string{}; }
 
+HubChild::HubChild(const Broker& broker, fs::path dir, Options options)
+    : dir_(std::move(dir)), http_port_(free_tcp_port()) {
+  std::vector<std::string> argv{(bin_dir() / "kiosk-hub").string(), "--broker", broker.url(), "--site", options.site,
+                                "--db", (dir_ / "hub.db").string(), "--http", "127.0.0.1:" + std::to_string(http_port_)};
+  if (broker.options().dynsec) {
+    std::ofstream(dir_ / "hub.password") << broker.options().admin_password << "\n";
+    argv.insert(argv.end(), {"--username", broker.options().admin_user, "--password-file",
+                             (dir_ / "hub.password").string(), "--dynsec"});
+  }
+  argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
+  process_ = std::make_unique<Child>(std::move(argv),
+                                     Child::Options{.env = {}, .log_file = dir_ / "hub.log", .working_dir = {}});
+}
+
+bool HubChild::started(std::chrono::milliseconds timeout) {
+  const bool settled =
+      wait_until([&] { return (port_accepts(http_port_) && fs::exists(token_file())) || !process_->running(); }, timeout);
+  return settled && process_->running();
+}
+
+std::string HubChild::url() const { return "http://127.0.0.1:" + std::to_string(http_port_); }
+
+fs::path HubChild::token_file() const { return dir_ / "hub.token"; }
+
+std::string HubChild::token() const {
+  std::ifstream in(token_file());
+  std::string token;
+  std::getline(in, token);
+  return token;
+}
+
 // ---------------------------------------------------------------------------------------------
 struct MqttProbe::Impl : public virtual mqtt::callback {
   Impl(const std::string& url, Options o)

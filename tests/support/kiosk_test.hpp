@@ -121,6 +121,33 @@ class Broker {
   std::unique_ptr<Child> process_;
 };
 
+// kiosk-hub as a child serving its HTTP API on a free loopback port, with its database, API token
+// and log in `dir`. On a dynsec broker it logs in as the broker's admin (password from a file in
+// `dir`) and manages the broker's accounts (--dynsec).
+class HubChild {
+ public:
+  struct Options {
+    std::string site = "venue";
+    std::vector<std::string> extra_args;  // appended to the command line
+  };
+  HubChild(const Broker& broker, fs::path dir, Options options);
+  HubChild(const Broker& broker, fs::path dir) : HubChild(broker, std::move(dir), Options{}) {}
+
+  // Waits until the HTTP port accepts and the token file exists, or the hub exits; true when it is up.
+  bool started(std::chrono::milliseconds timeout = 20s);
+  bool running() { return process_->running(); }
+  std::string log() const { return process_->log(); }
+  int http_port() const { return http_port_; }
+  std::string url() const;      // "http://127.0.0.1:<port>"
+  fs::path token_file() const;  // <dir>/hub.token
+  std::string token() const;    // the token file's first line
+
+ private:
+  fs::path dir_;
+  int http_port_;
+  std::unique_ptr<Child> process_;
+};
+
 struct Message {
   std::string topic;
   std::string payload;

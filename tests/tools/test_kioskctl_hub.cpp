@@ -30,30 +30,22 @@ struct Run {
 struct Venue {
   Broker broker{Broker::Options{.dynsec = true, .admin_user = "hub", .admin_password = "hub-admin-pw", .extra_config = ""}};
   TempDir dir;
-  int http_port = free_tcp_port();
-  std::unique_ptr<Child> hub;
+  HubChild hub{broker, dir.path()};  // --dynsec, logged in as the broker's admin "hub"
   int runs = 0;
 
   Venue() {
-    std::ofstream(dir / "hub.password") << "hub-admin-pw\n";
-    hub = std::make_unique<Child>(
-        std::vector<std::string>{(bin_dir() / "kiosk-hub").string(), "--broker", broker.url(), "--site", "venue", "--db",
-                                 (dir / "hub.db").string(), "--http", "127.0.0.1:" + std::to_string(http_port),
-                                 "--username", "hub", "--password-file", (dir / "hub.password").string(), "--dynsec"},
-        Child::Options{.env = {}, .log_file = dir / "hub.log", .working_dir = {}});
-    const bool up = wait_until([&] { return (port_accepts(http_port) && fs::exists(dir / "hub.token")) || !hub->running(); }, 20s);
-    INFO(hub->log());
+    const bool up = hub.started();
+    INFO(hub.log());
     REQUIRE(up);
-    REQUIRE(hub->running());
   }
 
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(http_port); }
+  std::string url() const { return hub.url(); }
 
   std::vector<std::string> argv(std::vector<std::string> args, bool with_token = true) {
     std::vector<std::string> out{(bin_dir() / "kioskctl").string(), "--hub", url()};
     if (with_token) {
       out.push_back("--token-file");
-      out.push_back((dir / "hub.token").string());
+      out.push_back(hub.token_file().string());
     }
     out.insert(out.end(), args.begin(), args.end());
     return out;
@@ -116,7 +108,7 @@ TEST_CASE("kioskctl device add writes a 0600 config that lets the device's press
   const std::string password(config.at("password").as_string());
   CHECK(password.size() >= 24);
   CHECK(r.output.find(password) == std::string::npos);
-  CHECK(v.hub->log().find(password) == std::string::npos);
+  CHECK(v.hub.log().find(password) == std::string::npos);
 
   auto device = v.as_device(config);
   device->connect();
@@ -284,7 +276,7 @@ TEST_CASE("kioskctl follows, lists and acknowledges an alert raised by a burst o
         return !id.empty();
       },
       15s, 200ms);
-  INFO(v.hub->log());
+  INFO(v.hub.log());
   REQUIRE(opened);
   CHECK(wait_until([&] { return slurp(log).find(id + "  open") != std::string::npos; }, 10s));
   CHECK_THAT(v.kioskctl({"alerts"}).output, Catch::Contains(id) && Catch::Contains("lobby"));

@@ -20,6 +20,7 @@
 
 #include "mqtt_wire.hpp"
 
+#include "kiosk/bench/stats.hpp"
 #include "kiosk/protocol/ids.hpp"
 #include "kiosk/protocol/messages.hpp"
 #include "kiosk/protocol/topics.hpp"
@@ -135,14 +136,6 @@ class Ledger {
   std::vector<std::int64_t> sent_;
   std::vector<std::int64_t> done_;
 };
-
-double percentile(std::vector<double>& v, double q) {
-  if (v.empty()) return 0;
-  auto k = static_cast<std::size_t>(
-      std::min<double>(static_cast<double>(v.size() - 1), std::floor(q * static_cast<double>(v.size()))));
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
-  return v[k];
-}
 
 }  // namespace
 
@@ -278,7 +271,7 @@ int main(int argc, char** argv) {
   double last_s = static_cast<double>(last_done_ns) / 1e9;
   // Sustained rate: everything completed over the time from the first send to the last completion.
   double done_per_s = last_s > 0 ? static_cast<double>(done) / last_s : 0;
-  double p50 = percentile(latencies_ms, 0.50), p99 = percentile(latencies_ms, 0.99);
+  double p50 = kiosk::bench::percentile(latencies_ms, 0.50), p99 = kiosk::bench::percentile(latencies_ms, 0.99);
   double max = latencies_ms.empty() ? 0 : *std::max_element(latencies_ms.begin(), latencies_ms.end());
   const std::string what = o.mode == "hub" ? "acked" : "received";
   if (o.json) {

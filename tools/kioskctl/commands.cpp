@@ -1,6 +1,8 @@
 // kioskctl's commands: each one a few hub API calls and a human or JSON rendering of the answer.
 #include "commands.hpp"
 
+#include <chrono>
+#include <functional>
 #include <iomanip>
 #include <sstream>
 
@@ -83,14 +85,23 @@ class Session {
 
   const std::string& id() const { return inv_.args.at(0); }
 
+  // Why the hub could not be reached, and where to look.
+  Failure unreachable(const HubUnreachable& e) const {
+    return Failure{e.what(), "check --hub (" + settings_.hub + ") and that kiosk-hub is running"};
+  }
+
+  // One request whatever its HTTP status; only an unreachable hub becomes a Failure.
+  HttpReply send(bool post, const std::string& target, const json::object& body = {}) {
+    try {
+      return post ? client_.post(target, json::serialize(body)) : client_.get(target);
+    } catch (const HubUnreachable& e) {
+      throw unreachable(e);
+    }
+  }
+
   // One API call; HTTP errors and unreachable hubs become Failures with a hint.
   json::value call(bool post, const std::string& target, const json::object& body = {}) {
-    HttpReply reply;
-    try {
-      reply = post ? client_.post(target, json::serialize(body)) : client_.get(target);
-    } catch (const HubUnreachable& e) {
-      throw Failure{e.what(), "check --hub (" + settings_.hub + ") and that kiosk-hub is running"};
-    }
+    const auto reply = send(post, target, body);
     if (reply.status >= 400) throw Failure{"the hub refused: " + hub_error_message(reply), hint_for(reply.status)};
     json::error_code ec;
     auto v = json::parse(reply.body, ec);
@@ -112,16 +123,34 @@ class Session {
 
   void print_json(const json::value& v) { out_ << json::serialize(v) << "\n"; }
 
-  int status() {
-    HttpReply reply;
-    try {
-      reply = client_.get("/health");
-    } catch (const HubUnreachable& e) {
-      throw Failure{e.what(), "check --hub (" + settings_.hub + ") and that kiosk-hub is running"};
-    }
+  // The hub's /health answer: its HTTP status (503 still carries a report) and its body, null when not JSON.
+  struct Health {
+    unsigned status = 0;
+    json::value body;
+  };
+  Health health() {
+    const auto reply = send(false, "/health");
     json::error_code ec;
     auto v = json::parse(reply.body, ec);
-    if (ec || !v.is_object()) throw Failure{"the hub answered something that is not JSON", "check --hub"};
+    return {reply.status, ec ? json::value(nullptr) : std::move(v)};
+  }
+
+  // The event stream of /api/events until on_event stops it, the deadline passes or the hub closes it.
+  HubClient::StreamEnd follow_events(const std::function<void()>& opened,
+                                     const std::function<bool(const ServerEvent&)>& on_event,
+                                     std::chrono::steady_clock::time_point deadline) {
+    try {
+      return client_.events("/api/events", opened, on_event, deadline);
+    } catch (const HubUnreachable& e) {
+      throw unreachable(e);
+    } catch (const std::runtime_error& e) {
+      throw Failure{std::string("the hub refused the event stream: ") + e.what(), "check the API token"};
+    }
+  }
+
+  int status() {
+    const auto [http_status, v] = health();
+    if (!v.is_object()) throw Failure{"the hub answered something that is not JSON", "check --hub"};
     if (inv_.globals.json) {
       print_json(v);
     } else {
@@ -132,7 +161,7 @@ class Session {
            << "database " << field(o, "db") << "\n"
            << "version  " << field(o, "version") << "\n";
     }
-    return reply.status == 200 ? 0 : 1;
+    return http_status == 200 ? 0 : 1;
   }
 
   // --- devices ---------------------------------------------------------------------------------
@@ -245,15 +274,8 @@ class Session {
   }
 
   std::string site() {
-    HttpReply reply;
-    try {
-      reply = client_.get("/health");
-    } catch (const HubUnreachable& e) {
-      throw Failure{e.what(), "check --hub (" + settings_.hub + ") and that kiosk-hub is running"};
-    }
-    json::error_code ec;
-    auto v = json::parse(reply.body, ec);
-    if (!ec && v.is_object()) {
+    const auto v = health().body;
+    if (v.is_object()) {
       if (const auto* s = v.get_object().if_contains("site"); s && s->is_string()) return std::string(s->get_string());
     }
     throw Failure{"the hub did not say which site it serves", "check that --hub points at kiosk-hub"};
@@ -344,30 +366,22 @@ class Session {
       throw Failure{id() + " is retired", "register it again with kioskctl device add"};
     }
     std::optional<json::object> press;
-    HubClient::StreamEnd end{};
-    try {
-      end = client_.events(
-          "/api/events",
-          [&] {
-            if (!inv_.globals.json) {
-              out_ << "waiting for a press from " << id() << " at " << location << " (up to " << timeout_s << " s)...\n"
-                   << std::flush;
-            }
-          },
-          [&](const ServerEvent& e) {
-            if (e.event != "press") return true;
-            json::error_code ec;
-            auto v = json::parse(e.data, ec);
-            if (ec || !v.is_object() || field(v.get_object(), "device") != id()) return true;
-            press = v.get_object();
-            return false;
-          },
-          std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s));
-    } catch (const HubUnreachable& e) {
-      throw Failure{e.what(), "check --hub (" + settings_.hub + ") and that kiosk-hub is running"};
-    } catch (const std::runtime_error& e) {
-      throw Failure{std::string("the hub refused the event stream: ") + e.what(), "check the API token"};
-    }
+    const auto end = follow_events(
+        [&] {
+          if (!inv_.globals.json) {
+            out_ << "waiting for a press from " << id() << " at " << location << " (up to " << timeout_s << " s)...\n"
+                 << std::flush;
+          }
+        },
+        [&](const ServerEvent& e) {
+          if (e.event != "press") return true;
+          json::error_code ec;
+          auto v = json::parse(e.data, ec);
+          if (ec || !v.is_object() || field(v.get_object(), "device") != id()) return true;
+          press = v.get_object();
+          return false;
+        },
+        std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s));
     if (!press) {
       if (end == HubClient::StreamEnd::closed) throw Failure{"the hub closed the event stream", "retry; check the hub's log"};
       throw Failure{"no press from " + id() + " within " + std::to_string(timeout_s) + " s",
@@ -449,32 +463,23 @@ class Session {
   }
 
   int alerts_follow() {
-    HubClient::StreamEnd end{};
-    try {
-      end = client_.events(
-          "/api/events",
-          [&] {
-            if (!inv_.globals.json) out_ << "following alerts at " << settings_.hub << " (Ctrl-C to stop)\n" << std::flush;
-          },
-          [&](const ServerEvent& e) {
-            if (e.event != "alert") return true;
-            if (inv_.globals.json) {
-              out_ << e.data << "\n" << std::flush;
-              return true;
-            }
-            json::error_code ec;
-            auto v = json::parse(e.data, ec);
-            if (!ec && v.is_object()) print_alert(v.get_object());
-            out_ << std::flush;
+    follow_events(
+        [&] {
+          if (!inv_.globals.json) out_ << "following alerts at " << settings_.hub << " (Ctrl-C to stop)\n" << std::flush;
+        },
+        [&](const ServerEvent& e) {
+          if (e.event != "alert") return true;
+          if (inv_.globals.json) {
+            out_ << e.data << "\n" << std::flush;
             return true;
-          },
-          std::chrono::steady_clock::time_point::max());
-    } catch (const HubUnreachable& e) {
-      throw Failure{e.what(), "check --hub (" + settings_.hub + ") and that kiosk-hub is running"};
-    } catch (const std::runtime_error& e) {
-      throw Failure{std::string("the hub refused the event stream: ") + e.what(), "check the API token"};
-    }
-    (void)end;
+          }
+          json::error_code ec;
+          auto v = json::parse(e.data, ec);
+          if (!ec && v.is_object()) print_alert(v.get_object());
+          out_ << std::flush;
+          return true;
+        },
+        std::chrono::steady_clock::time_point::max());
     throw Failure{"the hub closed the event stream", "run the command again"};
   }
 
