@@ -1,28 +1,39 @@
 // Broker accounts over mosquitto's dynamic-security plugin: commands on $CONTROL/dynamic-security/v1.
 #include <algorithm>
-#include <condition_variable>
+#include <array>
+#include <chrono>
+#include <cstdint>
 #include <fstream>
-#include <mutex>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <mqtt/async_client.h>
 
 #include "kiosk/hub/broker_accounts.hpp"
 #include "kiosk/hub/dynsec_commands.hpp"
+#include "kiosk/mqtt/client.hpp"
 
 namespace kiosk::hub {
+// Named so that a unity build of the hub can put this file next to others without collisions.
+namespace dynsec_accounts_impl {
 namespace {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
+using SteadyClock = std::chrono::steady_clock;
 
 constexpr auto kAnswerTimeout = 5s;
 constexpr auto kConnectTimeout = 10s;
+// Connect, set-up batch, grant and reconnect, check: each step has its own timeout; this only
+// bounds start() should a step never report at all.
+constexpr auto kStartDeadline = kConnectTimeout * 2 + kAnswerTimeout * 3;
 
 // 24 random bytes, base64url: 32 characters a device stores in its 0600 config file.
 std::string generate_password() {
@@ -34,269 +45,292 @@ std::string generate_password() {
   return dynsec::base64url(bytes);
 }
 
-// What to make of the responses of one batch: an error or success (with credentials to hand out).
-struct Operation {
-  std::function<bool(const dynsec::Response&)> tolerated;
-  std::optional<BrokerCredentials> credentials;
-  AccountsDone done;
+using Tolerated = std::function<bool(const dynsec::Response&)>;
+bool nothing_tolerated(const dynsec::Response&) { return false; }
+// The outcome of one batch: why it has no answer, or the plugin's responses.
+using Answered = std::function<void(std::optional<std::string> error, std::vector<dynsec::Response> responses)>;
+
+// One batch on its way: its answer timer and what to do with the answer.
+struct Pending {
   std::unique_ptr<asio::steady_timer> timer;
+  Answered answered;
 };
 
-// Everything that Paho's threads may reach lives here, owned by a shared_ptr; Paho callbacks
-// hold a weak_ptr and only post into the io_context, where all state is touched.
+// The admin connection and its batches. Everything runs on the hub's io_context thread; timers
+// and the start-up kick hold a weak_ptr so a late completion finds nothing to touch.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(asio::io_context& io, DynsecSettings settings)
-      : io_(io),
-        settings_(std::move(settings)),
-        client_(settings_.broker_url, "kiosk-hub-" + settings_.site + "-dynsec") {}
+      : io_(io), settings_(std::move(settings)), step_timer_(io) {}
 
+  // Start-up is a boundary: wrong admin credentials, an untrusted broker or a missing plugin
+  // fail loudly here. The hub must not take provisioning requests before its roles exist, so
+  // this runs the io_context (other handlers included) until the bootstrap is done.
   void start() {
-    std::weak_ptr<Session> weak = shared_from_this();
-    client_.set_message_callback([weak](::mqtt::const_message_ptr msg) {
-      auto self = weak.lock();
-      if (!self) return;
-      auto payload = msg->to_string();
-      if (self->take_sync_answer(payload)) return;
-      asio::post(self->io_, [weak, payload = std::move(payload)] {
-        if (auto s = weak.lock()) s->on_response(payload);
-      });
-    });
-    // After an automatic reconnect the clean session has lost the subscription.
-    client_.set_connected_handler([weak](const std::string&) {
-      auto self = weak.lock();
-      if (!self) return;
-      try {
-        self->client_.subscribe(std::string(dynsec::kResponseTopic), 1);
-      } catch (const ::mqtt::exception&) {
-      }
-      std::lock_guard lock(self->sync_mutex_);
-      ++self->connects_;
-      self->sync_cv_.notify_all();
-    });
-    auto builder = ::mqtt::connect_options_builder()
-                       .clean_session(true)
-                       .keep_alive_interval(30s)
-                       .connect_timeout(kConnectTimeout)
-                       .automatic_reconnect(1s, 30s)
-                       .user_name(settings_.username)
-                       .password(settings_.password);
-    if (!settings_.ca_file.empty() || settings_.broker_url.rfind("ssl://", 0) == 0) {
-      // Without a CA file the system's trust store decides; the server is verified either way.
-      auto ssl = ::mqtt::ssl_options_builder().enable_server_cert_auth(true).verify(true);
-      if (!settings_.ca_file.empty()) ssl.trust_store(settings_.ca_file);
-      if (!settings_.cert_file.empty()) ssl.key_store(settings_.cert_file);
-      if (!settings_.key_file.empty()) ssl.private_key(settings_.key_file);
-      builder.ssl(ssl.finalize());
-    }
-    // Start-up is a boundary: wrong admin credentials or an unreachable broker fail loudly here.
+    kiosk::mqtt::ClientOptions o;
+    o.url = settings_.broker_url;
+    o.client_id = "kiosk-hub-" + settings_.site + "-dynsec";
+    o.clean_session = true;
+    o.keepalive = 30s;
+    o.username = settings_.username;
+    o.password = settings_.password;
+    // Re-sent after every CONNACK, ahead of anything published: answers are never missed.
+    o.subscriptions = {{std::string(dynsec::kResponseTopic), 1}};
+    // Without a CA file the system's trust store decides; the server (and its name, as Paho's
+    // verify did) is checked either way.
+    o.ca_file = settings_.ca_file;
+    o.cert_file = settings_.cert_file;
+    o.key_file = settings_.key_file;
+    o.verify_host_name = true;
+    o.connect_timeout = kConnectTimeout;
+    o.reconnect_min = 1s;
+    o.reconnect_max = 30s;
     try {
-      auto tok = client_.connect(builder.finalize());
-      if (!tok->wait_for(kConnectTimeout + 1s) || !client_.is_connected()) {
-        throw std::runtime_error("no answer");
-      }
-      auto sub = client_.subscribe(std::string(dynsec::kResponseTopic), 1);
-      if (!sub->wait_for(kConnectTimeout)) throw std::runtime_error("no SUBACK for the response topic");
+      client_ = std::make_unique<kiosk::mqtt::Client>(
+          io_, std::move(o),
+          kiosk::mqtt::Client::Handlers{[this](const kiosk::mqtt::Message& m) { on_message(m); },
+                                        [this](const kiosk::mqtt::LinkEvent& e) { on_link(e); }});
     } catch (const std::exception& e) {
-      throw std::runtime_error("dynamic-security: cannot connect to " + settings_.broker_url + " as " +
-                               settings_.username + ": " + e.what() +
-                               " (check the broker URL and the admin credentials)");
+      throw std::runtime_error(connect_error(e.what()));
     }
-    bootstrap();
+    state_ = State::connecting;
+    stopped_ = false;
+    // From a timer so that, should start() be called inside a handler, the connection starts in
+    // the nested run below rather than after that handler returns.
+    auto kick = std::make_shared<asio::steady_timer>(io_, SteadyClock::time_point::min());
+    kick->async_wait([weak = weak_from_this(), kick](boost::system::error_code ec) {
+      if (auto self = weak.lock(); self && !ec && !self->stopped_) self->client_->start();
+    });
+    if (io_.stopped()) io_.restart();  // ran out of work earlier; this caller wants it to run
+    const auto deadline = SteadyClock::now() + kStartDeadline;
+    while (state_ != State::ready && state_ != State::failed && !stopped_ && !io_.stopped() &&
+           SteadyClock::now() < deadline) {
+      io_.run_one_until(deadline);
+    }
+    if (stopped_ || state_ == State::ready) return;  // stopped meanwhile (SIGTERM): nothing to report
+    if (state_ != State::failed) {
+      fail_start(io_.stopped() ? "dynamic-security: start-up interrupted"
+                               : "dynamic-security: the broker did not finish the set-up in time");
+    }
+    throw std::runtime_error(failure_);
   }
 
   void stop() {
     stopped_ = true;
-    try {
-      if (client_.is_connected()) client_.disconnect()->wait_for(2s);
-    } catch (const ::mqtt::exception&) {
-    }
-    auto pending = std::move(pending_);
-    pending_.clear();
-    for (auto& [tag, op] : pending) finish(op, AccountsResult{"dynamic-security: stopped", std::nullopt});
+    step_timer_.cancel();
+    fail_everything("dynamic-security: stopped");
+    if (client_) client_->disconnect();
   }
 
   // Sends one batch; `done` runs on the io_context with the outcome.
-  void submit(std::vector<boost::json::object> commands, std::function<bool(const dynsec::Response&)> tolerated,
+  void submit(std::vector<boost::json::object> commands, Tolerated tolerated,
               std::optional<BrokerCredentials> credentials, AccountsDone done) {
-    auto self = shared_from_this();
-    asio::post(io_, [self, commands = std::move(commands), tolerated = std::move(tolerated),
-                     credentials = std::move(credentials), done = std::move(done)]() mutable {
-      self->send(std::move(commands), std::move(tolerated), std::move(credentials), std::move(done));
-    });
+    auto finish = [this, tolerated = std::move(tolerated), credentials = std::move(credentials),
+                   done = std::move(done)](std::optional<std::string> error,
+                                           std::vector<dynsec::Response> responses) mutable {
+      AccountsResult result;
+      result.error = error ? std::move(error) : dynsec::first_error(responses, tolerated);
+      if (!result.error) result.credentials = std::move(credentials);
+      asio::post(io_, [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); });
+    };
+    if (stopped_) return finish("dynamic-security: stopped", {});
+    // Requests that come in while the bootstrap runs (the hub serves HTTP meanwhile) wait for it.
+    if (state_ != State::idle && state_ != State::ready && state_ != State::failed) {
+      waiting_.push_back([this, commands = std::move(commands), finish = std::move(finish)]() mutable {
+        call(std::move(commands), std::move(finish));
+      });
+      return;
+    }
+    call(std::move(commands), std::move(finish));
   }
 
   const DynsecSettings& settings() const { return settings_; }
 
  private:
-  // The site's hub and manager roles, and the hub's own rights; idempotent on every start.
-  // Runs before the io_context does, with blocking waits: granting the hub role to the admin
-  // client makes mosquitto disconnect every session of that client, this one included.
-  void bootstrap() {
-    const auto& site = settings_.site;
-    auto first = sync_call({dynsec::set_default_acl_access(),
-                            dynsec::create_role(dynsec::hub_role(site), dynsec::hub_acls(site)),
-                            dynsec::create_role(dynsec::manager_role(site), dynsec::manager_acls(site)),
-                            dynsec::get_client(settings_.username)});
-    if (auto error = dynsec::first_error(first, dynsec::is_already_exists)) {
-      throw std::runtime_error("dynamic-security: cannot set up the site roles: " + *error);
-    }
-    if (has_hub_role(first.back())) return;
-    int connects_before = 0;
-    {
-      std::lock_guard lock(sync_mutex_);
-      connects_before = connects_;
-    }
-    const auto grant = dynsec::batch("grant", {dynsec::add_client_role(settings_.username, dynsec::hub_role(site))});
-    try {
-      client_.publish(std::string(dynsec::kCommandTopic), grant.data(), grant.size(), 1, false)->wait_for(kAnswerTimeout);
-    } catch (const ::mqtt::exception&) {
-      // The kick may beat the PUBACK; the check below tells whether the grant happened.
-    }
-    {
-      std::unique_lock lock(sync_mutex_);
-      sync_cv_.wait_for(lock, kConnectTimeout, [&] { return connects_ > connects_before && client_.is_connected(); });
-    }
-    try {
-      client_.subscribe(std::string(dynsec::kResponseTopic), 1)->wait_for(kAnswerTimeout);
-    } catch (const ::mqtt::exception&) {
-      // sync_call's retries cover a subscription that is late or lost.
-    }
-    auto check = sync_call({dynsec::get_client(settings_.username)});
-    if (check.empty() || !has_hub_role(check.back())) {
-      throw std::runtime_error("dynamic-security: could not give " + settings_.username + " the role " +
-                               dynsec::hub_role(site));
-    }
-  }
+  enum class State { idle, connecting, setting_up, granting, checking, ready, failed };
 
-  bool has_hub_role(const dynsec::Response& get_client) const {
-    auto roles = dynsec::client_roles(get_client);
-    if (!roles) {
-      throw std::runtime_error("dynamic-security: the broker does not know the admin client " + settings_.username);
-    }
-    return std::find(roles->begin(), roles->end(), dynsec::hub_role(settings_.site)) != roles->end();
-  }
+  // ---- batches ---------------------------------------------------------------------------------
 
-  // Publishes a batch and waits for its answer on the calling thread (start-up only).
-  std::vector<dynsec::Response> sync_call(std::vector<boost::json::object> commands) {
-    const auto tag = "s" + std::to_string(++next_tag_);
-    const auto payload = dynsec::batch(tag, std::move(commands));
-    std::unique_lock lock(sync_mutex_);
-    sync_tag_ = tag;
-    sync_answer_.reset();
-    lock.unlock();
-    try {
-      // The subscription made by the connected handler may still be in flight; a retry after
-      // a short wait covers it without a race on the very first command.
-      for (int attempt = 0; attempt < 3; ++attempt) {
-        client_.publish(std::string(dynsec::kCommandTopic), payload.data(), payload.size(), 1, false);
-        lock.lock();
-        bool answered = sync_cv_.wait_for(lock, attempt < 2 ? 2s : kAnswerTimeout, [&] { return sync_answer_.has_value(); });
-        lock.unlock();
-        if (answered) break;
-      }
-    } catch (const ::mqtt::exception& e) {
-      throw std::runtime_error(std::string("dynamic-security: publish failed: ") + e.what());
-    }
-    lock.lock();
-    sync_tag_.reset();
-    if (!sync_answer_) throw std::runtime_error("dynamic-security: no answer from the broker (is the plugin loaded?)");
-    auto answer = dynsec::parse_responses(*sync_answer_);
-    if (!answer) throw std::runtime_error("dynamic-security: unreadable answer from the broker");
-    return *answer;
-  }
-
-  // Called on Paho's thread: true when the message answers the pending start-up call.
-  bool take_sync_answer(const std::string& payload) {
-    std::lock_guard lock(sync_mutex_);
-    if (!sync_tag_) return false;
-    auto responses = dynsec::parse_responses(payload);
-    if (!responses || responses->empty()) return false;
-    auto corr = dynsec::parse_correlation(responses->front().correlation);
-    if (!corr || corr->tag != *sync_tag_) return false;
-    if (!sync_answer_) sync_answer_ = payload;
-    sync_cv_.notify_all();
-    return true;
-  }
-
-  void send(std::vector<boost::json::object> commands, std::function<bool(const dynsec::Response&)> tolerated,
-            std::optional<BrokerCredentials> credentials, AccountsDone done) {
-    Operation op{std::move(tolerated), std::move(credentials), std::move(done), nullptr};
-    if (stopped_) return finish(op, AccountsResult{"dynamic-security: stopped", std::nullopt});
+  // Publishes a batch; `answered` runs once, with the responses or why there are none.
+  void call(std::vector<boost::json::object> commands, Answered answered, int qos = 1) {
+    if (stopped_) return answered("dynamic-security: stopped", {});
+    if (state_ == State::failed) return answered(failure_, {});
+    if (!client_ || !client_->connected()) return answered("dynamic-security: not connected to the broker", {});
     const auto tag = "k" + std::to_string(++next_tag_);
     const auto payload = dynsec::batch(tag, std::move(commands));
-    try {
-      if (!client_.is_connected()) {
-        return finish(op, AccountsResult{"dynamic-security: not connected to the broker", std::nullopt});
-      }
-      client_.publish(std::string(dynsec::kCommandTopic), payload.data(), payload.size(), 1, false);
-    } catch (const ::mqtt::exception& e) {
-      return finish(op, AccountsResult{std::string("dynamic-security: publish failed: ") + e.what(), std::nullopt});
+    if (!client_->publish(dynsec::kCommandTopic, payload, qos, false)) {
+      return answered("dynamic-security: publish failed: " + client_->last_refusal(), {});
     }
-    op.timer = std::make_unique<asio::steady_timer>(io_, kAnswerTimeout);
-    std::weak_ptr<Session> weak = shared_from_this();
-    op.timer->async_wait([weak, tag](const boost::system::error_code& ec) {
+    auto timer = std::make_unique<asio::steady_timer>(io_, kAnswerTimeout);
+    timer->async_wait([weak = weak_from_this(), tag](boost::system::error_code ec) {
       if (ec) return;
-      if (auto self = weak.lock()) self->on_timeout(tag);
+      if (auto self = weak.lock()) self->answer(tag, "dynamic-security: no answer from the broker within 5 s", {});
     });
-    pending_.emplace(tag, std::move(op));
+    pending_.emplace(tag, Pending{std::move(timer), std::move(answered)});
   }
 
-  void on_timeout(const std::string& tag) {
+  void answer(const std::string& tag, std::optional<std::string> error, std::vector<dynsec::Response> responses) {
     auto it = pending_.find(tag);
     if (it == pending_.end()) return;
-    auto op = std::move(it->second);
+    auto pending = std::move(it->second);
     pending_.erase(it);
-    finish(op, AccountsResult{"dynamic-security: no answer from the broker within 5 s", std::nullopt});
+    pending.timer->cancel();
+    pending.answered(std::move(error), std::move(responses));
   }
 
-  void on_response(const std::string& payload) {
-    auto responses = dynsec::parse_responses(payload);
+  void on_message(const kiosk::mqtt::Message& m) {
+    if (m.topic != dynsec::kResponseTopic) return;
+    auto responses = dynsec::parse_responses(m.payload);
     if (!responses || responses->empty()) return;
     auto corr = dynsec::parse_correlation(responses->front().correlation);
     if (!corr) return;  // another admin's answer (e.g. mosquitto_ctrl on the same broker)
-    auto it = pending_.find(corr->tag);
-    if (it == pending_.end()) return;
-    auto op = std::move(it->second);
-    pending_.erase(it);
-    if (op.timer) op.timer->cancel();
-    AccountsResult result;
-    result.error = dynsec::first_error(*responses, op.tolerated);
-    if (!result.error) result.credentials = std::move(op.credentials);
-    finish(op, std::move(result));
+    answer(corr->tag, std::nullopt, std::move(*responses));
   }
 
-  void finish(Operation& op, AccountsResult result) {
-    if (op.timer) op.timer->cancel();
-    asio::post(io_, [done = std::move(op.done), result = std::move(result)]() mutable { done(std::move(result)); });
+  void on_link(const kiosk::mqtt::LinkEvent& e) {
+    switch (e.kind) {
+      case kiosk::mqtt::LinkEvent::Kind::connected:
+        if (state_ == State::connecting) return set_up();
+        if (state_ == State::granting) return check_grant(std::nullopt);
+        return;  // the client has subscribed again by itself
+      case kiosk::mqtt::LinkEvent::Kind::connect_failed:
+        if (state_ == State::connecting) fail_start(connect_error(e.reason));
+        return;  // later on the client keeps retrying; batches meanwhile report "not connected"
+      case kiosk::mqtt::LinkEvent::Kind::lost:
+        // Answers to what is pending went with the link (the session is clean): say so now.
+        fail_pending("dynamic-security: lost the connection to the broker (" + e.reason + ")");
+        return;
+    }
+  }
+
+  // ---- bootstrap -------------------------------------------------------------------------------
+
+  // The site's hub and manager roles, and the hub's own rights; idempotent on every start.
+  void set_up() {
+    state_ = State::setting_up;
+    const auto& site = settings_.site;
+    call({dynsec::set_default_acl_access(),
+          dynsec::create_role(dynsec::hub_role(site), dynsec::hub_acls(site)),
+          dynsec::create_role(dynsec::manager_role(site), dynsec::manager_acls(site)),
+          dynsec::get_client(settings_.username)},
+         [this](std::optional<std::string> error, std::vector<dynsec::Response> responses) {
+           if (state_ != State::setting_up) return;
+           if (error) {
+             return fail_start("dynamic-security: cannot set up the site roles: " + *error +
+                               (client_->connected() ? " (is the dynamic-security plugin loaded?)" : ""));
+           }
+           if (auto refused = dynsec::first_error(responses, dynsec::is_already_exists)) {
+             return fail_start("dynamic-security: cannot set up the site roles: " + *refused);
+           }
+           auto has_role = has_hub_role(responses.back());
+           if (!has_role) return fail_start(unknown_admin());
+           if (*has_role) return become_ready();
+           grant();
+         });
+  }
+
+  // Granting the hub role to the admin client makes mosquitto disconnect every session of that
+  // client, this one included, usually before it answers: the check after the reconnect (or
+  // after an answer that says nothing changed) tells whether the grant happened.
+  void grant() {
+    state_ = State::granting;
+    // QoS 0: a QoS 1 copy would be sent again after the kick. An answer comes only when the
+    // broker refused (no kick follows): then check at once.
+    call({dynsec::add_client_role(settings_.username, dynsec::hub_role(settings_.site))},
+         [this](std::optional<std::string> error, std::vector<dynsec::Response> responses) {
+           if (state_ != State::granting || error) return;  // lost with the kick, or no answer: wait
+           if (auto refused = dynsec::first_error(responses, nothing_tolerated))
+             check_grant(*refused);
+         },
+         0);
+    step_timer_.expires_after(kConnectTimeout);
+    step_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+      if (auto self = weak.lock(); self && !ec && self->state_ == State::granting) self->check_grant(std::nullopt);
+    });
+  }
+
+  // `refused`: the plugin's answer to the grant, when it came.
+  void check_grant(std::optional<std::string> refused) {
+    state_ = State::checking;
+    step_timer_.cancel();
+    call({dynsec::get_client(settings_.username)},
+         [this, refused](std::optional<std::string> error, std::vector<dynsec::Response> responses) {
+           if (state_ != State::checking) return;
+           const auto not_granted = "dynamic-security: could not give " + settings_.username + " the role " +
+                                    dynsec::hub_role(settings_.site);
+           if (error) return fail_start(not_granted + ": " + *error);
+           auto has_role = has_hub_role(responses.back());
+           if (!has_role) return fail_start(unknown_admin());
+           if (!*has_role) return fail_start(not_granted + (refused ? ": " + *refused : std::string()));
+           become_ready();
+         });
+  }
+
+  // nullopt: the answer names no such client.
+  std::optional<bool> has_hub_role(const dynsec::Response& get_client) const {
+    auto roles = dynsec::client_roles(get_client);
+    if (!roles) return std::nullopt;
+    return std::find(roles->begin(), roles->end(), dynsec::hub_role(settings_.site)) != roles->end();
+  }
+
+  std::string unknown_admin() const {
+    return "dynamic-security: the broker does not know the admin client " + settings_.username;
+  }
+
+  void become_ready() {
+    state_ = State::ready;
+    auto waiting = std::move(waiting_);
+    waiting_.clear();
+    for (auto& send : waiting) send();
+  }
+
+  void fail_start(std::string why) {
+    if (state_ == State::failed) return;
+    state_ = State::failed;
+    failure_ = std::move(why);
+    step_timer_.cancel();
+    fail_everything(failure_);
+    if (client_) client_->disconnect();  // no reconnecting behind a hub that will not run
+  }
+
+  std::string connect_error(const std::string& reason) const {
+    return "dynamic-security: cannot connect to " + settings_.broker_url + " as " + settings_.username + ": " +
+           reason + " (check the broker URL and the admin credentials)";
+  }
+
+  void fail_pending(const std::string& why) {
+    auto pending = std::move(pending_);
+    pending_.clear();
+    for (auto& [tag, p] : pending) {
+      p.timer->cancel();
+      p.answered(why, {});
+    }
+  }
+
+  void fail_everything(const std::string& why) {
+    fail_pending(why);
+    auto waiting = std::move(waiting_);
+    waiting_.clear();
+    for (auto& send : waiting) send();  // call() reports stopped / not connected
   }
 
   asio::io_context& io_;
   DynsecSettings settings_;
-  ::mqtt::async_client client_;
-  std::map<std::string, Operation> pending_;
-  std::uint64_t next_tag_ = 0;
+  std::unique_ptr<kiosk::mqtt::Client> client_;
+  State state_ = State::idle;
   bool stopped_ = false;
-  // Start-up handshake with Paho's threads (see bootstrap()).
-  std::mutex sync_mutex_;
-  std::condition_variable sync_cv_;
-  std::optional<std::string> sync_tag_;
-  std::optional<std::string> sync_answer_;
-  int connects_ = 0;
+  std::string failure_;
+  asio::steady_timer step_timer_;  // the grant's wait for the kick and reconnect
+  std::map<std::string, Pending> pending_;
+  std::vector<std::function<void()>> waiting_;  // submitted before the bootstrap finished
+  std::uint64_t next_tag_ = 0;
 };
-
-bool nothing_tolerated(const dynsec::Response&) { return false; }
 
 class DynsecAccounts final : public BrokerAccounts {
  public:
   DynsecAccounts(asio::io_context& io, DynsecSettings settings)
       : session_(std::make_shared<Session>(io, std::move(settings))) {}
-  ~DynsecAccounts() override {
-    try {
-      session_->stop();
-    } catch (...) {
-    }
-  }
+  ~DynsecAccounts() override { session_->stop(); }
 
   void start() override { session_->start(); }
   void stop() override { session_->stop(); }
@@ -338,9 +372,10 @@ class DynsecAccounts final : public BrokerAccounts {
 };
 
 }  // namespace
+}  // namespace dynsec_accounts_impl
 
-std::unique_ptr<BrokerAccounts> make_dynsec_accounts(asio::io_context& io, DynsecSettings settings) {
-  return std::make_unique<DynsecAccounts>(io, std::move(settings));
+std::unique_ptr<BrokerAccounts> make_dynsec_accounts(boost::asio::io_context& io, DynsecSettings settings) {
+  return std::make_unique<dynsec_accounts_impl::DynsecAccounts>(io, std::move(settings));
 }
 
 }  // namespace kiosk::hub
