@@ -34,8 +34,10 @@ run_one() {  # model seed
   "$bin/kiosk-replay" --csv "$d/presses.csv" --rule naive --naive-bad 3 --naive-minutes 10 > "$d/naive-3in10.jsonl" 2>/dev/null
   # The same rule made strict enough to come near the detector's false-alert rate, for a fair delay comparison.
   "$bin/kiosk-replay" --csv "$d/presses.csv" --rule naive --naive-bad 5 --naive-minutes 10 > "$d/naive-5in10.jsonl" 2>/dev/null
+  # And loosened to its least: how many incidents leave even two bad presses to see, at any cost.
+  "$bin/kiosk-replay" --csv "$d/presses.csv" --rule naive --naive-bad 2 --naive-minutes 10 > "$d/naive-2in10.jsonl" 2>/dev/null
   local alerts=(--alerts "detector=$d/detector.jsonl" --alerts "3-in-10=$d/naive-3in10.jsonl"
-                --alerts "5-in-10=$d/naive-5in10.jsonl")
+                --alerts "5-in-10=$d/naive-5in10.jsonl" --alerts "2-in-10=$d/naive-2in10.jsonl")
   "$bin/kiosk-replay" --evaluate "$d/truth.csv" --csv "$d/presses.csv" --grace-minutes 10 "${alerts[@]}" --json > "$d/eval.json"
   "$bin/kiosk-replay" --evaluate "$d/truth.csv" --csv "$d/presses.csv" --grace-minutes 10 "${alerts[@]}" > "$d/eval.txt"
 }
