@@ -9,7 +9,6 @@
 
 #include <boost/json.hpp>
 
-#include <fstream>
 #include <optional>
 #include <set>
 
@@ -24,47 +23,22 @@ namespace {
 
 constexpr const char* kSite = "s1";
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// kiosk-hub as a child with its database at `db`, devices d-0 and t-0 registered at "lab".
-struct Hub {
-  Hub(const fs::path& dir, const Broker& broker, fs::path db_path)
-      : dir(dir), broker_url(broker.url()), db(std::move(db_path)) {}
-  void start() {
-    auto port_file = dir / "hub.port";
-    fs::remove(port_file);
-    ++starts;
-    child = std::make_unique<Child>(
-        std::vector<std::string>{(bin_dir() / "kiosk-hub").string(), "--broker", broker_url, "--site", kSite, "--db",
-                                 db.string(), "--http", "127.0.0.1:0", "--port-file", port_file.string(),
-                                 "--token-file", (dir / "hub.token").string(), "--register-devices", "d:1:lab",
-                                 "--log-level", "info"},
-        Child::Options{{}, dir / ("hub-" + std::to_string(starts) + ".log"), {}});
-    REQUIRE(wait_until([&] { return fs::exists(port_file) || !child->running(); }, 15s));
-    REQUIRE(child->running());
-    port = std::stoi(read_file(port_file));
-    REQUIRE(wait_until([&] { return health().first == 200; }, 15s));
-  }
+// kiosk-hub as a child with its database at `db` (the port it bound read from --port-file, the token
+// in `dir`), device d-0 registered at "lab"; its health and counters as the checks read them.
+struct Hub : HubChild {
+  Hub(const fs::path& dir, const Broker& broker, fs::path db)
+      : HubChild(broker, dir,
+                 Options{.site = kSite, .db = std::move(db), .token_file = dir / "hub.token", .port_file = true,
+                         .extra_args = {"--register-devices", "d:1:lab", "--log-level", "info"}}) {}
   std::pair<int, std::string> health() const {
-    auto r = kiosk::faults::http_request(port, "GET", "/health", {}, {}, 2s);
+    auto r = kiosk::faults::http_request(port(), "GET", "/health", {}, {}, 2s);
     return r ? std::make_pair(r->status, r->body) : std::make_pair(0, std::string());
   }
   std::int64_t counter(const char* name) const {
-    auto r = kiosk::faults::http_request(port, "GET", "/api/counters", {}, {}, 2s);
+    auto r = kiosk::faults::http_request(port(), "GET", "/api/counters", {}, {}, 2s);
     if (!r || r->status != 200) return -1;
     return boost::json::parse(r->body).as_object().at(name).as_int64();
   }
-  std::string log() const { return child ? child->log() : std::string(); }
-
-  fs::path dir;
-  std::string broker_url;
-  fs::path db;
-  std::unique_ptr<Child> child;
-  int port = 0;
-  int starts = 0;
 };
 
 // Stored seqs of a device, read from the hub's database (read-only, safe while the hub runs).
@@ -161,7 +135,7 @@ struct Site {
   explicit Site(const std::optional<fs::path>& db = std::nullopt)
       : hub(dir.path(), broker, db.value_or(dir / "hub.db")) {
     broker.start();
-    hub.start();
+    REQUIRE(hub.start());
   }
   TempDir dir;
   Broker broker;
@@ -233,14 +207,14 @@ TEST_CASE("a hub whose disk is full acknowledges nothing it did not store, says 
 
   // Acks first, rows second: whatever was acknowledged must already be stored.
   auto acked = device.acked();
-  auto rows = stored_seqs(hub.db, "d-0");
+  auto rows = stored_seqs(hub.db_path(), "d-0");
   for (auto seq : acked) CHECK(rows.count(seq) == 1);
   std::vector<std::uint64_t> refused;
   for (std::uint64_t seq = 2; seq <= 30; ++seq)
     if (!acked.count(seq)) refused.push_back(seq);
   CHECK_FALSE(refused.empty());
 
-  CHECK(hub.child->running());
+  CHECK(hub.running());
   auto [status, body] = hub.health();
   CHECK(status == 503);
   CHECK(body.find("full") != std::string::npos);
@@ -249,7 +223,7 @@ TEST_CASE("a hub whose disk is full acknowledges nothing it did not store, says 
   for (auto seq : refused) device.press(seq);  // what a terminal does: re-send what was not acked
   CHECK(device.wait_acked(1, 30));
   CHECK(wait_until([&] { return hub.health().first == 200; }, 10s));
-  auto after = stored_seqs(hub.db, "d-0");
+  auto after = stored_seqs(hub.db_path(), "d-0");
   CHECK(after.size() == 30);
   for (std::uint64_t seq = 1; seq <= 30; ++seq) CHECK(after.count(seq) == 1);
   // Said once when it starts failing, once when it recovers, not once per failed batch.
@@ -277,29 +251,28 @@ TEST_CASE("a hub whose database card turns read-only acknowledges nothing more, 
   hub_commits_fail(hub);
   auto acked = device.acked();
   for (std::uint64_t seq = 6; seq <= 10; ++seq) CHECK(acked.count(seq) == 0);
-  CHECK(hub.child->running());
+  CHECK(hub.running());
   CHECK(hub.health().first == 503);
-  auto presses = kiosk::faults::http_request(hub.port, "GET", "/api/presses?device=d-0", {}, {}, 2s);
+  auto presses = kiosk::faults::http_request(hub.port(), "GET", "/api/presses?device=d-0", {}, {}, 2s);
   REQUIRE(presses);
   CHECK(presses->status == 200);
   CHECK(boost::json::parse(presses->body).as_array().size() == 5);
 
-  hub.child->stop();
+  hub.stop();
   // Started again on the read-only card, the hub refuses to run and says which file and what to do.
-  Child refused({(bin_dir() / "kiosk-hub").string(), "--broker", broker.url(), "--site", kSite, "--db",
-                 (card.path() / "hub.db").string(), "--http", "127.0.0.1:0", "--token-file",
-                 (dir / "hub.token").string()},
-                Child::Options{{}, dir / "hub-refused.log", {}});
+  HubChild refused(broker, dir / "refused",
+                   HubChild::Options{.site = kSite, .db = card.path() / "hub.db", .token_file = dir / "hub.token"});
+  refused.start();  // returns as soon as the hub has exited
   CHECK(refused.wait(15s) == std::optional<int>(1));
   INFO(refused.log());
   CHECK(refused.log().find((card.path() / "hub.db").string()) != std::string::npos);
   CHECK(refused.log().find("writable") != std::string::npos);
 
   REQUIRE(card.repair());
-  hub.start();
+  REQUIRE(hub.start());
   for (std::uint64_t seq = 6; seq <= 10; ++seq) device.press(seq);
   CHECK(device.wait_acked(6, 10));
-  auto rows = stored_seqs(hub.db, "d-0");
+  auto rows = stored_seqs(hub.db_path(), "d-0");
   CHECK(rows.size() == 10);
   for (std::uint64_t seq = 1; seq <= 10; ++seq) CHECK(rows.count(seq) == 1);
 }
@@ -321,7 +294,7 @@ TEST_CASE("a terminal whose disk is full refuses the press visibly, stays up, pu
   CHECK(terminal.log().find("disk is full") != std::string::npos);
 
   disk.free_space();
-  next_press_stored(terminal, 2, site.hub.db);
+  next_press_stored(terminal, 2, site.hub.db_path());
 }
 
 TEST_CASE("a terminal whose card turns read-only refuses presses visibly and stays up, and after "
@@ -342,5 +315,5 @@ TEST_CASE("a terminal whose card turns read-only refuses presses visibly and sta
   terminal.child->stop();
   REQUIRE(card.repair());
   terminal.start();
-  next_press_stored(terminal, 3, site.hub.db);
+  next_press_stored(terminal, 3, site.hub.db_path());
 }

@@ -6,7 +6,7 @@
 
 #include <boost/json.hpp>
 
-#include "hub_process.hpp"
+#include "hub_under_test.hpp"
 
 using namespace kiosk::test;
 namespace json = boost::json;
@@ -20,8 +20,8 @@ TEST_CASE("kiosk-hub with --alerts raises the retained alert for a spike and tak
     std::ofstream out(dir / "alerts.json");
     out << R"({"detector": {"kind": "naive", "bad": 3, "window_s": 600}})";
   }
-  HubProcess hub(broker, dir.path(), "test-site", {"--alerts", (dir / "alerts.json").string()});
-  hub.start();
+  HubUnderTest hub(broker, dir.path(), "test-site", {"--alerts", (dir / "alerts.json").string()});
+  hub.start_or_fail();
   hub.register_device("t-1", "front-desk");
   MqttProbe device(broker.url());
   device.connect();
@@ -56,9 +56,9 @@ TEST_CASE("kiosk-hub refuses an alert settings file with a mistake, saying where
     std::ofstream out(dir / "alerts.json");
     out << R"({"detector": {"kind": "magic"}})";
   }
-  Child hub({(bin_dir() / "kiosk-hub").string(), "--broker", broker.url(), "--site", "s", "--db",
-             (dir / "hub.db").string(), "--http", "127.0.0.1:0", "--alerts", (dir / "alerts.json").string()},
-            Child::Options{.env = {}, .log_file = dir / "hub.log", .working_dir = {}});
+  HubChild hub(broker, dir.path(),
+               HubChild::Options{.site = "s", .extra_args = {"--alerts", (dir / "alerts.json").string()}});
+  hub.start();  // returns as soon as the hub has exited
   auto status = hub.wait(10s);
   REQUIRE(status);
   CHECK(*status == 1);

@@ -10,7 +10,7 @@
 
 #include <boost/json.hpp>
 
-#include "hub_process.hpp"
+#include "hub_under_test.hpp"
 #include "kiosk/protocol/time.hpp"
 
 using namespace kiosk::test;
@@ -71,10 +71,10 @@ double metric(const std::string& text, const std::string& line_prefix) {
 struct Venue {
   Broker broker;
   TempDir dir;
-  HubProcess hub{broker, dir.path()};
+  HubUnderTest hub{broker, dir.path()};
   MqttProbe device{broker.url()};
   Venue() {
-    hub.start();
+    hub.start_or_fail();
     device.connect();
   }
 };
@@ -186,7 +186,7 @@ TEST_CASE("after kill -9 the restarted hub has every acknowledged press and stor
   // Kill the hub in the middle of a stream of presses.
   for (; seq <= total / 2; ++seq) REQUIRE(v.device.publish(v.hub.topic("kiosk-1", "press"), press(seq)));
   REQUIRE(wait_until([&] { return !acked_seqs(v.device, ack_topic).empty(); }, 10s));
-  v.hub.child().kill9();
+  v.hub.kill9();
   auto acked_before_crash = acked_seqs(v.device, ack_topic);
   // The device keeps pressing while the hub is down.
   for (; seq <= total; ++seq) REQUIRE(v.device.publish(v.hub.topic("kiosk-1", "press"), press(seq)));
@@ -194,7 +194,7 @@ TEST_CASE("after kill -9 the restarted hub has every acknowledged press and stor
   auto rows = stored_rows(v.hub.db_path(), "kiosk-1");
   for (auto s : acked_before_crash) CHECK(rows.count(s) == 1);
 
-  v.hub.start();
+  v.hub.start_or_fail();
   // The device re-sends everything not acknowledged (here: everything, to also exercise duplicates).
   for (std::uint64_t s = 1; s <= total; ++s) REQUIRE(v.device.publish(v.hub.topic("kiosk-1", "press"), press(s)));
   REQUIRE(wait_until([&] { return acked_seqs(v.device, ack_topic).size() == total; }, 20s));
@@ -236,7 +236,7 @@ TEST_CASE("malformed, oversize and wrongly typed payloads are rejected and count
   CHECK(metric(metrics, "kiosk_rejected_total{reason=\"missing_field\"}") == 1);
   CHECK(metric(metrics, "kiosk_rejected_total{reason=\"bad_topic\"}") == 1);
   CHECK(metric(metrics, "kiosk_presses_stored_total") == 1);
-  CHECK(v.hub.child().running());
+  CHECK(v.hub.running());
 }
 
 TEST_CASE("writes without the bearer token are refused with 401 and the token file is private", "[integration]") {
@@ -314,7 +314,7 @@ TEST_CASE("SIGTERM commits what is pending, announces the hub offline and exits 
   watcher.connect();
   watcher.subscribe("kiosk/v1/" + v.hub.site() + "/hub/status");
   REQUIRE(watcher.wait_for([](const Message& m) { return m.payload.find("online") != std::string::npos; }, 10s));
-  CHECK(v.hub.child().stop(10s) == 0);
+  CHECK(v.hub.stop(10s) == 0);
   REQUIRE(watcher.wait_for([](const Message& m) { return m.payload.find("offline") != std::string::npos; }, 10s));
   CHECK(v.hub.log().find("info hub: listening on http://127.0.0.1:") != std::string::npos);
 }
@@ -352,8 +352,8 @@ TEST_CASE("a burst larger than one batch is committed and acknowledged to the la
   Broker broker;
   TempDir dir;
   // Small batches so that the burst fills several and leaves a partial one behind.
-  HubProcess hub(broker, dir.path(), "test-site", {"--batch-max", "8", "--batch-window-us", "20000"});
-  hub.start();
+  HubUnderTest hub(broker, dir.path(), "test-site", {"--batch-max", "8", "--batch-window-us", "20000"});
+  hub.start_or_fail();
   MqttProbe device(broker.url());
   device.connect();
   hub.register_device("kiosk-1", "desk");

@@ -32,7 +32,7 @@ struct Venue {
   MqttProbe attacker{broker.url()};
 
   Venue() {
-    REQUIRE(hub.started());
+    REQUIRE(hub.start());
     api = std::make_unique<kiosk::ctl::HubClient>(*kiosk::ctl::HubUrl::parse(hub.url()), hub.token());
     REQUIRE(wait_until([&] { return api->get("/health").status == 200; }, 10s));
     for (const auto* id : {"desk-1", "desk-2"}) {

@@ -25,7 +25,7 @@ struct SecuredVenue {
   std::unique_ptr<kiosk::ctl::HubClient> api;
 
   SecuredVenue() {
-    const bool up = hub.started();
+    const bool up = hub.start();
     INFO(hub.log());
     REQUIRE(up);
     api = std::make_unique<kiosk::ctl::HubClient>(*kiosk::ctl::HubUrl::parse(hub.url()), hub.token());

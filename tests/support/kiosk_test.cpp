@@ -7,11 +7,13 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -234,29 +236,107 @@ bool Broker::running() { return process_ && process_->running(); }
 
 std::string Broker::log() const { return process_ ? process_->log() : std::string{}; }
 
-HubChild::HubChild(const Broker& broker, fs::path dir, Options options)
-    : dir_(std::move(dir)), http_port_(free_tcp_port()) {
-  std::vector<std::string> argv{(bin_dir() / "kiosk-hub").string(), "--broker", broker.url(), "--site", options.site,
-                                "--db", (dir_ / "hub.db").string(), "--http", "127.0.0.1:" + std::to_string(http_port_)};
-  if (broker.options().dynsec) {
-    std::ofstream(dir_ / "hub.password") << broker.options().admin_password << "\n";
-    argv.insert(argv.end(), {"--username", broker.options().admin_user, "--password-file",
-                             (dir_ / "hub.password").string(), "--dynsec"});
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+// The status code of GET <target> on 127.0.0.1:port, or 0 when nothing answers within a second:
+// just enough HTTP for a readiness check, so the support library needs no HTTP client.
+int http_status(int port, const std::string& target) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  const timeval limit{.tv_sec = 1, .tv_usec = 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string reply;
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string request = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
+      char buf[256];
+      ssize_t n = 0;
+      while (reply.find("\r\n") == std::string::npos && (n = ::recv(fd, buf, sizeof buf, 0)) > 0) reply.append(buf, static_cast<std::size_t>(n));
+    }
   }
-  argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
-  process_ = std::make_unique<Child>(std::move(argv),
-                                     Child::Options{.env = {}, .log_file = dir_ / "hub.log", .working_dir = {}});
+  ::close(fd);
+  int status = 0;  // "HTTP/1.1 200 OK"
+  if (reply.rfind("HTTP/", 0) == 0) std::sscanf(reply.c_str(), "HTTP/%*s %d", &status);
+  return status;
 }
 
-bool HubChild::started(std::chrono::milliseconds timeout) {
-  const bool settled =
-      wait_until([&] { return (port_accepts(http_port_) && fs::exists(token_file())) || !process_->running(); }, timeout);
+int read_port(const fs::path& port_file) {
+  std::ifstream in(port_file);
+  int port = 0;
+  in >> port;
+  return port;
+}
+
+}  // namespace
+
+HubChild::HubChild(const Broker& broker, fs::path dir, Options options)
+    : broker_url_(broker.url()), dir_(std::move(dir)), options_(std::move(options)) {
+  fs::create_directories(dir_);
+  if (options_.db.empty()) options_.db = dir_ / "hub.db";
+  if (!options_.port_file) port_ = free_tcp_port();
+  if (broker.options().dynsec) {
+    std::ofstream(dir_ / "hub.password") << broker.options().admin_password << "\n";
+    login_args_ = {"--username", broker.options().admin_user, "--password-file", (dir_ / "hub.password").string(),
+                   "--dynsec"};
+  }
+}
+
+std::vector<std::string> HubChild::command() const {
+  std::vector<std::string> argv{(bin_dir() / "kiosk-hub").string(), "--broker", broker_url_, "--site", options_.site,
+                                "--db", options_.db.string()};
+  if (options_.port_file)
+    argv.insert(argv.end(), {"--http", "127.0.0.1:0", "--port-file", (dir_ / "hub.port").string()});
+  else
+    argv.insert(argv.end(), {"--http", "127.0.0.1:" + std::to_string(port_)});
+  if (!options_.token_file.empty()) argv.insert(argv.end(), {"--token-file", options_.token_file.string()});
+  argv.insert(argv.end(), login_args_.begin(), login_args_.end());
+  argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
+  return argv;
+}
+
+bool HubChild::start(std::chrono::milliseconds timeout) {
+  if (!running()) {
+    if (options_.port_file) {
+      // A stale port file from the last run would name a port nobody listens on any more.
+      fs::remove(dir_ / "hub.port");
+      port_ = 0;
+    }
+    ++runs_;
+    process_ = std::make_unique<Child>(
+        command(), Child::Options{.env = {}, .log_file = dir_ / ("hub-" + std::to_string(runs_) + ".log"),
+                                  .working_dir = {}});
+  }
+  const bool settled = wait_until(
+      [&] {
+        if (!process_->running()) return true;
+        if (port_ == 0) port_ = read_port(dir_ / "hub.port");
+        return port_ > 0 && http_status(port_, "/health") == 200;
+      },
+      timeout, 10ms);
   return settled && process_->running();
 }
 
-std::string HubChild::url() const { return "http://127.0.0.1:" + std::to_string(http_port_); }
+int HubChild::stop(std::chrono::milliseconds grace) { return process_ ? process_->stop(grace) : -1; }
 
-fs::path HubChild::token_file() const { return dir_ / "hub.token"; }
+void HubChild::kill9() {
+  if (process_) process_->kill9();
+}
+
+std::optional<int> HubChild::wait(std::chrono::milliseconds timeout) {
+  return process_ ? process_->wait(timeout) : std::nullopt;
+}
+
+std::string HubChild::url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+fs::path HubChild::token_file() const {
+  return options_.token_file.empty() ? options_.db.parent_path() / "hub.token" : options_.token_file;
+}
 
 std::string HubChild::token() const {
   std::ifstream in(token_file());

@@ -1,5 +1,6 @@
 // Test support: temp dirs, free loopback ports, child processes that never outlive the test,
-// a real mosquitto broker per test, and an MQTT probe client that waits on events with timeouts.
+// a real mosquitto broker per test, kiosk-hub as a child, and an MQTT probe client that waits on events
+// with timeouts.
 #pragma once
 
 #include <chrono>
@@ -121,30 +122,51 @@ class Broker {
   std::unique_ptr<Child> process_;
 };
 
-// kiosk-hub as a child serving its HTTP API on a free loopback port, with its database, API token
-// and log in `dir`. On a dynsec broker it logs in as the broker's admin (password from a file in
-// `dir`) and manages the broker's accounts (--dynsec).
+// kiosk-hub as a child serving its HTTP API on 127.0.0.1, with its port file, password file and logs
+// in `dir`. On a dynsec broker it logs in as the broker's admin (password from a file in `dir`) and
+// manages the broker's accounts (--dynsec). start() again after stop() or kill9() runs it on the same
+// database and token (and, unless port_file, the same port): a restart as operators do it.
 class HubChild {
  public:
   struct Options {
     std::string site = "venue";
+    fs::path db;          // empty: <dir>/hub.db
+    fs::path token_file;  // empty: the hub's default, hub.token next to the database
+    // The hub binds port 0 and writes the port it got to <dir>/hub.port (--port-file), which the
+    // fixture reads; otherwise the fixture picks a free port and passes it.
+    bool port_file = false;
     std::vector<std::string> extra_args;  // appended to the command line
   };
   HubChild(const Broker& broker, fs::path dir, Options options);
   HubChild(const Broker& broker, fs::path dir) : HubChild(broker, std::move(dir), Options{}) {}
 
-  // Waits until the HTTP port accepts and the token file exists, or the hub exits; true when it is up.
-  bool started(std::chrono::milliseconds timeout = 20s);
-  bool running() { return process_->running(); }
-  std::string log() const { return process_->log(); }
-  int http_port() const { return http_port_; }
-  std::string url() const;      // "http://127.0.0.1:<port>"
-  fs::path token_file() const;  // <dir>/hub.token
-  std::string token() const;    // the token file's first line
+  // Runs the hub (unless it runs) and waits until GET /health answers 200: API up, broker connected,
+  // database fine. False when the hub exited or the timeout passed first (log() says why). Each run
+  // logs to its own file, <dir>/hub-<run>.log.
+  bool start(std::chrono::milliseconds timeout = 30s);
+  int stop(std::chrono::milliseconds grace = 5s);  // SIGTERM, then SIGKILL; the exit status
+  void kill9();
+  // Waits for the hub to exit by itself; its exit status, or nullopt on timeout.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+  bool running() { return process_ && process_->running(); }
+  std::string log() const { return process_ ? process_->log() : std::string(); }  // this run's log
+
+  int port() const { return port_; }  // 0 before the first start in port_file mode
+  std::string url() const;            // "http://127.0.0.1:<port>"
+  const std::string& site() const { return options_.site; }
+  const fs::path& db_path() const { return options_.db; }
+  fs::path token_file() const;
+  std::string token() const;  // the token file's first line
 
  private:
+  std::vector<std::string> command() const;
+
+  std::string broker_url_;
   fs::path dir_;
-  int http_port_;
+  Options options_;
+  std::vector<std::string> login_args_;  // --username/--password-file/--dynsec on a dynsec broker
+  int port_ = 0;
+  int runs_ = 0;
   std::unique_ptr<Child> process_;
 };
 

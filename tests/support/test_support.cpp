@@ -1,4 +1,5 @@
-// Self-tests of the test harness: a broker that really starts, stops and refuses strangers.
+// Self-tests of the test harness: a broker that really starts, stops and refuses strangers, and a hub
+// that comes back after a crash.
 #include <catch2/catch.hpp>
 
 #include <csignal>
@@ -39,4 +40,45 @@ TEST_CASE("a dynsec broker refuses anonymous clients and admits its admin", "[su
   CHECK_FALSE(anonymous.try_connect(3s));
   MqttProbe admin(broker.url(), MqttProbe::Options{.client_id = "", .username = "admin", .password = "admin-secret"});
   CHECK(admin.try_connect(3s));
+}
+
+// The hub's self-tests need build/bin/kiosk-hub, which this executable is not built after.
+bool hub_built() {
+  if (fs::exists(bin_dir() / "kiosk-hub")) return true;
+  WARN("skipped: " << (bin_dir() / "kiosk-hub") << " is not built");
+  return false;
+}
+
+TEST_CASE("a test hub started again after kill -9 serves on the same port with the same token and database",
+          "[support][integration]") {
+  if (!hub_built()) return;
+  Broker broker;
+  TempDir dir;
+  HubChild hub(broker, dir.path());
+  REQUIRE(hub.start());
+  const int port = hub.port();
+  const std::string token = hub.token();
+  REQUIRE_FALSE(token.empty());
+  hub.kill9();
+  REQUIRE_FALSE(port_accepts(port));
+  REQUIRE(hub.start());
+  CHECK(hub.port() == port);
+  CHECK(hub.token() == token);
+  CHECK(hub.log().find("listening on http://127.0.0.1:" + std::to_string(port)) != std::string::npos);
+}
+
+TEST_CASE("a test hub in port-file mode serves on the port it chose and says so again after a restart",
+          "[support][integration]") {
+  if (!hub_built()) return;
+  Broker broker;
+  TempDir dir;
+  HubChild hub(broker, dir.path(), HubChild::Options{.site = "venue", .db = dir / "data" / "hub.db", .token_file = {},
+                                                     .port_file = true, .extra_args = {}});
+  REQUIRE(hub.start());
+  CHECK(hub.port() > 0);
+  CHECK(hub.token_file() == dir / "data" / "hub.token");
+  CHECK(hub.stop() == 0);
+  REQUIRE(hub.start());
+  CHECK(port_accepts(hub.port()));
+  CHECK(hub.log().find("listening on http://127.0.0.1:" + std::to_string(hub.port())) != std::string::npos);
 }

@@ -34,7 +34,7 @@ struct Venue {
   int runs = 0;
 
   Venue() {
-    const bool up = hub.started();
+    const bool up = hub.start();
     INFO(hub.log());
     REQUIRE(up);
   }
