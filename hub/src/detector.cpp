@@ -12,15 +12,15 @@ namespace {
 constexpr double kMinBaseline = 0.01;  // nothing is ever "never bad": keeps p-values finite
 constexpr double kMaxBaseline = 0.95;
 
-bool default_bad(int rating, int scale, const std::optional<int>& bad_max) {
-  return rating <= bad_max.value_or(scale / 2);
-}
-
 int span_s(WallTime oldest, WallTime now) {
   return static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(now - oldest).count());
 }
 
 }  // namespace
+
+bool is_bad_rating(int rating, int scale, const std::optional<int>& bad_max_rating) {
+  return rating <= bad_max_rating.value_or(scale / 2);
+}
 
 double log_binomial_upper_tail(int k, int n, double p) {
   if (k <= 0) return 0.0;
@@ -92,7 +92,7 @@ void BaselineDetector::set_prior(double bad_share) {
 }
 
 bool BaselineDetector::is_bad(const RatedPress& p) const {
-  return default_bad(p.rating, p.scale, settings_.bad_max_rating);
+  return is_bad_rating(p.rating, p.scale, settings_.bad_max_rating);
 }
 
 double BaselineDetector::baseline_at(WallTime t) const {
@@ -392,7 +392,7 @@ Verdict NaiveRuleDetector::assess(WallTime now) {
 
 Verdict NaiveRuleDetector::observe(const RatedPress& press) {
   if (press.call_manager) return call_manager_verdict(press);
-  const bool bad = default_bad(press.rating, press.scale, settings_.bad_max_rating);
+  const bool bad = is_bad_rating(press.rating, press.scale, settings_.bad_max_rating);
   if (!press.repeat) recent_.emplace_back(press.at, bad);
   Verdict v = assess(press.at);
   v.spike = bad && !press.repeat && v.bad >= settings_.bad;
@@ -428,7 +428,7 @@ Verdict SiteDetectors::observe(const std::string& location, const RatedPress& pr
   auto it = by_location_.find(location);
   if (it == by_location_.end()) it = by_location_.emplace(location, make_()).first;
   if (!press.repeat && !press.call_manager) {
-    bad_ = bad_ * decay_ + (default_bad(press.rating, press.scale, std::nullopt) ? 1.0 : 0.0);
+    bad_ = bad_ * decay_ + (is_bad_rating(press.rating, press.scale, std::nullopt) ? 1.0 : 0.0);
     total_ = total_ * decay_ + 1.0;
   }
   it->second->set_prior(site_bad_share());

@@ -1,10 +1,13 @@
-// The hub's HTTP API: health, devices, locations, presses, counters, events, metrics and the dashboard.
+// The hub's HTTP API: health, devices, locations, presses, report, counters, events, metrics and the dashboard.
 // Reads are open (loopback by default, see --open-reads); writes need the bearer token.
 #include <boost/json.hpp>
 
 #include "kiosk/hub/access_token.hpp"
+#include "kiosk/hub/alert_config.hpp"
 #include "kiosk/hub/dashboard_page.hpp"
 #include "kiosk/hub/hub.hpp"
+#include "kiosk/hub/report.hpp"
+#include "kiosk/hub/report_query.hpp"
 #include "kiosk/protocol/ids.hpp"
 #include "kiosk/protocol/time.hpp"
 
@@ -109,6 +112,26 @@ std::vector<std::string> segments(std::string_view path) {
     path.remove_prefix(slash);
   }
   return out;
+}
+
+// The venue's UTC offset and bad-rating rule for the report: the alert settings file (--alerts)
+// holds them and the alert service reads it once at start; reading it again here (a small file)
+// keeps the report in step with the detectors without the hub core knowing about alerts.
+ReportSettings report_settings(const HubConfig& config, const Log& log) {
+  ReportSettings s;
+  if (config.alerts_file.empty()) return s;
+  try {
+    const auto alerts = load_alert_config(config.alerts_file);
+    const auto bad_max = [](const DetectorChoice& d) {
+      return d.kind == DetectorChoice::Kind::naive ? d.naive.bad_max_rating : d.baseline.bad_max_rating;
+    };
+    s.utc_offset = alerts.utc_offset;
+    s.bad_max_rating = bad_max(alerts.default_detector);
+    for (const auto& [location, d] : alerts.detectors) s.bad_max_by_location[location] = bad_max(d);
+  } catch (const std::exception& e) {
+    log.warn("report", std::string(e.what()) + "; the report uses UTC and bad = rating <= scale / 2");
+  }
+  return s;
 }
 
 }  // namespace
@@ -255,6 +278,37 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
                                {"received_at", protocol::format_time(from_ms(p.received_at_ms))}});
     }
     reply(200, a);
+    return;
+  }
+
+  if (what == "report" && seg.size() == 1 && get) {
+    for (const auto& [name, value] : params)
+      if (name != "from" && name != "to" && name != "days" && name != "location")
+        return fail(400, "unknown parameter '" + name + "' (the report takes from, to, days and location)");
+    const auto param = [&](const char* name) -> std::optional<std::string> {
+      auto it = params.find(name);
+      if (it == params.end() || it->second.empty()) return std::nullopt;
+      return it->second;
+    };
+    const auto location = param("location");
+    if (location) {
+      if (auto e = protocol::check_id("location", *location)) return fail(400, e->message());
+      if (!registry_.location(*location)) return fail(404, "no location " + *location);
+    }
+    const auto settings = report_settings(config_, log_);
+    const auto period = resolve_period(PeriodRequest{param("from"), param("to"), param("days")}, clock_.wall_now(),
+                                       settings.utc_offset);
+    if (!period) return fail(400, period.error().message());
+    auto counts = read_press_counts(store_.database(), config_.site, *period, settings.utc_offset, location);
+    if (!counts) return fail(503, counts.error().message());
+    auto alerts = read_alert_times(store_.database(), config_.site, *period, location);
+    if (!alerts) return fail(503, alerts.error().message());
+    std::map<std::string, std::string> names;
+    for (const auto& [id, l] : registry_.locations())
+      if (!location || id == *location) names[id] = l.name;
+    auto o = to_json(build_report(*period, settings, names, *counts, *alerts));
+    o["site"] = config_.site;
+    reply(200, o);
     return;
   }
 

@@ -115,7 +115,6 @@ Result<CsvRows<Row>> parse_csv(std::string_view text, const std::vector<std::str
   return out;
 }
 
-int bad_cut(int scale) { return scale / 2; }
 
 }  // namespace
 
@@ -262,7 +261,7 @@ Evaluation evaluate(const std::vector<PressRow>& rows, const std::vector<Inciden
   const auto bad_between = [&](const std::string& location, WallTime from, WallTime to) {
     int n = 0;
     for (const PressRow* r : by_location[location])
-      if (r->at >= from && r->at <= to && r->rating <= bad_cut(r->scale)) ++n;
+      if (r->at >= from && r->at <= to && is_bad_rating(r->rating, r->scale)) ++n;
     return n;
   };
 
@@ -274,7 +273,7 @@ Evaluation evaluate(const std::vector<PressRow>& rows, const std::vector<Inciden
     });
     if (in_incident) continue;
     auto& u = usual[r.location];
-    u.first += r.rating <= bad_cut(r.scale) ? 1 : 0;
+    u.first += is_bad_rating(r.rating, r.scale) ? 1 : 0;
     u.second += 1;
   }
 

@@ -121,7 +121,8 @@ TEST_CASE("alerts lists by default, follows with --follow, and alerts ack is its
 TEST_CASE("write commands are marked as needing the token, reads are not") {
   for (const auto& c : commands()) {
     const bool read = c.path.back() == "list" || c.path.back() == "show" || c.path.back() == "test" ||
-                      c.path == std::vector<std::string>{"alerts"} || c.path == std::vector<std::string>{"status"};
+                      c.path == std::vector<std::string>{"alerts"} || c.path == std::vector<std::string>{"status"} ||
+                      c.path == std::vector<std::string>{"report"};
     INFO(c.path.back());
     CHECK(c.writes == !read);
   }

@@ -82,6 +82,22 @@ const std::vector<CommandSpec>& commands() {
        "",
        false},
       {{"alerts", "ack"}, {"id"}, {{"by", "MANAGER", "who acknowledges"}}, {"by"}, "acknowledge an alert", "", true},
+      {{"report"},
+       {},
+       {{"from", "D", "start: a date YYYY-MM-DD (venue time) or an RFC 3339 time"},
+        {"to", "D", "end: a date (that whole day included) or an RFC 3339 time (default now)"},
+        {"days", "N", "the N days ending with --to, today so far included (default 7)"},
+        {"location", "LOC", "only this location"},
+        {"daily", "", "add a line per location and day"}},
+       {},
+       "the manager's report: presses, bad share, score, alerts and worst hours per location",
+       "Bad presses are the lower half of the scale (rating <= scale / 2, or the detector's\n"
+       "bad_max_rating); the score is the average rating on 0..100 (0 all worst, 100 all best),\n"
+       "comparable across terminals with different scales. Repeat presses (the same guest again)\n"
+       "are not counted. Worst hours: the hours of day with the highest bad share, among those with\n"
+       "at least 20 presses. Times are the venue's (the hub's alert settings, utc_offset_min) or UTC.\n"
+       "Give at most two of --from, --to and --days.",
+       false},
       {{"manager", "add"},
        {"id"},
        {{"out", "FILE", "where to write the manager's broker settings, '-' for stdout (default ./<id>.manager.json)"},
@@ -233,8 +249,8 @@ Invocation parse_command_line(const std::vector<std::string>& argv) {
 std::string top_help() {
   std::ostringstream out;
   out << "Usage: kioskctl [global options] <command> [arguments] [options]\n\n"
-         "Provision, place, move, test, rotate and retire kiosk terminals, and follow alerts,\n"
-         "through the venue hub's HTTP API.\n\nCommands:\n";
+         "Provision, place, move, test, rotate and retire kiosk terminals, follow alerts and\n"
+         "report on a period, through the venue hub's HTTP API.\n\nCommands:\n";
   for (const auto& c : commands()) {
     std::string usage = joined(c.path);
     for (const auto& p : c.positionals) usage += " <" + p + ">";

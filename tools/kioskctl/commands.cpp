@@ -10,6 +10,7 @@
 
 #include "device_config.hpp"
 #include "hub_client.hpp"
+#include "report_table.hpp"
 
 namespace kiosk::ctl {
 namespace json = boost::json;
@@ -20,6 +21,11 @@ namespace {
 struct Failure {
   std::string what;
   std::string todo;
+};
+
+// A bad argument found once the command runs (exit 2, like the parser's usage errors).
+struct UsageError {
+  std::string what;
 };
 
 std::string text_of(const json::value& v) {
@@ -71,6 +77,7 @@ class Session {
     if (name == "location rename") return location_rename();
     if (name == "alerts") return inv_.has("follow") ? alerts_follow() : alerts_list();
     if (name == "alerts ack") return alerts_ack();
+    if (name == "report") return report();
     if (name == "manager add") return manager_add();
     if (name == "manager remove") return manager_remove();
     throw Failure{"'" + name + "' is not implemented", "see kioskctl --help"};
@@ -483,6 +490,35 @@ class Session {
     throw Failure{"the hub closed the event stream", "run the command again"};
   }
 
+  // --- report ----------------------------------------------------------------------------------
+  int report() {
+    // The hub checks dates and times (it knows the venue's UTC offset); what needs no hub is checked here.
+    if (inv_.has("days")) {
+      const auto& d = inv_.options.at("days");
+      std::size_t used = 0;
+      long n = 0;
+      try {
+        n = std::stol(d, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used != d.size() || n < 1 || n > 366) throw UsageError{"--days must be a number of days in 1..366"};
+      if (inv_.has("from") && inv_.has("to")) throw UsageError{"give at most two of --from, --to and --days"};
+    }
+    std::string query;
+    for (const char* name : {"from", "to", "days", "location"})
+      if (inv_.has(name)) query += (query.empty() ? "?" : "&") + std::string(name) + "=" + percent_encode(inv_.options.at(name));
+    const auto reply = send(false, "/api/report" + query);
+    if (reply.status == 400) throw UsageError{hub_error_message(reply)};
+    if (reply.status >= 400) throw Failure{"the hub refused: " + hub_error_message(reply), hint_for(reply.status)};
+    json::error_code ec;
+    auto v = json::parse(reply.body, ec);
+    if (ec || !v.is_object()) throw Failure{"the hub answered something that is not a report", "check that --hub points at kiosk-hub"};
+    if (inv_.globals.json) return print_json(v), 0;
+    out_ << render_report(v.get_object(), inv_.has("daily"));
+    return 0;
+  }
+
   const Invocation& inv_;
   const Settings& settings_;
   std::ostream& out_;
@@ -498,6 +534,11 @@ int run_command(const Invocation& invocation, const Settings& settings, std::ost
   } catch (const Failure& f) {
     err << "kioskctl: " << f.what << "; " << f.todo << "\n";
     return 1;
+  } catch (const UsageError& u) {
+    std::string path;
+    for (const auto& word : invocation.command->path) path += word + " ";
+    err << "kioskctl: " << u.what << "; see 'kioskctl " << path << "--help'\n";
+    return 2;
   }
 }
 

@@ -103,6 +103,10 @@ struct Verdict {
   double log_lr = 0;    // the best run's log likelihood ratio, incident vs usual (0: none)
 };
 
+// Whether a rating counts as bad: rating <= bad_max_rating, unset: the lower half of the scale
+// (rating <= scale / 2). The one definition for the detectors and the manager's report.
+bool is_bad_rating(int rating, int scale, const std::optional<int>& bad_max_rating = std::nullopt);
+
 // log P(X >= k) for X ~ Binomial(n, p), computed in log space (stable for tiny tails).
 double log_binomial_upper_tail(int k, int n, double p);
 double binomial_upper_tail(int k, int n, double p);

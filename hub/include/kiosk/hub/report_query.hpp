@@ -1,0 +1,25 @@
+// The SQL behind the manager's report: presses grouped by location, local hour, scale and rating,
+// and the alerts raised in the period. Errors are values.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kiosk/hub/report.hpp"
+#include "kiosk/hub/sqlite_store.hpp"
+#include "kiosk/protocol/result.hpp"
+
+namespace kiosk::hub {
+
+// location: only that location.
+protocol::Result<std::vector<PressCount>> read_press_counts(Database& db, const std::string& site,
+                                                            const ReportPeriod& period,
+                                                            std::chrono::minutes utc_offset,
+                                                            const std::optional<std::string>& location);
+protocol::Result<std::vector<AlertTimes>> read_alert_times(Database& db, const std::string& site,
+                                                           const ReportPeriod& period,
+                                                           const std::optional<std::string>& location);
+
+}  // namespace kiosk::hub

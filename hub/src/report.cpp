@@ -1,0 +1,349 @@
+// The manager's report core: the period asked for, and per-location figures from aggregated rows.
+#include "kiosk/hub/report.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+
+#include <boost/json.hpp>
+
+#include "kiosk/hub/detector.hpp"
+
+namespace kiosk::hub {
+// Named, not anonymous, and with its using-directives inside: the hub is built as a unity build.
+namespace report_detail {
+namespace json = boost::json;
+using namespace std::chrono;
+using protocol::Error;
+using protocol::Result;
+
+constexpr std::int64_t kMsPerHour = 3'600'000;
+
+bool digits_at(std::string_view s, std::size_t pos, std::size_t n) {
+  if (pos + n > s.size()) return false;
+  for (std::size_t i = pos; i < pos + n; ++i)
+    if (s[i] < '0' || s[i] > '9') return false;
+  return true;
+}
+
+int number_at(std::string_view s, std::size_t pos, std::size_t n) {
+  int v = 0;
+  for (std::size_t i = pos; i < pos + n; ++i) v = v * 10 + (s[i] - '0');
+  return v;
+}
+
+std::optional<year_month_day> date_at(std::string_view s) {
+  if (!digits_at(s, 0, 4) || s[4] != '-' || !digits_at(s, 5, 2) || s[7] != '-' || !digits_at(s, 8, 2)) return std::nullopt;
+  year_month_day d{year{number_at(s, 0, 4)}, month{static_cast<unsigned>(number_at(s, 5, 2))},
+                   day{static_cast<unsigned>(number_at(s, 8, 2))}};
+  if (!d.ok()) return std::nullopt;
+  return d;
+}
+
+// One end of the period: a local date (whole day) or an RFC 3339 time with Z or an offset.
+struct Bound {
+  WallTime at;      // the instant; for a date its local midnight
+  bool date = false;
+};
+
+Result<Bound> parse_bound(std::string_view text, std::string_view field, minutes utc_offset) {
+  const auto fail = [&](std::string why) { return Error{std::string(field), std::move(why)}; };
+  const std::string q = "\"" + std::string(text) + "\"";
+  const auto date = text.size() >= 10 ? date_at(text) : std::nullopt;
+  if (!date) return fail(q + " is not a date (YYYY-MM-DD) or an RFC 3339 time (YYYY-MM-DDTHH:MM:SSZ)");
+  const auto midnight = time_point_cast<milliseconds>(sys_days{*date});
+  if (text.size() == 10) return Bound{midnight - utc_offset, true};
+  // YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)
+  if ((text[10] != 'T' && text[10] != 't' && text[10] != ' ') || !digits_at(text, 11, 2) || text.size() < 19 ||
+      text[13] != ':' || !digits_at(text, 14, 2) || text[16] != ':' || !digits_at(text, 17, 2))
+    return fail(q + " is not an RFC 3339 time (YYYY-MM-DDTHH:MM:SSZ or with an offset, +01:00)");
+  const int h = number_at(text, 11, 2), m = number_at(text, 14, 2), s = number_at(text, 17, 2);
+  if (h > 23 || m > 59 || s > 59) return fail(q + " has a time of day outside 00:00:00..23:59:59");
+  std::size_t i = 19;
+  std::int64_t ms = 0;
+  if (i < text.size() && text[i] == '.') {
+    std::size_t n = 0;
+    for (++i; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, ++n)
+      if (n < 3) ms = ms * 10 + (text[i] - '0');
+    if (n == 0) return fail(q + " has a '.' without digits");
+    for (; n < 3; ++n) ms *= 10;
+  }
+  minutes zone{0};
+  const auto rest = text.substr(i);
+  if (rest == "Z" || rest == "z") {
+  } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && digits_at(rest, 1, 2) && rest[3] == ':' &&
+             digits_at(rest, 4, 2) && number_at(rest, 1, 2) <= 23 && number_at(rest, 4, 2) <= 59) {
+    zone = minutes{number_at(rest, 1, 2) * 60 + number_at(rest, 4, 2)};
+    if (rest[0] == '-') zone = -zone;
+  } else {
+    return fail(q + " needs a time zone: Z or an offset such as +01:00");
+  }
+  const auto t = midnight + hours{h} + minutes{m} + seconds{s} + milliseconds{ms} - zone;
+  return Bound{t, false};
+}
+
+WallTime local_day_start(WallTime t, minutes utc_offset) {
+  return time_point_cast<milliseconds>(floor<days>(t + utc_offset)) - utc_offset;
+}
+
+std::string date_text(std::int64_t days_since_epoch) {
+  const year_month_day d{sys_days{days{days_since_epoch}}};
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(d.year()), static_cast<unsigned>(d.month()),
+                static_cast<unsigned>(d.day()));
+  return buf;
+}
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+json::value opt(const std::optional<double>& v) { return v ? json::value(*v) : json::value(nullptr); }
+
+json::object tally_json(const Tally& t) {
+  return json::object{{"presses", t.presses},       {"bad", t.bad}, {"bad_share", opt(t.bad_share())},
+                      {"score", opt(t.score())}, {"repeats", t.repeats}};
+}
+
+json::object location_json(const LocationReport& l) {
+  json::object o = tally_json(l.tally);
+  if (!l.id.empty()) {
+    o["id"] = l.id;
+    o["name"] = l.name;
+  }
+  o["alerts"] = json::object{{"raised", l.alerts.raised},
+                             {"acknowledged", l.alerts.acknowledged},
+                             {"resolved", l.alerts.resolved},
+                             {"median_ack_s", opt(l.alerts.median_ack_s)},
+                             {"median_resolve_s", opt(l.alerts.median_resolve_s)}};
+  json::array worst;
+  for (const auto& h : l.worst_hours) {
+    auto w = tally_json(h.tally);
+    w["hour"] = h.hour;
+    worst.push_back(std::move(w));
+  }
+  o["worst_hours"] = std::move(worst);
+  json::array days;
+  for (const auto& d : l.days) {
+    auto j = tally_json(d.tally);
+    j["date"] = d.date;
+    days.push_back(std::move(j));
+  }
+  o["days"] = std::move(days);
+  return o;
+}
+
+// Figures of one location (or the site) from its rows and alerts.
+struct Builder {
+  const ReportSettings& settings;
+  std::int64_t first_day;
+  std::int64_t last_day;
+  std::array<Tally, 24> hours{};
+  std::map<std::int64_t, Tally> days;
+  Tally total;
+  std::vector<double> ack_s;
+  std::vector<double> resolve_s;
+  AlertSummary alerts;
+
+  void add(const PressCount& c, bool bad) {
+    Tally t;
+    t.repeats = c.repeats;
+    t.presses = c.presses - c.repeats;
+    if (bad) t.bad = t.presses;
+    if (c.scale > 1)
+      t.score_sum = static_cast<double>(t.presses) * (c.rating - 1) / static_cast<double>(c.scale - 1);
+    total.add(t);
+    const auto hour_of_day = c.local_hour - floor_div(c.local_hour, 24) * 24;
+    hours[static_cast<std::size_t>(hour_of_day)].add(t);
+    days[floor_div(c.local_hour, 24)].add(t);
+  }
+
+  void add(const AlertTimes& a) {
+    ++alerts.raised;
+    if (a.acked) {
+      ++alerts.acknowledged;
+      ack_s.push_back(static_cast<double>(duration_cast<milliseconds>(*a.acked - a.since).count()) / 1000.0);
+    }
+    if (a.resolved) {
+      ++alerts.resolved;
+      resolve_s.push_back(static_cast<double>(duration_cast<milliseconds>(*a.resolved - a.since).count()) / 1000.0);
+    }
+  }
+
+  LocationReport finish(std::string id, std::string name) {
+    LocationReport r;
+    r.id = std::move(id);
+    r.name = std::move(name);
+    r.tally = total;
+    r.alerts = alerts;
+    r.alerts.median_ack_s = median_of(ack_s);
+    r.alerts.median_resolve_s = median_of(resolve_s);
+    for (int h = 0; h < 24; ++h) {
+      const auto& t = hours[static_cast<std::size_t>(h)];
+      if (t.presses >= settings.min_hour_presses && t.bad > 0) r.worst_hours.push_back({h, t});
+    }
+    std::sort(r.worst_hours.begin(), r.worst_hours.end(), [](const HourTally& a, const HourTally& b) {
+      // a / b > c / d without division; more presses first on a tie (better evidence).
+      const auto lhs = a.tally.bad * b.tally.presses, rhs = b.tally.bad * a.tally.presses;
+      if (lhs != rhs) return lhs > rhs;
+      if (a.tally.presses != b.tally.presses) return a.tally.presses > b.tally.presses;
+      return a.hour < b.hour;
+    });
+    if (r.worst_hours.size() > settings.worst_hours) r.worst_hours.resize(settings.worst_hours);
+    for (auto d = first_day; d <= last_day; ++d) {
+      auto it = days.find(d);
+      r.days.push_back({date_text(d), it == days.end() ? Tally{} : it->second});
+    }
+    return r;
+  }
+};
+
+}  // namespace report_detail
+
+std::optional<double> Tally::bad_share() const {
+  if (presses <= 0) return std::nullopt;
+  return static_cast<double>(bad) / static_cast<double>(presses);
+}
+
+std::optional<double> Tally::score() const {
+  if (presses <= 0) return std::nullopt;
+  return 100.0 * score_sum / static_cast<double>(presses);
+}
+
+void Tally::add(const Tally& other) {
+  presses += other.presses;
+  bad += other.bad;
+  repeats += other.repeats;
+  score_sum += other.score_sum;
+}
+
+std::optional<double> median_of(std::vector<double> values) {
+  if (values.empty()) return std::nullopt;
+  const auto mid = values.size() / 2;
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(mid), values.end());
+  const double upper = values[mid];
+  if (values.size() % 2 == 1) return upper;
+  const double lower = *std::max_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(mid));
+  return (lower + upper) / 2;
+}
+
+std::string utc_offset_name(std::chrono::minutes offset) {
+  if (offset.count() == 0) return "UTC";
+  const auto m = std::abs(offset.count());
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "UTC%c%02d:%02d", offset.count() < 0 ? '-' : '+', static_cast<int>(m / 60),
+                static_cast<int>(m % 60));
+  return buf;
+}
+
+std::string local_time_text(WallTime t, std::chrono::minutes offset) {
+  using namespace report_detail;
+  const auto local = t + offset;
+  const auto day = floor<days>(local);
+  const auto in_day = duration_cast<minutes>(local - day).count();
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%02d:%02d", static_cast<int>(in_day / 60), static_cast<int>(in_day % 60));
+  return date_text(day.time_since_epoch().count()) + " " + buf;
+}
+
+protocol::Result<ReportPeriod> resolve_period(const PeriodRequest& request, WallTime now,
+                                              std::chrono::minutes utc_offset) {
+  using namespace report_detail;
+  std::optional<int> days_asked;
+  if (request.days) {
+    const auto& d = *request.days;
+    const bool number = !d.empty() && d.size() <= 3 && digits_at(d, 0, d.size());
+    const int n = number ? number_at(d, 0, d.size()) : 0;
+    if (!number || n < 1 || n > kMaxReportDays)
+      return Error{"days", "\"" + d + "\" is not a number of days in 1.." + std::to_string(kMaxReportDays)};
+    days_asked = n;
+  }
+  if (request.from && request.to && days_asked)
+    return Error{"days", "give at most two of from, to and days (from and to already fix the period)"};
+  std::optional<Bound> from;
+  if (request.from) {
+    auto b = parse_bound(*request.from, "from", utc_offset);
+    if (!b) return b.error();
+    from = *b;
+  }
+  WallTime to = now;
+  if (request.to) {
+    auto b = parse_bound(*request.to, "to", utc_offset);
+    if (!b) return b.error();
+    // A date as the end includes that day.
+    to = b->date ? b->at + days{1} : b->at;
+  } else if (from && days_asked) {
+    to = from->at + days{*days_asked};
+  }
+  ReportPeriod p;
+  p.to = to;
+  if (from) {
+    p.from = from->at;
+  } else {
+    const int n = days_asked.value_or(kDefaultReportDays);
+    p.from = local_day_start(to - milliseconds{1}, utc_offset) - days{n - 1};
+  }
+  if (p.from >= p.to)
+    return Error{"from", protocol::format_time(p.from) + " is not before to (" + protocol::format_time(p.to) + ")"};
+  if (p.to - p.from > days{kMaxReportDays})
+    return Error{"from", "the period is longer than " + std::to_string(kMaxReportDays) + " days; ask for less"};
+  return p;
+}
+
+Report build_report(const ReportPeriod& period, const ReportSettings& settings,
+                    const std::map<std::string, std::string>& locations, const std::vector<PressCount>& counts,
+                    const std::vector<AlertTimes>& alerts) {
+  using namespace report_detail;
+  const auto offset_ms = duration_cast<milliseconds>(settings.utc_offset).count();
+  const auto first_day = floor_div(period.from.time_since_epoch().count() + offset_ms, 24 * kMsPerHour);
+  const auto last_day = floor_div(period.to.time_since_epoch().count() - 1 + offset_ms, 24 * kMsPerHour);
+  const Builder blank{settings, first_day, last_day, {}, {}, {}, {}, {}, {}};
+  Builder site = blank;
+  std::map<std::string, Builder> by_location;
+  for (const auto& [id, name] : locations) by_location.emplace(id, blank);
+  for (const auto& c : counts) {
+    auto it = by_location.find(c.location);
+    if (it == by_location.end()) it = by_location.emplace(c.location, blank).first;
+    auto own = settings.bad_max_by_location.find(c.location);
+    const bool bad = is_bad_rating(c.rating, c.scale,
+                                   own != settings.bad_max_by_location.end() ? own->second : settings.bad_max_rating);
+    it->second.add(c, bad);
+    site.add(c, bad);
+  }
+  for (const auto& a : alerts) {
+    auto it = by_location.find(a.location);
+    if (it == by_location.end()) it = by_location.emplace(a.location, blank).first;
+    it->second.add(a);
+    site.add(a);
+  }
+  Report r;
+  r.period = period;
+  r.settings = settings;
+  r.site = site.finish("", "");
+  for (auto& [id, b] : by_location) {
+    auto name = locations.find(id);
+    r.locations.push_back(b.finish(id, name == locations.end() ? id : name->second));
+  }
+  return r;
+}
+
+boost::json::object to_json(const Report& r) {
+  using namespace report_detail;
+  json::object o;
+  o["from"] = protocol::format_time(r.period.from);
+  o["to"] = protocol::format_time(r.period.to);
+  o["time_zone"] = utc_offset_name(r.settings.utc_offset);
+  o["utc_offset_min"] = r.settings.utc_offset.count();
+  o["from_local"] = local_time_text(r.period.from, r.settings.utc_offset);
+  o["to_local"] = local_time_text(r.period.to, r.settings.utc_offset);
+  o["bad_rule"] = r.settings.bad_max_rating ? "rating <= " + std::to_string(*r.settings.bad_max_rating)
+                                            : std::string("rating <= scale / 2");
+  o["score_rule"] = "average of (rating - 1) / (scale - 1) x 100: 0 all worst, 100 all best";
+  o["min_hour_presses"] = r.settings.min_hour_presses;
+  o["total"] = location_json(r.site);
+  json::array locations;
+  for (const auto& l : r.locations) locations.push_back(location_json(l));
+  o["locations"] = std::move(locations);
+  return o;
+}
+
+}  // namespace kiosk::hub

@@ -1,0 +1,415 @@
+// The manager's report: the period asked for, figures from hand-made rows (answers computed by
+// hand), and the SQL against a real SQLite file (15-minute counts, edges, repeats, migration).
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <map>
+
+#include <boost/json.hpp>
+
+#include "kiosk/hub/clock.hpp"
+#include "kiosk/hub/report.hpp"
+#include "kiosk/hub/report_query.hpp"
+#include "kiosk/hub/sqlite_store.hpp"
+#include "kiosk_test.hpp"
+
+using namespace kiosk::hub;
+using namespace std::chrono;
+
+namespace {
+
+WallTime at(const char* text) { return *kiosk::protocol::parse_time(text); }
+
+constexpr std::int64_t kHourMs = 3'600'000;
+
+// Hours since the epoch of a UTC time (the local hour when the offset is 0).
+std::int64_t hour_of(const char* text) { return to_ms(at(text)) / kHourMs; }
+
+PressCount count(const std::string& location, std::int64_t hour, int rating, std::int64_t presses,
+                 std::int64_t repeats = 0, int scale = 4) {
+  return PressCount{location, hour, scale, rating, presses, repeats};
+}
+
+ReportPeriod week() { return {at("2026-11-16T00:00:00.000Z"), at("2026-11-23T00:00:00.000Z")}; }
+
+const LocationReport& location(const Report& r, const std::string& id) {
+  for (const auto& l : r.locations)
+    if (l.id == id) return l;
+  FAIL("no location " << id);
+  throw std::logic_error("unreachable");
+}
+
+ReportPeriod period_of(PeriodRequest request, const char* now, minutes offset = minutes{0}) {
+  auto p = resolve_period(request, at(now), offset);
+  INFO((p ? std::string() : p.error().message()));
+  REQUIRE(p.ok());
+  return *p;
+}
+
+std::string period_error(PeriodRequest request, const char* now = "2026-11-22T14:03:00.000Z") {
+  auto p = resolve_period(request, at(now), minutes{0});
+  REQUIRE_FALSE(p.ok());
+  return p.error().message();
+}
+
+}  // namespace
+
+TEST_CASE("bad share counts the lower half of the scale, the score maps ratings to 0..100, repeats are left out") {
+  const auto h = hour_of("2026-11-17T10:00:00.000Z");
+  // Scale 4: ratings 1 and 2 are bad. Rating 2 has two presses, one of them a repeat.
+  const std::vector<PressCount> rows{count("lobby", h, 1, 2), count("lobby", h, 2, 2, 1), count("lobby", h, 3, 3),
+                                     count("lobby", h, 4, 4)};
+  const auto r = build_report(week(), ReportSettings{}, {{"lobby", "Lobby"}}, rows, {});
+  const auto& lobby = location(r, "lobby");
+  CHECK(lobby.name == "Lobby");
+  CHECK(lobby.tally.presses == 10);
+  CHECK(lobby.tally.bad == 3);
+  CHECK(lobby.tally.repeats == 1);
+  CHECK(*lobby.tally.bad_share() == Approx(0.3));
+  // (0 * 2 + 1/3 * 1 + 2/3 * 3 + 1 * 4) / 10 = 0.6333
+  CHECK(*lobby.tally.score() == Approx(63.333).epsilon(1e-4));
+  CHECK(r.site.tally.presses == 10);
+}
+
+TEST_CASE("the bad rule follows the scale and the detector's bad_max_rating, per location") {
+  const auto h = hour_of("2026-11-17T10:00:00.000Z");
+  const std::vector<PressCount> rows{count("spa", h, 2, 1, 0, 5), count("spa", h, 3, 1, 0, 5),  // 5 / 2 = 2
+                                     count("bar", h, 1, 1, 0, 2), count("bar", h, 2, 1, 0, 2),
+                                     count("desk", h, 3, 1), count("desk", h, 4, 1)};
+  ReportSettings settings;
+  settings.bad_max_by_location["desk"] = 3;
+  const auto r = build_report(week(), settings, {}, rows, {});
+  CHECK(location(r, "spa").tally.bad == 1);
+  CHECK(location(r, "bar").tally.bad == 1);
+  CHECK(location(r, "desk").tally.bad == 1);
+  CHECK(r.site.tally.bad == 3);
+  CHECK(*location(r, "bar").tally.score() == Approx(50));
+}
+
+TEST_CASE("median is the middle value, or the mean of the two middle ones, and none when empty") {
+  CHECK(*median_of({600, 60, 120}) == Approx(120));
+  CHECK(*median_of({300, 100}) == Approx(200));
+  CHECK(*median_of({5, 1, 9, 3}) == Approx(4));
+  CHECK_FALSE(median_of({}).has_value());
+}
+
+TEST_CASE("alerts: raised in the period, acknowledged, and median times to acknowledge and to resolve") {
+  const auto since = at("2026-11-18T20:00:00.000Z");
+  const std::vector<AlertTimes> alerts{
+      {"lobby", since, since + seconds{60}, since + seconds{100}},
+      {"lobby", since, since + seconds{120}, std::nullopt},
+      {"lobby", since, since + seconds{600}, since + seconds{300}},
+      {"lobby", since, std::nullopt, std::nullopt},
+      {"bar", since, std::nullopt, since + seconds{900}},
+  };
+  const auto r = build_report(week(), ReportSettings{}, {{"lobby", "Lobby"}, {"bar", "Bar"}}, {}, alerts);
+  const auto& lobby = location(r, "lobby").alerts;
+  CHECK(lobby.raised == 4);
+  CHECK(lobby.acknowledged == 3);
+  CHECK(lobby.resolved == 2);
+  CHECK(*lobby.median_ack_s == Approx(120));     // 60, 120, 600
+  CHECK(*lobby.median_resolve_s == Approx(200));  // 100, 300
+  const auto& bar = location(r, "bar").alerts;
+  CHECK(bar.acknowledged == 0);
+  CHECK_FALSE(bar.median_ack_s.has_value());
+  CHECK(*bar.median_resolve_s == Approx(900));
+  CHECK(r.site.alerts.raised == 5);
+  CHECK(*r.site.alerts.median_ack_s == Approx(120));
+  CHECK(*r.site.alerts.median_resolve_s == Approx(300));  // 100, 300, 900
+}
+
+TEST_CASE("an empty period lists every location with zero presses, no shares and a zero line per day") {
+  const auto r = build_report(week(), ReportSettings{}, {{"lobby", "Lobby"}, {"spa", "Spa"}}, {}, {});
+  REQUIRE(r.locations.size() == 2);
+  for (const auto& l : r.locations) {
+    CHECK(l.tally.presses == 0);
+    CHECK_FALSE(l.tally.bad_share().has_value());
+    CHECK_FALSE(l.tally.score().has_value());
+    CHECK(l.alerts.raised == 0);
+    CHECK_FALSE(l.alerts.median_ack_s.has_value());
+    CHECK(l.worst_hours.empty());
+    REQUIRE(l.days.size() == 7);
+    CHECK(l.days.front().date == "2026-11-16");
+    CHECK(l.days.back().date == "2026-11-22");
+    CHECK(l.days[3].tally.presses == 0);
+  }
+  const auto j = to_json(r);
+  CHECK(j.at("total").at("bad_share").is_null());
+  CHECK(j.at("total").at("score").is_null());
+  CHECK(j.at("locations").as_array().size() == 2);
+}
+
+TEST_CASE("a location with presses is listed next to a location without any") {
+  const auto h = hour_of("2026-11-17T10:00:00.000Z");
+  const auto r = build_report(week(), ReportSettings{}, {{"lobby", "Lobby"}, {"spa", "Spa"}}, {count("lobby", h, 1, 4)}, {});
+  CHECK(location(r, "lobby").tally.presses == 4);
+  CHECK(location(r, "spa").tally.presses == 0);
+  CHECK(location(r, "spa").name == "Spa");
+}
+
+TEST_CASE("worst hours rank hours of day by bad share, only those with enough presses") {
+  std::vector<PressCount> rows;
+  // 19:00 on two days: 12 + 12 presses, 6 bad: 25 %, enough.
+  rows.push_back(count("lobby", hour_of("2026-11-17T19:00:00.000Z"), 1, 3));
+  rows.push_back(count("lobby", hour_of("2026-11-17T19:00:00.000Z"), 4, 9));
+  rows.push_back(count("lobby", hour_of("2026-11-18T19:00:00.000Z"), 1, 3));
+  rows.push_back(count("lobby", hour_of("2026-11-18T19:00:00.000Z"), 4, 9));
+  // 08:00: 19 presses, all bad: below the 20-press threshold, not ranked.
+  rows.push_back(count("lobby", hour_of("2026-11-17T08:00:00.000Z"), 1, 19));
+  // 12:00: 40 presses, 4 bad: 10 %.
+  rows.push_back(count("lobby", hour_of("2026-11-17T12:00:00.000Z"), 2, 4));
+  rows.push_back(count("lobby", hour_of("2026-11-17T12:00:00.000Z"), 3, 36));
+  // 15:00: 30 presses, none bad: nothing to warn about.
+  rows.push_back(count("lobby", hour_of("2026-11-17T15:00:00.000Z"), 4, 30));
+  // 21:00: 20 presses (exactly enough), 5 bad: 25 % like 19:00 but on fewer presses.
+  rows.push_back(count("lobby", hour_of("2026-11-17T21:00:00.000Z"), 1, 5));
+  rows.push_back(count("lobby", hour_of("2026-11-17T21:00:00.000Z"), 3, 15));
+  const auto r = build_report(week(), ReportSettings{}, {}, rows, {});
+  const auto& worst = location(r, "lobby").worst_hours;
+  REQUIRE(worst.size() == 3);
+  CHECK(worst[0].hour == 19);
+  CHECK(worst[0].tally.presses == 24);
+  CHECK(*worst[0].tally.bad_share() == Approx(0.25));
+  CHECK(worst[1].hour == 21);
+  CHECK(worst[2].hour == 12);
+  CHECK(r.site.worst_hours.size() == 3);
+}
+
+TEST_CASE("hours and days are the venue's local time when the hub knows its UTC offset") {
+  ReportSettings settings;
+  settings.utc_offset = minutes{60};
+  // 23:30 UTC on the 17th is 00:30 on the 18th at UTC+01:00.
+  const auto local_hour = (to_ms(at("2026-11-17T23:30:00.000Z")) + kHourMs) / kHourMs;
+  const ReportPeriod period{at("2026-11-16T23:00:00.000Z"), at("2026-11-18T23:00:00.000Z")};  // two local days
+  std::vector<PressCount> rows{count("lobby", local_hour, 1, 20)};
+  const auto r = build_report(period, settings, {}, rows, {});
+  const auto& lobby = location(r, "lobby");
+  REQUIRE(lobby.days.size() == 2);
+  CHECK(lobby.days[0].date == "2026-11-17");
+  CHECK(lobby.days[0].tally.presses == 0);
+  CHECK(lobby.days[1].date == "2026-11-18");
+  CHECK(lobby.days[1].tally.presses == 20);
+  REQUIRE(lobby.worst_hours.size() == 1);
+  CHECK(lobby.worst_hours[0].hour == 0);
+  const auto j = to_json(r);
+  CHECK(j.at("time_zone") == "UTC+01:00");
+  CHECK(j.at("from_local") == "2026-11-17 00:00");
+  CHECK(j.at("to_local") == "2026-11-19 00:00");
+  CHECK(utc_offset_name(minutes{-210}) == "UTC-03:30");
+  CHECK(utc_offset_name(minutes{0}) == "UTC");
+}
+
+TEST_CASE("the default period is the last 7 local days, today so far included") {
+  auto p = period_of({}, "2026-11-22T14:03:00.000Z");
+  CHECK(p.from == at("2026-11-16T00:00:00.000Z"));
+  CHECK(p.to == at("2026-11-22T14:03:00.000Z"));
+  // At UTC+01:00 the local day started at 23:00 UTC.
+  p = period_of({}, "2026-11-22T14:03:00.000Z", minutes{60});
+  CHECK(p.from == at("2026-11-15T23:00:00.000Z"));
+  p = period_of({.from = {}, .to = {}, .days = "1"}, "2026-11-22T14:03:00.000Z");
+  CHECK(p.from == at("2026-11-22T00:00:00.000Z"));
+}
+
+TEST_CASE("from and to take dates (to includes its day) or RFC 3339 times with Z or an offset") {
+  auto p = period_of({.from = "2026-11-01", .to = "2026-11-07", .days = {}}, "2026-11-22T14:03:00.000Z", minutes{60});
+  CHECK(p.from == at("2026-10-31T23:00:00.000Z"));
+  CHECK(p.to == at("2026-11-07T23:00:00.000Z"));
+  p = period_of({.from = "2026-11-01T08:00:00+01:00", .to = "2026-11-01T10:30:00.5Z", .days = {}}, "2026-11-22T14:03:00.000Z");
+  CHECK(p.from == at("2026-11-01T07:00:00.000Z"));
+  CHECK(p.to == at("2026-11-01T10:30:00.500Z"));
+  p = period_of({.from = "2026-11-01", .to = {}, .days = "3"}, "2026-11-22T14:03:00.000Z");
+  CHECK(p.to == at("2026-11-04T00:00:00.000Z"));
+  p = period_of({.from = {}, .to = "2026-11-07", .days = "2"}, "2026-11-22T14:03:00.000Z");
+  CHECK(p.from == at("2026-11-06T00:00:00.000Z"));
+  CHECK(p.to == at("2026-11-08T00:00:00.000Z"));
+}
+
+TEST_CASE("a bad period is an error that says what to fix") {
+  CHECK_THAT(period_error({.from = "yesterday", .to = {}, .days = {}}), Catch::Contains("from: \"yesterday\" is not a date"));
+  CHECK_THAT(period_error({.from = "2026-02-30", .to = {}, .days = {}}), Catch::Contains("is not a date"));
+  CHECK_THAT(period_error({.from = "2026-11-01T08:00:00", .to = {}, .days = {}}), Catch::Contains("needs a time zone"));
+  CHECK_THAT(period_error({.from = {}, .to = {}, .days = "0"}), Catch::Contains("days: \"0\" is not a number of days in 1..366"));
+  CHECK_THAT(period_error({.from = {}, .to = {}, .days = "7x"}), Catch::Contains("days:"));
+  CHECK_THAT(period_error({.from = "2026-11-01", .to = "2026-11-02", .days = "3"}), Catch::Contains("at most two"));
+  CHECK_THAT(period_error({.from = "2026-11-05", .to = "2026-11-02", .days = {}}), Catch::Contains("is not before to"));
+  CHECK_THAT(period_error({.from = "2024-01-01", .to = "2026-01-01", .days = {}}), Catch::Contains("longer than 366 days"));
+}
+
+// ---- the SQL ---------------------------------------------------------------------------------
+
+namespace {
+
+PressRecord press(const std::string& device, std::uint64_t seq, const std::string& location, int rating,
+                  std::int64_t at_ms, std::vector<std::string> flags = {}) {
+  return PressRecord{device, seq, location, 0, rating, 4, std::move(flags), at_ms, at_ms + 5};
+}
+
+// What the report should count, straight from the rows: presses and repeats by (location, hour, rating).
+using Key = std::tuple<std::string, std::int64_t, int>;
+std::map<Key, std::pair<std::int64_t, std::int64_t>> totals(const std::vector<PressCount>& counts) {
+  std::map<Key, std::pair<std::int64_t, std::int64_t>> out;
+  for (const auto& c : counts) {
+    auto& t = out[{c.location, c.local_hour, c.rating}];
+    t.first += c.presses;
+    t.second += c.repeats;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the report's SQL counts presses by location and local hour, edges of the period included exactly") {
+  kiosk::test::TempDir dir;
+  SqliteStore store((dir / "hub.db").string(), "s");
+  const auto base = to_ms(at("2026-11-17T10:00:00.000Z"));
+  std::vector<PressRecord> rows{
+      press("d1", 1, "lobby", 1, base + 1'000),                // 10:00:01, a partial first slot below
+      press("d1", 2, "lobby", 1, base + 2'000, {"repeat"}),    // the same guest again
+      press("d1", 3, "lobby", 4, base + 20 * 60'000),          // 10:20, a whole slot
+      press("d2", 1, "spa", 2, base + 50 * 60'000),            // 10:50
+      press("d2", 2, "spa", 3, base + 70 * 60'000),            // 11:10, a partial last slot below
+      press("d2", 3, "spa", 3, base + 80 * 60'000),            // 11:20: after the period
+      press("d2", 4, "spa", 3, base - 60'000),                 // 09:59: before it
+  };
+  std::vector<bool> inserted;
+  REQUIRE_FALSE(store.commit_presses(rows, inserted));
+  const ReportPeriod period{from_ms(base + 500), from_ms(base + 75 * 60'000)};
+  auto counts = read_press_counts(store.database(), "s", period, minutes{0}, std::nullopt);
+  REQUIRE(counts.ok());
+  const auto h10 = base / kHourMs;
+  const std::map<Key, std::pair<std::int64_t, std::int64_t>> expected{
+      {{"lobby", h10, 1}, {2, 1}}, {{"lobby", h10, 4}, {1, 0}}, {{"spa", h10, 2}, {1, 0}}, {{"spa", h10 + 1, 3}, {1, 0}}};
+  CHECK(totals(*counts) == expected);
+
+  SECTION("one location only") {
+    auto spa = read_press_counts(store.database(), "s", period, minutes{0}, std::string("spa"));
+    REQUIRE(spa.ok());
+    CHECK(totals(*spa) == std::map<Key, std::pair<std::int64_t, std::int64_t>>{{{"spa", h10, 2}, {1, 0}},
+                                                                               {{"spa", h10 + 1, 3}, {1, 0}}});
+  }
+  SECTION("a half-hour UTC offset moves presses to their local hour") {
+    auto local = read_press_counts(store.database(), "s", period, minutes{30}, std::nullopt);
+    REQUIRE(local.ok());
+    const auto t = totals(*local);
+    CHECK(t.at({"lobby", h10, 1}).first == 2);      // 10:30 local
+    CHECK(t.at({"lobby", h10, 4}).first == 1);      // 10:50 local
+    CHECK(t.at({"spa", h10 + 1, 2}).first == 1);    // 11:20 local
+    CHECK(t.at({"spa", h10 + 1, 3}).first == 1);    // 11:40 local
+  }
+  SECTION("a re-sent press that moves to an earlier time moves its count too") {
+    auto resent = press("d1", 3, "lobby", 4, base - 30 * 60'000);  // now 09:30: out of the period
+    REQUIRE_FALSE(store.commit_presses({resent}, inserted));
+    REQUIRE_FALSE(inserted[0]);
+    auto after = read_press_counts(store.database(), "s", period, minutes{0}, std::nullopt);
+    REQUIRE(after.ok());
+    const auto t = totals(*after);
+    const auto moved = t.find({"lobby", h10, 4});
+    CHECK((moved == t.end() ? 0 : moved->second.first) == 0);
+    // Counted once, at its new time: the re-send itself is not a press.
+    auto earlier = read_press_counts(store.database(), "s", {from_ms(base - kHourMs), from_ms(base)}, minutes{0},
+                                     std::nullopt);
+    REQUIRE(earlier.ok());
+    CHECK(totals(*earlier) == std::map<Key, std::pair<std::int64_t, std::int64_t>>{{{"lobby", h10 - 1, 4}, {1, 0}},
+                                                                                   {{"spa", h10 - 1, 3}, {1, 0}}});
+  }
+}
+
+TEST_CASE("the report's SQL counts alerts raised in the period with their ack and resolve times") {
+  kiosk::test::TempDir dir;
+  SqliteStore store((dir / "hub.db").string(), "s");
+  const auto base = to_ms(at("2026-11-17T10:00:00.000Z"));
+  auto& db = store.database();
+  const auto insert = [&](const char* id, std::int64_t since, std::optional<std::int64_t> acked,
+                          std::optional<std::int64_t> resolved) {
+    Statement s(db,
+                "INSERT INTO alerts (id, site, location, state, severity, since_ms, updated_ms, bad, total, window_s, "
+                "baseline, reason, acked_at_ms, resolved_at_ms) VALUES (?, 's', 'lobby', 'open', 'warning', ?, ?, 3, 5, "
+                "60, 0.1, 'r', ?, ?)");
+    s.bind(1, std::string_view(id)).bind(2, since).bind(3, since).bind_opt(4, acked).bind_opt(5, resolved);
+    s.step();
+    REQUIRE_FALSE(s.failed());
+  };
+  insert("a-1", base, base + 60'000, base + 600'000);
+  insert("a-2", base + 1000, std::nullopt, std::nullopt);
+  insert("a-3", base - 1000, base, base);  // raised before the period
+  auto alerts = read_alert_times(db, "s", {from_ms(base), from_ms(base + kHourMs)}, std::nullopt);
+  REQUIRE(alerts.ok());
+  REQUIRE(alerts->size() == 2);
+  const auto r = build_report({from_ms(base), from_ms(base + kHourMs)}, ReportSettings{}, {}, {}, *alerts);
+  CHECK(r.site.alerts.raised == 2);
+  CHECK(r.site.alerts.acknowledged == 1);
+  CHECK(*r.site.alerts.median_ack_s == Approx(60));
+  CHECK(*r.site.alerts.median_resolve_s == Approx(600));
+}
+
+TEST_CASE("migration 4 fills the 15-minute press counts from the presses already stored") {
+  kiosk::test::TempDir dir;
+  const auto path = (dir / "v3.db").string();
+  const auto base = to_ms(at("2026-11-17T10:00:00.000Z"));
+  {
+    Database db(path);
+    migrate(db, 3);
+    for (int i = 0; i < 5; ++i) {
+      Statement s(db,
+                  "INSERT INTO presses (site, device, seq, location, button, rating, scale, flags, pressed_at_ms, "
+                  "received_at_ms) VALUES ('s', 'd1', ?, 'lobby', 0, 1, 4, ?, ?, ?)");
+      s.bind(1, std::int64_t{i}).bind(2, std::string_view(i == 0 ? "[\"repeat\"]" : "[]"));
+      s.bind(3, base + i * 60'000).bind(4, base + i * 60'000);
+      s.step();
+      REQUIRE_FALSE(s.failed());
+    }
+  }
+  SqliteStore store(path, "s");
+  REQUIRE(schema_version(store.database()) == latest_schema_version());
+  auto counts = read_press_counts(store.database(), "s", {from_ms(base), from_ms(base + kHourMs)}, minutes{0}, std::nullopt);
+  REQUIRE(counts.ok());
+  CHECK(totals(*counts).at({"lobby", base / kHourMs, 1}) == std::pair<std::int64_t, std::int64_t>{5, 1});
+}
+
+// Not run by default (ctest runs it hidden): how long the report's reads take on a database of
+// 1 million presses over a week at 12 locations, as one would answer /api/report.
+// Run: build-report/tests/hub/test_report "[.perf]"
+TEST_CASE("report on a week of 1 million presses", "[.perf]") {
+  kiosk::test::TempDir dir;
+  SqliteStore store((dir / "big.db").string(), "s");
+  const auto start = to_ms(at("2026-11-16T00:00:00.000Z"));
+  constexpr int kPresses = 1'000'000;
+  const std::int64_t step = 7 * 24 * kHourMs / kPresses;  // ~605 ms apart
+  std::vector<PressRecord> batch;
+  std::vector<bool> inserted;
+  for (int i = 0; i < kPresses; ++i) {
+    batch.push_back(press("d" + std::to_string(i % 40), static_cast<std::uint64_t>(i), "loc-" + std::to_string(i % 12),
+                          1 + (i / 7) % 4, start + i * step, i % 20 == 0 ? std::vector<std::string>{"repeat"} : std::vector<std::string>{}));
+    if (batch.size() == 20'000) {
+      REQUIRE_FALSE(store.commit_presses(batch, inserted));
+      batch.clear();
+    }
+  }
+  REQUIRE(store.press_count() == kPresses);
+  const ReportPeriod period{from_ms(start), from_ms(start + 7 * 24 * kHourMs - 123'456)};  // partial last slot
+  for (int run = 0; run < 3; ++run) {
+    const auto t0 = steady_clock::now();
+    auto counts = read_press_counts(store.database(), "s", period, minutes{60}, std::nullopt);
+    auto alerts = read_alert_times(store.database(), "s", period, std::nullopt);
+    REQUIRE(counts.ok());
+    REQUIRE(alerts.ok());
+    const auto report = build_report(period, ReportSettings{.utc_offset = minutes{60}}, {}, *counts, *alerts);
+    const auto json = boost::json::serialize(to_json(report));
+    const auto ms = duration_cast<microseconds>(steady_clock::now() - t0).count() / 1000.0;
+    WARN("report over " << report.site.tally.presses + report.site.tally.repeats << " presses (" << counts->size()
+                        << " grouped rows, " << json.size() << " bytes of JSON): " << ms << " ms");
+    CHECK(report.site.tally.presses + report.site.tally.repeats > 990'000);
+  }
+  // For comparison: the same counts straight from the presses table, as without press_slots.
+  const auto t0 = steady_clock::now();
+  Statement raw(store.database(),
+                "SELECT location, (pressed_at_ms + 3600000) / 3600000 AS hour, scale, rating, COUNT(*), "
+                "SUM(instr(flags, '\"repeat\"') > 0) FROM presses WHERE site = 's' AND pressed_at_ms >= ? "
+                "AND pressed_at_ms < ? GROUP BY location, hour, scale, rating");
+  raw.bind(1, to_ms(period.from)).bind(2, to_ms(period.to));
+  std::size_t groups = 0;
+  while (raw.step()) ++groups;
+  WARN("the same from the presses table: " << groups << " grouped rows in "
+                                           << duration_cast<microseconds>(steady_clock::now() - t0).count() / 1000.0
+                                           << " ms");
+}
