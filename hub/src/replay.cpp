@@ -115,7 +115,6 @@ Result<CsvRows<Row>> parse_csv(std::string_view text, const std::vector<std::str
   return out;
 }
 
-
 }  // namespace
 
 Result<WallTime> parse_csv_time(std::string_view text, std::string_view field) {
