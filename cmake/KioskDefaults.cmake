@@ -15,3 +15,14 @@ if(KIOSK_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
 endif()
+
+# Linking the ~30 sanitized test executables with ld.bfd costs twice the CPU of lld (Debian's
+# lld package, installed by tools/setup.sh); fall back to the default linker when it is absent.
+option(KIOSK_LLD "Link with lld when the compiler accepts -fuse-ld=lld" ON)
+if(KIOSK_LLD)
+  include(CheckLinkerFlag)
+  check_linker_flag(CXX -fuse-ld=lld KIOSK_HAVE_LLD)
+  if(KIOSK_HAVE_LLD)
+    add_link_options(-fuse-ld=lld)
+  endif()
+endif()
