@@ -168,12 +168,16 @@ void Child::kill9() {
   else status_ = -1;
 }
 
-std::string Child::log() const {
-  if (options_.log_file.empty()) return {};
-  std::ifstream in(options_.log_file);
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+std::string Child::log() const {
+  if (options_.log_file.empty()) return {};
+  return slurp(options_.log_file);
 }
 
 // ---------------------------------------------------------------------------------------------

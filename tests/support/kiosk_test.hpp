@@ -47,6 +47,9 @@ class TempDir {
 using net::free_tcp_port;
 using net::port_accepts;
 
+// The whole file as text (empty if it cannot be read: the test's own checks say what was expected).
+std::string slurp(const fs::path& path);
+
 // Polls `condition` every `poll` until it is true or `timeout` passes; returns its last value.
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s,
                 std::chrono::milliseconds poll = 5ms);

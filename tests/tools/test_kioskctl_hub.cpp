@@ -16,11 +16,6 @@ namespace {
 
 constexpr const char* kPress = R"({"seq":1,"button":0,"rating":2,"scale":4,"age_ms":0})";
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-
 struct Run {
   int status = -1;
   std::string output;  // stdout and stderr

@@ -13,11 +13,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-
 struct Run {
   int status = -1;
   std::string output;  // stdout and stderr
