@@ -1,19 +1,14 @@
-// Test support: temp dirs, ports, child processes, a real mosquitto and an MQTT probe client.
+// Test support: temp dirs, ports, child processes, a real mosquitto, kiosk-hub as a child and an MQTT probe client.
 #include "kiosk_test.hpp"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -24,6 +19,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <mqtt/async_client.h>
+
+#include "http_client.hpp"
 
 namespace kiosk::test {
 
@@ -243,33 +240,6 @@ std::string Broker::log() const { return process_ ? process_->log() : std::strin
 // ---------------------------------------------------------------------------------------------
 namespace {
 
-// The status code of GET <target> on 127.0.0.1:port, or 0 when nothing answers within a second:
-// just enough HTTP for a readiness check, so the support library needs no HTTP client.
-int http_status(int port, const std::string& target) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  const timeval limit{.tv_sec = 1, .tv_usec = 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string reply;
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
-    const std::string request = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
-      char buf[256];
-      ssize_t n = 0;
-      while (reply.find("\r\n") == std::string::npos && (n = ::recv(fd, buf, sizeof buf, 0)) > 0) reply.append(buf, static_cast<std::size_t>(n));
-    }
-  }
-  ::close(fd);
-  int status = 0;  // "HTTP/1.1 200 OK"
-  if (reply.rfind("HTTP/", 0) == 0) std::sscanf(reply.c_str(), "HTTP/%*s %d", &status);
-  return status;
-}
-
 int read_port(const fs::path& port_file) {
   std::ifstream in(port_file);
   int port = 0;
@@ -320,7 +290,7 @@ bool HubChild::start(std::chrono::milliseconds timeout) {
       [&] {
         if (!process_->running()) return true;
         if (port_ == 0) port_ = read_port(dir_ / "hub.port");
-        return port_ > 0 && http_status(port_, "/health") == 200;
+        return port_ > 0 && http_request(port_, "GET", "/health", "", "", 1s).status == 200;
       },
       timeout, 10ms);
   return settled && process_->running();

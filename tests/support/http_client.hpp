@@ -1,6 +1,7 @@
-// A tiny synchronous HTTP/1.1 client (Beast) for the hub's integration tests.
+// A tiny synchronous HTTP/1.1 client (Beast) for tests that talk to kiosk-hub's API.
 #pragma once
 
+#include <chrono>
 #include <string>
 
 namespace kiosk::test {
@@ -12,8 +13,10 @@ struct HttpResult {
 };
 
 // One request on a fresh connection to 127.0.0.1:port; token empty = no Authorization header.
+// Status 0 when nothing answers within `timeout` (connect, write and read together).
 HttpResult http_request(int port, const std::string& method, const std::string& target,
-                        const std::string& body = "", const std::string& token = "");
+                        const std::string& body = "", const std::string& token = "",
+                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 inline HttpResult http_get(int port, const std::string& target) { return http_request(port, "GET", target); }
 inline HttpResult http_post(int port, const std::string& target, const std::string& body, const std::string& token) {
@@ -22,7 +25,6 @@ inline HttpResult http_post(int port, const std::string& target, const std::stri
 
 }  // namespace kiosk::test
 
-#include <chrono>
 #include <memory>
 
 namespace kiosk::test {

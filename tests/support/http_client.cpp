@@ -15,12 +15,12 @@ namespace http = boost::beast::http;
 using boost::asio::ip::tcp;
 
 HttpResult http_request(int port, const std::string& method, const std::string& target, const std::string& body,
-                        const std::string& token) {
+                        const std::string& token, std::chrono::milliseconds timeout) {
   HttpResult result;
   try {
     boost::asio::io_context io;
     boost::beast::tcp_stream stream(io);
-    stream.expires_after(std::chrono::seconds(10));
+    stream.expires_after(timeout);
     stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
     req.set(http::field::host, "127.0.0.1");
