@@ -263,8 +263,10 @@ class Client::Session : public std::enable_shared_from_this<Session> {
       mark_dup(f->packet);
       queue_.append(f->packet);
     }
-    if (subscribe_id_ == 0) subscribe_id_ = 1;  // 0 is not a packet id
-    if (!options_.subscriptions.empty()) encode_subscribe(queue_, subscribe_id_++, options_.subscriptions);
+    // The SUBSCRIBE takes its id from the same counter as publishes, so it never shares an id with
+    // an unacknowledged publish (§2.3.1). No id is free only with 65,535 publishes unacknowledged.
+    if (!options_.subscriptions.empty())
+      if (auto id = next_packet_id()) encode_subscribe(queue_, *id, options_.subscriptions);
     last_received_ = last_sent_ = Clock::now();
     schedule_keepalive(link);
     flush();
@@ -391,7 +393,10 @@ class Client::Session : public std::enable_shared_from_this<Session> {
                   self->last_sent_ = Clock::now();
                   for (auto& d : done) d(std::nullopt);
                   if (link != self->link_) return;
-                  if (self->state_ == State::disconnecting && self->queue_.empty()) return self->finish_disconnect();
+                  // A done callback may have asked to disconnect and so started the DISCONNECT's own write:
+                  // the link closes once that write is done, not under it (else the broker sends the Will).
+                  if (self->state_ == State::disconnecting && self->queue_.empty() && !self->write_busy_)
+                    return self->finish_disconnect();
                   self->flush();
                 });
   }
@@ -505,7 +510,6 @@ class Client::Session : public std::enable_shared_from_this<Session> {
   std::unordered_map<std::uint16_t, InFlight> in_flight_;
   std::uint64_t seq_ = 0;
   std::uint16_t next_id_ = 0;
-  std::uint16_t subscribe_id_ = 1;
   int attempt_ = 0;
   Clock::time_point last_sent_{};
   Clock::time_point last_received_{};
