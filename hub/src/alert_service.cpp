@@ -70,6 +70,12 @@ AlertService::AlertService(Hub& hub, AlertConfig config)
       detectors_([this] { return config_.detector_for(making_for_).make(); }),
       webhooks_(hub.io(), store_, hub.clock(), hub.log(), config_.webhooks),
       tick_timer_(hub.io()) {
+  ReportSettings report;
+  report.utc_offset = config_.utc_offset;
+  // "bad_max_rating" sets the baseline and the naive detector alike (alert_config.cpp).
+  report.bad_max_rating = config_.default_detector.baseline.bad_max_rating;
+  for (const auto& [location, d] : config_.detectors) report.bad_max_by_location[location] = d.baseline.bad_max_rating;
+  hub_.set_report_settings(std::move(report));
   for (auto& t : store_.load_active()) {
     unpublished_[t.alert.location] = t.alert;  // the broker may have lost it: republish once connected
     machine_.restore(std::move(t));

@@ -3,7 +3,6 @@
 #include <boost/json.hpp>
 
 #include "kiosk/hub/access_token.hpp"
-#include "kiosk/hub/alert_config.hpp"
 #include "kiosk/hub/dashboard_page.hpp"
 #include "kiosk/hub/hub.hpp"
 #include "kiosk/hub/report.hpp"
@@ -112,26 +111,6 @@ std::vector<std::string> segments(std::string_view path) {
     path.remove_prefix(slash);
   }
   return out;
-}
-
-// The venue's UTC offset and bad-rating rule for the report: the alert settings file (--alerts)
-// holds them and the alert service reads it once at start; reading it again here (a small file)
-// keeps the report in step with the detectors without the hub core knowing about alerts.
-ReportSettings report_settings(const HubConfig& config, const Log& log) {
-  ReportSettings s;
-  if (config.alerts_file.empty()) return s;
-  try {
-    const auto alerts = load_alert_config(config.alerts_file);
-    const auto bad_max = [](const DetectorChoice& d) {
-      return d.kind == DetectorChoice::Kind::naive ? d.naive.bad_max_rating : d.baseline.bad_max_rating;
-    };
-    s.utc_offset = alerts.utc_offset;
-    s.bad_max_rating = bad_max(alerts.default_detector);
-    for (const auto& [location, d] : alerts.detectors) s.bad_max_by_location[location] = bad_max(d);
-  } catch (const std::exception& e) {
-    log.warn("report", std::string(e.what()) + "; the report uses UTC and bad = rating <= scale / 2");
-  }
-  return s;
 }
 
 }  // namespace
@@ -295,7 +274,7 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
       if (auto e = protocol::check_id("location", *location)) return fail(400, e->message());
       if (!registry_.location(*location)) return fail(404, "no location " + *location);
     }
-    const auto settings = report_settings(config_, log_);
+    const auto& settings = report_settings_;
     const auto period = resolve_period(PeriodRequest{param("from"), param("to"), param("days")}, clock_.wall_now(),
                                        settings.utc_offset);
     if (!period) return fail(400, period.error().message());

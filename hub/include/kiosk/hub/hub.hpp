@@ -24,6 +24,7 @@
 #include "kiosk/hub/metrics.hpp"
 #include "kiosk/hub/mqtt_link.hpp"
 #include "kiosk/hub/registry.hpp"
+#include "kiosk/hub/report.hpp"
 #include "kiosk/hub/sqlite_store.hpp"
 #include "kiosk/protocol/topics.hpp"
 
@@ -57,6 +58,9 @@ class Hub final : private IngestPorts {
   }
   // More Prometheus text appended to /metrics (e.g. the alert counters).
   void add_metrics_source(std::function<std::string()> source) { metrics_sources_.push_back(std::move(source)); }
+  // The venue's UTC offset and bad-rating rule for /api/report: the alert service, which owns
+  // those settings, hands them over; without it the report is in UTC with bad = rating <= scale / 2.
+  void set_report_settings(ReportSettings settings) { report_settings_ = std::move(settings); }
   // A Server-Sent Event to every /api/events client (data: one JSON object).
   void publish_event(std::string_view type, const std::string& json) { http_.streams().broadcast(type, json); }
   bool has_event_listeners() { return !http_.streams().empty(); }
@@ -132,6 +136,7 @@ class Hub final : private IngestPorts {
 
   std::vector<PressObserver> press_observers_;
   std::vector<std::function<std::string()>> metrics_sources_;
+  ReportSettings report_settings_;
   std::map<protocol::TopicKind, TopicHandler> topic_handlers_;
   struct Route {
     std::string method;
