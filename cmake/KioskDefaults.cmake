@@ -11,6 +11,11 @@ function(kiosk_defaults target)
   target_compile_definitions(${target} PRIVATE KIOSK_VERSION="${PROJECT_VERSION}")
 endfunction()
 
+# Asio is header-only: every translation unit that includes it must see the same configuration,
+# or one executable holds Asio compiled two ways (an ODR violation UBSan reports). So the
+# deprecated-API switch is set once for the whole project, not per library.
+add_compile_definitions(BOOST_ASIO_NO_DEPRECATED)
+
 if(KIOSK_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
