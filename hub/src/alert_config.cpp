@@ -1,7 +1,7 @@
 // The alert settings file: strict JSON (unknown keys are typos, reported), every key optional.
 //
 // {
-//   "utc_offset_min": 60,            venue local time for duty windows and baselines [0]
+//   "utc_offset_min": 60,            venue local time for duty windows, baselines, reports [0]; a multiple of 15
 //   "tick_ms": 1000,                 resolution / repeat / escalation check period [1000]
 //   "repeat_interval_s": 300,        re-notify an unacknowledged alert [300]
 //   "escalate_after_s": 600,         no ack this long: the next escalation level [600]
@@ -213,6 +213,11 @@ Result<AlertConfig> parse_root(const json::object& root) {
   AlertConfig c;
   Fields f(root, "");
   if (auto e = f.duration("utc_offset_min", -14 * 60, 14 * 60, c.utc_offset)) return *e;
+  // Every real time zone is a whole quarter hour from UTC (Nepal +05:45, Chatham +12:45), and the
+  // report's 15-minute press slots are whole local quarter hours only for such offsets.
+  if (c.utc_offset.count() % 15 != 0)
+    return Error{f.where("utc_offset_min"), "must be a multiple of 15 minutes (e.g. 60, 330, 345), not " +
+                                                std::to_string(c.utc_offset.count())};
   c.default_detector.baseline.utc_offset = c.utc_offset;
   if (auto e = f.duration("tick_ms", 10, 60000, c.tick)) return *e;
   if (auto e = f.duration("repeat_interval_s", 1, 7 * 86400, c.alert.repeat_interval)) return *e;

@@ -70,6 +70,11 @@ TEST_CASE("alert settings with a mistake are refused with the place and the reas
   CHECK(error(R"({"contacts": [{"id": "a"}, {"id": "a"}]})") == "contacts[1].id: a appears twice");
   CHECK(error(R"({"escalation": ["nobody"]})") == "escalation: \"nobody\" is not a contact");
   CHECK(error(R"({"call_manager": [{"location": "bar"}]})") == "call_manager[0].button: is required");
+  CHECK(error(R"({"utc_offset_min": 50})") ==
+        "utc_offset_min: must be a multiple of 15 minutes (e.g. 60, 330, 345), not 50");
+  CHECK(error(R"({"utc_offset_min": 900})") == "utc_offset_min: 900 is outside -840..840");
+  CHECK(parse_alert_config(R"({"utc_offset_min": 345})"));   // Nepal
+  CHECK(parse_alert_config(R"({"utc_offset_min": -570})"));  // Marquesas
 }
 
 TEST_CASE("webhook URLs are http with a host, an optional port and a path") {
