@@ -56,7 +56,8 @@ class HookServer {
     std::string body;
   };
 
-  explicit HookServer(int port = free_tcp_port()) : port_(port) {}
+  // The port is held from construction, so it stays this server's while it is "down".
+  HookServer() = default;
   ~HookServer() { stop(); }
 
   int port() const { return port_; }
@@ -145,7 +146,8 @@ class HookServer {
     requests_.push_back(std::move(r));
   }
 
-  int port_;
+  PortReservation reserved_;
+  int port_ = reserved_.port();
   int fd_ = -1;
   int status_ = 200;
   std::atomic<bool> stop_{false};

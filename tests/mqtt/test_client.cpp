@@ -253,7 +253,8 @@ TEST_CASE("the client connects over TLS with the venue CA and rejects an unknown
   REQUIRE(run_pki({"init", "--dir", pki.string(), "--venue", "hotel"}, tmp / "init.log") == 0);
   REQUIRE(run_pki({"broker", "--dir", pki.string(), "--host", "localhost"}, tmp / "broker.log") == 0);
   REQUIRE(run_pki({"device", "--dir", pki.string(), "--id", "desk-1"}, tmp / "device.log") == 0);
-  int tls_port = free_tcp_port();
+  const PortReservation tls_reserved;
+  const int tls_port = tls_reserved.port();
   std::string conf = "listener " + std::to_string(tls_port) + " 127.0.0.1\n" + "cafile " + (pki / "ca.crt").string() +
                      "\n" + "certfile " + (pki / "broker.crt").string() + "\n" + "keyfile " +
                      (pki / "broker.key").string() + "\n" + "require_certificate true\n";

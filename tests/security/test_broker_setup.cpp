@@ -43,7 +43,10 @@ TEST_CASE("init-dynsec.sh makes a broker with a generated hub password and no an
   // The broker may run as the mosquitto user: it must be able to reach its folder.
   fs::permissions(tmp.path(), fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
   const auto dir = tmp / "broker";
-  const int port = free_tcp_port();
+  // Held until this test ends: the script takes seconds between picking the port and mosquitto
+  // binding it, long enough for another test's server or connection to take a merely free port.
+  const PortReservation reserved;
+  const int port = reserved.port();
   const auto script = (source_dir() / "tools" / "mosquitto" / "init-dynsec.sh").string();
   REQUIRE(run({script, "--dir", dir.string(), "--port", std::to_string(port)}, tmp / "init.log") == 0);
   CHECK(mode_of(dir / "hub.password") == 0600);
@@ -86,7 +89,8 @@ TEST_CASE("the hub's accounts work over TLS with the venue CA", "[integration]")
   const auto kiosk_pki = (source_dir() / "tools" / "kiosk-pki").string();
   REQUIRE(run({kiosk_pki, "init", "--dir", pki.string(), "--venue", "hotel"}, tmp / "a.log") == 0);
   REQUIRE(run({kiosk_pki, "broker", "--dir", pki.string(), "--host", "localhost"}, tmp / "b.log") == 0);
-  const int tls_port = free_tcp_port();
+  const PortReservation tls_reserved;  // the broker's second listener; held while dynsec initialises
+  const int tls_port = tls_reserved.port();
   Broker broker{Broker::Options{
       .dynsec = true, .admin_user = "hub", .admin_password = "hub-pw",
       .extra_config = "listener " + std::to_string(tls_port) + " 127.0.0.1\ncafile " + (pki / "ca.crt").string() +

@@ -32,7 +32,8 @@ unsigned mode_of(const fs::path& p) {
 struct TlsBroker {
   TempDir tmp;
   fs::path pki = tmp / "pki";
-  int tls_port = free_tcp_port();
+  PortReservation tls_reserved;  // held while the certificates are made and the broker starts
+  int tls_port = tls_reserved.port();
   std::unique_ptr<Broker> broker;
 
   explicit TlsBroker(bool require_certificate) {

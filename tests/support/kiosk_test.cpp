@@ -178,9 +178,9 @@ std::string Child::log() const {
 }
 
 // ---------------------------------------------------------------------------------------------
-Broker::Broker(Options options) : options_(std::move(options)), port_(free_tcp_port()) {
+Broker::Broker(Options options) : options_(std::move(options)) {
   std::ofstream conf(dir() / "mosquitto.conf");
-  conf << "listener " << port_ << " 127.0.0.1\n"
+  conf << "listener " << port() << " 127.0.0.1\n"
        << "persistence false\n"
        << "log_dest stderr\n"
        << "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
@@ -212,7 +212,7 @@ Broker::~Broker() {
   if (process_) process_->kill9();
 }
 
-std::string Broker::url() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
+std::string Broker::url() const { return "tcp://127.0.0.1:" + std::to_string(port()); }
 
 fs::path Broker::dynsec_file() const { return dir() / "dynamic-security.json"; }
 
@@ -221,8 +221,8 @@ void Broker::start() {
   process_ = std::make_unique<Child>(
       std::vector<std::string>{"mosquitto", "-c", (dir() / "mosquitto.conf").string()},
       Child::Options{.env = {}, .log_file = dir() / "mosquitto.log", .working_dir = {}});
-  bool up = wait_until([this] { return port_accepts(port_) || !process_->running(); }, std::chrono::seconds(10));
-  if (!up || !process_->running()) throw std::runtime_error("mosquitto did not start on port " + std::to_string(port_) + ": " + log());
+  bool up = wait_until([this] { return port_accepts(port()) || !process_->running(); }, std::chrono::seconds(10));
+  if (!up || !process_->running()) throw std::runtime_error("mosquitto did not start on port " + std::to_string(port()) + ": " + log());
 }
 
 void Broker::stop() {
@@ -253,7 +253,7 @@ HubChild::HubChild(const Broker& broker, fs::path dir, Options options)
     : broker_url_(broker.url()), dir_(std::move(dir)), options_(std::move(options)) {
   fs::create_directories(dir_);
   if (options_.db.empty()) options_.db = dir_ / "hub.db";
-  if (!options_.port_file) port_ = free_tcp_port();
+  if (!options_.port_file) port_ = reserved_.emplace().port();
   if (broker.options().dynsec) {
     std::ofstream(dir_ / "hub.password") << broker.options().admin_password << "\n";
     login_args_ = {"--username", broker.options().admin_user, "--password-file", (dir_ / "hub.password").string(),

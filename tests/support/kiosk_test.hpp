@@ -45,6 +45,7 @@ class TempDir {
 
 // A TCP port on 127.0.0.1 that was free a moment ago; whether something listens on one.
 using net::free_tcp_port;
+using net::PortReservation;
 using net::port_accepts;
 
 // The whole file as text (empty if it cannot be read: the test's own checks say what was expected).
@@ -105,7 +106,7 @@ class Broker {
   explicit Broker(Options options);
   ~Broker();
 
-  int port() const { return port_; }
+  int port() const { return port_.port(); }
   std::string url() const;  // "tcp://127.0.0.1:<port>"
   const fs::path& dir() const { return dir_.path(); }
   fs::path dynsec_file() const;  // dynamic-security.json (when dynsec)
@@ -121,7 +122,9 @@ class Broker {
  private:
   Options options_;
   TempDir dir_;
-  int port_;
+  // Held for the broker's lifetime: no other test takes the port while dynsec is initialised or
+  // between stop() and start().
+  net::PortReservation port_;
   std::unique_ptr<Child> process_;
 };
 
@@ -169,6 +172,7 @@ class HubChild {
   Options options_;
   std::vector<std::string> login_args_;  // --username/--password-file/--dynsec on a dynsec broker
   int port_ = 0;
+  std::optional<net::PortReservation> reserved_;  // the fixed port, held so restarts find it free
   int runs_ = 0;
   std::unique_ptr<Child> process_;
 };
