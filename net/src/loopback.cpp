@@ -6,14 +6,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <stdexcept>
 #include <utility>
 
 namespace kiosk::net {
-namespace {
 
-sockaddr_in loopback(int port) {
+sockaddr_in loopback_address(int port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -21,13 +21,24 @@ sockaddr_in loopback(int port) {
   return addr;
 }
 
-}  // namespace
+int connect_loopback(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  const sockaddr_in addr = loopback_address(port);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    const int e = errno;
+    ::close(fd);
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
 
 int free_tcp_port() {
   // CLOEXEC: callers fork servers right after; the probe socket must not leak into them.
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error("free_tcp_port: socket failed");
-  sockaddr_in addr = loopback(0);
+  sockaddr_in addr = loopback_address(0);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(fd);
     throw std::runtime_error("free_tcp_port: bind to 127.0.0.1 failed");
@@ -44,7 +55,7 @@ PortReservation::PortReservation() {
   // SO_REUSEADDR on both sides and no listen() here is what lets the server bind it too.
   const int on = 1;
   ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-  sockaddr_in addr = loopback(0);
+  sockaddr_in addr = loopback_address(0);
   socklen_t len = sizeof addr;
   if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
@@ -74,12 +85,10 @@ void PortReservation::release() {
 }
 
 bool port_accepts(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = connect_loopback(port);
   if (fd < 0) return false;
-  const sockaddr_in addr = loopback(port);
-  const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
-  return ok;
+  return true;
 }
 
 }  // namespace kiosk::net

@@ -285,12 +285,8 @@ TEST_CASE("a call-a-manager button raises a critical alert at once", "[integrati
 TEST_CASE("alert changes go out on the event stream that kioskctl alerts --follow reads", "[integration]") {
   Venue v(alert_settings());
   auto& hub = *v.hub;
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<std::uint16_t>(hub.port()));
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  const int fd = kiosk::net::connect_loopback(hub.port());
+  REQUIRE(fd >= 0);
   const std::string request = "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
   REQUIRE(::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
   std::string stream;

@@ -2,7 +2,6 @@
 // that comes back after a crash.
 #include <catch2/catch.hpp>
 
-#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <csignal>
@@ -26,21 +25,18 @@ TEST_CASE("a reserved port is handed to no other free-port pick, yet a server ca
   std::set<int> picked;
   for (int i = 0; i < 2000; ++i) picked.insert(free_tcp_port());
   CHECK(picked.count(reserved.port()) == 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<std::uint16_t>(reserved.port()));
+  const sockaddr_in addr = kiosk::net::loopback_address(reserved.port());
   // Held: a socket without SO_REUSEADDR cannot have it.
   const int plain = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   REQUIRE(plain >= 0);
-  CHECK(::bind(plain, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0);
+  CHECK(::bind(plain, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0);
   ::close(plain);
   // A server binding with SO_REUSEADDR (as mosquitto and the hub do) takes it while it is held.
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   REQUIRE(fd >= 0);
   const int on = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-  CHECK(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  CHECK(::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
   CHECK(::listen(fd, 4) == 0);
   CHECK(port_accepts(reserved.port()));
   ::close(fd);

@@ -1,32 +1,25 @@
 // Plain sockets: the hub answers on 127.0.0.1 and closes after each reply.
 #include "hub_http.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include <cstdlib>
 
+#include "kiosk/net/loopback.hpp"
+
 namespace kiosk::faults {
 
 std::optional<HttpReply> http_request(int port, const std::string& method, const std::string& target,
                                       const std::string& body, const std::string& bearer,
                                       std::chrono::milliseconds timeout) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  // A loopback connect completes or is refused at once; the timeouts bound the exchange.
+  const int fd = net::connect_loopback(port);
   if (fd < 0) return std::nullopt;
   timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return std::nullopt;
-  }
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
   if (!bearer.empty()) req += "Authorization: Bearer " + bearer + "\r\n";
   if (!body.empty()) req += "Content-Type: application/json\r\n";

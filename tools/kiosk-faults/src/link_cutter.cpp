@@ -16,6 +16,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "kiosk/net/loopback.hpp"
+
 namespace kiosk::faults {
 namespace {
 
@@ -31,11 +33,8 @@ void close_with_reset(int fd) {
 int listen_loopback() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 64) != 0) {
+  const sockaddr_in a = net::loopback_address(0);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 64) != 0) {
     int e = errno;
     ::close(fd);
     throw std::runtime_error(std::string("relay listener: ") + std::strerror(e));
@@ -50,18 +49,10 @@ int bound_port(int fd) {
   return ntohs(a.sin_port);
 }
 
-int connect_loopback(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
+int connect_to_broker(int port) {
   // Loopback connects complete or fail at once; blocking keeps the relay simple.
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
+  const int fd = net::connect_loopback(port);
+  if (fd < 0) return -1;
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -244,7 +235,7 @@ void LinkCutter::run() {
           Pipe p;
           p.terminal = c;
           if (mode == Mode::open) {
-            p.broker = connect_loopback(s.broker_port);
+            p.broker = connect_to_broker(s.broker_port);
             if (p.broker < 0) {
               close_with_reset(c);  // broker down: the terminal sees a failed connect
               continue;

@@ -3,7 +3,14 @@
 // something already listens on one.
 #pragma once
 
+#include <netinet/in.h>
+
 namespace kiosk::net {
+
+// 127.0.0.1:port as the socket calls take it (port 0: any free port, for bind).
+sockaddr_in loopback_address(int port);
+// A blocking TCP connection to 127.0.0.1:port (close-on-exec); -1 with errno set when refused.
+int connect_loopback(int port);
 
 // A port on 127.0.0.1 that nothing was bound to a moment ago; throws std::runtime_error when
 // no socket can be made or bound.
