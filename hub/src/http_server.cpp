@@ -28,8 +28,12 @@ HttpResponse error_response(const HttpRequest& req, unsigned status, const std::
   return json_response(req, status, boost::json::serialize(o));
 }
 
-HttpSession::HttpSession(tcp::socket socket, HttpHandler& handler, EventStreams& streams)
-    : socket_(std::move(socket)), handler_(handler), streams_(streams) {}
+HttpSession::HttpSession(tcp::socket socket, HttpHandler& handler, EventStreams& streams, const HttpLimits& limits)
+    : socket_(std::move(socket)),
+      handler_(handler),
+      streams_(streams),
+      limits_(limits),
+      request_timer_(socket_.get_executor()) {}
 
 void HttpSession::start() { read(); }
 
@@ -37,7 +41,14 @@ void HttpSession::read() {
   parser_ = std::make_unique<http::request_parser<http::string_body>>();
   parser_->body_limit(64 * 1024);
   parser_->header_limit(16 * 1024);
+  // The timer holds no reference: closing the socket ends the read, and with it the session.
+  request_timer_.expires_after(limits_.request_timeout);
+  request_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    if (ec) return;  // cancelled: the request arrived
+    if (auto self = weak.lock()) self->close();
+  });
   http::async_read(socket_, buffer_, *parser_, [self = shared_from_this()](boost::beast::error_code ec, std::size_t) {
+    self->request_timer_.cancel();
     if (ec) {
       if (ec != http::error::end_of_stream && !self->closed_) {
         // A malformed request gets a 400 when we still can; then the connection closes.
@@ -116,6 +127,7 @@ void HttpSession::write_next_event() {
 void HttpSession::close() {
   if (closed_) return;
   closed_ = true;
+  request_timer_.cancel();
   boost::system::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_both, ec);
   socket_.close(ec);
@@ -128,7 +140,15 @@ bool EventStreams::empty() {
 
 void EventStreams::broadcast(std::string_view event, const std::string& data) {
   if (sessions_.empty()) return;
-  std::string frame = "event: " + std::string(event) + "\ndata: " + data + "\n\n";
+  push("event: " + std::string(event) + "\ndata: " + data + "\n\n");
+}
+
+void EventStreams::ping() {
+  if (sessions_.empty()) return;
+  push(": ping\n\n");
+}
+
+void EventStreams::push(const std::string& frame) {
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     if (auto s = it->lock()) {
       s->push_event(frame);
@@ -145,8 +165,14 @@ void EventStreams::close_all() {
   sessions_.clear();
 }
 
-HttpServer::HttpServer(boost::asio::io_context& io, const std::string& host, std::uint16_t port, HttpHandler handler)
-    : io_(io), acceptor_(io), handler_(std::move(handler)) {
+HttpServer::HttpServer(boost::asio::io_context& io, const std::string& host, std::uint16_t port, HttpHandler handler,
+                       HttpLimits limits)
+    : io_(io),
+      acceptor_(io),
+      handler_(std::move(handler)),
+      limits_(limits),
+      accept_timer_(io),
+      ping_timer_(io) {
   tcp::endpoint endpoint{boost::asio::ip::make_address(host), port};
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(boost::asio::socket_base::reuse_address(true));
@@ -155,15 +181,29 @@ HttpServer::HttpServer(boost::asio::io_context& io, const std::string& host, std
   port_ = acceptor_.local_endpoint().port();
 }
 
-void HttpServer::start() { accept(); }
+void HttpServer::start() {
+  accept();
+  ping_streams();
+}
 
 void HttpServer::accept() {
   acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
     if (stopped_) return;
-    if (!ec) {
+    if (ec) {
+      // Out of file descriptors (or another transient failure): accepting again at once would
+      // spin the hub's only thread, starving ingest and alerts. Wait, then try again.
+      accept_timer_.expires_after(limits_.accept_retry);
+      accept_timer_.async_wait([this](boost::system::error_code e) {
+        if (!e && !stopped_) accept();
+      });
+      return;
+    }
+    sessions_.remove_if([](const auto& w) { return w.expired(); });
+    if (sessions_.size() >= limits_.max_sessions) {
+      socket.close(ec);  // full: the client sees the connection closed and may retry
+    } else {
       socket.set_option(tcp::no_delay(true), ec);
-      auto session = std::make_shared<HttpSession>(std::move(socket), handler_, streams_);
-      sessions_.remove_if([](const auto& w) { return w.expired(); });
+      auto session = std::make_shared<HttpSession>(std::move(socket), handler_, streams_, limits_);
       sessions_.push_back(session);
       session->start();
     }
@@ -171,8 +211,19 @@ void HttpServer::accept() {
   });
 }
 
+void HttpServer::ping_streams() {
+  ping_timer_.expires_after(limits_.ping_interval);
+  ping_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || stopped_) return;
+    streams_.ping();
+    ping_streams();
+  });
+}
+
 void HttpServer::stop() {
   stopped_ = true;
+  accept_timer_.cancel();
+  ping_timer_.cancel();
   boost::system::error_code ec;
   acceptor_.close(ec);
   streams_.close_all();

@@ -1,7 +1,10 @@
 // HTTP/1.1 server on Boost.Beast (async, on the hub's io thread): keep-alive request/response
-// sessions, and Server-Sent Events streams fed by EventStreams::broadcast.
+// sessions, and Server-Sent Events streams fed by EventStreams::broadcast. Bounded so that
+// clients on a venue LAN cannot wear the hub's only thread or its file descriptors down: a
+// request must arrive whole within a time limit, streams are pinged, sessions are capped.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -11,6 +14,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
@@ -22,13 +26,27 @@ using HttpResponse = boost::beast::http::response<boost::beast::http::string_bod
 class HttpSession;
 class EventStreams;
 
+struct HttpLimits {
+  // A request (or, on a kept-alive connection, the next one) must arrive whole within this;
+  // idle and trickling clients are closed.
+  std::chrono::milliseconds request_timeout{std::chrono::seconds(30)};
+  // Event streams get a comment line this often: a client gone without a word (a tablet off
+  // the Wi-Fi) is noticed when the writes fail, and proxies keep quiet streams open.
+  std::chrono::milliseconds ping_interval{std::chrono::seconds(20)};
+  // Connections beyond this are closed at once (a dashboard tab holds one or two).
+  std::size_t max_sessions = 256;
+  // After a failed accept (out of file descriptors) wait this long instead of spinning.
+  std::chrono::milliseconds accept_retry{std::chrono::milliseconds(100)};
+};
+
 // The application: called on the io thread for each request; must call session->send(...) or
 // session->start_events() exactly once (now or later, e.g. after an async broker call).
 using HttpHandler = std::function<void(const HttpRequest&, std::shared_ptr<HttpSession>)>;
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(boost::asio::ip::tcp::socket socket, HttpHandler& handler, EventStreams& streams);
+  HttpSession(boost::asio::ip::tcp::socket socket, HttpHandler& handler, EventStreams& streams,
+              const HttpLimits& limits);
   void start();
   void send(HttpResponse response);
   // Turns this connection into an SSE stream: the response header now, events as they come.
@@ -44,6 +62,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   boost::asio::ip::tcp::socket socket_;
   HttpHandler& handler_;
   EventStreams& streams_;
+  const HttpLimits& limits_;
+  boost::asio::steady_timer request_timer_;
   boost::beast::flat_buffer buffer_;
   std::unique_ptr<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   bool keep_alive_ = false;
@@ -61,15 +81,18 @@ class EventStreams {
   bool empty();
   // data: a JSON object (one line).
   void broadcast(std::string_view event, const std::string& data);
+  void ping();  // an SSE comment line to every stream
   void close_all();
 
  private:
+  void push(const std::string& frame);
   std::list<std::weak_ptr<HttpSession>> sessions_;
 };
 
 class HttpServer {
  public:
-  HttpServer(boost::asio::io_context& io, const std::string& host, std::uint16_t port, HttpHandler handler);
+  HttpServer(boost::asio::io_context& io, const std::string& host, std::uint16_t port, HttpHandler handler,
+             HttpLimits limits = {});
   std::uint16_t port() const { return port_; }
   EventStreams& streams() { return streams_; }
   void start();
@@ -77,10 +100,14 @@ class HttpServer {
 
  private:
   void accept();
+  void ping_streams();
 
   boost::asio::io_context& io_;
   boost::asio::ip::tcp::acceptor acceptor_;
   HttpHandler handler_;
+  HttpLimits limits_;
+  boost::asio::steady_timer accept_timer_;
+  boost::asio::steady_timer ping_timer_;
   EventStreams streams_;
   std::list<std::weak_ptr<HttpSession>> sessions_;
   std::uint16_t port_ = 0;

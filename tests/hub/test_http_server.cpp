@@ -1,0 +1,140 @@
+// The hub's HTTP server under clients that misbehave: idle and trickling connections are closed,
+// event streams are pinged, connections beyond the cap are refused, the rest keep working.
+#include <catch2/catch.hpp>
+
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include "kiosk/hub/http_server.hpp"
+#include "kiosk_test.hpp"
+
+using namespace kiosk::test;
+using kiosk::hub::HttpLimits;
+using kiosk::hub::HttpRequest;
+using kiosk::hub::HttpServer;
+using kiosk::hub::HttpSession;
+
+namespace {
+
+// An HttpServer on 127.0.0.1 with its own io thread; GET /events streams, anything else gets "ok".
+struct Server {
+  boost::asio::io_context io;
+  HttpServer server;
+  std::thread thread;
+
+  explicit Server(HttpLimits limits)
+      : server(io, "127.0.0.1", 0,
+               [](const HttpRequest& req, std::shared_ptr<HttpSession> s) {
+                 if (req.target() == "/events") return s->start_events();
+                 s->send(kiosk::hub::json_response(req, 200, R"({"ok":true})"));
+               },
+               limits) {
+    server.start();
+    thread = std::thread([this] { io.run(); });
+  }
+  ~Server() {
+    boost::asio::post(io, [this] { server.stop(); });
+    thread.join();
+  }
+};
+
+// A raw client socket whose reads give up after `timeout`.
+struct Client {
+  int fd;
+  explicit Client(int port, std::chrono::milliseconds timeout = 5s) : fd(kiosk::net::connect_loopback(port)) {
+    REQUIRE(fd >= 0);
+    timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~Client() { ::close(fd); }
+  void send(const std::string& s) { REQUIRE(::send(fd, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size())); }
+  // Reads until `want` is in what arrived, the server closes (returns what came), or the timeout.
+  std::string read_until(const std::string& want, bool& closed) {
+    std::string got;
+    closed = false;
+    char buf[4096];
+    while (got.find(want) == std::string::npos) {
+      const auto n = ::recv(fd, buf, sizeof buf, 0);
+      if (n == 0) {
+        closed = true;
+        break;
+      }
+      if (n < 0) {
+        closed = errno == ECONNRESET;  // else the read timed out
+        break;
+      }
+      got.append(buf, static_cast<std::size_t>(n));
+    }
+    return got;
+  }
+  // True when the server closes the connection within the read timeout.
+  bool closed_by_server() {
+    bool closed = false;
+    read_until("\x01never\x01", closed);
+    return closed;
+  }
+};
+
+const std::string kGet = "GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
+}  // namespace
+
+TEST_CASE("an idle connection and a trickled request are closed after the request timeout", "[http]") {
+  Server s(HttpLimits{.request_timeout = 200ms});
+  const auto started = std::chrono::steady_clock::now();
+  Client idle(s.server.port());
+  Client slow(s.server.port());
+  slow.send("GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n");  // the blank line never comes
+  CHECK(idle.closed_by_server());
+  CHECK(slow.closed_by_server());
+  // Closed by the limit, not by the client's own 5 s read timeout.
+  CHECK(std::chrono::steady_clock::now() - started < 4s);
+}
+
+TEST_CASE("a kept-alive client is answered, then closed once it stays idle", "[http]") {
+  Server s(HttpLimits{.request_timeout = 300ms});
+  Client c(s.server.port());
+  bool closed = false;
+  c.send(kGet);
+  CHECK_THAT(c.read_until(R"({"ok":true})", closed), Catch::Contains("200 OK"));
+  CHECK_FALSE(closed);
+  c.send(kGet);  // the same connection serves the next request
+  CHECK_THAT(c.read_until(R"({"ok":true})", closed), Catch::Contains("200 OK"));
+  CHECK(c.closed_by_server());
+}
+
+TEST_CASE("an event stream outlives the request timeout and gets a ping comment line", "[http]") {
+  Server s(HttpLimits{.request_timeout = 100ms, .ping_interval = 150ms});
+  Client c(s.server.port(), 3s);
+  c.send("GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  bool closed = false;
+  const auto got = c.read_until(": ping\n\n", closed);
+  CHECK_FALSE(closed);
+  CHECK_THAT(got, Catch::Contains("text/event-stream") && Catch::Contains(": ping\n\n"));
+  // Still open after several request timeouts: streams are not requests.
+  CHECK_THAT(c.read_until(": ping\n\n", closed), Catch::Contains(": ping"));
+  CHECK_FALSE(closed);
+}
+
+TEST_CASE("connections beyond the cap are closed at once while the others are served", "[http]") {
+  Server s(HttpLimits{.max_sessions = 2});
+  Client a(s.server.port());
+  Client b(s.server.port());
+  bool closed = false;
+  // Both are sessions once they have been answered.
+  a.send(kGet);
+  REQUIRE_THAT(a.read_until(R"({"ok":true})", closed), Catch::Contains("200 OK"));
+  b.send(kGet);
+  REQUIRE_THAT(b.read_until(R"({"ok":true})", closed), Catch::Contains("200 OK"));
+  Client extra(s.server.port());
+  CHECK(extra.closed_by_server());
+  a.send(kGet);
+  CHECK_THAT(a.read_until(R"({"ok":true})", closed), Catch::Contains("200 OK"));
+}
