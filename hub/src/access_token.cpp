@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -65,8 +66,11 @@ std::string load_or_create_token(const std::string& path) {
 }
 
 bool bearer_matches(std::string_view header, std::string_view token) {
-  constexpr std::string_view prefix = "Bearer ";
-  if (header.substr(0, prefix.size()) != prefix || token.empty()) return false;
+  // The scheme name is case-insensitive (RFC 9110 11.1): "bearer x" is as good as "Bearer x".
+  constexpr std::string_view prefix = "bearer ";
+  if (header.size() < prefix.size() || token.empty()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(header[i])) != prefix[i]) return false;
   auto given = header.substr(prefix.size());
   unsigned char diff = given.size() == token.size() ? 0 : 1;
   for (std::size_t i = 0; i < token.size(); ++i)

@@ -32,14 +32,16 @@ function addPress(p,top){const tr=document.createElement('tr');const bad=p.ratin
 const alerts=new Map();
 function drawAlerts(){const open=[...alerts.values()].filter(a=>a.state!=='resolved');
  $('alerts').innerHTML=open.length?open.map(a=>`<div><b>${esc(a.location)}</b> ${esc(a.state)} (${esc(a.severity)}): ${esc(a.reason)}</div>`).join(''):'<i>none</i>'}
+// Everything from scratch: at start, and after the event stream was down (events were missed).
 async function load(){
  const h=await (await fetch('/health')).json();$('site').textContent=h.site;
- for(const d of await (await fetch('/api/devices')).json())devices.set(d.id,d);drawDevices();
- for(const p of await (await fetch('/api/presses?limit=50')).json())addPress(p,false);
- try{const r=await fetch('/api/alerts');if(r.ok)for(const a of await r.json())alerts.set(a.id,a);drawAlerts()}catch(e){}
+ devices.clear();for(const d of await (await fetch('/api/devices')).json())devices.set(d.id,d);drawDevices();
+ $('presses').innerHTML='';for(const p of await (await fetch('/api/presses?limit=50')).json())addPress(p,false);
+ try{const r=await fetch('/api/alerts');if(r.ok){alerts.clear();for(const a of await r.json())alerts.set(a.id,a)}drawAlerts()}catch(e){}
 }
-const es=new EventSource('/api/events');
-es.onopen=()=>$('conn').textContent='live';es.onerror=()=>$('conn').textContent='reconnecting...';
+const es=new EventSource('/api/events');let missed=false;
+es.onopen=()=>{$('conn').textContent='live';if(missed){missed=false;load().catch(()=>{})}};
+es.onerror=()=>{$('conn').textContent='reconnecting...';missed=true};
 es.addEventListener('press',e=>{const p=JSON.parse(e.data);if(!p.stored)return;addPress(p,true);
  const d=devices.get(p.device);if(d){d.last_press=p.pressed_at;drawDevices()}});
 es.addEventListener('device',e=>{const x=JSON.parse(e.data);const d=devices.get(x.device)||{id:x.device};

@@ -55,7 +55,9 @@ void HttpSession::read() {
         if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
           HttpRequest dummy;
           dummy.version(11);
-          auto res = error_response(dummy, 400, "bad request: " + ec.message());
+          auto res = ec == http::error::body_limit     ? error_response(dummy, 413, "request body over 64 KiB")
+                     : ec == http::error::header_limit ? error_response(dummy, 431, "request headers over 16 KiB")
+                                                       : error_response(dummy, 400, "bad request: " + ec.message());
           res.keep_alive(false);
           self->send(std::move(res));
           return;

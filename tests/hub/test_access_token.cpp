@@ -21,6 +21,10 @@ TEST_CASE("the token is created once, readable only by its owner, and reused on 
 
 TEST_CASE("only the exact bearer token authorizes") {
   CHECK(bearer_matches("Bearer abcdef0123456789", "abcdef0123456789"));
+  CHECK(bearer_matches("bearer abcdef0123456789", "abcdef0123456789"));  // the scheme ignores case
+  CHECK(bearer_matches("BEARER abcdef0123456789", "abcdef0123456789"));
+  CHECK_FALSE(bearer_matches("Bearer ABCDEF0123456789", "abcdef0123456789"));  // the token does not
+  CHECK_FALSE(bearer_matches("Basic abcdef0123456789", "abcdef0123456789"));
   CHECK_FALSE(bearer_matches("Bearer abcdef012345678", "abcdef0123456789"));
   CHECK_FALSE(bearer_matches("Bearer abcdef01234567890", "abcdef0123456789"));
   CHECK_FALSE(bearer_matches("abcdef0123456789", "abcdef0123456789"));

@@ -123,6 +123,17 @@ TEST_CASE("an event stream outlives the request timeout and gets a ping comment 
   CHECK_FALSE(closed);
 }
 
+TEST_CASE("a body or headers over the limits get 413 and 431 with a reason", "[http]") {
+  Server s(HttpLimits{});
+  bool closed = false;
+  Client big(s.server.port());
+  big.send("POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n");
+  CHECK_THAT(big.read_until("}", closed), Catch::Contains("413") && Catch::Contains("over 64 KiB"));
+  Client headers(s.server.port());
+  headers.send("GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Junk: " + std::string(20000, 'j') + "\r\n\r\n");
+  CHECK_THAT(headers.read_until("}", closed), Catch::Contains("431") && Catch::Contains("over 16 KiB"));
+}
+
 TEST_CASE("connections beyond the cap are closed at once while the others are served", "[http]") {
   Server s(HttpLimits{.max_sessions = 2});
   Client a(s.server.port());
