@@ -81,10 +81,10 @@ void AlertMachine::notify(std::vector<Effect>& out, const TrackedAlert& t, Chang
 }
 
 // Everyone who has heard about the alert so far (levels 0 .. t.level), e.g. for "resolved".
-void AlertMachine::notify_up_to_level(std::vector<Effect>& out, const TrackedAlert& t, Change change, WallTime now,
+void AlertMachine::notify_up_to_level(std::vector<Effect>& out, const TrackedAlert& t, Change change, WallTime wall,
                                       std::string_view except) {
   for (int level = 0;;) {
-    Recipients r = routing_.who_gets(t.alert.location, now, level);
+    Recipients r = routing_.who_gets(t.alert.location, wall, level);
     if (r.empty() || r.level > t.level) break;
     std::erase_if(r.contacts, [&](const Contact& c) { return c.id == except; });
     notify(out, t, change, r);
@@ -92,56 +92,98 @@ void AlertMachine::notify_up_to_level(std::vector<Effect>& out, const TrackedAle
   }
 }
 
+TrackedAlert& AlertMachine::open(std::vector<Effect>& out, const std::string& location, std::string_view display_name,
+                                 const Verdict& v, EventTime now) {
+  TrackedAlert t;
+  t.display_name = std::string(display_name);
+  t.cause = v.cause;
+  t.alert = Alert{.id = format_alert_id(next_id_++),
+                  .location = location,
+                  .state = AlertState::open,
+                  .severity = v.severity,
+                  .since = now.at,
+                  .updated = now.at,
+                  .bad = v.bad,
+                  .total = v.total,
+                  .window_s = v.window_s,
+                  .baseline = v.baseline,
+                  .reason = reason_text(v, display_name)};
+  const Recipients r = routing_.who_gets(location, now.wall, 0);
+  t.level = std::max(0, r.level);
+  t.last_notice = now.at;
+  t.level_since = now.at;
+  auto& stored = active_.insert_or_assign(location, std::move(t)).first->second;
+  emit(out, stored, Change::opened, now.at);
+  notify(out, stored, Change::opened, r);
+  return stored;
+}
+
+// The caller forgets `t` (erases it from active_) right after.
+void AlertMachine::resolve(std::vector<Effect>& out, TrackedAlert& t, EventTime now) {
+  t.alert.state = AlertState::resolved;
+  emit(out, t, Change::resolved, now.at);
+  notify_up_to_level(out, t, Change::resolved, now.wall, "");
+}
+
+// A guest asked for a manager at a location that already has an alert.
+void AlertMachine::call_manager(std::vector<Effect>& out, TrackedAlert& t, const Verdict& v, EventTime now) {
+  // The same call pressed again right after it was passed on: the repeat timer reminds, not each press.
+  if (t.cause == Verdict::Cause::call_manager && now.at - t.last_notice < settings_.update_interval) return;
+  t.cause = Verdict::Cause::call_manager;  // calm ratings alone no longer end the alert
+  t.alert.severity = Severity::critical;
+  t.alert.reason = reason_text(v, t.display_name);
+  // Whoever holds the alert now hears of it; if nobody on that level is on duty, the next level does.
+  const Recipients r = routing_.who_gets(t.alert.location, now.wall, t.level);
+  if (r.level > t.level) {
+    t.level = r.level;
+    t.level_since = now.at;
+  }
+  t.last_notice = now.at;  // this notice restarts the repeat timer
+  emit(out, t, Change::updated, now.at);
+  notify(out, t, Change::updated, r);
+}
+
 std::vector<Effect> AlertMachine::on_verdict(const std::string& location, std::string_view display_name,
-                                             const Verdict& v, WallTime now) {
+                                             const Verdict& v, EventTime now) {
   std::vector<Effect> out;
   auto it = active_.find(location);
   if (v.spike) {
     if (it == active_.end()) {
-      TrackedAlert t;
-      t.display_name = std::string(display_name);
-      t.cause = v.cause;
-      t.alert = Alert{.id = format_alert_id(next_id_++),
-                      .location = location,
-                      .state = AlertState::open,
-                      .severity = v.severity,
-                      .since = now,
-                      .updated = now,
-                      .bad = v.bad,
-                      .total = v.total,
-                      .window_s = v.window_s,
-                      .baseline = v.baseline,
-                      .reason = reason_text(v, display_name)};
-      const Recipients r = routing_.who_gets(location, now, 0);
-      t.level = std::max(0, r.level);
-      t.last_notice = now;
-      t.level_since = now;
-      auto& stored = active_.emplace(location, std::move(t)).first->second;
-      emit(out, stored, Change::opened, now);
-      notify(out, stored, Change::opened, r);
+      open(out, location, display_name, v, now);
       return out;
     }
     TrackedAlert& t = it->second;
+    if (v.cause == Verdict::Cause::call_manager) {
+      if (t.alert.state == AlertState::open) {
+        call_manager(out, t, v, now);
+        return out;
+      }
+      // Acked: whoever acked it is on the ratings, not on this guest. An alert never goes from
+      // acked back to open, so this one ends and the call is a new alert that pages again.
+      resolve(out, t, now);
+      active_.erase(it);
+      open(out, location, display_name, v, now);
+      return out;
+    }
     const bool worse = v.severity == Severity::critical && t.alert.severity == Severity::warning;
     const bool counts_changed = v.bad != t.alert.bad || v.total != t.alert.total;
-    // A "call a manager" press during a ratings alert makes it critical but keeps its counts.
-    if (v.cause == Verdict::Cause::ratings && counts_changed) {
+    if (counts_changed) {
       t.alert.bad = v.bad;
       t.alert.total = v.total;
       t.alert.window_s = v.window_s;
       t.alert.baseline = v.baseline;
-      t.alert.reason = reason_text(v, t.display_name);
+      // A call for a manager keeps its reason: that is what the manager must act on.
+      if (t.cause == Verdict::Cause::ratings) t.alert.reason = reason_text(v, t.display_name);
       t.unpublished = true;
     }
-    // Once someone asked for a manager, calm ratings alone no longer end the alert.
-    if (v.cause == Verdict::Cause::call_manager) t.cause = v.cause;
     if (worse) {
       t.alert.severity = Severity::critical;
-      emit(out, t, Change::updated, now);
+      emit(out, t, Change::updated, now.at);
       // Getting worse is news for whoever currently holds the alert; counts alone are not.
-      if (t.alert.state == AlertState::open) notify(out, t, Change::updated, routing_.who_gets(location, now, t.level));
-    } else if (t.unpublished && now - t.last_publish >= settings_.update_interval) {
-      emit(out, t, Change::updated, now);
+      if (t.alert.state == AlertState::open)
+        notify(out, t, Change::updated, routing_.who_gets(location, now.wall, t.level));
+    } else if (t.unpublished && now.at - t.last_publish >= settings_.update_interval) {
+      emit(out, t, Change::updated, now.at);
     }
     return out;
   }
@@ -149,49 +191,47 @@ std::vector<Effect> AlertMachine::on_verdict(const std::string& location, std::s
     TrackedAlert& t = it->second;
     // Someone asked for a manager: that ends when a manager has acknowledged it, not when ratings calm.
     if (t.cause == Verdict::Cause::call_manager && t.alert.state != AlertState::acked) return out;
-    t.alert.state = AlertState::resolved;
-    emit(out, t, Change::resolved, now);
-    notify_up_to_level(out, t, Change::resolved, now, "");
+    resolve(out, t, now);
     active_.erase(it);
   }
   return out;
 }
 
-protocol::Result<std::vector<Effect>> AlertMachine::ack(std::string_view id, std::string_view by, WallTime now) {
+protocol::Result<std::vector<Effect>> AlertMachine::ack(std::string_view id, std::string_view by, EventTime now) {
   for (auto& [location, t] : active_) {
     if (t.alert.id != id) continue;
     std::vector<Effect> out;
     if (t.alert.state == AlertState::acked) return out;
     t.alert.state = AlertState::acked;
     t.alert.acked_by = std::string(by);
-    emit(out, t, Change::acked, now);
+    emit(out, t, Change::acked, now.at);
     // The others who were told can stop worrying: someone is on it.
-    notify_up_to_level(out, t, Change::acked, now, by);
+    notify_up_to_level(out, t, Change::acked, now.wall, by);
     return out;
   }
   return protocol::Error{"alert_ack.id", std::string(id) + " is not an open alert (unknown or already resolved)"};
 }
 
-std::vector<Effect> AlertMachine::tick(WallTime now) {
+std::vector<Effect> AlertMachine::tick(EventTime now) {
   std::vector<Effect> out;
   for (auto& [location, t] : active_) {
-    if (t.unpublished && now - t.last_publish >= settings_.update_interval) emit(out, t, Change::updated, now);
+    if (t.unpublished && now.at - t.last_publish >= settings_.update_interval) emit(out, t, Change::updated, now.at);
     if (t.alert.state != AlertState::open) continue;  // acked: nobody needs reminding
-    if (now - t.level_since >= settings_.escalate_after) {
-      const Recipients next = routing_.who_gets(location, now, t.level + 1);
+    if (now.at - t.level_since >= settings_.escalate_after) {
+      const Recipients next = routing_.who_gets(location, now.wall, t.level + 1);
       if (!next.empty()) {
         t.level = next.level;
-        t.level_since = now;
-        t.last_notice = now;
+        t.level_since = now.at;
+        t.last_notice = now.at;
         out.push_back(Effect{.kind = Effect::Kind::persist, .change = Change::escalated, .alert = t.alert, .record = t});
         notify(out, t, Change::escalated, next);
         continue;
       }
     }
-    if (now - t.last_notice >= settings_.repeat_interval) {
-      t.last_notice = now;
+    if (now.at - t.last_notice >= settings_.repeat_interval) {
+      t.last_notice = now.at;
       out.push_back(Effect{.kind = Effect::Kind::persist, .change = Change::repeated, .alert = t.alert, .record = t});
-      notify(out, t, Change::repeated, routing_.who_gets(location, now, t.level));
+      notify(out, t, Change::repeated, routing_.who_gets(location, now.wall, t.level));
     }
   }
   return out;

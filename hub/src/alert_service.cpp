@@ -130,6 +130,8 @@ TrackedAlert AlertService::on_wall_clock(TrackedAlert tracked) const {
   return tracked;
 }
 
+EventTime AlertService::event_time() const { return EventTime(timeline_.now(), hub_.clock().wall_now()); }
+
 std::vector<TrackedAlert> AlertService::active_alerts() const {
   auto alerts = machine_.active_alerts();
   for (auto& t : alerts) t = on_wall_clock(std::move(t));
@@ -170,10 +172,10 @@ void AlertService::on_press(const PressRecord& row, bool inserted) {
   // milliseconds away at most); the detectors get it on the timeline, where windows do not jump.
   const auto age = hub_.clock().wall_now() - from_ms(row.pressed_at_ms);
   if (age > config_.max_press_age) return;
-  const auto now = timeline_.now();
+  const EventTime now = event_time();
   auto& last = last_fed_[row.location];
   // A late re-send may be older than a press already seen: the detectors need time order.
-  RatedPress p{.at = std::max(now - age, last), .rating = row.rating, .scale = row.scale,
+  RatedPress p{.at = std::max(now.at - age, last), .rating = row.rating, .scale = row.scale,
                .repeat = has_flag(row, "repeat"),
                .call_manager = config_.is_call_manager(row.device, row.location, row.button),
                .device = row.device};
@@ -278,9 +280,13 @@ bool AlertService::publish(const Alert& alert, Change change) {
 void AlertService::republish_pending() {
   const bool connected = hub_.mqtt().connected();
   if (connected && !was_connected_) {
-    // A broker without persistence forgets retained messages: after every (re)connect, the active
-    // alerts are published again so a manager who subscribes later still sees them.
+    // After every (re)connect, each location's latest alert is published again, whatever its state:
+    // a broker without persistence forgot the retained messages, and one with persistence may still
+    // hold "open" for an alert whose "resolved" could not be published before a hub restart (it
+    // lived in memory only). The newest state wins: an active alert, else one that failed to go
+    // out from memory, else the store's latest.
     for (const auto& t : machine_.active_alerts()) unpublished_[t.alert.location] = on_wall_clock(t.alert);
+    for (auto& alert : store_.latest_by_location()) unpublished_.try_emplace(alert.location, std::move(alert));
   }
   was_connected_ = connected;
   if (!connected || unpublished_.empty()) return;
@@ -311,8 +317,7 @@ void AlertService::on_ack(const protocol::Topic& topic, const std::string& paylo
   const auto* t = machine_.active(topic.location);
   if (!t || t->alert.id != ack->id)
     return reject_ack("unknown_alert", ack->id + " is not an open alert at " + topic.location + " (unknown or resolved)");
-  const auto now = timeline_.now();
-  auto effects = machine_.ack(ack->id, ack->by, now);
+  auto effects = machine_.ack(ack->id, ack->by, event_time());
   if (!effects) return reject_ack("unknown_alert", effects.error().message());
   run(std::move(*effects));
 }
@@ -372,8 +377,7 @@ void AlertService::on_http(const HttpRequest& req, const std::shared_ptr<HttpSes
     const std::string who(by->as_string());
     if (auto e = protocol::check_id("by", who)) return fail(400, e->message());
     const std::string& id = seg[2];
-    const auto now = timeline_.now();
-    auto effects = machine_.ack(id, who, now);
+    auto effects = machine_.ack(id, who, event_time());
     if (!effects) {
       auto stored = store_.find(id);
       if (stored && stored->state == AlertState::resolved) return fail(409, "alert " + id + " is resolved");
@@ -400,9 +404,9 @@ void AlertService::schedule_tick() {
 }
 
 void AlertService::tick() {
-  const auto now = timeline_.now();
+  const EventTime now = event_time();
   std::set<std::string> checked;
-  for (auto& [location, verdict] : detectors_.check(now)) {
+  for (auto& [location, verdict] : detectors_.check(now.at)) {
     checked.insert(location);
     if (!machine_.active(location)) continue;  // nothing to resolve; a tick never opens an alert
     auto effects = machine_.on_verdict(location, display_name(location), verdict, now);
@@ -411,7 +415,7 @@ void AlertService::tick() {
   // A restored alert at a location with no presses since: quiet for resolve_after is back to normal.
   for (const auto& t : machine_.active_alerts()) {
     if (checked.count(t.alert.location)) continue;
-    if (now - t.alert.updated < config_.detector_for(t.alert.location).resolve_after()) continue;
+    if (now.at - t.alert.updated < config_.detector_for(t.alert.location).resolve_after()) continue;
     Verdict calm;
     calm.back_to_normal = true;
     auto effects = machine_.on_verdict(t.alert.location, t.display_name, calm, now);
@@ -420,6 +424,7 @@ void AlertService::tick() {
   auto effects = machine_.tick(now);
   if (!effects.empty()) run(std::move(effects));
   republish_pending();
+  webhooks_.housekeep();
 }
 
 std::string AlertService::render_metrics() {
@@ -443,7 +448,8 @@ std::string AlertService::render_metrics() {
   const auto& w = webhooks_.counters();
   counter(out, "kiosk_webhook_posts_delivered_total", "Webhook posts a contact's server accepted.", w.delivered);
   counter(out, "kiosk_webhook_post_failures_total", "Failed webhook attempts (retried with backoff).", w.failed_attempts);
-  counter(out, "kiosk_webhook_posts_given_up_total", "Webhook posts given up after max attempts or age.", w.given_up);
+  counter(out, "kiosk_webhook_posts_given_up_total",
+          "Webhook posts given up: refused (4xx), or after max attempts or age.", w.given_up);
   counter(out, "kiosk_webhook_queue_pending", "Webhook posts waiting to be delivered.", store_.pending_posts(), "gauge");
   return out.str();
 }

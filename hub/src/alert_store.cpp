@@ -285,6 +285,17 @@ std::optional<Alert> AlertStore::find(std::string_view id) {
   return alert_from(s);
 }
 
+std::vector<Alert> AlertStore::latest_by_location() {
+  // Ids count up per site; "a-1000000" sorts after "a-999999" by length first.
+  Statement s(db_, std::string("SELECT ") + kAlertColumns + " FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY location "
+                   "ORDER BY length(id) DESC, id DESC) AS newest FROM alerts WHERE site = ?) WHERE newest = 1 "
+                   "ORDER BY location");
+  s.bind(1, site_);
+  std::vector<Alert> out;
+  while (s.step()) out.push_back(alert_from(s));
+  return out;
+}
+
 std::vector<AlertHistoryEntry> AlertStore::history(std::string_view id) {
   Statement s(db_, "SELECT change, at_ms, state, by, level, bad, total FROM alert_history "
                    "WHERE site = ? AND alert_id = ? ORDER BY row");
@@ -370,6 +381,16 @@ std::size_t AlertStore::failed_posts() {
   s.bind(1, site_);
   s.step();
   return static_cast<std::size_t>(s.column_int(0));
+}
+
+protocol::Result<std::size_t> AlertStore::purge_finished_posts(WallTime before) {
+  // A finished row's next_attempt_ms is its last attempt (post_failed with give_up).
+  Statement s(db_, "DELETE FROM webhook_queue WHERE site = ? AND state IN ('failed', 'delivered') "
+                   "AND next_attempt_ms < ?");
+  s.bind(1, site_).bind(2, to_ms(before));
+  s.step();
+  if (s.failed()) return protocol::Error{"webhook_queue", "purge: " + db_.last_error()};
+  return static_cast<std::size_t>(sqlite3_changes(db_.handle()));
 }
 
 }  // namespace kiosk::hub

@@ -34,11 +34,15 @@ std::chrono::milliseconds webhook_backoff(const WebhookPolicy& p, int attempts, 
   return std::chrono::milliseconds{std::max<std::int64_t>(1, std::llround(spread))};
 }
 
+bool webhook_refusal_is_final(unsigned http_status) {
+  return http_status >= 400 && http_status < 500 && http_status != 408 && http_status != 429;
+}
+
 // One request on a fresh connection; a single deadline covers connect, write and read.
 class HttpPost : public std::enable_shared_from_this<HttpPost> {
  public:
   HttpPost(boost::asio::io_context& io, const HttpUrl& url, std::string body, std::chrono::milliseconds timeout,
-           std::function<void(std::optional<std::string>)> done)
+           std::function<void(std::optional<std::string>, unsigned)> done)
       : resolver_(io), stream_(io), url_(url), timeout_(timeout), done_(std::move(done)) {
     request_.method(http::verb::post);
     request_.target(url_.target);
@@ -62,8 +66,8 @@ class HttpPost : public std::enable_shared_from_this<HttpPost> {
           http::async_read(self->stream_, self->buffer_, self->response_, [self](beast::error_code ec, std::size_t) {
             if (ec) return self->finish(ec == beast::error::timeout ? "timed out waiting for the answer" : "reading: " + ec.message());
             const unsigned status = self->response_.result_int();
-            if (status >= 200 && status < 300) return self->finish(std::nullopt);
-            self->finish("HTTP " + std::to_string(status));
+            if (status >= 200 && status < 300) return self->finish(std::nullopt, status);
+            self->finish("HTTP " + std::to_string(status), status);
           });
         });
       });
@@ -77,27 +81,28 @@ class HttpPost : public std::enable_shared_from_this<HttpPost> {
   }
 
  private:
-  void finish(std::optional<std::string> error) {
+  void finish(std::optional<std::string> error, unsigned status = 0) {
     if (!done_) return;
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     auto done = std::move(done_);
     done_ = nullptr;
-    done(std::move(error));
+    done(std::move(error), status);
   }
 
   tcp::resolver resolver_;
   beast::tcp_stream stream_;
   HttpUrl url_;
   std::chrono::milliseconds timeout_;
-  std::function<void(std::optional<std::string>)> done_;
+  std::function<void(std::optional<std::string>, unsigned)> done_;
   http::request<http::string_body> request_;
   http::response<http::string_body> response_;
   beast::flat_buffer buffer_;
 };
 
 void post_json(boost::asio::io_context& io, const HttpUrl& url, std::string body, std::chrono::milliseconds timeout,
-               std::function<void(std::optional<std::string> error)> done, std::shared_ptr<HttpPost>* handle) {
+               std::function<void(std::optional<std::string> error, unsigned http_status)> done,
+               std::shared_ptr<HttpPost>* handle) {
   auto p = std::make_shared<HttpPost>(io, url, std::move(body), timeout, std::move(done));
   if (handle) *handle = p;
   p->start();
@@ -116,7 +121,22 @@ void WebhookSender::start() {
   stopped_ = false;
   if (auto n = store_.pending_posts())
     log_.info("webhooks", std::to_string(n) + " webhook posts queued from before; delivering");
+  purge();
   pump();
+}
+
+void WebhookSender::housekeep() {
+  if (stopped_ || (purged_at_ && clock_.steady_now() - *purged_at_ < std::chrono::hours(24))) return;
+  purge();
+}
+
+// Failed rows stay for the operator to look at; a week is enough, and a wrong URL left for months
+// must not grow the database without bound.
+void WebhookSender::purge() {
+  purged_at_ = clock_.steady_now();
+  auto n = store_.purge_finished_posts(clock_.wall_now() - kWebhookKeepFinished);
+  if (!n) return log_.error("webhooks", "cannot purge old failed posts: " + n.error().message());
+  if (*n > 0) log_.info("webhooks", "purged " + std::to_string(*n) + " failed posts older than 7 days");
 }
 
 void WebhookSender::stop() {
@@ -166,23 +186,23 @@ void WebhookSender::attempt(WebhookPost post) {
   auto url = parse_http_url(post.url);
   if (!url) {
     // The settings file is checked at start; a row from an older file may still be odd.
-    finished(post, std::string("not an http:// URL"));
+    finished(post, std::string("not an http:// URL"), 0);
     return;
   }
   std::shared_ptr<HttpPost> handle;
   const std::int64_t row = post.row;
   std::string body = post.body;  // not post.body below: the callback takes `post` in the same call
   post_json(io_, *url, std::move(body), policy_.timeout,
-            [this, alive = alive_, post = std::move(post)](std::optional<std::string> error) {
+            [this, alive = alive_, post = std::move(post)](std::optional<std::string> error, unsigned status) {
               if (!*alive) return;
-              finished(post, error);
+              finished(post, error, status);
             },
             &handle);
   if (in_flight_.count(row)) posts_.push_back(handle);
   std::erase_if(posts_, [](const std::weak_ptr<HttpPost>& w) { return w.expired(); });
 }
 
-void WebhookSender::finished(const WebhookPost& post, const std::optional<std::string>& error) {
+void WebhookSender::finished(const WebhookPost& post, const std::optional<std::string>& error, unsigned http_status) {
   in_flight_.erase(post.row);
   if (stopped_) return;  // cancelled by stop(): the row stays queued as it was
   const auto now = clock_.wall_now();
@@ -193,16 +213,23 @@ void WebhookSender::finished(const WebhookPost& post, const std::optional<std::s
   } else {
     ++counters_.failed_attempts;
     const int attempts = post.attempts + 1;
-    const bool give_up = (policy_.max_attempts > 0 && attempts >= policy_.max_attempts) ||
+    const bool refused = webhook_refusal_is_final(http_status);
+    const bool give_up = refused || (policy_.max_attempts > 0 && attempts >= policy_.max_attempts) ||
                          now - post.created >= policy_.max_age;
     std::uniform_real_distribution<double> unit(-1.0, 1.0);
     const auto wait = webhook_backoff(policy_, attempts, unit(random_));
     if (give_up) ++counters_.given_up;
     // The contact, never the URL: webhook URLs often carry a secret token.
-    log_.warn("webhooks", "post of " + post.change + " of " + post.alert_id + " to " + post.contact + " failed (" +
-                              *error + ", attempt " + std::to_string(attempts) + "); " +
-                              (give_up ? std::string("giving up") : "retrying in " + std::to_string(wait.count()) + " ms"));
-    if (auto e = store_.post_failed(post.row, attempts, now + wait, *error, give_up))
+    if (refused)
+      log_.warn("webhooks", "contact " + post.contact + "'s webhook refused the post of " + post.change + " of " +
+                                post.alert_id + " with HTTP " + std::to_string(http_status) +
+                                "; not retrying: check the contact's webhook URL in the alert settings");
+    else
+      log_.warn("webhooks", "post of " + post.change + " of " + post.alert_id + " to " + post.contact + " failed (" +
+                                *error + ", attempt " + std::to_string(attempts) + "); " +
+                                (give_up ? std::string("giving up") : "retrying in " + std::to_string(wait.count()) + " ms"));
+    // A row given up keeps the time of its last attempt: the purge counts a week from it.
+    if (auto e = store_.post_failed(post.row, attempts, give_up ? now : now + wait, *error, give_up))
       log_.error("webhooks", "cannot update the webhook queue: " + *e);
   }
   // Post completions run from Beast's handlers: pump from a fresh handler so an immediate

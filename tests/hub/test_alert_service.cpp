@@ -311,3 +311,108 @@ TEST_CASE("alert changes go out on the event stream that kioskctl alerts --follo
   CHECK(stream.find("\"id\":\"a-000001\"") != std::string::npos);
   ::close(fd);
 }
+
+TEST_CASE("a webhook refused with a 4xx is given up at once, with the status kept for the operator", "[integration]") {
+  HookServer server;
+  server.start(404);  // e.g. a typo in the contact's webhook URL
+  Venue v(alert_settings(R"([{"id": "alice", "webhook": ")" + server.url("/alice") + R"("}])"));
+  auto& hub = *v.hub;
+  press_bad(v.device, hub, "t-1", 1, 3);
+  REQUIRE(wait_until([&] { return hub.on_io([&] { return hub.alerts().webhook_counters().given_up == 1; }); }));
+  CHECK(hub.on_io([&] { return hub.alerts().webhook_counters().failed_attempts; }) == 1);
+  CHECK(http_get(hub.port(), "/metrics").body.find("kiosk_webhook_queue_pending 0") != std::string::npos);
+  kiosk::hub::Database db((v.dir.path() / "data" / "hub.db").string(), true);
+  kiosk::hub::Statement row(db, "SELECT state, last_error, attempts FROM webhook_queue");
+  REQUIRE(row.step());
+  CHECK(row.column_text(0) == "failed");
+  CHECK(row.column_text(1) == "HTTP 404");
+  CHECK(row.column_int(2) == 1);
+  row.reset();
+  // Backoff here is at most 200 ms: a retry would have come long before the next alert's post.
+  press_bad(v.device, hub, "t-3", 1, 3);
+  REQUIRE(wait_until([&] { return hub.on_io([&] { return hub.alerts().webhook_counters().given_up == 2; }); }));
+  CHECK(server.count("/alice") == 2);
+}
+
+TEST_CASE("a webhook answered 429 or 408 is retried like a server error", "[integration]") {
+  for (int status : {429, 408}) {
+    INFO("HTTP " << status);
+    HookServer server;
+    server.start(status);
+    Venue v(alert_settings(R"([{"id": "alice", "webhook": ")" + server.url("/alice") + R"("}])"));
+    auto& hub = *v.hub;
+    press_bad(v.device, hub, "t-1", 1, 3);
+    REQUIRE(wait_until([&] { return server.count("/alice") >= 3; }));
+    CHECK(hub.on_io([&] { return hub.alerts().webhook_counters().given_up; }) == 0);
+  }
+}
+
+TEST_CASE("on-duty contacts are chosen by the wall clock after it stepped since the hub started", "[integration]") {
+  HookServer server;
+  server.start();
+  // Alice is on duty today and tomorrow, Bob the two days after: a 48 h step moves the duty to Bob
+  // (two days each, so a test running across midnight still sees the same people on duty).
+  const char* days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+  auto today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+  const unsigned weekday = std::chrono::weekday(today).iso_encoding() - 1;  // 0 = Monday
+  auto two_days = [&](unsigned from) {
+    return std::string(days[from % 7]) + "-" + days[(from + 1) % 7] + " 00:00-24:00";
+  };
+  Venue v(alert_settings(R"([{"id": "alice", "webhook": ")" + server.url("/alice") + R"(", "on_duty": ")" +
+                         two_days(weekday) + R"("},
+      {"id": "bob", "webhook": ")" + server.url("/bob") + R"(", "on_duty": ")" + two_days(weekday + 2) + R"("}])"));
+  auto& hub = *v.hub;
+  // The hub booted with a stale wall clock; NTP now steps it 48 h ahead (steady time goes on as before).
+  v.clock.step_wall(std::chrono::hours(48));
+  press_bad(v.device, hub, "t-1", 1, 3);
+  REQUIRE(wait_until([&] { return server.count("/bob") == 1; }));
+  REQUIRE(wait_until([&] {
+    return http_get(hub.port(), "/metrics").body.find("kiosk_webhook_queue_pending 0") != std::string::npos;
+  }));
+  CHECK(server.count("/alice") == 0);
+}
+
+TEST_CASE("a resolved alert the broker missed before a hub restart is published once the broker is back",
+          "[integration]") {
+  TempDir broker_store;  // a broker that keeps retained messages across its restarts
+  Broker broker(Broker::Options{.extra_config = "persistence true\npersistence_location " +
+                                                (broker_store.path() / "").string() + "\n"});
+  broker.start();
+  TempDir dir;
+  ShiftedClock clock;
+  const std::vector<AlertHub::Device> devices{{"t-1", "front-desk"}};
+  auto hub = std::make_unique<AlertHub>(broker, dir.path(), alert_settings(), devices, clock);
+  const auto topic = hub->alert_topic("front-desk");
+  {
+    MqttProbe device(broker.url());
+    device.connect();
+    device.subscribe(hub->ack_topic("t-1"));
+    press_bad(device, *hub, "t-1", 1, 3);
+    MqttProbe manager(broker.url());
+    manager.connect();
+    manager.subscribe(topic);
+    REQUIRE(manager.wait_for([&](const Message& m) { return is_alert(m, topic, "open"); }));
+  }
+  broker.stop();  // keeps the retained "open"
+  REQUIRE(wait_until([&] { return !hub->connected(); }));
+  clock.advance(std::chrono::seconds(121));  // calm for resolve_after: resolved, but the broker is away
+  REQUIRE(wait_until([&] { return hub->on_io([&] { return hub->alerts().active_alerts().empty(); }); }));
+  CHECK(hub->on_io([&] { return hub->alerts().counters().publish_failures; }) >= 1);
+  hub.reset();  // the unpublished "resolved" was only in memory
+
+  broker.start();
+  hub = std::make_unique<AlertHub>(broker, dir.path(), alert_settings(), devices, clock);
+  MqttProbe manager(broker.url());
+  manager.connect();
+  manager.subscribe(topic);
+  REQUIRE(manager.wait_for([&](const Message& m) { return is_alert(m, topic, "resolved"); }));
+  // And that is what the broker now retains for anyone who subscribes later.
+  MqttProbe later(broker.url());
+  later.connect();
+  later.subscribe(topic);
+  auto retained = later.wait_for([&](const Message& m) { return m.topic == topic; });
+  REQUIRE(retained);
+  CHECK(retained->retained);
+  CHECK(payload_of(*retained).at("state").as_string() == "resolved");
+  CHECK(payload_of(*retained).at("id").as_string() == "a-000001");
+}

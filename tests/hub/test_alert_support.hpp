@@ -36,15 +36,18 @@ class ShiftedClock final : public hub::Clock {
  public:
   protocol::WallTime wall_now() const override {
     return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()) +
-           std::chrono::milliseconds{offset_ms_.load()};
+           std::chrono::milliseconds{offset_ms_.load() + wall_step_ms_.load()};
   }
   hub::SteadyTime steady_now() const override {
     return std::chrono::steady_clock::now() + std::chrono::milliseconds{offset_ms_.load()};
   }
   void advance(std::chrono::milliseconds d) { offset_ms_ += d.count(); }
+  // The wall clock alone jumps (NTP on a board without RTC, a manual fix); steady time does not.
+  void step_wall(std::chrono::milliseconds d) { wall_step_ms_ += d.count(); }
 
  private:
   std::atomic<long long> offset_ms_{0};
+  std::atomic<long long> wall_step_ms_{0};
 };
 
 // An HTTP/1.1 server on 127.0.0.1:port that answers every request with `status` and records it.
@@ -220,6 +223,7 @@ class AlertHub {
   }
 
   int port() const { return hub_->http_port(); }
+  bool connected() { return on_io([&] { return hub_->mqtt().connected(); }); }
   std::string token() const {
     std::ifstream in(config_.token_file);
     std::string t;

@@ -1,5 +1,8 @@
-// Alert adapters without a broker: the settings file, webhook URLs and backoff, and the alert tables.
+// Alerting without a broker: the settings file, webhook URLs, backoff, refusals and purges, the alert
+// tables, and the alert machine's calls for a manager and on-duty routing on a hand-driven clock.
 #include <catch2/catch.hpp>
+
+#include <boost/asio/io_context.hpp>
 
 #include "kiosk/hub/alert_config.hpp"
 #include "kiosk/hub/alert_store.hpp"
@@ -228,4 +231,205 @@ TEST_CASE("a latency-first alert write is made power-safe by sync and leaves the
   c.reset();
   CHECK_FALSE(store.sync());
   CHECK(store.load_active().size() == 1);
+}
+
+TEST_CASE("a webhook refused with a 4xx is final, except 408 and 429, and 5xx is retried") {
+  for (unsigned status : {400u, 401u, 403u, 404u, 405u, 410u, 422u, 499u}) {
+    INFO("HTTP " << status);
+    CHECK(webhook_refusal_is_final(status));
+  }
+  for (unsigned status : {0u, 200u, 302u, 408u, 429u, 500u, 502u, 503u}) {
+    INFO("HTTP " << status);
+    CHECK_FALSE(webhook_refusal_is_final(status));
+  }
+}
+
+namespace {
+// Queues one post and marks it given up `age` before `now`.
+void failed_post(AlertStore& store, WallTime now, std::chrono::milliseconds age) {
+  WebhookPost p{.alert_id = "a-000001", .change = "opened", .contact = "alice", .url = "http://127.0.0.1:1/", .body = "{}"};
+  REQUIRE_FALSE(store.write({}, 2, {p}, now - age));
+  auto due = store.due_posts(now, 100);
+  REQUIRE_FALSE(due.empty());
+  REQUIRE_FALSE(store.post_failed(due.back().row, 1, now - age, "HTTP 404", true));
+}
+}  // namespace
+
+TEST_CASE("failed webhook posts are purged after a week, pending ones never") {
+  Database db(":memory:");
+  AlertStore store(db, "s1");
+  const WallTime now = from_ms(1'800'000'000'000);
+  failed_post(store, now, 8 * 24h);
+  failed_post(store, now, 6 * 24h);
+  WebhookPost p{.alert_id = "a-000002", .change = "opened", .contact = "bob", .url = "http://127.0.0.1:1/", .body = "{}"};
+  REQUIRE_FALSE(store.write({}, 3, {p}, now - 30 * 24h));  // still pending: not the purge's business
+  AlertStore other(db, "s2");
+  failed_post(other, now, 8 * 24h);
+  auto purged = store.purge_finished_posts(now - 7 * 24h);
+  REQUIRE(purged);
+  CHECK(*purged == 1);
+  CHECK(store.failed_posts() == 1);
+  CHECK(store.pending_posts() == 1);
+  CHECK(other.failed_posts() == 1);  // another site's queue is its own
+}
+
+TEST_CASE("the webhook sender purges week-old failed posts at start and then once a day") {
+  boost::asio::io_context io;
+  Database db(":memory:");
+  AlertStore store(db, "s1");
+  ManualClock clock;
+  const Log log(LogLevel::error);
+  failed_post(store, clock.wall_now(), 8 * 24h);
+  failed_post(store, clock.wall_now(), 7 * 24h - 30min);
+  WebhookSender sender(io, store, clock, log, WebhookPolicy{});
+  sender.start();
+  CHECK(store.failed_posts() == 1);  // the week-old one went at start
+  clock.advance(1h);
+  sender.housekeep();
+  CHECK(store.failed_posts() == 1);  // a week old by now, but the purge runs once a day
+  clock.advance(23h);
+  sender.housekeep();
+  CHECK(store.failed_posts() == 0);
+  sender.stop();
+}
+
+TEST_CASE("each location's latest alert is found whatever its state, by id order") {
+  Database db(":memory:");
+  AlertStore store(db, "s1");
+  const WallTime now = from_ms(1'800'000'000'000);
+  auto old_bar = tracked("a-999999", "bar", now);
+  auto lobby = tracked("a-000008", "lobby", now);
+  auto new_bar = tracked("a-1000000", "bar", now - 1h);  // the wall clock stepped back in between
+  new_bar.alert.state = AlertState::resolved;
+  auto e1 = persist(Change::opened, old_bar);
+  auto e2 = persist(Change::opened, lobby);
+  auto e3 = persist(Change::resolved, new_bar);
+  REQUIRE_FALSE(store.write({&e1, &e2, &e3}, 1'000'001, {}, now));
+  auto latest = store.latest_by_location();
+  REQUIRE(latest.size() == 2);
+  CHECK(latest[0].id == "a-1000000");
+  CHECK(latest[0].state == AlertState::resolved);
+  CHECK(latest[1].id == "a-000008");
+  CHECK(AlertStore(db, "s2").latest_by_location().empty());
+}
+
+namespace {
+
+Verdict ratings_spike(int bad, int total, kiosk::protocol::Severity severity = kiosk::protocol::Severity::warning) {
+  Verdict v;
+  v.spike = true;
+  v.bad = bad;
+  v.total = total;
+  v.window_s = 300;
+  v.baseline = 0.12;
+  v.severity = severity;
+  return v;
+}
+
+Verdict calm() {
+  Verdict v;
+  v.back_to_normal = true;
+  return v;
+}
+
+Verdict manager_call() { return call_manager_verdict(RatedPress{.rating = 4, .scale = 4, .call_manager = true}); }
+
+Contact person(std::string id, int level, std::vector<DutyWindow> on_duty = {}) {
+  Contact c;
+  c.id = std::move(id);
+  c.name = c.id;
+  c.webhook = "http://127.0.0.1:9/" + c.id;
+  c.level = level;
+  c.on_duty = std::move(on_duty);
+  return c;
+}
+
+std::vector<std::string> told(const std::vector<Effect>& effects, Change change) {
+  std::vector<std::string> out;
+  for (const auto& e : effects)
+    if (e.kind == Effect::Kind::notify && e.change == change) out.push_back(e.contact->id);
+  return out;
+}
+
+std::vector<kiosk::protocol::Alert> published(const std::vector<Effect>& effects) {
+  std::vector<kiosk::protocol::Alert> out;
+  for (const auto& e : effects)
+    if (e.kind == Effect::Kind::publish) out.push_back(e.alert);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a call for a manager on an open alert is published with its reason and paged to whoever holds it") {
+  using kiosk::protocol::Severity;
+  ManualClock clock;
+  AlertMachine m({}, Routing({person("alice", 0), person("bob", 1)}, 0min));
+  // Already critical from ratings: the call changes neither the severity nor the state.
+  const auto opened = m.on_verdict("spa", "Spa", ratings_spike(8, 9, Severity::critical), clock.wall_now());
+  REQUIRE(told(opened, Change::opened) == std::vector<std::string>{"alice"});
+  clock.advance(10min);
+  REQUIRE(told(m.tick(clock.wall_now()), Change::escalated) == std::vector<std::string>{"bob"});
+
+  clock.advance(1min);
+  const auto call = m.on_verdict("spa", "Spa", manager_call(), clock.wall_now());
+  const auto out = published(call);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].id == "a-000001");
+  CHECK(out[0].state == AlertState::open);
+  CHECK(out[0].severity == Severity::critical);
+  CHECK(out[0].reason == "A guest asked for a manager at Spa");
+  CHECK(told(call, Change::updated) == std::vector<std::string>{"bob"});  // the level that holds it now
+  CHECK(m.active("spa")->cause == Verdict::Cause::call_manager);
+  // The guest pressing again at once is the same call; ratings updates keep the call's reason.
+  CHECK(m.on_verdict("spa", "Spa", manager_call(), clock.wall_now() + 10s).empty());
+  clock.advance(2min);
+  m.on_verdict("spa", "Spa", ratings_spike(9, 10, Severity::critical), clock.wall_now());
+  CHECK(m.active("spa")->alert.reason == "A guest asked for a manager at Spa");
+  // Calm ratings do not end a call for a manager; an ack does.
+  clock.advance(30min);
+  CHECK(m.on_verdict("spa", "Spa", calm(), clock.wall_now()).empty());
+  CHECK(m.active("spa")->alert.state == AlertState::open);
+}
+
+TEST_CASE("a call for a manager on an acked alert resolves it and opens a new critical alert that pages again") {
+  using kiosk::protocol::Severity;
+  ManualClock clock;
+  AlertMachine m({}, Routing({person("alice", 0), person("bob", 1)}, 0min));
+  m.on_verdict("spa", "Spa", ratings_spike(4, 5), clock.wall_now());
+  clock.advance(1min);
+  REQUIRE(m.ack("a-000001", "alice", clock.wall_now()).ok());
+
+  clock.advance(2min);
+  const auto call = m.on_verdict("spa", "Spa", manager_call(), clock.wall_now());
+  const auto out = published(call);
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].id == "a-000001");
+  CHECK(out[0].state == AlertState::resolved);
+  CHECK(out[1].id == "a-000002");  // published last: the retained alert/spa
+  CHECK(out[1].state == AlertState::open);
+  CHECK(out[1].severity == Severity::critical);
+  CHECK(out[1].reason == "A guest asked for a manager at Spa");
+  CHECK(told(call, Change::opened) == std::vector<std::string>{"alice"});
+  REQUIRE(m.active("spa"));
+  CHECK(m.active("spa")->alert.id == "a-000002");
+  // Not resolved by calm ratings, and escalated like any alert nobody acknowledges.
+  clock.advance(5min);
+  CHECK(m.on_verdict("spa", "Spa", calm(), clock.wall_now()).empty());
+  clock.advance(5min);
+  CHECK(told(m.tick(clock.wall_now()), Change::escalated) == std::vector<std::string>{"bob"});
+}
+
+TEST_CASE("on-duty hours are judged on the wall clock as it reads now, timers on the timeline") {
+  // Monday 2026-10-05: alice works Mondays, bob Wednesdays.
+  const WallTime monday = kiosk::protocol::parse_time("2026-10-05T10:00:00.000Z").value();
+  const DutyWindow mondays{.first_day = 0, .last_day = 0, .start_min = 0, .end_min = 24 * 60};
+  const DutyWindow wednesdays{.first_day = 2, .last_day = 2, .start_min = 0, .end_min = 24 * 60};
+  AlertMachine m({}, Routing({person("alice", 0, {mondays}), person("bob", 0, {wednesdays})}, 0min));
+  // The hub started on a stale Monday; NTP has since stepped the wall clock to Wednesday.
+  const WallTime wednesday = monday + 48h;
+  const auto opened = m.on_verdict("spa", "Spa", ratings_spike(4, 5), EventTime(monday + 1min, wednesday));
+  CHECK(told(opened, Change::opened) == std::vector<std::string>{"bob"});
+  CHECK(m.active("spa")->alert.since == monday + 1min);
+  CHECK(m.tick(EventTime(monday + 5min, wednesday + 4min)).empty());  // repeats count on the timeline
+  CHECK(told(m.tick(EventTime(monday + 6min, wednesday + 5min)), Change::repeated) == std::vector<std::string>{"bob"});
 }

@@ -63,17 +63,31 @@ std::optional<std::uint64_t> parse_alert_number(std::string_view id);
 // "5 of the last 7 ratings at Front desk were bad (usual: 12%)".
 std::string reason_text(const Verdict& v, std::string_view display_name);
 
+// When an event happens, on two clocks. `at` is on the hub's timeline (moves with the steady clock
+// since start): timers and the alert's times. `wall` is the wall clock as it reads now: on-duty
+// hours, which must follow the clock on the wall after NTP stepped it (a board without RTC boots
+// with a stale time). The same instant unless the wall clock stepped since start.
+struct EventTime {
+  WallTime at;
+  WallTime wall;
+  // One time for both (tests, replay, a hub whose clock never stepped): implicit on purpose.
+  EventTime(WallTime t) : at(t), wall(t) {}  // NOLINT(google-explicit-constructor)
+  EventTime(WallTime timeline, WallTime wall_clock) : at(timeline), wall(wall_clock) {}
+};
+
 class AlertMachine {
  public:
   explicit AlertMachine(AlertSettings settings = {}, Routing routing = {}, std::uint64_t next_id = 1);
 
   // A verdict of the location's detector: opens or updates on a spike, resolves when back to normal.
+  // A "call a manager" verdict always reaches someone: on an open alert it is published and notified
+  // at the current level; an acked alert is resolved and a new critical alert opened (no acked -> open).
   std::vector<Effect> on_verdict(const std::string& location, std::string_view display_name,
-                                 const Verdict& verdict, WallTime now);
+                                 const Verdict& verdict, EventTime now);
   // A manager's ack. Unknown or resolved ids are an error; a second ack changes nothing.
-  protocol::Result<std::vector<Effect>> ack(std::string_view id, std::string_view by, WallTime now);
+  protocol::Result<std::vector<Effect>> ack(std::string_view id, std::string_view by, EventTime now);
   // Timers: pending updates, repeats and escalation.
-  std::vector<Effect> tick(WallTime now);
+  std::vector<Effect> tick(EventTime now);
 
   // Brings back an active alert from storage after a restart (open or acked).
   void restore(TrackedAlert record);
@@ -86,8 +100,12 @@ class AlertMachine {
  private:
   void emit(std::vector<Effect>& out, TrackedAlert& t, Change change, WallTime now);
   void notify(std::vector<Effect>& out, const TrackedAlert& t, Change change, const Recipients& r);
-  void notify_up_to_level(std::vector<Effect>& out, const TrackedAlert& t, Change change, WallTime now,
+  void notify_up_to_level(std::vector<Effect>& out, const TrackedAlert& t, Change change, WallTime wall,
                           std::string_view except);
+  TrackedAlert& open(std::vector<Effect>& out, const std::string& location, std::string_view display_name,
+                     const Verdict& v, EventTime now);
+  void resolve(std::vector<Effect>& out, TrackedAlert& t, EventTime now);
+  void call_manager(std::vector<Effect>& out, TrackedAlert& t, const Verdict& v, EventTime now);
 
   AlertSettings settings_;
   Routing routing_;

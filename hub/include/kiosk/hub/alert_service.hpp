@@ -60,6 +60,8 @@ class AlertService {
   void on_http(const HttpRequest& req, const std::shared_ptr<HttpSession>& session);
   void tick();
   void schedule_tick();
+  // Now on the timeline (timers) and on the wall clock as it reads now (on-duty hours).
+  EventTime event_time() const;
   void warm_up();
   void run(std::vector<Effect> effects);
   bool publish(const protocol::Alert& alert, Change change);

@@ -67,6 +67,8 @@ class AlertStore {
   // Newest first. state nullopt: every state.
   std::vector<protocol::Alert> list(std::optional<protocol::AlertState> state, std::size_t limit);
   std::optional<protocol::Alert> find(std::string_view id);
+  // Each location's newest alert (by id), whatever its state: what alert/<location> must retain.
+  std::vector<protocol::Alert> latest_by_location();
   std::vector<AlertHistoryEntry> history(std::string_view id);
 
   // Webhook queue: pending posts due at `now`, soonest first.
@@ -80,6 +82,9 @@ class AlertStore {
                                          const std::string& error, bool give_up);
   std::size_t pending_posts();
   std::size_t failed_posts();
+  // Forgets finished posts (given up, or delivered if any were kept) whose last attempt was before
+  // `before`; returns how many, or the error.
+  protocol::Result<std::size_t> purge_finished_posts(WallTime before);
 
  private:
   std::optional<std::string> in_transaction(const std::function<std::optional<std::string>()>& body);

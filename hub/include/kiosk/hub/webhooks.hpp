@@ -1,5 +1,6 @@
 // Webhook delivery (Beast adapter): POSTs the alert JSON from the durable queue in SQLite to each
-// contact's URL, retries with capped exponential backoff and jitter, deletes what was delivered.
+// contact's URL, retries with capped exponential backoff and jitter, deletes what was delivered,
+// gives up at once on an answer that retrying cannot change (a wrong URL) and purges old failures.
 #pragma once
 
 #include <chrono>
@@ -34,10 +35,19 @@ std::optional<HttpUrl> parse_http_url(std::string_view url);
 // capped, then spread by +-jitter using `unit` in [-1, 1]. Pure, for the tests.
 std::chrono::milliseconds webhook_backoff(const WebhookPolicy& p, int attempts, double unit);
 
-// One HTTP POST; `done` gets nullopt on a 2xx answer, else the reason. Runs on `io`.
+// A 4xx answer says the request itself is wrong (bad URL, token, method): the same post will be
+// refused again, so it is not retried. Except 408 (timeout) and 429 (too many requests): later may work.
+bool webhook_refusal_is_final(unsigned http_status);
+
+// Finished webhook posts (given up) are kept this long for the operator, then purged.
+inline constexpr std::chrono::hours kWebhookKeepFinished{24 * 7};
+
+// One HTTP POST; `done` gets nullopt on a 2xx answer, else the reason, and the HTTP status when
+// there was an answer (0: none). Runs on `io`.
 class HttpPost;
 void post_json(boost::asio::io_context& io, const HttpUrl& url, std::string body, std::chrono::milliseconds timeout,
-               std::function<void(std::optional<std::string> error)> done, std::shared_ptr<HttpPost>* handle = nullptr);
+               std::function<void(std::optional<std::string> error, unsigned http_status)> done,
+               std::shared_ptr<HttpPost>* handle = nullptr);
 
 class WebhookSender {
  public:
@@ -52,8 +62,10 @@ class WebhookSender {
   WebhookSender(const WebhookSender&) = delete;
   WebhookSender& operator=(const WebhookSender&) = delete;
 
-  // Sends whatever is due (e.g. left from before a restart) and keeps doing so.
+  // Sends whatever is due (e.g. left from before a restart) and keeps doing so; purges old failures.
   void start();
+  // Purges finished posts older than kWebhookKeepFinished once a day; cheap to call on every tick.
+  void housekeep();
   // New posts were queued: send those that are due now.
   void kick() { pump(); }
   // Cancels the timer and the posts in flight (they stay queued for the next start).
@@ -66,7 +78,8 @@ class WebhookSender {
   void pump();
   void arm(WallTime due);
   void attempt(WebhookPost post);
-  void finished(const WebhookPost& post, const std::optional<std::string>& error);
+  void finished(const WebhookPost& post, const std::optional<std::string>& error, unsigned http_status);
+  void purge();
 
   boost::asio::io_context& io_;
   AlertStore& store_;
@@ -75,6 +88,7 @@ class WebhookSender {
   WebhookPolicy policy_;
   boost::asio::steady_timer timer_;
   std::optional<WallTime> armed_for_;
+  std::optional<SteadyTime> purged_at_;
   std::set<std::int64_t> in_flight_;
   std::list<std::weak_ptr<HttpPost>> posts_;
   std::mt19937 random_;
