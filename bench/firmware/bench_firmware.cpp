@@ -152,7 +152,7 @@ int run(const Options& o) {
   hub.subscribe(status_topic, 1)->wait();
 
   auto fifo = dir / "buttons.fifo";
-  Process firmware({o.firmware.string(), "--site", site, "--device", device, "--broker", url, "--board", "sim-4",
+  Process firmware({o.firmware.string(), "--site", site, "--device", device, "--broker", url, "--board", "sim-4", "--first-seq", "1",
                     "--data-dir", (dir / "data").string(), "--sim-input", fifo.string(), "--lockout-ms", "0",
                     "--debounce-ms", std::to_string(o.debounce_ms), "--log-level", "warn"},
                    dir / "firmware.log");

@@ -46,13 +46,15 @@ Daemon::Daemon(DeviceConfig config, Board board, Log& log)
     : config_(std::move(config)),
       board_(std::move(board)),
       log_(log),
-      outbox_(prepare_data_dir(config_.data_dir), config_.outbox_max),
+      outbox_(prepare_data_dir(config_.data_dir), config_.outbox_max,
+              OutboxStart{press_clock_.now().wall_ms, config_.first_seq}),
       detector_(static_cast<int>(board_.buttons.size()), settings_of(config_)),
-      window_(kSendWindow, kAckTimeout),
+      window_(kSendWindow, kAckTimeout, kAckTimeoutMax),
       backoff_(Millis{500}, std::chrono::seconds(config_.reconnect_max_s)),
       random_(std::random_device{}()),
       thanks_(config_.thanks_ms),
       telemetry_period_(config_.telemetry_s) {
+  log_opening();
   int buttons = static_cast<int>(board_.buttons.size());
   bool simulated = !config_.sim_input.empty() || board_.simulated();
   if (simulated) {
@@ -94,6 +96,34 @@ Daemon::Daemon(DeviceConfig config, Board board, Log& log)
 }
 
 Daemon::~Daemon() = default;
+
+void Daemon::log_opening() {
+  const auto& o = outbox_.opening();
+  std::string path = (std::filesystem::path(config_.data_dir) / "outbox.db").string();
+  if (!o.corrupt_moved_to.empty()) {
+    log_.error("outbox", path + " is not a readable database (" + o.corrupt_reason + "): moved it to " +
+                             o.corrupt_moved_to.string() + "; the presses in it could not be read and will not be "
+                             "sent; started a new outbox");
+  }
+  auto first = std::to_string(outbox_.next_seq());
+  switch (o.seq) {
+    case OutboxOpening::Seq::kept:
+      break;
+    case OutboxOpening::Seq::given:
+      log_.info("outbox", "new outbox " + path + ": first seq " + first + " from --first-seq");
+      break;
+    case OutboxOpening::Seq::from_clock:
+      log_.info("outbox", "new outbox " + path + ": first seq " + first +
+                              " from the wall clock (ms), above any seq this device used before");
+      break;
+    case OutboxOpening::Seq::from_one:
+      log_.info("outbox", "new outbox " + path + ": first seq 1, the wall clock is not set (before " +
+                              protocol::format_time(protocol::WallTime{Millis{kPlausibleWallMs}}) +
+                              "); if the hub knew this device before it drops presses as duplicates until seq "
+                              "passes its old maximum (set the clock or --first-seq)");
+      break;
+  }
+}
 
 int Daemon::run(int signal_fd) {
   started_ = Clock::now();
@@ -149,9 +179,14 @@ void Daemon::step(TimePoint now) {
     link_->connect();
   }
   if (state_ == LinkState::up) {
-    for (const auto& overdue : window_.overdue(now)) {
-      log_.debug("outbox", "no ack for seq=" + std::to_string(overdue.press.seq) + "; sending again");
-      if (!send(overdue, now)) break;
+    auto overdue = window_.overdue(now);
+    if (!overdue.empty()) {
+      log_.debug("outbox", "no ack for seqs " + std::to_string(overdue.front().press.seq) + ".." +
+                               std::to_string(overdue.back().press.seq) + " (" + std::to_string(overdue.size()) +
+                               "); sending again, next try in " + std::to_string(window_.interval().count()) + " ms");
+    }
+    for (const auto& p : overdue) {
+      if (!send(p, now)) break;
     }
     if (now >= telemetry_at_) publish_telemetry(now);
     pump(now);
@@ -203,7 +238,13 @@ void Daemon::pump(TimePoint now) {
 
 bool Daemon::send(const StoredPress& stored, TimePoint now) {
   auto press = stored.press;
-  press.age_ms = age_ms(stored.at, press_clock_.now());
+  if (auto age = age_ms(stored.at, press_clock_.now())) {
+    press.age_ms = *age;
+  } else {
+    // The hub dates it by its receipt; the flag tells a reader that date is only an upper bound.
+    press.age_ms = 0;
+    press.flags.emplace_back(kAgeUnknownFlag);
+  }
   if (!link_->publish(press_topic_, protocol::to_json(press), 1, false)) {
     log_.debug("mqtt", "publish of seq=" + std::to_string(press.seq) + " failed; waiting for the connection");
     return false;
@@ -220,7 +261,11 @@ void Daemon::on_link_event(const LinkEvent& event, TimePoint now) {
       led_.set_offline(false, now);
       log_.info("mqtt", "connected to " + config_.broker + "; " + std::to_string(outbox_.depth()) +
                             " presses to send");
-      link_->subscribe({ack_topic_, config_topic_}, 1);
+      if (!link_->subscribe({ack_topic_, config_topic_}, 1)) {
+        link_->drop();
+        link_down("cannot send the subscription to " + ack_topic_, now);
+        break;
+      }
       protocol::Status status{protocol::DeviceState::online, std::string(KIOSK_VERSION), board_.name,
                               static_cast<int>(board_.buttons.size())};
       link_->publish(status_topic_, protocol::to_json(status), 1, true);
@@ -237,7 +282,29 @@ void Daemon::on_link_event(const LinkEvent& event, TimePoint now) {
       if (event.topic == ack_topic_) on_ack(event.payload, now);
       else if (event.topic == config_topic_) on_config(event.payload);
       break;
+    case LinkEvent::Kind::subscribe_refused:
+      on_subscribe_refused(event, now);
+      break;
   }
+}
+
+void Daemon::on_subscribe_refused(const LinkEvent& event, TimePoint now) {
+  if (event.topic != ack_topic_) {
+    // Presses still flow; only the hub's runtime settings are missing.
+    log_.error("mqtt", "subscription to " + event.topic + " " + event.reason +
+                           ": runtime settings from the hub will not arrive; check the device's broker account "
+                           "(its role must allow subscribing to its own ack and config topics)");
+    return;
+  }
+  log_.error("mqtt", "subscription to " + event.topic + " " + event.reason +
+                         ": this device would never get the hub's acks; check the device's broker account "
+                         "(its role must allow subscribing to its own ack and config topics)");
+  if (state_ != LinkState::up) return;  // a late verdict on a connection already gone
+  // A clean disconnect discards the Will, so say offline ourselves.
+  link_->publish(status_topic_, protocol::to_json(protocol::Status{protocol::DeviceState::offline, {}, {}, {}}), 1,
+                 true);
+  link_->drop();
+  link_down("ack subscription refused", now);
 }
 
 void Daemon::link_down(const std::string& reason, TimePoint now) {

@@ -200,6 +200,7 @@ protocol::Result<CommandLine> parse_command_line(const std::vector<std::string>&
     else if (a == "--thanks-ms") err = number(c.thanks_ms, 100000000);
     else if (a == "--telemetry-s") err = number(c.telemetry_s, 100000000);
     else if (a == "--outbox-max") err = number(c.outbox_max, 1000000000000);
+    else if (a == "--first-seq") err = number(c.first_seq, 9000000000000000000ull);
     else if (a == "--keepalive-s") err = number(c.keepalive_s, 100000);
     else if (a == "--reconnect-max-s") err = number(c.reconnect_max_s, 100000);
     else if (a == "--log-level") {
@@ -283,6 +284,9 @@ std::string usage(const std::string& default_boards_dir) {
          "  --telemetry-s N        telemetry period (default 60)\n"
          "  --outbox-max N         presses kept unacknowledged; when full the oldest are dropped and\n"
          "                         counted (default 100000)\n"
+         "  --first-seq N          first seq of a NEW outbox (an existing one keeps its own); default:\n"
+         "                         the wall clock in ms when set (after 2026-01-01), else 1, so a\n"
+         "                         re-flashed or replaced terminal stays above the seqs the hub knows\n"
          "  --keepalive-s N        MQTT keepalive; the broker publishes the Will after 1.5x (default 30)\n"
          "  --reconnect-max-s N    cap of the reconnect backoff (default 30)\n"
          "  --log-level LEVEL      debug, info, warn or error (default info)\n"

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <mutex>
 #include <stdexcept>
 
@@ -50,6 +51,49 @@ std::string paho_uri(const std::string& url) {
 
 }  // namespace
 
+// Checks one SUBACK against the filters that were asked for. A broker that refuses a filter
+// (e.g. its ACL) still sends a SUBACK: 0x80 (3.1.1) or a reason code >= 0x80 (5) in that filter's
+// place. Paho C reports a single refused filter as a failure and several as a success with a list.
+class SubscribeCheck : public mqtt::iaction_listener {
+ public:
+  SubscribeCheck(std::vector<std::string> filters, std::function<void(LinkEvent)> push)
+      : filters_(std::move(filters)), push_(std::move(push)) {}
+
+  void on_success(const mqtt::token& tok) override {
+    std::vector<mqtt::ReasonCode> codes;
+    try {
+      codes = tok.get_subscribe_response().get_reason_codes();
+    } catch (const std::exception& e) {
+      refuse_all(std::string("no SUBACK codes: ") + e.what());
+      return;
+    }
+    for (std::size_t i = 0; i < filters_.size(); ++i) {
+      int code = i < codes.size() ? static_cast<int>(codes[i]) : 0x80;
+      if (code >= 0x80) refuse(filters_[i], "refused by the broker (SUBACK 0x" + hex(code) + ")");
+    }
+  }
+  void on_failure(const mqtt::token& tok) override {
+    int code = tok.get_return_code();
+    refuse_all(code == MQTT_BAD_SUBSCRIBE || code >= 0x80 ? "refused by the broker (SUBACK 0x" + hex(code) + ")"
+                                                          : "subscribe failed (code " + std::to_string(code) + ")");
+  }
+
+ private:
+  static std::string hex(int code) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    return {kDigits[(code >> 4) & 0xf], kDigits[code & 0xf]};
+  }
+  void refuse(const std::string& filter, const std::string& why) {
+    push_({LinkEvent::Kind::subscribe_refused, filter, "", why});
+  }
+  void refuse_all(const std::string& why) {
+    for (const auto& f : filters_) refuse(f, why);
+  }
+
+  std::vector<std::string> filters_;
+  std::function<void(LinkEvent)> push_;
+};
+
 struct MqttLink::Impl : mqtt::iaction_listener {
   explicit Impl(const LinkOptions& o) : options(o) {
     wake = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -79,7 +123,14 @@ struct MqttLink::Impl : mqtt::iaction_listener {
       if (client->is_connected()) client->disconnect(0)->wait_for(std::chrono::seconds(1));
     } catch (...) {
     }
-    client->disable_callbacks();
+    // Paho refuses to change callbacks while a connect is in progress (SIGTERM during a connect
+    // attempt): that threw out of this destructor and aborted the daemon. Destroying the client
+    // first stops its callbacks before the queue they write to goes.
+    try {
+      client->disable_callbacks();
+    } catch (...) {
+    }
+    client.reset();
     ::close(wake);
   }
 
@@ -89,8 +140,14 @@ struct MqttLink::Impl : mqtt::iaction_listener {
   // stored up to 8 s late). Dropping the old client drops them; the daemon re-sends every
   // unacknowledged press from the outbox itself, with a fresh age_ms.
   void fresh_client() {
-    if (client) client->disable_callbacks();
+    if (client) {
+      try {
+        client->disable_callbacks();  // throws while a connect is still in progress
+      } catch (const std::exception&) {
+      }
+    }
     client = std::make_unique<mqtt::async_client>(paho_uri(options.broker), options.client_id);
+    subscribe_checks.clear();  // their tokens went with the old client
     client->set_connected_handler([this](const std::string&) { push({LinkEvent::Kind::connected, "", "", ""}); });
     client->set_connection_lost_handler(
         [this](const std::string& cause) { push({LinkEvent::Kind::lost, "", "", cause.empty() ? "connection lost" : cause}); });
@@ -116,6 +173,9 @@ struct MqttLink::Impl : mqtt::iaction_listener {
   }
 
   LinkOptions options;
+  // Listeners of subscribes in progress must outlive their tokens; declared before `client` so the
+  // client (and its callback threads) goes first. One per subscribe, i.e. per connection.
+  std::vector<std::unique_ptr<SubscribeCheck>> subscribe_checks;
   std::unique_ptr<mqtt::async_client> client;
   bool used = false;  // a connection was attempted with `client`
   mqtt::connect_options connect_options;
@@ -175,10 +235,19 @@ bool MqttLink::subscribe(const std::vector<std::string>& filters, int qos) {
   try {
     auto topics = mqtt::string_collection::create(filters);
     std::vector<int> qoss(filters.size(), qos);
-    impl_->client->subscribe(topics, qoss);
+    auto check = std::make_unique<SubscribeCheck>(filters, [impl = impl_.get()](LinkEvent e) { impl->push(std::move(e)); });
+    impl_->client->subscribe(topics, qoss, nullptr, *check);
+    impl_->subscribe_checks.push_back(std::move(check));
     return true;
   } catch (const std::exception&) {
     return false;
+  }
+}
+
+void MqttLink::drop() {
+  try {
+    if (impl_->client->is_connected()) impl_->client->disconnect(0);
+  } catch (const std::exception&) {
   }
 }
 

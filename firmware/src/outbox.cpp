@@ -3,7 +3,11 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
+#include <system_error>
 
 namespace kiosk::firmware {
 namespace {
@@ -68,15 +72,92 @@ class Transaction {
   bool done_ = false;
 };
 
+// The file is not a SQLite database or is damaged: nothing in it can be trusted or read back.
+class UnreadableOutbox : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+bool is_unreadable(int rc) {
+  int primary = rc & 0xff;
+  return primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT;
+}
+
+void throw_if_unreadable(sqlite3* db, int rc) {
+  if (is_unreadable(rc)) throw UnreadableOutbox(sqlite3_errmsg(db));
+}
+
+// True for a missing or empty file too: SQLite makes those a database.
+bool has_sqlite_header(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec) || std::filesystem::file_size(path, ec) == 0) return true;
+  static constexpr char kHeader[16] = {'S', 'Q', 'L', 'i', 't', 'e', ' ', 'f', 'o', 'r', 'm', 'a', 't', ' ', '3', '\0'};
+  char head[sizeof kHeader] = {};
+  std::ifstream in(path, std::ios::binary);
+  // Unreadable for lack of permission is not corruption: let SQLite report it as a start-up error.
+  if (!in) return true;
+  in.read(head, sizeof head);
+  return in.gcount() == sizeof head && std::equal(head, head + sizeof head, kHeader);
+}
+
+// Moves <path> and its -wal/-shm to <path>.corrupt-<ms>[-wal|-shm], keeping them for a technician.
+std::filesystem::path move_aside(const std::filesystem::path& path, std::int64_t wall_ms) {
+  namespace fs = std::filesystem;
+  std::string base = path.string() + ".corrupt-";
+  std::int64_t stamp = wall_ms;
+  while (fs::exists(base + std::to_string(stamp))) ++stamp;  // a clock that was never set repeats
+  fs::path target = base + std::to_string(stamp);
+  std::error_code ec;
+  fs::rename(path, target, ec);
+  if (ec) {
+    throw std::runtime_error("outbox " + path.string() + " is unreadable and cannot be moved aside to " +
+                             target.string() + ": " + ec.message());
+  }
+  for (const char* suffix : {"-wal", "-shm"}) {
+    fs::path side = path.string() + suffix;
+    if (!fs::exists(side, ec)) continue;
+    fs::rename(side, target.string() + suffix, ec);
+    // A stale WAL left next to the new file would be replayed into it.
+    if (ec) fs::remove(side, ec);
+  }
+  return target;
+}
+
 }  // namespace
 
-Outbox::Outbox(const std::filesystem::path& path, std::uint64_t max_presses, std::chrono::milliseconds busy_timeout)
+Outbox::Outbox(const std::filesystem::path& path, std::uint64_t max_presses, const OutboxStart& start,
+               std::chrono::milliseconds busy_timeout)
     : max_(max_presses) {
+  // Checked before SQLite opens it: closing a connection on a file that is not a database
+  // deletes the -wal beside it, which may hold the last presses a technician could still recover.
+  if (!has_sqlite_header(path)) {
+    opening_.corrupt_reason = "file is not a database (no SQLite header)";
+    opening_.corrupt_moved_to = move_aside(path, start.wall_ms);
+    open(path, start, busy_timeout);
+    return;
+  }
+  try {
+    open(path, start, busy_timeout);
+  } catch (const UnreadableOutbox& e) {
+    close();
+    opening_.corrupt_reason = e.what();
+    opening_.corrupt_moved_to = move_aside(path, start.wall_ms);
+    open(path, start, busy_timeout);
+  }
+}
+
+Outbox::~Outbox() { close(); }
+
+void Outbox::close() {
+  sqlite3_close(db_);
+  db_ = nullptr;
+}
+
+void Outbox::open(const std::filesystem::path& path, const OutboxStart& start, std::chrono::milliseconds busy_timeout) {
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    sqlite3_close(db_);
-    db_ = nullptr;
+    close();
     throw std::runtime_error("cannot open outbox " + path.string() + ": " + msg);
   }
   sqlite3_busy_timeout(db_, static_cast<int>(busy_timeout.count()));
@@ -86,40 +167,71 @@ Outbox::Outbox(const std::filesystem::path& path, std::uint64_t max_presses, std
     exec("PRAGMA synchronous=FULL");
     // The working set is a few pages at the tail of one table; a small cache keeps RSS low.
     exec("PRAGMA cache_size=-256");
+    // A damaged file can open and then fail on the pages holding presses, refusing every press for
+    // the rest of its life; the outbox is bounded and small, so checking it at start-up is cheap.
+    {
+      Statement check(db_, "PRAGMA quick_check(1)");
+      int rc = check.ok() ? check.step() : sqlite3_errcode(db_);
+      throw_if_unreadable(db_, rc);
+      if (rc == SQLITE_ROW && check.column_text(0) != "ok") {
+        throw UnreadableOutbox("quick_check: " + check.column_text(0));
+      }
+    }
     Statement version(db_, "PRAGMA user_version");
     int v = version.ok() && version.step() == SQLITE_ROW ? static_cast<int>(version.column_int(0)) : 0;
     if (v > kSchemaVersion) {
       throw std::runtime_error("outbox " + path.string() + " has schema " + std::to_string(v) +
                                ", newer than this firmware understands (" + std::to_string(kSchemaVersion) + ")");
     }
-    if (v < 1) {
+    if (v < 1 || !has_counters()) {
+      // A new outbox. Its seq must stay above every seq this device used before, and the hub
+      // remembers those (it drops and acks a seq it has seen), while the old outbox may be gone:
+      // re-flashed card, replacement terminal with the same device id, a deleted corrupt file.
+      // The wall clock in ms is above any seq handed out earlier (a seq advances by one per press,
+      // far slower than 1 per ms). What remains: a new outbox on a board whose clock is not set
+      // starts at 1 again, and the hub drops its presses as duplicates until seq passes the old
+      // maximum (set the clock first, or give --first-seq above the hub's maximum).
+      std::uint64_t first = 1;
+      if (start.first_seq > 0) {
+        first = start.first_seq;
+        opening_.seq = OutboxOpening::Seq::given;
+      } else if (wall_clock_plausible(start.wall_ms)) {
+        first = static_cast<std::uint64_t>(start.wall_ms);
+        opening_.seq = OutboxOpening::Seq::from_clock;
+      } else {
+        opening_.seq = OutboxOpening::Seq::from_one;
+      }
       exec("BEGIN IMMEDIATE");
       exec("CREATE TABLE IF NOT EXISTS presses ("
            " seq INTEGER PRIMARY KEY, button INTEGER NOT NULL, rating INTEGER NOT NULL,"
            " scale INTEGER NOT NULL, repeat INTEGER NOT NULL, boot_id TEXT NOT NULL,"
            " boottime_ns INTEGER NOT NULL, wall_ms INTEGER NOT NULL)");
       exec("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)");
-      exec("INSERT OR IGNORE INTO counters VALUES ('next_seq', 1), ('dropped', 0)");
+      exec(("INSERT OR IGNORE INTO counters VALUES ('next_seq', " + std::to_string(first) + "), ('dropped', 0)").c_str());
       exec("PRAGMA user_version=1");
       exec("COMMIT");
     }
     load_counters();
   } catch (...) {
-    sqlite3_close(db_);
-    db_ = nullptr;
+    close();
     throw;
   }
 }
 
-Outbox::~Outbox() { sqlite3_close(db_); }
-
 void Outbox::exec(const char* sql) {
   char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
+    if (is_unreadable(rc)) throw UnreadableOutbox(msg);
     throw std::runtime_error(std::string("outbox: ") + sql + ": " + msg);
   }
+}
+
+bool Outbox::has_counters() {
+  Statement sel(db_, "SELECT value FROM counters WHERE name = 'next_seq'");
+  return sel.ok() && sel.step() == SQLITE_ROW;
 }
 
 void Outbox::load_counters() {

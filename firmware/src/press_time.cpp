@@ -3,15 +3,27 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <fstream>
+
+#include "kiosk/protocol/messages.hpp"
 
 namespace kiosk::firmware {
 
-std::uint64_t age_ms(const PressTime& then, const PressTime& now) {
-  std::int64_t diff = then.boot_id == now.boot_id && !then.boot_id.empty()
-                          ? (now.boottime_ns - then.boottime_ns) / 1'000'000
-                          : now.wall_ms - then.wall_ms;
-  return diff > 0 ? static_cast<std::uint64_t>(diff) : 0;
+std::optional<std::uint64_t> age_ms(const PressTime& then, const PressTime& now) {
+  std::int64_t diff = 0;
+  if (then.boot_id == now.boot_id && !then.boot_id.empty()) {
+    // BOOTTIME never goes back within a boot; clamp anyway rather than send a negative age.
+    diff = std::max<std::int64_t>(0, (now.boottime_ns - then.boottime_ns) / 1'000'000);
+  } else {
+    if (!wall_clock_plausible(then.wall_ms) || !wall_clock_plausible(now.wall_ms)) return std::nullopt;
+    diff = now.wall_ms - then.wall_ms;
+    // A reboot takes seconds: a press "after" now means one of the two clocks was wrong.
+    if (diff < 0) return std::nullopt;
+  }
+  auto age = static_cast<std::uint64_t>(diff);
+  if (age > protocol::kMaxPressAgeMs) return std::nullopt;  // the hub would refuse it forever
+  return age;
 }
 
 SystemPressClock::SystemPressClock() {

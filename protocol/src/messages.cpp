@@ -24,7 +24,6 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::uint64_t kNoMax = std::numeric_limits<std::uint64_t>::max();
-constexpr std::uint64_t kMaxAgeMs = 30ull * 24 * 3600 * 1000;  // 2592000000: older is a broken clock
 constexpr std::size_t kMaxFlagBytes = 32;
 constexpr std::size_t kMaxFwChars = 32;
 constexpr std::size_t kMaxAckSeqs = 1000;
@@ -358,8 +357,9 @@ Result<Press> parse_press(std::string_view text) {
     p.rating = *rating;
     auto age = f.req_uint("age_ms", 0, kNoMax);
     if (!age) return age.error();
-    if (*age > kMaxAgeMs) {
-      return f.error("age_ms", std::to_string(*age) + " is more than 30 days (" + std::to_string(kMaxAgeMs) + " ms)");
+    if (*age > kMaxPressAgeMs) {
+      return f.error("age_ms",
+                     std::to_string(*age) + " is more than 3650 days (" + std::to_string(kMaxPressAgeMs) + " ms)");
     }
     p.age_ms = *age;
     if (const json::value* flags = f.find("flags")) {

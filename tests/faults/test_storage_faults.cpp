@@ -90,7 +90,7 @@ struct Terminal {
     ++starts;
     child = std::make_unique<Child>(
         std::vector<std::string>{(bin_dir() / "kiosk-firmware").string(), "--device", "d-0", "--site", kSite,
-                                 "--broker", url, "--board", "sim-4", "--boards-dir",
+                                 "--broker", url, "--board", "sim-4", "--first-seq", "1", "--boards-dir",
                                  (source_dir() / "boards").string(), "--data-dir", data_dir.string(), "--sim-input",
                                  (dir / "input.fifo").string(), "--lockout-ms", "0", "--debounce-ms", "1",
                                  "--log-level", "debug"},

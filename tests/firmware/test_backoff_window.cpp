@@ -1,4 +1,4 @@
-// Reconnect backoff and the send window, pure.
+// Reconnect backoff, the send window and its re-send backoff, press age rules; pure.
 #include <catch2/catch.hpp>
 
 #include "fake_time.hpp"
@@ -6,6 +6,7 @@
 #include "kiosk/firmware/backoff.hpp"
 #include "kiosk/firmware/press_time.hpp"
 #include "kiosk/firmware/send_window.hpp"
+#include "kiosk/protocol/messages.hpp"
 
 using namespace kiosk::firmware;
 using namespace std::chrono_literals;
@@ -37,7 +38,7 @@ using kiosk::firmware::test::t0;
 }  // namespace
 
 TEST_CASE("the send window bounds unacknowledged presses and resends overdue ones in order") {
-  SendWindow w(3, 10s);
+  SendWindow w(3, 10s, 10s);
   w.sent(stored(1), t0);
   w.sent(stored(2), t0 + 1s);
   w.sent(stored(3), t0 + 2s);
@@ -57,9 +58,61 @@ TEST_CASE("the send window bounds unacknowledged presses and resends overdue one
   CHECK(w.in_flight() == 0);
 }
 
-TEST_CASE("press age uses the boot clock within a boot and the wall clock across boots") {
-  PressTime then{"boot-a", 5'000'000'000, 1'000'000};
-  CHECK(age_ms(then, PressTime{"boot-a", 7'500'000'000, 999'000}) == 2500);  // wall clock stepped back
-  CHECK(age_ms(then, PressTime{"boot-b", 100, 1'060'000}) == 60000);
-  CHECK(age_ms(then, PressTime{"boot-b", 100, 900'000}) == 0);  // clock not set yet: never negative
+TEST_CASE("while no ack arrives the re-send interval doubles up to its cap, and any ack or reconnect resets it") {
+  SendWindow w(200, 10s, 300s);
+  for (std::uint64_t seq = 1; seq <= 200; ++seq) w.sent(stored(seq), t0);
+  // The hub is down: every round re-sends the whole window, each one later than the last.
+  TimePoint now = t0;
+  std::vector<std::chrono::seconds> gaps;
+  for (int round = 0; round < 8; ++round) {
+    auto due = *w.next_deadline();
+    CHECK(w.overdue(due - 1ms).empty());
+    auto again = w.overdue(due);
+    CHECK(again.size() == 200);
+    gaps.push_back(std::chrono::duration_cast<std::chrono::seconds>(due - now));
+    now = due;
+  }
+  CHECK(gaps == std::vector<std::chrono::seconds>{10s, 20s, 40s, 80s, 160s, 300s, 300s, 300s});
+  CHECK(w.interval() == 300s);
+
+  w.acked(1);  // the hub is back
+  CHECK(w.interval() == 10s);
+  CHECK(w.next_deadline() == now + 10s);
+  CHECK(w.overdue(now + 10s).size() == 199);
+  CHECK(w.interval() == 20s);
+
+  w.reset();  // a new connection starts over at the base interval
+  CHECK(w.interval() == 10s);
+  w.sent(stored(2), now);
+  CHECK(w.next_deadline() == now + 10s);
+}
+
+TEST_CASE("press age uses the boot clock within a boot and a set wall clock across boots") {
+  const std::int64_t wall = kPlausibleWallMs + 86'400'000;  // 2026-01-02
+  PressTime then{"boot-a", 5'000'000'000, wall};
+  CHECK(age_ms(then, PressTime{"boot-a", 7'500'000'000, wall - 1000}) == 2500u);  // wall clock stepped back
+  CHECK(age_ms(then, PressTime{"boot-a", 7'500'000'000, 0}) == 2500u);  // the wall clock does not matter
+  CHECK(age_ms(then, PressTime{"boot-b", 100, wall + 60'000}) == 60000u);
+}
+
+TEST_CASE("a press age across boots is unknown when either wall clock is not set or it runs backwards") {
+  const std::int64_t wall = kPlausibleWallMs + 86'400'000;
+  PressTime then{"boot-a", 5'000'000'000, wall};
+  CHECK_FALSE(age_ms(then, PressTime{"boot-b", 100, 1'060'000}).has_value());  // now: clock not set after boot
+  CHECK_FALSE(age_ms(PressTime{"boot-a", 100, 1'000'000}, PressTime{"boot-b", 100, wall}).has_value());  // then
+  CHECK_FALSE(age_ms(PressTime{"boot-a", 100, kPlausibleWallMs - 1}, PressTime{"boot-b", 100, wall}).has_value());
+  CHECK(age_ms(PressTime{"boot-a", 100, kPlausibleWallMs}, PressTime{"boot-b", 100, wall}) == 86'400'000u);
+  CHECK_FALSE(age_ms(then, PressTime{"boot-b", 100, wall - 1}).has_value());  // a press "after" now
+  CHECK(age_ms(then, PressTime{"boot-b", 100, wall}) == 0u);
+}
+
+TEST_CASE("a press age over the protocol's cap is unknown rather than refused by the hub forever") {
+  const std::int64_t wall = kPlausibleWallMs;
+  const auto cap = static_cast<std::int64_t>(kiosk::protocol::kMaxPressAgeMs);
+  PressTime then{"boot-a", 0, wall};
+  CHECK(age_ms(then, PressTime{"boot-b", 0, wall + cap}) == kiosk::protocol::kMaxPressAgeMs);
+  CHECK_FALSE(age_ms(then, PressTime{"boot-b", 0, wall + cap + 1}).has_value());
+  CHECK(age_ms(then, PressTime{"boot-a", cap * 1'000'000, 0}) == kiosk::protocol::kMaxPressAgeMs);
+  CHECK_FALSE(age_ms(then, PressTime{"boot-a", (cap + 1) * 1'000'000, 0}).has_value());
+  CHECK(kAgeUnknownFlag == "age-unknown");
 }

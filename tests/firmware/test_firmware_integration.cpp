@@ -1,8 +1,12 @@
-// kiosk-firmware against a real mosquitto, the test playing the hub: presses, outage, kill -9, Will.
+// kiosk-firmware against a real mosquitto, the test playing the hub: presses, outage, kill -9, Will,
+// seq seeding and a corrupt outbox, a broker that refuses the ack subscription.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -47,7 +51,10 @@ class Terminal {
                                   "--site", kSite, "--device", kDevice, "--broker", broker_url_,
                                   "--board", "sim-4", "--boards-dir", (source_dir() / "boards").string(),
                                   "--data-dir", (dir_ / "data").string(), "--sim-input", fifo(),
-                                  "--log-level", "debug", "--reconnect-max-s", "1"};
+                                  "--log-level", "debug", "--reconnect-max-s", "1",
+                                  // Seqs from 1 keep the checks readable; the default (wall-clock
+                                  // seed) has its own test and "--first-seq 0" in extra restores it.
+                                  "--first-seq", "1"};
     argv.insert(argv.end(), extra_.begin(), extra_.end());
     child_ = std::make_unique<Child>(argv, Child::Options{.env = {}, .log_file = log_path(), .working_dir = {}});
     bool started = wait_until([&] { return log().find("info daemon: started") != std::string::npos || !child_->running(); });
@@ -56,6 +63,7 @@ class Terminal {
   }
 
   std::string outbox_path() const { return (dir_ / "data" / "outbox.db").string(); }
+  fs::path data_dir() const { return dir_ / "data"; }
   std::string fifo() const { return (dir_ / "buttons.fifo").string(); }
   std::string log_path() const { return (dir_ / ("fw-" + std::to_string(runs_) + ".log")).string(); }
   std::string log() const { return child_ ? child_->log() : std::string{}; }
@@ -318,7 +326,8 @@ TEST_CASE("--help documents the flags and bad settings are usage errors", "[inte
   for (const char* flag : {"--config", "--device", "--site", "--broker", "--username", "--password",
                            "--password-file", "--ca-file", "--cert-file", "--key-file", "--board", "--boards-dir",
                            "--data-dir", "--sim-input", "--debounce-ms", "--lockout-ms", "--repeat-window-ms",
-                           "--telemetry-s", "--outbox-max", "--log-level", "--keepalive-s", "--version"}) {
+                           "--telemetry-s", "--outbox-max", "--log-level", "--keepalive-s", "--first-seq",
+                           "--version"}) {
     CHECK(help.log().find(flag) != std::string::npos);
   }
   std::ofstream(dir / "d.json") << R"({"site":"demo","device":"d1","broker":"tcp://127.0.0.1:1","board":"sim-4","lockot_ms":1})";
@@ -326,4 +335,110 @@ TEST_CASE("--help documents the flags and bad settings are usage errors", "[inte
             Child::Options{.env = {}, .log_file = dir / "bad.log", .working_dir = {}});
   CHECK(bad.wait(5s) == 2);
   CHECK(bad.log().find("lockot_ms") != std::string::npos);
+}
+
+namespace {
+
+std::int64_t wall_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+TEST_CASE("a terminal with a new outbox numbers its presses from the wall clock, above any seq it used before",
+          "[integration]") {
+  Broker broker;
+  auto probe = hub_probe(broker);
+  auto before = wall_now_ms();
+  Terminal terminal(broker, {"--first-seq", "0", "--lockout-ms", "0"});
+  terminal.press(1);
+  auto p = next_press(*probe);
+  REQUIRE(p);
+  auto after = wall_now_ms();
+  REQUIRE(before >= 1'767'225'600'000);  // this machine's clock is set (2026 or later)
+  CHECK(p->seq >= static_cast<std::uint64_t>(before));
+  CHECK(p->seq <= static_cast<std::uint64_t>(after));
+  CHECK(terminal.log().find("from the wall clock (ms)") != std::string::npos);
+}
+
+TEST_CASE("a terminal whose outbox file is not a database moves it aside, says so and keeps taking presses",
+          "[integration]") {
+  Broker broker;
+  auto probe = hub_probe(broker);
+  Terminal terminal(broker, {"--first-seq", "0", "--lockout-ms", "0"});
+  CHECK(terminal.child().stop() == 0);
+  for (const char* name : {"outbox.db", "outbox.db-wal", "outbox.db-shm"}) fs::remove(terminal.data_dir() / name);
+  std::ofstream(terminal.data_dir() / "outbox.db", std::ios::binary) << std::string(8192, 'x');
+  terminal.start();  // today: throws at start, systemd restarts it every 2 s, forever
+  CHECK(terminal.log().find("error outbox: ") != std::string::npos);
+  CHECK(terminal.log().find("the presses in it could not be read") != std::string::npos);
+  bool moved = false;
+  for (const auto& entry : fs::directory_iterator(terminal.data_dir())) {
+    if (entry.path().filename().string().rfind("outbox.db.corrupt-", 0) == 0) moved = true;
+  }
+  CHECK(moved);
+  terminal.press(2);
+  auto p = next_press(*probe);
+  REQUIRE(p);
+  CHECK(p->button == 2);
+}
+
+TEST_CASE("a broker that refuses the ack subscription is a link failure, logged with the account to check, and retried",
+          "[integration]") {
+  Broker broker(Broker::Options{.dynsec = true, .admin_user = "admin", .admin_password = "admin-secret",
+                                .extra_config = ""});
+  // A device account whose role may publish under its own topics and read its config, not its acks.
+  TempDir dir;
+  auto ctrl = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{"mosquitto_ctrl", "-h", "127.0.0.1", "-p", std::to_string(broker.port()),
+                                  "-u", "admin", "-P", "admin-secret", "dynsec"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Child c(argv, Child::Options{.env = {}, .log_file = dir / "ctrl.log", .working_dir = {}});
+    REQUIRE(c.wait(10s) == 0);
+  };
+  ctrl({"createRole", "device"});
+  ctrl({"addRoleACL", "device", "publishClientSend", "kiosk/v1/demo/device/desk-1/#", "allow"});
+  ctrl({"addRoleACL", "device", "subscribeLiteral", topic(proto::TopicKind::config), "allow"});
+  ctrl({"createClient", kDevice, "-p", "device-secret"});
+  ctrl({"addClientRole", kDevice, "device"});
+
+  Terminal terminal(broker, {"--username", kDevice, "--password", "device-secret"});
+  auto refused_line = "error mqtt: subscription to " + topic(proto::TopicKind::ack) + " refused by the broker";
+  bool refused = wait_until([&] { return terminal.log().find(refused_line) != std::string::npos; }, 10s);
+  INFO(terminal.log());
+  REQUIRE(refused);
+  CHECK(terminal.log().find("check the device's broker account") != std::string::npos);
+  CHECK(terminal.log().find("warn mqtt: ack subscription refused;") != std::string::npos);
+  // It comes back (after its backoff) and is refused again, rather than waiting for acks forever.
+  CHECK(wait_until([&] { return count_lines(terminal.log(), refused_line) >= 2; }, 10s));
+  CHECK(count_lines(terminal.log(), "error mqtt: subscription to " + topic(proto::TopicKind::config)) == 0);
+  CHECK(terminal.child().running());
+}
+
+TEST_CASE("SIGTERM while the connect to the broker is still in progress exits 0 instead of aborting",
+          "[integration]") {
+  // A listener that never answers CONNECT: the firmware's connect attempt stays in progress.
+  int silent = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(silent >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(silent, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(silent, 4) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(silent, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  TempDir dir;
+  Child fw({(bin_dir() / "kiosk-firmware").string(), "--site", kSite, "--device", kDevice, "--broker",
+            "tcp://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)), "--board", "sim-4", "--boards-dir",
+            (source_dir() / "boards").string(), "--data-dir", (dir / "data").string(), "--sim-input",
+            (dir / "buttons.fifo").string(), "--log-level", "debug"},
+           Child::Options{.env = {}, .log_file = dir / "fw.log", .working_dir = {}});
+  REQUIRE(wait_until([&] { return fw.log().find("debug mqtt: connecting to") != std::string::npos; }));
+  fw.signal(SIGTERM);
+  auto status = fw.wait(5s);
+  ::close(silent);
+  INFO(fw.log());
+  CHECK(status == 0);
+  CHECK(fw.log().find("info daemon: stopped;") != std::string::npos);
 }

@@ -1,7 +1,11 @@
-// The SQLite outbox in a temp dir: seq persistence, order, ack, bound with drop counter.
+// The SQLite outbox in a temp dir: seq persistence and seeding, order, ack, bound with drop
+// counter, an unreadable file moved aside.
 #include <catch2/catch.hpp>
 
 #include <sqlite3.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "kiosk/firmware/outbox.hpp"
 #include "kiosk_test.hpp"
@@ -12,6 +16,19 @@ namespace {
 
 PressTime at(std::int64_t ms) { return PressTime{"boot", ms * 1'000'000, ms}; }
 
+// 2026-11-22T14:03:05.120Z: a wall clock that has been set.
+constexpr std::int64_t kSetClockMs = 1'795'356'185'120;
+
+void write_file(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 std::vector<std::uint64_t> seqs(const std::vector<StoredPress>& presses) {
   std::vector<std::uint64_t> out;
   for (const auto& p : presses) out.push_back(p.press.seq);
@@ -20,9 +37,9 @@ std::vector<std::uint64_t> seqs(const std::vector<StoredPress>& presses) {
 
 }  // namespace
 
-TEST_CASE("presses get increasing seqs starting at 1 and come back in order with their data") {
+TEST_CASE("presses get increasing seqs starting at 1 when the clock is not set and come back in order with their data") {
   kiosk::test::TempDir dir;
-  Outbox box(dir / "outbox.db", 100);
+  Outbox box(dir / "outbox.db", 100, {});
   auto a = box.add(0, 1, 4, false, at(10));
   auto b = box.add(3, 4, 4, true, at(20));
   REQUIRE(a.ok());
@@ -42,19 +59,19 @@ TEST_CASE("presses get increasing seqs starting at 1 and come back in order with
 TEST_CASE("seq never repeats across reopen, even after every press was acknowledged") {
   kiosk::test::TempDir dir;
   {
-    Outbox box(dir / "outbox.db", 100);
+    Outbox box(dir / "outbox.db", 100, {});
     for (int i = 0; i < 5; ++i) REQUIRE(box.add(0, 1, 4, false, at(i)).ok());
     REQUIRE(*box.ack({1, 2, 3, 4, 5}) == 5);
     CHECK(box.depth() == 0);
   }
-  Outbox box(dir / "outbox.db", 100);
+  Outbox box(dir / "outbox.db", 100, {});
   CHECK(box.next_seq() == 6);
   CHECK(box.add(1, 2, 4, false, at(9))->press.seq == 6);
 }
 
 TEST_CASE("an ack deletes exactly the named presses and tolerates unknown seqs") {
   kiosk::test::TempDir dir;
-  Outbox box(dir / "outbox.db", 100);
+  Outbox box(dir / "outbox.db", 100, {});
   for (int i = 0; i < 5; ++i) REQUIRE(box.add(0, 1, 4, false, at(i)).ok());
   CHECK(*box.ack({2, 4, 99}) == 2);
   CHECK(seqs(*box.pending_after(0, 10)) == std::vector<std::uint64_t>{1, 3, 5});
@@ -65,13 +82,13 @@ TEST_CASE("an ack deletes exactly the named presses and tolerates unknown seqs")
 TEST_CASE("a full outbox drops the oldest press and counts it, persistently") {
   kiosk::test::TempDir dir;
   {
-    Outbox box(dir / "outbox.db", 3);
+    Outbox box(dir / "outbox.db", 3, {});
     for (int i = 0; i < 5; ++i) REQUIRE(box.add(0, 1, 4, false, at(i)).ok());
     CHECK(box.depth() == 3);
     CHECK(box.dropped() == 2);
     CHECK(seqs(*box.pending_after(0, 10)) == std::vector<std::uint64_t>{3, 4, 5});
   }
-  Outbox box(dir / "outbox.db", 3);
+  Outbox box(dir / "outbox.db", 3, {});
   CHECK(box.dropped() == 2);
   CHECK(box.depth() == 3);
   CHECK(box.add(0, 1, 4, false, at(9))->press.seq == 6);
@@ -80,10 +97,10 @@ TEST_CASE("a full outbox drops the oldest press and counts it, persistently") {
 TEST_CASE("unacknowledged presses survive reopening the outbox") {
   kiosk::test::TempDir dir;
   {
-    Outbox box(dir / "outbox.db", 100);
+    Outbox box(dir / "outbox.db", 100, {});
     for (int i = 0; i < 3; ++i) REQUIRE(box.add(i, i + 1, 4, false, at(i)).ok());
   }
-  Outbox box(dir / "outbox.db", 100);
+  Outbox box(dir / "outbox.db", 100, {});
   auto pending = box.pending_after(0, 10);
   REQUIRE(pending->size() == 3);
   CHECK((*pending)[2].press.rating == 3);
@@ -91,12 +108,12 @@ TEST_CASE("unacknowledged presses survive reopening the outbox") {
 
 TEST_CASE("an outbox that cannot be opened is a start-up error") {
   kiosk::test::TempDir dir;
-  CHECK_THROWS(Outbox(dir / "missing-dir" / "outbox.db", 100));
+  CHECK_THROWS(Outbox(dir / "missing-dir" / "outbox.db", 100, {}));
 }
 
 TEST_CASE("a press that cannot be written is refused without using a seq, and the next one is stored") {
   kiosk::test::TempDir dir;
-  Outbox box(dir / "outbox.db", 100, std::chrono::milliseconds(0));
+  Outbox box(dir / "outbox.db", 100, {}, std::chrono::milliseconds(0));
   REQUIRE(box.add(0, 1, 4, false, at(1)).ok());
   sqlite3* other = nullptr;
   REQUIRE(sqlite3_open((dir / "outbox.db").c_str(), &other) == SQLITE_OK);
@@ -111,4 +128,106 @@ TEST_CASE("a press that cannot be written is refused without using a seq, and th
   REQUIRE(stored.ok());
   CHECK(stored->press.seq == 2);
   CHECK(seqs(*box.pending_after(0, 10)) == std::vector<std::uint64_t>{1, 2});
+}
+
+TEST_CASE("a new outbox starts its seq at the wall clock in ms, above the seqs of an outbox that was lost") {
+  kiosk::test::TempDir dir;
+  {
+    Outbox old(dir / "outbox.db", 100, {});  // a terminal of old, counting from 1
+    for (int i = 0; i < 5; ++i) REQUIRE(old.add(0, 1, 4, false, at(i)).ok());
+  }
+  std::filesystem::remove(dir / "outbox.db");  // re-flashed card: the outbox is gone
+  Outbox box(dir / "outbox.db", 100, OutboxStart{kSetClockMs, 0});
+  CHECK(box.opening().seq == OutboxOpening::Seq::from_clock);
+  CHECK(box.next_seq() == static_cast<std::uint64_t>(kSetClockMs));
+  auto stored = box.add(0, 1, 4, false, at(1));
+  REQUIRE(stored.ok());
+  CHECK(stored->press.seq == static_cast<std::uint64_t>(kSetClockMs));
+  CHECK(box.add(0, 1, 4, false, at(2))->press.seq == static_cast<std::uint64_t>(kSetClockMs) + 1);
+}
+
+TEST_CASE("a new outbox on a board whose clock is not set (before 2026) starts at seq 1") {
+  kiosk::test::TempDir dir;
+  Outbox box(dir / "outbox.db", 100, OutboxStart{kPlausibleWallMs - 1, 0});
+  CHECK(box.opening().seq == OutboxOpening::Seq::from_one);
+  CHECK(box.next_seq() == 1);
+  CHECK(wall_clock_plausible(kPlausibleWallMs));
+  CHECK_FALSE(wall_clock_plausible(0));
+}
+
+TEST_CASE("a first seq given at provisioning seeds a new outbox whatever the clock says") {
+  kiosk::test::TempDir dir;
+  Outbox box(dir / "outbox.db", 100, OutboxStart{0, 5000});
+  CHECK(box.opening().seq == OutboxOpening::Seq::given);
+  CHECK(box.add(0, 1, 4, false, at(1))->press.seq == 5000);
+}
+
+TEST_CASE("an existing outbox keeps its counters whatever the clock or the first seq say") {
+  kiosk::test::TempDir dir;
+  {
+    Outbox box(dir / "outbox.db", 100, {});
+    for (int i = 0; i < 3; ++i) REQUIRE(box.add(0, 1, 4, false, at(i)).ok());
+  }
+  Outbox box(dir / "outbox.db", 100, OutboxStart{kSetClockMs, 777});
+  CHECK(box.opening().seq == OutboxOpening::Seq::kept);
+  CHECK(box.opening().corrupt_moved_to.empty());
+  CHECK(box.next_seq() == 4);
+  CHECK(box.depth() == 3);
+}
+
+TEST_CASE("an outbox file that is not a database is moved aside with its -wal and -shm and a new seeded outbox starts") {
+  kiosk::test::TempDir dir;
+  auto path = dir / "outbox.db";
+  const std::string garbage(8192, 'x');
+  write_file(path, garbage);
+  write_file(dir / "outbox.db-wal", "not a wal");
+  write_file(dir / "outbox.db-shm", "not a shm");
+  Outbox box(path, 100, OutboxStart{kSetClockMs, 0});
+  auto moved = dir / ("outbox.db.corrupt-" + std::to_string(kSetClockMs));
+  CHECK(box.opening().corrupt_moved_to == moved);
+  CHECK_FALSE(box.opening().corrupt_reason.empty());
+  CHECK(read_file(moved) == garbage);  // kept for a technician, not deleted
+  CHECK(read_file(moved.string() + "-wal") == "not a wal");
+  CHECK(read_file(moved.string() + "-shm") == "not a shm");
+  CHECK(box.opening().seq == OutboxOpening::Seq::from_clock);
+  REQUIRE(box.add(0, 1, 4, false, at(1)).ok());
+  CHECK(box.depth() == 1);
+  Outbox reopened(path, 100, OutboxStart{kSetClockMs + 5, 0});  // the new file is a good outbox
+  CHECK(reopened.opening().corrupt_moved_to.empty());
+  CHECK(reopened.next_seq() == static_cast<std::uint64_t>(kSetClockMs) + 1);
+}
+
+TEST_CASE("a corrupt outbox is moved aside under a name that does not overwrite an earlier one") {
+  kiosk::test::TempDir dir;
+  auto path = dir / "outbox.db";
+  write_file(path, std::string(4096, 'a'));
+  { Outbox first(path, 100, {}); }  // a clock that is not set: both stamps are the same
+  std::filesystem::remove(path);
+  std::filesystem::remove(dir / "outbox.db-wal");
+  std::filesystem::remove(dir / "outbox.db-shm");
+  write_file(path, std::string(4096, 'b'));
+  Outbox second(path, 100, {});
+  CHECK(second.opening().corrupt_moved_to == dir / "outbox.db.corrupt-1");
+  CHECK(read_file(dir / "outbox.db.corrupt-0") == std::string(4096, 'a'));
+  CHECK(read_file(dir / "outbox.db.corrupt-1") == std::string(4096, 'b'));
+  CHECK(second.opening().seq == OutboxOpening::Seq::from_one);
+}
+
+TEST_CASE("an outbox database damaged after its header is moved aside and a new outbox starts") {
+  kiosk::test::TempDir dir;
+  auto path = dir / "outbox.db";
+  {
+    Outbox box(path, 100, {});
+    for (int i = 0; i < 50; ++i) REQUIRE(box.add(0, 1, 4, false, at(i)).ok());
+  }
+  REQUIRE(std::filesystem::file_size(path) > 4096);
+  auto bytes = read_file(path);
+  for (std::size_t i = 100; i < bytes.size(); ++i) bytes[i] = static_cast<char>(0xA5);  // keep the 100-byte header
+  write_file(path, bytes);
+  Outbox box(path, 100, OutboxStart{kSetClockMs, 0});
+  CHECK(box.opening().corrupt_moved_to == dir / ("outbox.db.corrupt-" + std::to_string(kSetClockMs)));
+  CHECK_FALSE(box.opening().corrupt_reason.empty());
+  CHECK(box.depth() == 0);
+  CHECK(box.next_seq() == static_cast<std::uint64_t>(kSetClockMs));
+  CHECK(box.add(0, 1, 4, false, at(1)).ok());
 }

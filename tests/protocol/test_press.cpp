@@ -91,13 +91,16 @@ TEST_CASE("seq is at least 1 and may use all 64 bits", "[protocol][press]") {
         "press.seq: is too large for a 64-bit integer (about 1.8e+19)");
 }
 
-TEST_CASE("age_ms is 0 up to 30 days", "[protocol][press]") {
+TEST_CASE("age_ms is 0 up to 3650 days, so a press kept through a long outage is still accepted",
+          "[protocol][press]") {
   CHECK(parse_press(press_with("age_ms", "0"))->age_ms == 0);
-  CHECK(parse_press(press_with("age_ms", "2592000000"))->age_ms == 2'592'000'000ull);
-  CHECK(outcome(parse_press(press_with("age_ms", "2592000001"))) ==
-        "press.age_ms: 2592000001 is more than 30 days (2592000000 ms)");
+  CHECK(parse_press(press_with("age_ms", "2592000001"))->age_ms == 2'592'000'001ull);  // over 30 days
+  CHECK(parse_press(press_with("age_ms", "315360000000"))->age_ms == 315'360'000'000ull);
+  CHECK(kMaxPressAgeMs == 315'360'000'000ull);
+  CHECK(outcome(parse_press(press_with("age_ms", "315360000001"))) ==
+        "press.age_ms: 315360000001 is more than 3650 days (315360000000 ms)");
   CHECK(outcome(parse_press(press_with("age_ms", "18446744073709551615"))) ==
-        "press.age_ms: 18446744073709551615 is more than 30 days (2592000000 ms)");
+        "press.age_ms: 18446744073709551615 is more than 3650 days (315360000000 ms)");
   CHECK(outcome(parse_press(press_with("age_ms", "-1"))) == "press.age_ms: -1 is negative");
 }
 

@@ -111,13 +111,13 @@ TEST_CASE("bad JSON, wrong types and missing fields are rejected by reason and n
   v.still_serving();
 }
 
-TEST_CASE("out-of-range values, negative and absurd age_ms are rejected and a 30-day age is the limit", "[integration]") {
+TEST_CASE("out-of-range values, negative and absurd age_ms are rejected and a 10-year age is the limit", "[integration]") {
   Venue v;
   v.send("desk-1", press(0));               // seq must be >= 1
   v.send("desk-1", press(2, "0", 9));       // rating above the scale
   v.send("desk-1", press(3, "0", 0));       // rating below 1
   v.send("desk-1", press(4, "-5"));         // negative age
-  v.send("desk-1", press(5, "2592000001")); // over 30 days
+  v.send("desk-1", press(5, "315360000001")); // over 3650 days
   v.send("desk-1", press(6, "18446744073709551615"));
   v.send("desk-1", press(7, "1e30"));
   v.send("desk-1", press(8, "1.5"));
@@ -129,14 +129,14 @@ TEST_CASE("out-of-range values, negative and absurd age_ms are rejected and a 30
   REQUIRE(stored.size() == 1);
   CHECK(stored[0].at("seq") == 9);
 
-  // The oldest acceptable press is stored at (about) 30 days ago, never at the epoch.
+  // The oldest acceptable press is stored at (about) 10 years ago, never at the epoch.
   v.settle("desk-1", 10);
-  v.send("desk-1", press(11, "2592000000"));
+  v.send("desk-1", press(11, "315360000000"));
   v.settle("desk-1", 12);
   std::set<std::uint64_t> seqs;
   for (const auto& p : v.presses("desk-1")) {
     seqs.insert(p.at("seq").to_number<std::uint64_t>());
-    CHECK(std::string(p.at("pressed_at").as_string()) > "2020-01-01");
+    CHECK(std::string(p.at("pressed_at").as_string()) > "2000-01-01");
   }
   CHECK(seqs == std::set<std::uint64_t>{9, 10, 11, 12});
   v.still_serving();

@@ -241,6 +241,9 @@ void Run::start_terminal(int i) {
                                  "--site", kSite,
                                  "--broker", "tcp://127.0.0.1:" + std::to_string(cutter_->port(i)),
                                  "--board", "sim-4",
+                                 // Seqs from 1, so the verdict can name every gap (a new outbox
+                                 // otherwise starts at the wall clock in ms).
+                                 "--first-seq", "1",
                                  "--boards-dir", s_.boards_dir.string(),
                                  "--data-dir", dir.string(),
                                  "--sim-input", (dir / "input.fifo").string(),

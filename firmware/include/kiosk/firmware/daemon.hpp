@@ -27,6 +27,8 @@ class Daemon {
  public:
   static constexpr std::size_t kSendWindow = 200;
   static constexpr Millis kAckTimeout{10000};
+  // The re-send interval doubles from kAckTimeout up to this while the hub does not answer.
+  static constexpr Millis kAckTimeoutMax{300000};
 
   // Opens the outbox, the inputs, the LEDs and the MQTT client; throws std::exception on failure.
   // `config` must already be resolved against `board`.
@@ -39,12 +41,14 @@ class Daemon {
  private:
   enum class LinkState { down, connecting, up };
 
+  void log_opening();
   void step(TimePoint now);
   void record(const AcceptedPress& press, TimePoint now);
   void pump(TimePoint now);
   bool send(const StoredPress& stored, TimePoint now);
   void on_link_event(const LinkEvent& event, TimePoint now);
   void on_ack(const std::string& payload, TimePoint now);
+  void on_subscribe_refused(const LinkEvent& event, TimePoint now);
   void on_config(const std::string& payload);
   void link_down(const std::string& reason, TimePoint now);
   void publish_telemetry(TimePoint now);

@@ -24,11 +24,13 @@ struct LinkOptions {
 };
 
 struct LinkEvent {
-  enum class Kind { connected, connect_failed, lost, message };
+  // subscribe_refused: the broker's SUBACK refused `topic` (0x80, e.g. its ACL), or the subscribe
+  // failed; one event per refused filter.
+  enum class Kind { connected, connect_failed, lost, message, subscribe_refused };
   Kind kind{};
-  std::string topic;    // message
+  std::string topic;    // message, subscribe_refused
   std::string payload;  // message
-  std::string reason;   // connect_failed, lost
+  std::string reason;   // connect_failed, lost, subscribe_refused
 };
 
 class MqttLink {
@@ -45,7 +47,12 @@ class MqttLink {
   bool connected() const;
   // Fire and forget (QoS 1 is completed by Paho); false when not connected or refused.
   bool publish(const std::string& topic, const std::string& payload, int qos, bool retained);
+  // Asynchronous; the broker's verdict on each filter is checked when its SUBACK arrives, and a
+  // refusal comes back as a subscribe_refused event. False when it could not even be sent.
   bool subscribe(const std::vector<std::string>& filters, int qos);
+  // Drops the current connection without waiting (the broker publishes the Will); the next
+  // connect() starts over.
+  void drop();
   // For shutdown only: waits up to `timeout` for the broker to confirm, then disconnects.
   bool publish_and_disconnect(const std::string& topic, const std::string& payload, Millis timeout);
 

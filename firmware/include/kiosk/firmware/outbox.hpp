@@ -22,12 +22,32 @@ struct StoredPress {
   PressTime at;
 };
 
+// What start-up needs to know to open (or create) the outbox.
+struct OutboxStart {
+  // Wall clock at start-up, ms since the epoch: seeds a new outbox's seq, names a corrupt file.
+  std::int64_t wall_ms = 0;
+  // First seq of a NEW outbox; 0: the wall clock in ms when plausible, else 1. Existing
+  // outboxes keep their counters whatever this says.
+  std::uint64_t first_seq = 0;
+};
+
+// How the outbox came up, for the daemon to log.
+struct OutboxOpening {
+  enum class Seq { kept, given, from_clock, from_one };
+  Seq seq = Seq::kept;                      // kept: an existing outbox with its counters
+  std::filesystem::path corrupt_moved_to;   // non-empty: the old file was unreadable, moved here
+  std::string corrupt_reason;               // what SQLite said about it
+};
+
 class Outbox {
  public:
   // Opens or creates <path>; throws std::runtime_error if the file cannot be used at all.
+  // A file that is not a database or is corrupt is moved aside to <path>.corrupt-<wall ms> (with
+  // its -wal and -shm) and a new outbox is started: a terminal that restarts forever on a bad
+  // file loses every later press too. See opening().
   // `max_presses` bounds the rows kept: when full, the oldest are dropped and counted.
   // `busy_timeout`: how long a write waits for a reader's lock (e.g. a technician's sqlite3).
-  Outbox(const std::filesystem::path& path, std::uint64_t max_presses,
+  Outbox(const std::filesystem::path& path, std::uint64_t max_presses, const OutboxStart& start,
          std::chrono::milliseconds busy_timeout = std::chrono::milliseconds(250));
   ~Outbox();
   Outbox(const Outbox&) = delete;
@@ -47,10 +67,14 @@ class Outbox {
   std::uint64_t dropped() const { return dropped_; }
   std::uint64_t next_seq() const { return next_seq_; }
   std::uint64_t max_presses() const { return max_; }
+  const OutboxOpening& opening() const { return opening_; }
   void set_max_presses(std::uint64_t max) { max_ = max; }
 
  private:
+  void open(const std::filesystem::path& path, const OutboxStart& start, std::chrono::milliseconds busy_timeout);
+  void close();
   void exec(const char* sql);
+  bool has_counters();
   void load_counters();
 
   sqlite3* db_ = nullptr;
@@ -58,6 +82,7 @@ class Outbox {
   std::uint64_t depth_ = 0;
   std::uint64_t dropped_ = 0;
   std::uint64_t next_seq_ = 1;
+  OutboxOpening opening_;
 };
 
 }  // namespace kiosk::firmware

@@ -3,12 +3,16 @@
 // Choice: we store CLOCK_BOOTTIME (monotonic, counts suspend, survives process restarts)
 // together with the kernel boot id, plus the wall clock as a fallback. Same boot id: age is
 // the BOOTTIME difference (exact, immune to wall-clock steps). Different boot (power loss):
-// BOOTTIME restarted, so the wall-clock difference is the only estimate; a negative one (clock
-// not yet set after boot) is reported as 0 rather than invented.
+// BOOTTIME restarted, so the wall-clock difference is the only estimate, and only when both
+// wall times are plausible (a board without a battery-backed clock boots in 1970 until NTP sets
+// it). An age that cannot be known is not invented: the press goes out with age 0 and the
+// "age-unknown" flag, and the hub dates it by its receipt.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace kiosk::firmware {
 
@@ -19,8 +23,18 @@ struct PressTime {
   friend bool operator==(const PressTime&, const PressTime&) = default;
 };
 
-// Milliseconds from `then` to `now`, never negative.
-std::uint64_t age_ms(const PressTime& then, const PressTime& now);
+// The earliest wall time this firmware believes (2026-01-01T00:00:00Z, ms since the epoch): it
+// was built later, so an earlier clock is one that was never set. Seeds of new outboxes' seqs and
+// cross-boot press ages both depend on it.
+inline constexpr std::int64_t kPlausibleWallMs = 1'767'225'600'000;
+inline bool wall_clock_plausible(std::int64_t wall_ms) { return wall_ms >= kPlausibleWallMs; }
+
+// Optional press flag (protocol-v1 allows any string): age_ms is 0 because the real age is unknown.
+inline constexpr std::string_view kAgeUnknownFlag = "age-unknown";
+
+// Milliseconds from `then` to `now`; nullopt when it cannot be known: across boots with an
+// implausible or backwards wall clock, or beyond the protocol's age cap (a broken clock).
+std::optional<std::uint64_t> age_ms(const PressTime& then, const PressTime& now);
 
 // Reads the clocks of this machine (the only non-pure part, kept next to the type it fills).
 class SystemPressClock {

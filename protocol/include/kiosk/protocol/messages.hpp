@@ -21,6 +21,10 @@ inline constexpr std::size_t kMaxHubMessageBytes = 8192;     // ack, config, ale
 inline constexpr int kMinScale = 2;
 inline constexpr int kMaxScale = 10;
 inline constexpr std::string_view kRepeatFlag = "repeat";
+// press.age_ms above this (3650 days, about 10 years) is refused: such an age comes from a broken
+// clock, and receive time - age_ms must stay a representable time. Anything a device's storage
+// can hold through an outage is well below it (protocol-v1: no press lost to an outage).
+inline constexpr std::uint64_t kMaxPressAgeMs = 3650ull * 24 * 3600 * 1000;  // 315360000000
 
 struct Press {
   std::uint64_t seq = 0;     // >= 1, strictly increasing per device for its whole life
