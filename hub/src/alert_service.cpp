@@ -75,6 +75,7 @@ AlertService::AlertService(Hub& hub, AlertConfig config)
   // "bad_max_rating" sets the baseline and the naive detector alike (alert_config.cpp).
   report.bad_max_rating = config_.default_detector.baseline.bad_max_rating;
   for (const auto& [location, d] : config_.detectors) report.bad_max_by_location[location] = d.baseline.bad_max_rating;
+  report.call_manager = config_.call_manager;  // calls for a manager are counted apart from ratings
   hub_.set_report_settings(std::move(report));
   for (auto& t : store_.load_active()) {
     unpublished_[t.alert.location] = t.alert;  // the broker may have lost it: republish once connected

@@ -87,21 +87,15 @@ WallTime local_day_start(WallTime t, minutes utc_offset) {
   return time_point_cast<milliseconds>(floor<days>(t + utc_offset)) - utc_offset;
 }
 
-std::string date_text(std::int64_t days_since_epoch) {
-  const year_month_day d{sys_days{days{days_since_epoch}}};
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(d.year()), static_cast<unsigned>(d.month()),
-                static_cast<unsigned>(d.day()));
-  return buf;
-}
+std::string date_text(std::int64_t days_since_epoch) { return protocol::format_date(WallTime{days{days_since_epoch}}); }
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 json::value opt(const std::optional<double>& v) { return v ? json::value(*v) : json::value(nullptr); }
 
 json::object tally_json(const Tally& t) {
-  return json::object{{"presses", t.presses},       {"bad", t.bad}, {"bad_share", opt(t.bad_share())},
-                      {"score", opt(t.score())}, {"repeats", t.repeats}};
+  return json::object{{"presses", t.presses},    {"bad", t.bad},         {"bad_share", opt(t.bad_share())},
+                      {"score", opt(t.score())}, {"repeats", t.repeats}, {"manager_calls", t.manager_calls}};
 }
 
 json::object location_json(const LocationReport& l) {
@@ -109,6 +103,7 @@ json::object location_json(const LocationReport& l) {
   if (!l.id.empty()) {
     o["id"] = l.id;
     o["name"] = l.name;
+    o["bad_rule"] = bad_rule_text(l.bad_max_rating);
   }
   o["alerts"] = json::object{{"raised", l.alerts.raised},
                              {"acknowledged", l.alerts.acknowledged},
@@ -144,13 +139,18 @@ struct Builder {
   std::vector<double> resolve_s;
   AlertSummary alerts;
 
-  void add(const PressCount& c, bool bad) {
+  // sign -1 takes presses back out: a device's calls for a manager, first counted as ratings.
+  void add(const PressCount& c, bool bad, bool manager_call, std::int64_t sign = 1) {
     Tally t;
-    t.repeats = c.repeats;
-    t.presses = c.presses - c.repeats;
-    if (bad) t.bad = t.presses;
-    if (c.scale > 1)
-      t.score_sum = static_cast<double>(t.presses) * (c.rating - 1) / static_cast<double>(c.scale - 1);
+    t.repeats = sign * c.repeats;
+    const auto n = sign * (c.presses - c.repeats);
+    if (manager_call) {
+      t.manager_calls = n;
+    } else {
+      t.presses = n;
+      if (bad) t.bad = n;
+      if (c.scale > 1) t.score_sum = static_cast<double>(n) * (c.rating - 1) / static_cast<double>(c.scale - 1);
+    }
     total.add(t);
     const auto hour_of_day = c.local_hour - floor_div(c.local_hour, 24) * 24;
     hours[static_cast<std::size_t>(hour_of_day)].add(t);
@@ -213,7 +213,17 @@ void Tally::add(const Tally& other) {
   presses += other.presses;
   bad += other.bad;
   repeats += other.repeats;
+  manager_calls += other.manager_calls;
   score_sum += other.score_sum;
+}
+
+std::string bad_rule_text(std::optional<int> bad_max_rating) {
+  return bad_max_rating ? "rating <= " + std::to_string(*bad_max_rating) : std::string("rating <= scale / 2");
+}
+
+std::optional<int> bad_max_for(const ReportSettings& settings, const std::string& location) {
+  auto own = settings.bad_max_by_location.find(location);
+  return own != settings.bad_max_by_location.end() ? own->second : settings.bad_max_rating;
 }
 
 std::optional<double> median_of(std::vector<double> values) {
@@ -235,15 +245,7 @@ std::string utc_offset_name(std::chrono::minutes offset) {
   return buf;
 }
 
-std::string local_time_text(WallTime t, std::chrono::minutes offset) {
-  using namespace report_detail;
-  const auto local = t + offset;
-  const auto day = floor<days>(local);
-  const auto in_day = duration_cast<minutes>(local - day).count();
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%02d:%02d", static_cast<int>(in_day / 60), static_cast<int>(in_day % 60));
-  return date_text(day.time_since_epoch().count()) + " " + buf;
-}
+std::string local_time_text(WallTime t, std::chrono::minutes offset) { return protocol::format_minute(t + offset); }
 
 protocol::Result<ReportPeriod> resolve_period(const PeriodRequest& request, WallTime now,
                                               std::chrono::minutes utc_offset) {
@@ -300,14 +302,25 @@ Report build_report(const ReportPeriod& period, const ReportSettings& settings,
   Builder site = blank;
   std::map<std::string, Builder> by_location;
   for (const auto& [id, name] : locations) by_location.emplace(id, blank);
+  // The alert settings' own rule, so the report and the alerts never disagree on what a call is.
+  AlertConfig calls;
+  calls.call_manager = settings.call_manager;
   for (const auto& c : counts) {
     auto it = by_location.find(c.location);
     if (it == by_location.end()) it = by_location.emplace(c.location, blank).first;
-    auto own = settings.bad_max_by_location.find(c.location);
-    const bool bad = is_bad_rating(c.rating, c.scale,
-                                   own != settings.bad_max_by_location.end() ? own->second : settings.bad_max_rating);
-    it->second.add(c, bad);
-    site.add(c, bad);
+    const bool bad = is_bad_rating(c.rating, c.scale, bad_max_for(settings, c.location));
+    // No device id is empty, so "" matches the location's (and "*") buttons only.
+    const bool location_call = calls.is_call_manager("", c.location, c.button);
+    if (c.device.empty()) {
+      it->second.add(c, bad, location_call);
+      site.add(c, bad, location_call);
+    } else if (!location_call && calls.is_call_manager(c.device, c.location, c.button)) {
+      // A device's own call button: its presses are in the device-less rows as ratings; move them.
+      for (auto* b : {&it->second, &site}) {
+        b->add(c, bad, false, -1);
+        b->add(c, bad, true);
+      }
+    }
   }
   for (const auto& a : alerts) {
     auto it = by_location.find(a.location);
@@ -319,9 +332,11 @@ Report build_report(const ReportPeriod& period, const ReportSettings& settings,
   r.period = period;
   r.settings = settings;
   r.site = site.finish("", "");
+  r.site.bad_max_rating = settings.bad_max_rating;
   for (auto& [id, b] : by_location) {
     auto name = locations.find(id);
     r.locations.push_back(b.finish(id, name == locations.end() ? id : name->second));
+    r.locations.back().bad_max_rating = bad_max_for(settings, id);
   }
   return r;
 }
@@ -335,8 +350,7 @@ boost::json::object to_json(const Report& r) {
   o["utc_offset_min"] = r.settings.utc_offset.count();
   o["from_local"] = local_time_text(r.period.from, r.settings.utc_offset);
   o["to_local"] = local_time_text(r.period.to, r.settings.utc_offset);
-  o["bad_rule"] = r.settings.bad_max_rating ? "rating <= " + std::to_string(*r.settings.bad_max_rating)
-                                            : std::string("rating <= scale / 2");
+  o["bad_rule"] = bad_rule_text(r.settings.bad_max_rating);
   o["score_rule"] = "average of (rating - 1) / (scale - 1) x 100: 0 all worst, 100 all best";
   o["min_hour_presses"] = r.settings.min_hour_presses;
   o["total"] = location_json(r.site);

@@ -59,6 +59,23 @@ unsigned digits(std::string_view s, std::size_t pos, std::size_t n) {
   return v;
 }
 
+// The UTC date of `t` and the milliseconds since its midnight.
+struct Split {
+  Civil date;
+  unsigned ms_in_day;
+};
+
+Split split(WallTime t) {
+  const std::int64_t ms = t.time_since_epoch().count();
+  std::int64_t days = ms / kMsPerDay;
+  std::int64_t rem = ms % kMsPerDay;
+  if (rem < 0) {
+    rem += kMsPerDay;
+    --days;
+  }
+  return Split{civil_from_days(days), static_cast<unsigned>(rem)};
+}
+
 std::string two(unsigned v) {
   char buf[4];
   std::snprintf(buf, sizeof buf, "%02u", v % 100);
@@ -68,19 +85,26 @@ std::string two(unsigned v) {
 }  // namespace
 
 std::string format_time(WallTime t) {
-  const std::int64_t ms = t.time_since_epoch().count();
-  std::int64_t days = ms / kMsPerDay;
-  std::int64_t rem = ms % kMsPerDay;
-  if (rem < 0) {
-    rem += kMsPerDay;
-    --days;
-  }
-  const Civil c = civil_from_days(days);
-  const auto in_day = static_cast<unsigned>(rem);
+  const auto [c, in_day] = split(t);
   char buf[64];
   std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02u:%02u:%02u.%03uZ",
                 static_cast<long long>(c.year), c.month, c.day, in_day / 3'600'000,
                 in_day / 60'000 % 60, in_day / 1000 % 60, in_day % 1000);
+  return buf;
+}
+
+std::string format_date(WallTime t) {
+  const auto c = split(t).date;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u", static_cast<long long>(c.year), c.month, c.day);
+  return buf;
+}
+
+std::string format_minute(WallTime t) {
+  const auto [c, in_day] = split(t);
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u %02u:%02u", static_cast<long long>(c.year), c.month, c.day,
+                in_day / 3'600'000, in_day / 60'000 % 60);
   return buf;
 }
 

@@ -26,8 +26,8 @@ constexpr std::int64_t kHourMs = 3'600'000;
 std::int64_t hour_of(const char* text) { return to_ms(at(text)) / kHourMs; }
 
 PressCount count(const std::string& location, std::int64_t hour, int rating, std::int64_t presses,
-                 std::int64_t repeats = 0, int scale = 4) {
-  return PressCount{location, hour, scale, rating, presses, repeats};
+                 std::int64_t repeats = 0, int scale = 4, int button = 0, std::string device = {}) {
+  return PressCount{location, hour, scale, rating, presses, repeats, button, std::move(device)};
 }
 
 ReportPeriod week() { return {at("2026-11-16T00:00:00.000Z"), at("2026-11-23T00:00:00.000Z")}; }
@@ -84,6 +84,103 @@ TEST_CASE("the bad rule follows the scale and the detector's bad_max_rating, per
   CHECK(location(r, "desk").tally.bad == 1);
   CHECK(r.site.tally.bad == 3);
   CHECK(*location(r, "bar").tally.score() == Approx(50));
+}
+
+TEST_CASE("calls for a manager are counted apart: not in presses, bad, bad share, score or worst hours") {
+  const auto h19 = hour_of("2026-11-17T19:00:00.000Z");
+  const auto h08 = hour_of("2026-11-18T08:00:00.000Z");
+  ReportSettings settings;
+  settings.call_manager = {{.location = "lobby", .device = {}, .button = 4},
+                           {.location = "*", .device = {}, .button = 5},
+                           {.location = "*", .device = "t-7", .button = 0},
+                           {.location = "*", .device = "t-9", .button = 4}};
+  // Scale 4. Call buttons carry a rating like any button (1 here: bad, were it counted).
+  const std::vector<PressCount> rows{
+      // lobby 19:00: 10 bad, 10 best, and button 4 (lobby's call button) 5 times, 1 a repeat.
+      count("lobby", h19, 1, 10, 0, 4, 0), count("lobby", h19, 4, 10, 0, 4, 3), count("lobby", h19, 1, 5, 1, 4, 4),
+      // t-9's button 4 is a call by its device too: already counted by lobby's rule, not twice.
+      count("lobby", h19, 1, 2, 0, 4, 4, "t-9"),
+      // lobby 08:00: 16 ratings (4 bad) and 4 calls: 16 < 20 presses, so the hour is not ranked.
+      count("lobby", h08, 2, 4, 0, 4, 1), count("lobby", h08, 3, 12, 0, 4, 2), count("lobby", h08, 1, 4, 0, 4, 4),
+      // spa: button 0 is a rating (1), but t-7's button 0 calls a manager: 2 of the 6 presses.
+      count("spa", h19, 1, 6, 0, 4, 0), count("spa", h19, 4, 4, 0, 4, 3), count("spa", h19, 1, 2, 0, 4, 0, "t-7"),
+      // t-7's other buttons are ratings: its breakdown of them changes nothing.
+      count("spa", h19, 4, 1, 0, 4, 3, "t-7"),
+      // bar: button 5 calls everywhere ("*"), 3 times.
+      count("bar", h19, 3, 3, 0, 4, 2), count("bar", h19, 4, 3, 0, 4, 5)};
+  const auto r = build_report(week(), settings, {}, rows, {});
+
+  const auto& lobby = location(r, "lobby").tally;
+  CHECK(lobby.presses == 36);  // 10 + 10 + 4 + 12
+  CHECK(lobby.bad == 14);      // 10 + 4
+  CHECK(lobby.repeats == 1);
+  CHECK(lobby.manager_calls == 8);  // 4 (5 less the repeat) + 4
+  // (0 * 10 + 1 * 10 + 1/3 * 4 + 2/3 * 12) / 36 = 19.333 / 36
+  CHECK(*lobby.score() == Approx(100.0 * (10 + 4.0 / 3 + 8) / 36));
+  // Every stored press once: 25 + 20 at lobby (the t-9 row is a breakdown, not more presses).
+  CHECK(lobby.presses + lobby.manager_calls + lobby.repeats == 45);
+  const auto& lobby_hours = location(r, "lobby").worst_hours;
+  REQUIRE(lobby_hours.size() == 1);
+  CHECK(lobby_hours[0].hour == 19);
+  CHECK(lobby_hours[0].tally.presses == 20);
+  CHECK(*lobby_hours[0].tally.bad_share() == Approx(0.5));
+
+  const auto& spa = location(r, "spa").tally;
+  CHECK(spa.presses == 8);  // 6 - 2 + 4
+  CHECK(spa.bad == 4);
+  CHECK(spa.manager_calls == 2);
+  CHECK(*spa.bad_share() == Approx(0.5));
+  CHECK(*spa.score() == Approx(50));  // (0 * 4 + 1 * 4) / 8
+
+  const auto& bar = location(r, "bar").tally;
+  CHECK(bar.presses == 3);
+  CHECK(bar.bad == 0);
+  CHECK(bar.manager_calls == 3);
+  CHECK(*bar.score() == Approx(200.0 / 3));
+
+  CHECK(r.site.tally.presses == 47);
+  CHECK(r.site.tally.bad == 18);
+  CHECK(r.site.tally.manager_calls == 13);
+  CHECK(r.site.tally.repeats == 1);
+  // Site 19:00: lobby 20 + spa 8 + bar 3 = 31 ratings, 14 bad.
+  REQUIRE_FALSE(r.site.worst_hours.empty());
+  CHECK(r.site.worst_hours[0].hour == 19);
+  CHECK(r.site.worst_hours[0].tally.presses == 31);
+  CHECK(r.site.worst_hours[0].tally.bad == 14);
+  CHECK(r.site.days[1].tally.manager_calls == 9);  // the 17th: 4 + 2 + 3
+  CHECK(r.site.days[2].tally.manager_calls == 4);  // the 18th
+
+  const auto j = to_json(r);
+  CHECK(j.at("total").at("manager_calls") == 13);
+  CHECK(j.at("total").at("presses") == 47);
+  CHECK(j.at("locations").at(1).at("id") == "lobby");
+  CHECK(j.at("locations").at(1).at("manager_calls") == 8);
+  CHECK(j.at("locations").at(1).at("days").at(1).at("manager_calls") == 4);
+}
+
+TEST_CASE("a location of only calls for a manager has no bad share and no score") {
+  ReportSettings settings;
+  settings.call_manager = {{.location = "desk", .device = {}, .button = 0}};
+  const auto r = build_report(week(), settings, {}, {count("desk", hour_of("2026-11-17T10:00:00.000Z"), 1, 3)}, {});
+  CHECK(location(r, "desk").tally.presses == 0);
+  CHECK(location(r, "desk").tally.manager_calls == 3);
+  CHECK_FALSE(location(r, "desk").tally.bad_share().has_value());
+  CHECK_FALSE(location(r, "desk").tally.score().has_value());
+}
+
+TEST_CASE("each location names the bad rule its ratings were judged by, next to the site's") {
+  ReportSettings settings;
+  settings.bad_max_rating = 2;
+  settings.bad_max_by_location["desk"] = 3;
+  settings.bad_max_by_location["spa"] = std::nullopt;  // its own detector, without bad_max_rating
+  const auto j = to_json(build_report(week(), settings, {{"desk", "Desk"}, {"lobby", "Lobby"}, {"spa", "Spa"}}, {}, {}));
+  CHECK(j.at("bad_rule") == "rating <= 2");
+  CHECK(j.at("locations").at(0).at("bad_rule") == "rating <= 3");
+  CHECK(j.at("locations").at(1).at("bad_rule") == "rating <= 2");
+  CHECK(j.at("locations").at(2).at("bad_rule") == "rating <= scale / 2");
+  CHECK_FALSE(j.at("total").as_object().contains("bad_rule"));  // the site's is at the top
+  CHECK(to_json(build_report(week(), ReportSettings{}, {{"desk", "Desk"}}, {}, {})).at("locations").at(0).at("bad_rule") ==
+        "rating <= scale / 2");
 }
 
 TEST_CASE("median is the middle value, or the mean of the two middle ones, and none when empty") {
@@ -314,6 +411,73 @@ TEST_CASE("the report's SQL counts presses by location and local hour, edges of 
   }
 }
 
+TEST_CASE("the report's SQL reads a device's own call button apart, so its presses count as calls for a manager") {
+  kiosk::test::TempDir dir;
+  SqliteStore store((dir / "hub.db").string(), "s");
+  const auto base = to_ms(at("2026-11-17T10:00:00.000Z"));
+  const auto at_button = [](const std::string& device, std::uint64_t seq, const std::string& location, int button,
+                            int rating, std::int64_t at_ms, std::vector<std::string> flags = {}) {
+    return PressRecord{device, seq, location, button, rating, 4, std::move(flags), at_ms, at_ms + 5};
+  };
+  const std::vector<PressRecord> rows{
+      at_button("d1", 1, "lobby", 0, 1, base + 1'000),                    // a rating, in the partial first slot
+      at_button("d1", 2, "lobby", 0, 1, base + 20 * 60'000),              // a rating, in a whole slot
+      at_button("d1", 3, "lobby", 3, 4, base + 25 * 60'000),
+      at_button("d1", 4, "lobby", 5, 4, base + 50 * 60'000),              // button 5 calls everywhere
+      at_button("t-7", 1, "lobby", 0, 1, base + 2'000),                   // t-7's button 0 calls: partial slot
+      at_button("t-7", 2, "lobby", 0, 1, base + 30 * 60'000),             // ... and a whole slot
+      at_button("t-7", 3, "lobby", 0, 1, base + 31 * 60'000, {"repeat"}),  // the same guest again
+      at_button("t-7", 4, "lobby", 1, 2, base + 40 * 60'000),             // t-7's other buttons are ratings
+      at_button("t-7", 5, "lobby", 0, 1, base + 80 * 60'000),             // after the period
+      at_button("t-7", 6, "lobby", 0, 1, base - 60'000),                  // before it
+      at_button("d2", 1, "spa", 0, 1, base + 70 * 60'000),                // a rating, in the partial last slot
+  };
+  std::vector<bool> inserted;
+  REQUIRE_FALSE(store.commit_presses(rows, inserted));
+  const ReportPeriod period{from_ms(base + 500), from_ms(base + 75 * 60'000)};
+  ReportSettings settings;
+  settings.call_manager = {{.location = "*", .device = {}, .button = 5}, {.location = "*", .device = "t-7", .button = 0}};
+  const auto report = [&](const std::optional<std::string>& location) {
+    auto counts = read_press_counts(store.database(), "s", period, minutes{0}, location, settings.call_manager);
+    INFO((counts ? std::string() : counts.error().message()));
+    REQUIRE(counts.ok());
+    return build_report(period, settings, {}, *counts, {});
+  };
+  const auto r = report(std::nullopt);
+  const auto& lobby = location(r, "lobby").tally;
+  CHECK(lobby.presses == 4);  // d1: 1, 1, 4; t-7: 2
+  CHECK(lobby.bad == 3);
+  CHECK(lobby.manager_calls == 3);  // t-7 twice, d1's button 5 once
+  CHECK(lobby.repeats == 1);
+  CHECK(location(r, "spa").tally.presses == 1);
+  CHECK(location(r, "spa").tally.manager_calls == 0);
+  CHECK(r.site.tally.presses == 5);
+  CHECK(r.site.tally.manager_calls == 3);
+
+  SECTION("one location only") {
+    const auto only = report(std::string("lobby"));
+    REQUIRE(only.locations.size() == 1);
+    CHECK(only.site.tally.presses == 4);
+    CHECK(only.site.tally.manager_calls == 3);
+    CHECK(report(std::string("spa")).site.tally.manager_calls == 0);
+  }
+  SECTION("with no location's call button the rows are not split by button, and the device's still count") {
+    settings.call_manager.erase(settings.call_manager.begin());
+    const auto only_device = report(std::nullopt);
+    CHECK(location(only_device, "lobby").tally.presses == 5);  // d1's button 5 is a rating now
+    CHECK(location(only_device, "lobby").tally.bad == 3);
+    CHECK(location(only_device, "lobby").tally.manager_calls == 2);
+    CHECK(only_device.site.tally.presses == 6);
+  }
+  SECTION("without the device's button in the settings its presses are ratings") {
+    settings.call_manager.pop_back();
+    const auto before = report(std::nullopt);
+    CHECK(before.site.tally.presses == 7);
+    CHECK(before.site.tally.bad == 6);
+    CHECK(before.site.tally.manager_calls == 1);
+  }
+}
+
 TEST_CASE("the report's SQL counts alerts raised in the period with their ack and resolve times") {
   kiosk::test::TempDir dir;
   SqliteStore store((dir / "hub.db").string(), "s");
@@ -377,6 +541,7 @@ TEST_CASE("report on a week of 1 million presses", "[.perf]") {
   const std::int64_t step = 7 * 24 * kHourMs / kPresses;  // ~605 ms apart
   std::vector<PressRecord> batch;
   std::vector<bool> inserted;
+  const auto fill_start = steady_clock::now();
   for (int i = 0; i < kPresses; ++i) {
     batch.push_back(press("d" + std::to_string(i % 40), static_cast<std::uint64_t>(i), "loc-" + std::to_string(i % 12),
                           1 + (i / 7) % 4, start + i * step, i % 20 == 0 ? std::vector<std::string>{"repeat"} : std::vector<std::string>{}));
@@ -386,6 +551,8 @@ TEST_CASE("report on a week of 1 million presses", "[.perf]") {
     }
   }
   REQUIRE(store.press_count() == kPresses);
+  WARN("stored " << kPresses << " presses in "
+                 << duration_cast<milliseconds>(steady_clock::now() - fill_start).count() << " ms");
   const ReportPeriod period{from_ms(start), from_ms(start + 7 * 24 * kHourMs - 123'456)};  // partial last slot
   for (int run = 0; run < 3; ++run) {
     const auto t0 = steady_clock::now();
@@ -400,6 +567,27 @@ TEST_CASE("report on a week of 1 million presses", "[.perf]") {
                         << " grouped rows, " << json.size() << " bytes of JSON): " << ms << " ms");
     CHECK(report.site.tally.presses + report.site.tally.repeats > 990'000);
   }
+  // Calls for a manager. A location's call button splits the rows by button. A device's own is read
+  // apart from the presses: on button 0 every one of d3's 25,000 presses is a call (the worst case),
+  // on button 4 none is (the usual case: calls are rare).
+  const auto calls_run = [&](CallManagerButton button) {
+    ReportSettings with_calls{.utc_offset = minutes{60}};
+    with_calls.call_manager = {button};
+    const auto t0 = steady_clock::now();
+    auto counts = read_press_counts(store.database(), "s", period, minutes{60}, std::nullopt, with_calls.call_manager);
+    auto alerts = read_alert_times(store.database(), "s", period, std::nullopt);
+    REQUIRE(counts.ok());
+    REQUIRE(alerts.ok());
+    const auto report = build_report(period, with_calls, {}, *counts, *alerts);
+    const auto json = boost::json::serialize(to_json(report));
+    WARN("with " << (button.device.empty() ? "location " + button.location : "device " + button.device) << "'s button "
+                 << button.button << " calling a manager: " << report.site.tally.manager_calls << " calls, "
+                 << duration_cast<microseconds>(steady_clock::now() - t0).count() / 1000.0 << " ms");
+    return report.site.tally.manager_calls;
+  };
+  CHECK(calls_run({.location = "*", .device = {}, .button = 4}) == 0);
+  CHECK(calls_run({.location = "*", .device = "d3", .button = 0}) > 20'000);
+  CHECK(calls_run({.location = "*", .device = "d3", .button = 4}) == 0);
   // For comparison: the same counts straight from the presses table, as without press_slots.
   const auto t0 = steady_clock::now();
   Statement raw(store.database(),

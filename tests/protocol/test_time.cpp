@@ -11,6 +11,28 @@ using std::chrono::milliseconds;
 
 WallTime at(std::int64_t ms) { return WallTime{milliseconds{ms}}; }
 
+TEST_CASE("format_date and format_minute write the UTC date and minute of format_time's instant", "[protocol][time]") {
+  CHECK(format_date(at(0)) == "1970-01-01");
+  CHECK(format_minute(at(0)) == "1970-01-01 00:00");
+  CHECK(format_date(at(-1)) == "1969-12-31");
+  CHECK(format_minute(at(-1)) == "1969-12-31 23:59");
+  CHECK(format_date(at(1'795'356'185'120)) == "2026-11-22");
+  CHECK(format_minute(at(1'795'356'185'120)) == "2026-11-22 14:03");  // 14:03:05.120: seconds dropped
+  CHECK(format_minute(at(1'795'356'239'999)) == "2026-11-22 14:03");  // 14:03:59.999: not rounded up
+  CHECK(format_date(at(951'782'400'000)) == "2000-02-29");
+  // A venue's local time is the UTC one of the shifted instant: 23:30 UTC is 00:30 the next day at +01:00.
+  CHECK(format_minute(at(1'795'390'200'000) + std::chrono::minutes{60}) == "2026-11-23 00:30");
+}
+
+TEST_CASE("format_date and format_minute agree with format_time across four centuries", "[protocol][time]") {
+  for (std::int64_t ms = -62'167'219'200'000; ms < 253'402'300'799'999; ms += 1'234'567'890'123) {
+    const auto full = format_time(at(ms));
+    INFO(full);
+    CHECK(format_date(at(ms)) == full.substr(0, 10));
+    CHECK(format_minute(at(ms)) == full.substr(0, 10) + " " + full.substr(11, 5));
+  }
+}
+
 TEST_CASE("the spec's example time parses to its epoch milliseconds", "[protocol][time]") {
   const auto t = parse_time("2026-11-22T14:03:05.120Z");
   REQUIRE(t);

@@ -22,13 +22,14 @@ struct Run {
 struct Venue {
   Broker broker;
   TempDir dir;
-  fs::path alerts = write(dir / "alerts.json", R"({"utc_offset_min": 60})");
+  fs::path alerts;
   HubChild hub{broker, dir.path(),
                HubChild::Options{.site = "venue", .db = {}, .token_file = {}, .port_file = false,
                                  .extra_args = {"--alerts", alerts.string(), "--register-devices", "desk:2:lobby"}}};
   int runs = 0;
 
-  Venue() {
+  explicit Venue(const std::string& alert_settings = R"({"utc_offset_min": 60})")
+      : alerts(write(dir / "alerts.json", alert_settings)) {
     const bool up = hub.start();
     INFO(hub.log());
     REQUIRE(up);
@@ -117,6 +118,8 @@ TEST_CASE("kioskctl report shows the presses stored through the hub, bad share, 
   CHECK(lobby.at("presses") == 5);
   CHECK(lobby.at("bad") == 2);
   CHECK(lobby.at("repeats") == 1);
+  CHECK(lobby.at("manager_calls") == 0);
+  CHECK(lobby.at("bad_rule") == "rating <= scale / 2");
   CHECK(lobby.at("bad_share").to_number<double>() == Approx(0.4));
   // (0 + 1 + 2/3 + 0 + 1) / 5 x 100
   CHECK(lobby.at("score").to_number<double>() == Approx(53.333).epsilon(1e-4));
@@ -151,6 +154,51 @@ TEST_CASE("kioskctl report shows the presses stored through the hub, bad share, 
     CHECK(before.at("from") == "2019-12-31T23:00:00.000Z");
     CHECK(before.at("locations").at(0).at("days").as_array().size() == 2);
   }
+}
+
+TEST_CASE("kioskctl report counts calls for a manager apart from the ratings", "[integration]") {
+  // Button 5 calls a manager anywhere at the lobby; desk-1's button 0 does too, on that terminal only.
+  Venue v(R"({"utc_offset_min": 60,
+              "call_manager": [{"location": "lobby", "button": 5}, {"device": "desk-1", "button": 0}]})");
+  MqttProbe terminal(v.broker.url());
+  terminal.connect();
+  // Ratings: desk-0 1 and 4, desk-1 4. Calls: desk-0's button 5, desk-1's button 0 (its guest twice).
+  const std::vector<std::pair<std::string, std::string>> presses{
+      {"desk-0", R"({"seq":1,"button":0,"rating":1,"scale":4,"age_ms":0})"},
+      {"desk-0", R"({"seq":2,"button":3,"rating":4,"scale":4,"age_ms":0})"},
+      {"desk-0", R"({"seq":3,"button":5,"rating":1,"scale":4,"age_ms":0})"},
+      {"desk-1", R"({"seq":1,"button":0,"rating":1,"scale":4,"age_ms":0})"},
+      {"desk-1", R"({"seq":2,"button":0,"rating":1,"scale":4,"age_ms":0,"flags":["repeat"]})"},
+      {"desk-1", R"({"seq":3,"button":3,"rating":4,"scale":4,"age_ms":0})"},
+  };
+  for (const auto& [device, payload] : presses)
+    REQUIRE(terminal.publish("kiosk/v1/venue/device/" + device + "/press", payload, 1));
+
+  json::object report;
+  const bool stored = wait_until(
+      [&] {
+        report = v.report();
+        const auto& t = report.at("total").as_object();
+        return t.at("presses").to_number<int>() + t.at("repeats").to_number<int>() +
+                   t.at("manager_calls").to_number<int>() == 6;
+      },
+      10s, 50ms);
+  INFO(json::serialize(report));
+  REQUIRE(stored);
+  const auto& lobby = location_in(report, "lobby");
+  CHECK(lobby.at("presses") == 3);
+  CHECK(lobby.at("bad") == 1);
+  CHECK(lobby.at("manager_calls") == 2);
+  CHECK(lobby.at("repeats") == 1);
+  CHECK(lobby.at("bad_share").to_number<double>() == Approx(1.0 / 3));
+  CHECK(lobby.at("score").to_number<double>() == Approx(200.0 / 3));  // (0 + 1 + 1) / 3 x 100
+  CHECK(report.at("total").at("manager_calls") == 2);
+
+  auto r = v.kioskctl({"report"});
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.output, Catch::Contains("\nCalls for a manager, not counted as ratings: 2 (lobby 2).\n"));
+  CHECK_THAT(line_starting(r.output, "lobby "), Catch::Matches("lobby +3 +1 +33\\.3% +66\\.7 .*"));
 }
 
 TEST_CASE("kioskctl report: bad arguments are usage errors, an unknown location and an unreachable hub fail", "[integration]") {

@@ -49,6 +49,27 @@ TEST_CASE("the report table adds a line per location and day with --daily") {
   CHECK_THAT(text, Catch::Contains("\nspa                  2026-11-16         0      0      - -\n"));
 }
 
+TEST_CASE("the report table says how many calls for a manager were left out of the ratings, and where") {
+  auto r = sample();
+  r["total"].as_object()["manager_calls"] = 7;
+  r["locations"].as_array()[0].as_object()["manager_calls"] = 7;
+  r["locations"].as_array()[1].as_object()["manager_calls"] = 0;
+  const auto text = render_report(r, false);
+  CHECK_THAT(text, Catch::Contains("median time from the alert.\nCalls for a manager, not counted as ratings: 7 (lobby 7).\n"
+                                   "Worst hours:"));
+  r["total"].as_object()["manager_calls"] = 0;
+  CHECK_THAT(render_report(r, false), !Catch::Contains("Calls for a manager"));
+}
+
+TEST_CASE("the report table names the locations judged by their own bad rule") {
+  auto r = sample();
+  r["locations"].as_array()[0].as_object()["bad_rule"] = "rating <= 3";
+  r["locations"].as_array()[1].as_object()["bad_rule"] = "rating <= scale / 2";
+  CHECK_THAT(render_report(r, false), Catch::Contains("\nBad: rating <= scale / 2 (lobby: rating <= 3). Score:"));
+  r["locations"].as_array()[0].as_object()["bad_rule"] = "rating <= scale / 2";
+  CHECK_THAT(render_report(r, false), Catch::Contains("\nBad: rating <= scale / 2. Score:"));
+}
+
 TEST_CASE("median waits are short enough for a table cell") {
   CHECK(short_duration(45) == "45s");
   CHECK(short_duration(250) == "4m10s");

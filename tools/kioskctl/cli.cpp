@@ -94,8 +94,10 @@ const std::vector<CommandSpec>& commands() {
        "Bad presses are the lower half of the scale (rating <= scale / 2, or the detector's\n"
        "bad_max_rating); the score is the average rating on 0..100 (0 all worst, 100 all best),\n"
        "comparable across terminals with different scales. Repeat presses (the same guest again)\n"
-       "are not counted. Worst hours: the hours of day with the highest bad share, among those with\n"
-       "at least 20 presses. Times are the venue's (the hub's alert settings, utc_offset_min) or UTC.\n"
+       "are not counted. Presses of \"call a manager\" buttons (the alert settings' call_manager) are\n"
+       "not ratings: they are counted apart, as calls for a manager. Worst hours: the hours of day\n"
+       "with the highest bad share, among those with at least 20 presses. Times are the venue's\n"
+       "(the hub's alert settings, utc_offset_min) or UTC.\n"
        "Give at most two of --from, --to and --days.",
        false},
       {{"manager", "add"},

@@ -108,12 +108,21 @@ class Session {
 
   // One API call; HTTP errors and unreachable hubs become Failures with a hint.
   json::value call(bool post, const std::string& target, const json::object& body = {}) {
-    const auto reply = send(post, target, body);
+    return parse_ok(send(post, target, body));
+  }
+
+  // The body of a reply the hub accepted; a refusal, or a body that is not `expected`, is a Failure.
+  static json::value parse_ok(const HttpReply& reply, std::string_view expected = "JSON") {
     if (reply.status >= 400) throw Failure{"the hub refused: " + hub_error_message(reply), hint_for(reply.status)};
     json::error_code ec;
     auto v = json::parse(reply.body, ec);
-    if (ec) throw Failure{"the hub answered something that is not JSON", "check that --hub points at kiosk-hub"};
+    if (ec) throw not_an_answer(expected);
     return v;
+  }
+
+  static Failure not_an_answer(std::string_view expected) {
+    return Failure{"the hub answered something that is not " + std::string(expected),
+                   "check that --hub points at kiosk-hub"};
   }
 
   static std::string hint_for(unsigned status) {
@@ -510,10 +519,8 @@ class Session {
       if (inv_.has(name)) query += (query.empty() ? "?" : "&") + std::string(name) + "=" + percent_encode(inv_.options.at(name));
     const auto reply = send(false, "/api/report" + query);
     if (reply.status == 400) throw UsageError{hub_error_message(reply)};
-    if (reply.status >= 400) throw Failure{"the hub refused: " + hub_error_message(reply), hint_for(reply.status)};
-    json::error_code ec;
-    auto v = json::parse(reply.body, ec);
-    if (ec || !v.is_object()) throw Failure{"the hub answered something that is not a report", "check that --hub points at kiosk-hub"};
+    const auto v = parse_ok(reply, "a report");
+    if (!v.is_object()) throw not_an_answer("a report");
     if (inv_.globals.json) return print_json(v), 0;
     out_ << render_report(v.get_object(), inv_.has("daily"));
     return 0;

@@ -88,6 +88,31 @@ std::string row(const std::vector<std::string>& cells) {
   return out + "\n";
 }
 
+// "lobby 4, spa 2": locations with calls for a manager; empty when none had any.
+std::string calls_by_location(const json::value* locations) {
+  std::string out;
+  if (!locations || !locations->is_array()) return out;
+  for (const auto& l : locations->get_array()) {
+    if (!l.is_object()) continue;
+    if (auto n = number(l.get_object(), "manager_calls"); n && *n > 0)
+      out += (out.empty() ? "" : ", ") + text(l.get_object(), "id") + " " + count(l.get_object(), "manager_calls");
+  }
+  return out;
+}
+
+// " (desk: rating <= 3)": locations judged by their own rule rather than the site's.
+std::string own_bad_rules(const json::object& r, const json::value* locations) {
+  std::string out;
+  if (!locations || !locations->is_array()) return out;
+  const auto site_rule = text(r, "bad_rule");
+  for (const auto& l : locations->get_array()) {
+    if (!l.is_object() || !member(l.get_object(), "bad_rule")) continue;
+    if (const auto rule = text(l.get_object(), "bad_rule"); rule != site_rule)
+      out += (out.empty() ? "" : ", ") + text(l.get_object(), "id") + ": " + rule;
+  }
+  return out.empty() ? out : " (" + out + ")";
+}
+
 std::string location_row(const std::string& name, const json::object& l) {
   const auto& a = object_at(l, "alerts");
   const auto wait = [&](std::string_view key) {
@@ -115,19 +140,23 @@ std::string render_report(const json::object& r, bool daily) {
   using namespace report_cells;
   std::ostringstream out;
   const auto& total = object_at(r, "total");
+  const auto* locations = member(r, "locations");
   out << "Report for site " << text(r, "site") << ", " << text(r, "from_local") << " to " << text(r, "to_local")
       << " (" << text(r, "time_zone") << ")\n"
-      << "Bad: " << text(r, "bad_rule") << ". Score: average rating on 0..100 (0 all worst, 100 all best).\n"
+      << "Bad: " << text(r, "bad_rule") << own_bad_rules(r, locations)
+      << ". Score: average rating on 0..100 (0 all worst, 100 all best).\n"
       << "Repeat presses (the same guest again) are not counted";
   if (auto repeats = number(total, "repeats"); repeats && *repeats > 0)
     out << ": " << static_cast<long long>(*repeats) << " left out";
-  out << ". TO ACK, TO RESOLVE: median time from the alert.\n"
-      << "Worst hours: hour of day with the highest bad share, among hours with at least "
+  out << ". TO ACK, TO RESOLVE: median time from the alert.\n";
+  if (auto calls = number(total, "manager_calls"); calls && *calls > 0)
+    out << "Calls for a manager, not counted as ratings: " << static_cast<long long>(*calls) << " ("
+        << calls_by_location(locations) << ").\n";
+  out << "Worst hours: hour of day with the highest bad share, among hours with at least "
       << text(r, "min_hour_presses") << " presses.\n\n";
   std::vector<std::string> titles;
   for (const auto& c : kColumns) titles.emplace_back(c.title);
   out << row(titles);
-  const auto* locations = member(r, "locations");
   if (locations && locations->is_array())
     for (const auto& l : locations->get_array())
       if (l.is_object()) out << location_row(text(l.get_object(), "id"), l.get_object());

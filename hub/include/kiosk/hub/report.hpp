@@ -1,5 +1,5 @@
-// The manager's report: presses, bad share, score, alerts and worst hours per location over a
-// period, computed from aggregated rows (pure: no SQLite, time passed in).
+// The manager's report: presses, bad share, score, calls for a manager, alerts and worst hours per
+// location over a period, computed from aggregated rows (pure: no SQLite, time passed in).
 #pragma once
 
 #include <chrono>
@@ -12,6 +12,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "kiosk/hub/alert_config.hpp"
 #include "kiosk/protocol/result.hpp"
 #include "kiosk/protocol/time.hpp"
 
@@ -40,7 +41,10 @@ constexpr int kMaxReportDays = 366;
 protocol::Result<ReportPeriod> resolve_period(const PeriodRequest& request, WallTime now,
                                               std::chrono::minutes utc_offset);
 
-// Presses of one location in one local hour with one (scale, rating), as SQL groups them.
+// Presses of one location in one local hour with one (scale, rating, button), as SQL groups them.
+// A row with a device is a breakdown, not more presses: those of its presses that the device-less
+// rows already count and that came from that device (read for devices with their own "call a
+// manager" button only).
 struct PressCount {
   std::string location;
   std::int64_t local_hour = 0;  // hours since 1970-01-01 00:00 venue time
@@ -48,6 +52,8 @@ struct PressCount {
   int rating = 0;
   std::int64_t presses = 0;  // including repeats
   std::int64_t repeats = 0;  // flagged "repeat": the same guest again, not a second opinion
+  int button = -1;     // -1: any (rows are told apart by button when a location has a call button)
+  std::string device;  // empty: every device
 };
 
 // An alert raised in the period with the times that matter to a manager.
@@ -62,17 +68,21 @@ struct ReportSettings {
   std::chrono::minutes utc_offset{0};
   std::optional<int> bad_max_rating;                      // the detector's setting; unset: scale / 2
   std::map<std::string, std::optional<int>> bad_max_by_location;  // per-location detector settings
+  // The alert settings' "call a manager" buttons: a guest asking for a manager is not a rating.
+  std::vector<CallManagerButton> call_manager;
   // An hour of day is ranked only with at least this many presses: below it one or two unhappy
   // guests decide the share (at 20, one bad press moves it by 5 points).
   int min_hour_presses = 20;
   std::size_t worst_hours = 3;
 };
 
-// Counts of presses that are second opinions (repeats excluded, counted apart).
+// Counts of presses that are ratings (repeats excluded, counted apart) and of calls for a manager.
+// presses + manager_calls + repeats: every press stored.
 struct Tally {
   std::int64_t presses = 0;
   std::int64_t bad = 0;
-  std::int64_t repeats = 0;
+  std::int64_t repeats = 0;        // ratings and calls alike
+  std::int64_t manager_calls = 0;  // presses of "call a manager" buttons, repeats excluded
   double score_sum = 0;  // sum of (rating - 1) / (scale - 1): 0 worst, 1 best
 
   std::optional<double> bad_share() const;  // bad / presses; none without presses
@@ -101,6 +111,7 @@ struct AlertSummary {
 struct LocationReport {
   std::string id;  // empty: the whole site
   std::string name;
+  std::optional<int> bad_max_rating;  // the rule its ratings were judged by; unset: scale / 2
   Tally tally;
   AlertSummary alerts;
   std::vector<HourTally> worst_hours;  // highest bad share first, among hours with enough presses
@@ -119,6 +130,12 @@ std::optional<double> median_of(std::vector<double> values);
 
 // "UTC", "UTC+01:00", "UTC-03:30".
 std::string utc_offset_name(std::chrono::minutes offset);
+// "rating <= 3", or "rating <= scale / 2" when unset.
+std::string bad_rule_text(std::optional<int> bad_max_rating);
+// The bad_max_rating a location's ratings are judged by: its own detector's when it has one (unset
+// there: scale / 2), else the site's.
+std::optional<int> bad_max_for(const ReportSettings& settings, const std::string& location);
+
 // "2026-11-16 08:00" in venue time.
 std::string local_time_text(WallTime t, std::chrono::minutes offset);
 
