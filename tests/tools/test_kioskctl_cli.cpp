@@ -1,10 +1,14 @@
 // kioskctl's pure parts: command-line parsing and usage errors, settings resolution, the
-// event-stream parser, hub URLs, and the device config file (content and 0600 mode).
+// event-stream parser, hub URLs, and the device config file (content and 0600 mode); and the
+// event-stream client against a loopback server that goes quiet.
 #include <catch2/catch.hpp>
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
+#include <thread>
 #include <map>
 #include <set>
 
@@ -18,6 +22,7 @@
 
 using namespace kiosk::ctl;
 using Kind = Invocation::Kind;
+using namespace std::chrono_literals;
 
 namespace {
 Invocation parse(std::vector<std::string> argv) { return parse_command_line(argv); }
@@ -226,6 +231,41 @@ TEST_CASE("the event-stream parser yields events as their bytes arrive, in any s
     CHECK(got[2].event == "message");
     CHECK(got[2].data == "line1\nline2");
   }
+}
+
+TEST_CASE("an event stream that goes quiet ends as silent, apart from reaching the deadline") {
+  // A "hub" that answers the stream's header and one comment, then says nothing and keeps the
+  // connection open, as one that lost power behind a switch would.
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(listener >= 0);
+  const sockaddr_in any = kiosk::net::loopback_address(0);
+  REQUIRE(::bind(listener, reinterpret_cast<const sockaddr*>(&any), sizeof any) == 0);
+  REQUIRE(::listen(listener, 4) == 0);
+  sockaddr_in bound{};
+  socklen_t len = sizeof bound;
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&bound), &len);
+  std::thread hub([listener] {
+    for (int i = 0; i < 2; ++i) {
+      const int c = ::accept(listener, nullptr, nullptr);
+      if (c < 0) return;
+      char buf[2048];
+      (void)::recv(c, buf, sizeof buf, 0);
+      const std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n: hello\n\n";
+      (void)::send(c, head.data(), head.size(), MSG_NOSIGNAL);
+      (void)::recv(c, buf, sizeof buf, 0);  // until the client gives up and closes
+      ::close(c);
+    }
+  });
+  auto url = HubUrl::parse("http://127.0.0.1:" + std::to_string(ntohs(bound.sin_port)));
+  REQUIRE(url);
+  HubClient client(*url, std::nullopt, std::chrono::seconds(5));
+  const auto ignore = [](const ServerEvent&) { return true; };
+  CHECK(client.events("/api/events", {}, ignore, std::chrono::steady_clock::now() + 10s, 300ms) ==
+        HubClient::StreamEnd::silent);
+  CHECK(client.events("/api/events", {}, ignore, std::chrono::steady_clock::now() + 300ms, 10s) ==
+        HubClient::StreamEnd::timeout);
+  hub.join();
+  ::close(listener);
 }
 
 TEST_CASE("the device config holds only keys the firmware knows") {

@@ -400,6 +400,9 @@ class Session {
         std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s));
     if (!press) {
       if (end == HubClient::StreamEnd::closed) throw Failure{"the hub closed the event stream", "retry; check the hub's log"};
+      if (end == HubClient::StreamEnd::silent)
+        throw Failure{"no word from the hub for " + std::to_string(HubClient::kStreamSilence.count()) + " s",
+                      "check the hub is running and reachable, then retry"};
       throw Failure{"no press from " + id() + " within " + std::to_string(timeout_s) + " s",
                     "check the device's power and network, its config file (site, broker, password), and "
                     "'kioskctl device show " + id() + "'"};
@@ -479,7 +482,7 @@ class Session {
   }
 
   int alerts_follow() {
-    follow_events(
+    const auto end = follow_events(
         [&] {
           if (!inv_.globals.json) out_ << "following alerts at " << settings_.hub << " (Ctrl-C to stop)\n" << std::flush;
         },
@@ -496,6 +499,9 @@ class Session {
           return true;
         },
         std::chrono::steady_clock::time_point::max());
+    if (end == HubClient::StreamEnd::silent)
+      throw Failure{"no word from the hub for " + std::to_string(HubClient::kStreamSilence.count()) + " s",
+                    "check the hub is running and reachable, then run the command again"};
     throw Failure{"the hub closed the event stream", "run the command again"};
   }
 

@@ -119,7 +119,8 @@ HttpReply HubClient::post(const std::string& target, const std::string& json_bod
 
 HubClient::StreamEnd HubClient::events(const std::string& target, const std::function<void()>& opened,
                                        const std::function<bool(const ServerEvent&)>& on_event,
-                                       std::chrono::steady_clock::time_point deadline) {
+                                       std::chrono::steady_clock::time_point deadline,
+                                       std::chrono::milliseconds silence) {
   asio::io_context io;
   beast::tcp_stream stream(io);
   connect(io, stream, url_, timeout_);
@@ -156,13 +157,10 @@ HubClient::StreamEnd HubClient::events(const std::string& target, const std::fun
   EventStreamParser events;
   char chunk[8192];
   while (true) {
-    auto now = std::chrono::steady_clock::now();
+    const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return StreamEnd::timeout;
-    if (deadline == std::chrono::steady_clock::time_point::max()) {
-      stream.expires_never();
-    } else {
-      stream.expires_after(deadline - now);
-    }
+    const bool silence_first = deadline - now > silence;
+    stream.expires_after(silence_first ? std::chrono::steady_clock::duration(silence) : deadline - now);
     parser.get().body().data = chunk;
     parser.get().body().size = sizeof(chunk);
     // read_some: an event must come out as soon as its bytes do, not when the buffer is full.
@@ -171,7 +169,7 @@ HubClient::StreamEnd HubClient::events(const std::string& target, const std::fun
     for (const auto& e : events.feed(std::string_view(chunk, got))) {
       if (!on_event(e)) return StreamEnd::stopped;
     }
-    if (ec == beast::error::timeout) return StreamEnd::timeout;
+    if (ec == beast::error::timeout) return silence_first ? StreamEnd::silent : StreamEnd::timeout;
     if (ec == http::error::need_buffer) continue;
     if (ec || parser.is_done()) return StreamEnd::closed;
   }

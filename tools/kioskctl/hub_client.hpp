@@ -53,13 +53,18 @@ class HubClient {
   HttpReply get(const std::string& target);
   HttpReply post(const std::string& target, const std::string& json_body);
 
-  enum class StreamEnd { stopped, timeout, closed };
+  enum class StreamEnd { stopped, timeout, closed, silent };
+  // The hub writes a comment line to every event stream every 20 s: this long without a byte
+  // means it is gone without closing (powered off, network lost).
+  static constexpr std::chrono::seconds kStreamSilence{60};
   // GETs an event stream; calls `opened` once the hub answered 200, then `on_event` for each
-  // event until it returns false (stopped), the deadline passes (timeout) or the hub closes.
+  // event until it returns false (stopped), the deadline passes (timeout), the hub closes
+  // (closed) or nothing arrives for `silence` (silent).
   // Throws HubUnreachable, or std::runtime_error with the hub's error for a non-200 answer.
   StreamEnd events(const std::string& target, const std::function<void()>& opened,
                    const std::function<bool(const ServerEvent&)>& on_event,
-                   std::chrono::steady_clock::time_point deadline);
+                   std::chrono::steady_clock::time_point deadline,
+                   std::chrono::milliseconds silence = kStreamSilence);
 
  private:
   HttpReply request(bool post, const std::string& target, const std::string& body);
