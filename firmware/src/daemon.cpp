@@ -133,9 +133,11 @@ int Daemon::run(int signal_fd) {
                           " queued=" + std::to_string(outbox_.depth()) +
                           " next_seq=" + std::to_string(outbox_.next_seq()) +
                           " dropped=" + std::to_string(outbox_.dropped()));
+  service_.ready();
   for (;;) {
     auto now = Clock::now();
     step(now);
+    service_.keep_alive(now);
     std::vector<pollfd> fds;
     fds.push_back({signal_fd, POLLIN, 0});
     fds.push_back({link_->event_fd(), POLLIN, 0});
@@ -388,6 +390,7 @@ std::optional<TimePoint> Daemon::next_deadline(TimePoint now) const {
   consider(detector_.next_deadline());
   consider(input_->next_deadline());
   consider(led_.next_change(now));
+  consider(service_.next_deadline());
   if (state_ == LinkState::down) consider(connect_at_);
   if (state_ == LinkState::up) {
     consider(telemetry_at_);
@@ -397,6 +400,7 @@ std::optional<TimePoint> Daemon::next_deadline(TimePoint now) const {
 }
 
 void Daemon::shutdown() {
+  service_.stopping();
   if (state_ == LinkState::up) {
     auto offline = protocol::to_json(protocol::Status{protocol::DeviceState::offline, {}, {}, {}});
     if (!link_->publish_and_disconnect(status_topic_, offline, Millis{2000})) {

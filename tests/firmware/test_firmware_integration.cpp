@@ -7,6 +7,8 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -441,4 +443,42 @@ TEST_CASE("SIGTERM while the connect to the broker is still in progress exits 0 
   INFO(fw.log());
   CHECK(status == 0);
   CHECK(fw.log().find("info daemon: stopped;") != std::string::npos);
+}
+
+TEST_CASE("under systemd the daemon says ready once started, pings the watchdog, and says stopping", "[integration]") {
+  Broker broker;
+  TempDir dir;
+  // systemd's side: a datagram socket at $NOTIFY_SOCKET.
+  const auto path = (dir / "notify.sock").string();
+  const int sock = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  REQUIRE(sock >= 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  REQUIRE(path.size() < sizeof addr.sun_path);
+  path.copy(addr.sun_path, path.size());
+  REQUIRE(::bind(sock, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+  timeval tv{5, 0};
+  ::setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const auto next = [&]() -> std::string {
+    char buf[256];
+    const auto n = ::recv(sock, buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("(nothing within 5 s)");
+  };
+  Child fw({(bin_dir() / "kiosk-firmware").string(), "--site", kSite, "--device", kDevice, "--broker", broker.url(),
+            "--board", "sim-4", "--boards-dir", (source_dir() / "boards").string(), "--data-dir",
+            (dir / "data").string(), "--sim-input", (dir / "buttons.fifo").string()},
+           Child::Options{.env = {{"NOTIFY_SOCKET", path}, {"WATCHDOG_USEC", "200000"}},
+                          .log_file = dir / "fw.log",
+                          .working_dir = {}});
+  INFO(fw.log());
+  CHECK(next() == "READY=1");
+  CHECK(fw.log().find("info daemon: started") != std::string::npos);  // ready means started
+  // At half the 200 ms watchdog period, also while nothing else happens.
+  for (int i = 0; i < 3; ++i) CHECK(next() == "WATCHDOG=1");
+  fw.signal(SIGTERM);
+  std::string last;
+  for (int i = 0; i < 10 && last != "STOPPING=1"; ++i) last = next();
+  CHECK(last == "STOPPING=1");
+  CHECK(fw.wait(5s) == 0);
+  ::close(sock);
 }

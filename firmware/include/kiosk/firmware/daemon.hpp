@@ -18,6 +18,7 @@
 #include "kiosk/firmware/press_logic.hpp"
 #include "kiosk/firmware/press_time.hpp"
 #include "kiosk/firmware/send_window.hpp"
+#include "kiosk/firmware/service_notify.hpp"
 
 namespace kiosk::firmware {
 
@@ -69,6 +70,7 @@ class Daemon {
   SimButtons* sim_ = nullptr;  // input_ when simulated, to follow debounce changes
   std::unique_ptr<Leds> leds_;
   std::unique_ptr<MqttLink> link_;
+  ServiceNotifier service_ = ServiceNotifier::from_environment();
 
   std::string press_topic_;
   std::string status_topic_;
