@@ -3,6 +3,8 @@
 
 #include <gpiod.hpp>
 
+#include <algorithm>
+
 namespace kiosk::firmware {
 namespace {
 
@@ -20,6 +22,23 @@ std::bitset<32> flags_for(const BoardLine& line) {
 
 }  // namespace
 
+std::vector<ButtonEdge> edges_from_events(int button, const std::vector<LineEvent>& events, bool level_now,
+                                          TimePoint now, std::optional<TimePoint> not_before) {
+  constexpr auto kSameClock = std::chrono::seconds(10);
+  std::vector<ButtonEdge> out;
+  auto floor = not_before;
+  for (const auto& e : events) {
+    TimePoint at{std::chrono::duration_cast<TimePoint::duration>(e.timestamp)};
+    if (at > now + kSameClock || at < now - kSameClock) at = now;
+    at = std::min(at, now);
+    if (floor) at = std::max(at, *floor);
+    out.push_back(ButtonEdge{button, e.pressed, at});
+    floor = at;
+  }
+  if (out.empty() || out.back().pressed != level_now) out.push_back(ButtonEdge{button, level_now, floor ? std::max(now, *floor) : now});
+  return out;
+}
+
 GpiodButtons::GpiodButtons(const Board& board) : chip_(std::make_unique<gpiod::chip>(board.chip)) {
   for (const auto& b : board.buttons) {
     auto line = chip_->get_line(b.offset);
@@ -27,6 +46,7 @@ GpiodButtons::GpiodButtons(const Board& board) : chip_(std::make_unique<gpiod::c
     fds_.push_back(line.event_get_fd());
     lines_.push_back(line);
   }
+  last_edge_.resize(lines_.size());
 }
 
 GpiodButtons::~GpiodButtons() {
@@ -41,16 +61,25 @@ void GpiodButtons::on_readable(int fd, TimePoint now) {
   for (std::size_t i = 0; i < fds_.size(); ++i) {
     if (fds_[i] != fd) continue;
     auto& line = lines_[i];
-    // Drain what the kernel queued; the logical value (active-low applied by libgpiod) is the truth,
-    // the edge type alone can mislead when edges were merged.
-    while (line.event_wait(std::chrono::nanoseconds(0))) line.event_read();
-    edges_.push_back(ButtonEdge{static_cast<int>(i), line.get_value() == 1, now});
+    // Drain what the kernel queued, each edge with its own time; the value read after it (active-low
+    // applied by libgpiod) is the truth the list ends on.
+    std::vector<LineEvent> events;
+    while (line.event_wait(std::chrono::nanoseconds(0))) {
+      const auto e = line.event_read();
+      events.push_back(LineEvent{e.event_type == gpiod::line_event::RISING_EDGE, e.timestamp});
+    }
+    for (const auto& edge : edges_from_events(static_cast<int>(i), events, line.get_value() == 1, now, last_edge_[i])) {
+      edges_.push_back(edge);
+      last_edge_[i] = edge.at;
+    }
   }
 }
 
 std::vector<ButtonEdge> GpiodButtons::take(TimePoint) {
   std::vector<ButtonEdge> out;
   out.swap(edges_);
+  // Lines are drained one after another; the debouncer wants all buttons' edges in time order.
+  std::stable_sort(out.begin(), out.end(), [](const ButtonEdge& a, const ButtonEdge& b) { return a.at < b.at; });
   return out;
 }
 
