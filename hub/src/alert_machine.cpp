@@ -75,6 +75,17 @@ void AlertMachine::emit(std::vector<Effect>& out, TrackedAlert& t, Change change
   out.push_back(Effect{.kind = Effect::Kind::publish, .change = change, .alert = t.alert});
 }
 
+// A reminder changes nothing about the alert itself: stored as it is (the history gets the
+// change), and published again with `updated` set to now, so a manager who follows alert/# over
+// MQTT alone, with no webhook, is reminded too. The alert's own `updated` stays the time it last
+// changed (a restored alert is resolved by how long it has been quiet).
+void AlertMachine::remind(std::vector<Effect>& out, const TrackedAlert& t, Change change, WallTime now) {
+  out.push_back(Effect{.kind = Effect::Kind::persist, .change = change, .alert = t.alert, .record = t});
+  protocol::Alert again = t.alert;
+  again.updated = now;
+  out.push_back(Effect{.kind = Effect::Kind::publish, .change = change, .alert = std::move(again)});
+}
+
 void AlertMachine::notify(std::vector<Effect>& out, const TrackedAlert& t, Change change, const Recipients& r) {
   for (const auto& c : r.contacts)
     out.push_back(Effect{.kind = Effect::Kind::notify, .change = change, .alert = t.alert, .contact = c});
@@ -223,14 +234,14 @@ std::vector<Effect> AlertMachine::tick(EventTime now) {
         t.level = next.level;
         t.level_since = now.at;
         t.last_notice = now.at;
-        out.push_back(Effect{.kind = Effect::Kind::persist, .change = Change::escalated, .alert = t.alert, .record = t});
+        remind(out, t, Change::escalated, now.at);
         notify(out, t, Change::escalated, next);
         continue;
       }
     }
     if (now.at - t.last_notice >= settings_.repeat_interval) {
       t.last_notice = now.at;
-      out.push_back(Effect{.kind = Effect::Kind::persist, .change = Change::repeated, .alert = t.alert, .record = t});
+      remind(out, t, Change::repeated, now.at);
       notify(out, t, Change::repeated, routing_.who_gets(location, now.wall, t.level));
     }
   }

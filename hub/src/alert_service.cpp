@@ -235,8 +235,11 @@ void AlertService::run(std::vector<Effect> effects) {
     stored = !err;
     if (err) {
       ++counters_.store_errors;
-      // Telling the manager matters more than the record: publish anyway, from memory.
-      hub_.log().error("alerts", "cannot store an alert change (publishing it anyway): " + *err);
+      // Telling the manager matters more than the record: publish anyway, from memory, and keep
+      // the webhook posts to queue once the database takes writes again (queue_unqueued_posts).
+      hub_.log().error("alerts", "cannot store an alert change (publishing it anyway; " + std::to_string(posts.size()) +
+                                     " webhook posts wait in memory): " + *err);
+      keep_unqueued(std::move(posts));
       posts.clear();
     }
   }
@@ -425,7 +428,33 @@ void AlertService::tick() {
   auto effects = machine_.tick(now);
   if (!effects.empty()) run(std::move(effects));
   republish_pending();
+  queue_unqueued_posts();
   webhooks_.housekeep();
+}
+
+void AlertService::keep_unqueued(std::vector<WebhookPost> posts) {
+  // Bounded: a database that stays unwritable for days must not grow the hub without end.
+  constexpr std::size_t kMax = 10000;
+  for (auto& p : posts) unqueued_posts_.push_back(std::move(p));
+  if (unqueued_posts_.size() > kMax) {
+    const auto drop = unqueued_posts_.size() - kMax;
+    hub_.log().error("alerts", "dropping the " + std::to_string(drop) + " oldest webhook posts kept in memory (" +
+                                   std::to_string(kMax) + " at most); free the database's disk");
+    unqueued_posts_.erase(unqueued_posts_.begin(), unqueued_posts_.begin() + static_cast<std::ptrdiff_t>(drop));
+  }
+  counters_.posts_unqueued = unqueued_posts_.size();
+}
+
+void AlertService::queue_unqueued_posts() {
+  if (unqueued_posts_.empty()) return;
+  // The webhook queue is on the wall clock, as in run().
+  if (store_.write({}, machine_.next_id(), unqueued_posts_, hub_.clock().wall_now(), AlertStore::Durability::power_safe))
+    return;  // still failing: already said when the change was not stored
+  hub_.log().info("alerts", "queued " + std::to_string(unqueued_posts_.size()) +
+                                " webhook posts that waited in memory for the database");
+  unqueued_posts_.clear();
+  counters_.posts_unqueued = 0;
+  webhooks_.kick();
 }
 
 std::string AlertService::render_metrics() {
@@ -441,6 +470,8 @@ std::string AlertService::render_metrics() {
   counter(out, "kiosk_alert_publish_failures_total", "Alert publishes the broker did not take (retried).",
           counters_.publish_failures);
   counter(out, "kiosk_alert_store_errors_total", "Alert changes that could not be stored.", counters_.store_errors);
+  counter(out, "kiosk_webhook_posts_unqueued", "Webhook posts waiting in memory for the database to take them.",
+          counters_.posts_unqueued, "gauge");
   std::uint64_t open = 0;
   std::uint64_t acked = 0;
   for (const auto& t : machine_.active_alerts()) (t.alert.state == AlertState::acked ? acked : open) += 1;

@@ -147,6 +147,29 @@ TEST_CASE("an unacknowledged alert repeats every repeat interval and escalates a
   CHECK(count(m.tick(t + 20min), Effect::Kind::notify, Change::escalated) == 0);
 }
 
+TEST_CASE("a reminder or an escalation is published again, so managers on MQTT alone hear it too") {
+  AlertMachine m({}, Routing({}, 0min));  // no contacts at all: MQTT is the only way to hear
+  const WallTime t = t0();
+  m.on_verdict("spa", "Spa", spike(4, 5), t);
+  const auto r = m.tick(t + 5min);
+  REQUIRE(count(r, Effect::Kind::publish, Change::repeated) == 1);
+  const auto it = std::find_if(r.begin(), r.end(), [](const Effect& e) { return e.kind == Effect::Kind::publish; });
+  CHECK(it->alert.state == AlertState::open);
+  CHECK(it->alert.updated == t + 5min);
+  // The alert itself did not change: its own `updated` is still when it last did.
+  CHECK(m.active("spa")->alert.updated == t);
+  CHECK(count(r, Effect::Kind::persist, Change::repeated) == 1);
+
+  AlertMachine two({}, two_levels());
+  two.on_verdict("spa", "Spa", spike(4, 5), t);
+  two.tick(t + 5min);
+  const auto e = two.tick(t + 10min);
+  CHECK(count(e, Effect::Kind::publish, Change::escalated) == 1);
+  // Acked: nobody needs reminding, so nothing is published again either.
+  REQUIRE(two.ack(two.active("spa")->alert.id, "bob", t + 11min));
+  CHECK(count(two.tick(t + 20min), Effect::Kind::publish) == 0);
+}
+
 TEST_CASE("an ack stops repeats and escalation") {
   AlertMachine m({}, two_levels());
   const WallTime t = t0();

@@ -4,6 +4,8 @@
 
 #include <set>
 
+#include <sqlite3.h>
+
 #include <boost/json.hpp>
 
 #include "kiosk/protocol/messages.hpp"
@@ -415,4 +417,36 @@ TEST_CASE("a resolved alert the broker missed before a hub restart is published 
   CHECK(retained->retained);
   CHECK(payload_of(*retained).at("state").as_string() == "resolved");
   CHECK(payload_of(*retained).at("id").as_string() == "a-000001");
+}
+
+TEST_CASE("webhook posts of an alert change the database refused wait in memory and go out once it takes writes",
+          "[integration]") {
+  HookServer server;
+  server.start();
+  Venue v(alert_settings(R"([{"id": "alice", "webhook": ")" + server.url("/alice") + R"("}])"));
+  auto& hub = *v.hub;
+  // From now on the database refuses webhook posts, as a full disk would refuse any write.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((v.dir / "data" / "hub.db").c_str(), &db) == SQLITE_OK);
+  const auto exec = [&](const char* sql) {
+    INFO(sql);
+    REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+  };
+  exec("CREATE TRIGGER refuse BEFORE INSERT ON webhook_queue BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END");
+  MqttProbe manager(v.broker.url());
+  manager.connect();
+  manager.subscribe(hub.alert_topic("front-desk"));
+  press_bad(v.device, hub, "t-1", 1, 3);
+  // Managers on MQTT hear of it at once, from memory.
+  REQUIRE(manager.wait_for([&](const Message& m) { return is_alert(m, hub.alert_topic("front-desk"), "open"); }));
+  const auto metrics = [&] { return http_get(hub.port(), "/metrics").body; };
+  REQUIRE(wait_until([&] { return metrics().find("kiosk_webhook_posts_unqueued 1") != std::string::npos; }));
+  CHECK(metrics().find("kiosk_alert_store_errors_total 0") == std::string::npos);
+  CHECK(server.count("/alice") == 0);  // nothing queued, so nothing sent
+
+  exec("DROP TRIGGER refuse");
+  REQUIRE(wait_until([&] { return server.count("/alice") == 1; }));
+  CHECK(json::parse(server.requests().back().body).at("event").as_string() == "opened");
+  CHECK(metrics().find("kiosk_webhook_posts_unqueued 0") != std::string::npos);
+  sqlite3_close(db);
 }

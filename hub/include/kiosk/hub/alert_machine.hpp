@@ -99,6 +99,7 @@ class AlertMachine {
 
  private:
   void emit(std::vector<Effect>& out, TrackedAlert& t, Change change, WallTime now);
+  void remind(std::vector<Effect>& out, const TrackedAlert& t, Change change, WallTime now);
   void notify(std::vector<Effect>& out, const TrackedAlert& t, Change change, const Recipients& r);
   void notify_up_to_level(std::vector<Effect>& out, const TrackedAlert& t, Change change, WallTime wall,
                           std::string_view except);

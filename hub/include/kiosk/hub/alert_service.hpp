@@ -32,6 +32,7 @@ struct AlertCounters {
   std::uint64_t acks_rejected = 0;
   std::uint64_t publish_failures = 0;  // retried on the next tick
   std::uint64_t store_errors = 0;
+  std::uint64_t posts_unqueued = 0;  // webhook posts waiting in memory to be queued (a gauge)
 };
 
 class AlertService {
@@ -66,6 +67,8 @@ class AlertService {
   void run(std::vector<Effect> effects);
   bool publish(const protocol::Alert& alert, Change change);
   void republish_pending();
+  void keep_unqueued(std::vector<WebhookPost> posts);
+  void queue_unqueued_posts();
   void reject_ack(const std::string& reason, const std::string& detail);
   std::string display_name(const std::string& location) const;
   // The machine and the detectors run on timeline_; what leaves the service is on the wall clock.
@@ -85,6 +88,9 @@ class AlertService {
   WebhookSender webhooks_;
   boost::asio::steady_timer tick_timer_;
   std::map<std::string, protocol::Alert> unpublished_;  // by location: the last state the broker has not taken
+  // Webhook posts whose alert change could not be stored (disk full, database locked): kept here
+  // and queued on a later tick, so a manager is still told once the database takes writes again.
+  std::vector<WebhookPost> unqueued_posts_;
   bool was_connected_ = false;
   std::map<std::string, SteadyTime> reject_logged_;
   AlertCounters counters_;
