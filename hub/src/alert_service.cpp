@@ -341,11 +341,12 @@ void AlertService::on_http(const HttpRequest& req, const std::shared_ptr<HttpSes
   if (seg.size() == 2 && get) {
     std::string state = query_value(query, "state");
     if (state.empty()) state = "all";
-    std::optional<AlertState> filter;
-    if (state == "open") filter = AlertState::open;
-    else if (state == "acked") filter = AlertState::acked;
-    else if (state == "resolved") filter = AlertState::resolved;
-    else if (state != "all") return fail(400, "state: must be open, acked, resolved or all");
+    std::vector<AlertState> filter;  // empty: all
+    if (state == "open") filter = {AlertState::open};
+    else if (state == "acked") filter = {AlertState::acked};
+    else if (state == "active") filter = {AlertState::open, AlertState::acked};  // not resolved yet
+    else if (state == "resolved") filter = {AlertState::resolved};
+    else if (state != "all") return fail(400, "state: must be open, acked, active, resolved or all");
     std::size_t limit = 100;
     if (auto l = query_value(query, "limit"); !l.empty()) {
       if (l.size() > 5 || !std::all_of(l.begin(), l.end(), [](char c) { return c >= '0' && c <= '9'; }) ||

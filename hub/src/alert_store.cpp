@@ -266,13 +266,18 @@ std::uint64_t AlertStore::load_next_id() {
   return next;
 }
 
-std::vector<Alert> AlertStore::list(std::optional<AlertState> state, std::size_t limit) {
-  std::string sql = std::string("SELECT ") + kAlertColumns + " FROM alerts WHERE site = ?1" +
-                    (state ? " AND state = ?2" : "") + " ORDER BY since_ms DESC, id DESC LIMIT ?3";
+std::vector<Alert> AlertStore::list(const std::vector<AlertState>& states, std::size_t limit) {
+  std::string sql = std::string("SELECT ") + kAlertColumns + " FROM alerts WHERE site = ?1";
+  if (!states.empty()) {
+    sql += " AND state IN (";
+    for (std::size_t i = 0; i < states.size(); ++i) sql += (i ? ",?" : "?") + std::to_string(i + 3);
+    sql += ")";
+  }
+  sql += " ORDER BY since_ms DESC, id DESC LIMIT ?2";
   Statement s(db_, sql);
   s.bind(1, site_);
-  if (state) s.bind(2, to_string(*state));
-  s.bind(3, static_cast<std::int64_t>(limit));
+  s.bind(2, static_cast<std::int64_t>(limit));
+  for (std::size_t i = 0; i < states.size(); ++i) s.bind(static_cast<int>(i + 3), to_string(states[i]));
   std::vector<Alert> out;
   while (s.step()) out.push_back(alert_from(s));
   return out;

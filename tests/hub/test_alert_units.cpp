@@ -161,8 +161,13 @@ TEST_CASE("stored alerts come back as they were, with their history and the next
     return a;
   }());
   CHECK(store.load_next_id() == 9);
-  CHECK(store.list(AlertState::resolved, 10).at(0).id == "a-000008");
-  CHECK(store.list(std::nullopt, 10).size() == 2);
+  CHECK(store.list({AlertState::resolved}, 10).at(0).id == "a-000008");
+  CHECK(store.list({}, 10).size() == 2);
+  // "Active": open or acked, not resolved.
+  const auto going_on = store.list({AlertState::open, AlertState::acked}, 10);
+  REQUIRE(going_on.size() == 1);
+  CHECK(going_on[0].id == "a-000007");
+  CHECK(store.list({AlertState::open}, 10).empty());
   auto h = store.history("a-000007");
   REQUIRE(h.size() == 2);
   CHECK(h[1].change == "acked");

@@ -284,6 +284,9 @@ TEST_CASE("kioskctl follows, lists and acknowledges an alert raised by a burst o
   auto acked = json::parse(v.kioskctl({"alerts", "--state", "acked", "--json"}).output);
   REQUIRE(acked.as_array().size() == 1);
   CHECK(acked.as_array()[0].at("acked_by") == "alice");
+  // An acked alert is still going on: the default list shows it, "open" no longer does.
+  CHECK_THAT(v.kioskctl({"alerts"}).output, Catch::Contains(id) && Catch::Contains("acked"));
+  CHECK(json::parse(v.kioskctl({"alerts", "--state", "open", "--json"}).output).as_array().empty());
   CHECK(v.kioskctl({"alerts", "ack", "a-999999", "--by", "alice"}).status == 1);
   CHECK(v.kioskctl({"alerts", "--state", "bogus"}).status == 1);
 }

@@ -75,7 +75,7 @@ const std::vector<CommandSpec>& commands() {
       {{"location", "rename"}, {"id"}, {{"name", "NAME", "the new display name"}}, {"name"}, "rename a location", "", true},
       {{"alerts"},
        {},
-       {{"state", "S", "open, acked, resolved or all (default open)"},
+       {{"state", "S", "open, acked, active (open or acked), resolved or all (default active)"},
         {"follow", "", "print alerts as they happen until interrupted"}},
        {},
        "list alerts, or follow them live",

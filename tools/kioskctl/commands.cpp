@@ -460,9 +460,10 @@ class Session {
   }
 
   int alerts_list() {
-    const auto state = inv_.option_or("state", "open");
-    if (state != "open" && state != "acked" && state != "resolved" && state != "all") {
-      throw Failure{"--state must be open, acked, resolved or all", "e.g. kioskctl alerts --state all"};
+    // Active by default: an acknowledged alert is still going on until it resolves.
+    const auto state = inv_.option_or("state", "active");
+    if (state != "open" && state != "acked" && state != "active" && state != "resolved" && state != "all") {
+      throw Failure{"--state must be open, acked, active, resolved or all", "e.g. kioskctl alerts --state all"};
     }
     auto v = call(false, "/api/alerts?state=" + state);
     if (inv_.globals.json) return print_json(v), 0;

@@ -65,7 +65,8 @@ class AlertStore {
   std::uint64_t load_next_id();
 
   // Newest first. state nullopt: every state.
-  std::vector<protocol::Alert> list(std::optional<protocol::AlertState> state, std::size_t limit);
+  // Newest first; only alerts in one of `states` (empty: any state).
+  std::vector<protocol::Alert> list(const std::vector<protocol::AlertState>& states, std::size_t limit);
   std::optional<protocol::Alert> find(std::string_view id);
   // Each location's newest alert (by id), whatever its state: what alert/<location> must retain.
   std::vector<protocol::Alert> latest_by_location();
