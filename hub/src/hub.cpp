@@ -44,10 +44,9 @@ Hub::Hub(boost::asio::io_context& io, HubConfig config, const Clock& clock, cons
   mqtt_ = std::make_unique<MqttLink>(
       io_, clock_, log_, std::move(mqtt),
       MqttLink::Handlers{
-          [this](std::string topic, std::string payload, Received at) {
-            on_message(std::move(topic), std::move(payload), at);
-          },
-          [this](bool connected, const std::string& why) { on_connection(connected, why); }});
+          [this](std::string_view topic, std::string_view payload, Received at) { on_message(topic, payload, at); },
+          [this](bool connected, const std::string& why) { on_connection(connected, why); },
+          [this](std::string_view topic, std::size_t bytes, Received at) { on_oversized(topic, bytes, at); }});
   started_at_ = clock_.steady_now();
 }
 
@@ -132,10 +131,10 @@ void Hub::on_connection(bool connected, const std::string& why) {
   } else log_.warn("mqtt", "disconnected from " + config_.broker_url + ": " + why + "; reconnecting");
 }
 
-void Hub::on_message(std::string topic, std::string payload, Received at) {
+void Hub::on_message(std::string_view topic, std::string_view payload, Received at) {
   auto parsed = protocol::parse_topic(topic);
   if (!parsed || parsed->site != config_.site) {
-    std::string detail = parsed ? "topic " + topic + " is for another site" : parsed.error().message();
+    std::string detail = parsed ? "topic " + std::string(topic) + " is for another site" : parsed.error().message();
     counters_.rejected["bad_topic"] += 1;
     rejected_dirty_ = true;
     count_reject("?", "bad_topic", detail);
@@ -157,10 +156,18 @@ void Hub::on_message(std::string topic, std::string payload, Received at) {
     default:
       break;
   }
-  if (auto it = topic_handlers_.find(parsed->kind); it != topic_handlers_.end()) it->second(*parsed, payload, at);
+  // Extension handlers take their own copy (alert acks: rare, and they may keep it).
+  if (auto it = topic_handlers_.find(parsed->kind); it != topic_handlers_.end())
+    it->second(*parsed, std::string(payload), at);
 }
 
-void Hub::on_status(const std::string& device, const std::string& payload, Received at) {
+void Hub::on_oversized(std::string_view topic, std::size_t bytes, Received at) {
+  auto parsed = protocol::parse_topic(topic);
+  const std::string device = parsed && !parsed->device.empty() ? parsed->device : "?";
+  ingest_.on_oversized(device, topic, bytes, MqttLink::kMaxMessageBytes, at);
+}
+
+void Hub::on_status(const std::string& device, std::string_view payload, Received at) {
   auto status = protocol::parse_status(payload);
   if (!status) {
     std::string reason = reject_reason(payload, status.error(), protocol::kMaxDeviceMessageBytes);
@@ -181,7 +188,7 @@ void Hub::on_status(const std::string& device, const std::string& payload, Recei
   }
 }
 
-void Hub::on_telemetry(const std::string& device, const std::string& payload, Received at) {
+void Hub::on_telemetry(const std::string& device, std::string_view payload, Received at) {
   auto t = protocol::parse_telemetry(payload);
   if (!t) {
     std::string reason = reject_reason(payload, t.error(), protocol::kMaxDeviceMessageBytes);

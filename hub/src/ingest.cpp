@@ -71,6 +71,25 @@ Ingest::Next Ingest::on_press(const std::string& device, std::string_view payloa
   return first ? Next::arm_timer : Next::nothing;
 }
 
+namespace {
+
+std::string size_text(std::size_t bytes) {
+  constexpr std::size_t kMiB = std::size_t{1} << 20;
+  if (bytes >= kMiB && bytes % kMiB == 0) return std::to_string(bytes / kMiB) + " MiB";
+  return std::to_string(bytes) + " bytes";
+}
+
+}  // namespace
+
+void Ingest::on_oversized(const std::string& device, std::string_view topic, std::size_t bytes, std::size_t limit,
+                          Received at) {
+  counters_.rejected["oversize"] += 1;
+  ports_.rejected(device, "oversize",
+                  "payload of " + std::to_string(bytes) + " bytes from topic " + std::string(topic) + " is over the " +
+                      size_text(limit) + " message limit (acknowledged to the broker, not stored)",
+                  at.wall);
+}
+
 void Ingest::flush() {
   if (rows_.empty()) return;
   auto error = ports_.commit(rows_, inserted_);

@@ -49,14 +49,18 @@ MqttLink::MqttLink(boost::asio::io_context& io, const Clock& clock, const Log& l
   o.reconnect_max = std::chrono::seconds(5);
   // Acks to ~10k presses/s leave in one write per batch; 64 MiB waiting means the broker is gone.
   o.max_queued_bytes = 64u << 20;
-  o.max_packet_bytes = 1u << 20;
+  o.max_packet_bytes = kMaxMessageBytes;
   client_ = std::make_unique<mqtt::Client>(
       io_, std::move(o),
       mqtt::Client::Handlers{
           [this](const mqtt::Message& m) {
             if (stopping_) return;
-            handlers_.message(std::string(m.topic), std::string(m.payload),
-                              Received{clock_.steady_now(), clock_.wall_now()});
+            // Views into the client's read buffer: the handlers parse or copy before they return.
+            const Received at{clock_.steady_now(), clock_.wall_now()};
+            if (!m.truncated) return handlers_.message(m.topic, m.payload, at);
+            if (handlers_.oversized) return handlers_.oversized(m.topic, m.payload_size, at);
+            log_.warn("mqtt", "dropped a message of " + std::to_string(m.payload_size) + " bytes on " +
+                                  std::string(m.topic) + ": over the limit of " + std::to_string(kMaxMessageBytes));
           },
           [this](const mqtt::LinkEvent& e) { on_link(e); }});
 }

@@ -85,6 +85,12 @@ struct Link {
   std::vector<PublishDone> writing_done;  // QoS 0 publishes in this write
 };
 
+// One packet of a read; a PUBLISH with what parsing it gave.
+struct Inbound {
+  Packet packet;
+  std::optional<Result<Publish>> publish;
+};
+
 class Client::Session : public std::enable_shared_from_this<Session> {
  public:
   Session(asio::io_context& io, ClientOptions options, Handlers handlers)
@@ -293,34 +299,35 @@ class Client::Session : public std::enable_shared_from_this<Session> {
     }
     link->decoder.commit(n);
     last_received_ = Clock::now();
-    // All complete packets of this read; their views stay valid until the next read.
+    // All complete packets of this read; their views stay valid until the next read. A PUBLISH is
+    // parsed here, once, for both its PUBACK and its handler.
     batch_.clear();
     Packet packet;
     while (true) {
       auto status = link->decoder.next(packet);
       if (status == Decoder::Status::need_more) break;
       if (status == Decoder::Status::failed) return fail(link, "protocol error: " + link->decoder.error());
-      batch_.push_back(packet);
+      if (packet.type() == PacketType::publish) batch_.push_back(Inbound{packet, parse_publish(packet)});
+      else batch_.push_back(Inbound{packet, std::nullopt});
     }
     // PUBACK the whole read before any handler runs: a handler may block (the hub commits to
     // SQLite), and the broker's in-flight window should refill meanwhile. Durability comes from
     // the hub's own end-to-end acks, not from this PUBACK.
     if (state_ != State::disconnecting) {
-      for (const auto& p : batch_) {
-        if (p.type() != PacketType::publish || ((p.flags() >> 1) & 3) != 1) continue;
-        if (auto m = parse_publish(p)) encode_puback(queue_, m->packet_id);
-      }
+      for (const auto& in : batch_)
+        if (in.publish && *in.publish && (*in.publish)->qos == 1) encode_puback(queue_, (*in.publish)->packet_id);
       if (!queue_.empty()) flush();
     }
-    for (const auto& p : batch_) {
-      handle(link, p);
+    for (const auto& in : batch_) {
+      handle(link, in);
       if (link != link_) return;  // the packet closed the link (or a handler did)
     }
     if (!queue_.empty()) schedule_flush();
     read(link);
   }
 
-  void handle(const std::shared_ptr<Link>& link, const Packet& packet) {
+  void handle(const std::shared_ptr<Link>& link, const Inbound& in) {
+    const Packet& packet = in.packet;
     if (state_ == State::connecting && packet.type() != PacketType::connack)
       return fail(link, "protocol error: expected CONNACK");
     switch (packet.type()) {
@@ -333,9 +340,10 @@ class Client::Session : public std::enable_shared_from_this<Session> {
       case PacketType::publish: {
         // Closing: leave it unacknowledged at the broker for the next session.
         if (state_ == State::disconnecting) return;
-        auto m = parse_publish(packet);
+        const auto& m = *in.publish;
         if (!m) return fail(link, "protocol error: " + m.error().message());
-        if (handlers_.message) handlers_.message(Message{m->topic, m->payload, m->qos, m->retain, m->dup});
+        if (handlers_.message)
+          handlers_.message(Message{m->topic, m->payload, m->qos, m->retain, m->dup, m->truncated, m->payload_size});
         return;
       }
       case PacketType::puback: {
@@ -504,7 +512,7 @@ class Client::Session : public std::enable_shared_from_this<Session> {
   bool stopped_ = true;
   bool write_busy_ = false;
   bool flush_posted_ = false;
-  std::vector<Packet> batch_;            // packets of the current read
+  std::vector<Inbound> batch_;           // packets of the current read
   std::string queue_;                    // encoded packets not yet handed to the socket
   std::vector<PublishDone> queued_done_; // QoS 0 publishes in queue_
   std::unordered_map<std::uint16_t, InFlight> in_flight_;

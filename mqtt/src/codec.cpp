@@ -184,6 +184,8 @@ Result<Publish> parse_publish(const Packet& p) {
     if (m.packet_id == 0) return malformed("publish.packet_id", "0 is not a packet id");
   }
   m.payload = r.rest();
+  m.truncated = p.truncated;
+  m.payload_size = m.payload.size() + (p.truncated && p.length > p.body.size() ? p.length - p.body.size() : 0);
   return m;
 }
 
@@ -316,11 +318,18 @@ Decoder::Status Decoder::next(Packet& packet) {
     error_ = "packet of " + std::to_string(len) + " bytes is over the limit of " + std::to_string(max_packet_);
     return Status::failed;
   }
-  const std::size_t kept = std::min(len, max_packet_);
+  std::size_t kept = len;
+  if (len > max_packet_ && len >= 2) {
+    // Keep the topic and packet id whatever the limit: without them it could not be acknowledged.
+    if (avail - i < 2) return Status::need_more;
+    const std::size_t topic_size = (static_cast<std::size_t>(p[i]) << 8) | p[i + 1];
+    kept = std::min(len, std::max(max_packet_, 2 + topic_size + 2));
+  }
   if (avail - i < kept) return Status::need_more;
   packet.header = p[0];
   packet.body = std::string_view(buffer_.data() + begin_ + i, kept);
   packet.truncated = kept < len;
+  packet.length = len;
   begin_ += i + kept;
   skip_ = len - kept;
   return Status::packet;

@@ -18,6 +18,7 @@ namespace {
 struct Harness {
   boost::asio::io_context io;
   std::vector<kiosk::test::Message> messages;
+  std::vector<std::size_t> truncated_sizes;  // payload_size of each message that came cut short
   std::vector<LinkEvent> events;
   std::unique_ptr<Client> client;
 
@@ -26,6 +27,7 @@ struct Harness {
         io, std::move(options),
         Client::Handlers{[this](const kiosk::mqtt::Message& m) {
                            messages.push_back({std::string(m.topic), std::string(m.payload), m.qos, m.retain});
+                           if (m.truncated) truncated_sizes.push_back(m.payload_size);
                          },
                          [this](const LinkEvent& e) { events.push_back(e); }});
   }
@@ -167,6 +169,41 @@ TEST_CASE("messages published while a persistent session is away arrive after it
   REQUIRE(second.run_until([&] {
     return second.got("dev/d1/press", "1") && second.got("dev/d2/press", "2") && second.got("dev/d3/press", "3");
   }));
+}
+
+TEST_CASE("the MQTT client hands over an oversized QoS 1 message truncated, acknowledges it once and does not get it "
+          "again",
+          "[integration]") {
+  Broker broker;
+  auto o = options_for(broker, "big");
+  o.clean_session = false;
+  o.subscriptions = {{"big/#", 1}};
+  o.max_packet_bytes = 1024;
+  MqttProbe probe(broker.url());
+  probe.connect();
+  {
+    Harness h(o);
+    REQUIRE(h.connect());
+    REQUIRE(h.run_until([&] {
+      h.client->publish("big/ready", "x", 0, false);
+      return h.got("big/ready", "x");
+    }));
+    REQUIRE(probe.publish("big/one", std::string(5000, 'x'), 1));
+    REQUIRE(probe.publish("big/after", "small", 1));
+    REQUIRE(h.run_until([&] { return h.got("big/after", "small"); }));
+    CHECK(h.truncated_sizes == std::vector<std::size_t>{5000});
+    CHECK(h.count(LinkEvent::Kind::lost) == 0);
+    // Our PUBACKs left before this publish: once the broker acknowledges it, it has them.
+    bool synced = false;
+    REQUIRE(h.client->publish("sync/x", "s", 1, false, [&](auto e) { synced = !e; }));
+    REQUIRE(h.run_until([&] { return synced; }));
+  }  // gone without DISCONNECT: the broker keeps the session and whatever it still holds for it
+  Harness again(o);
+  REQUIRE(again.connect());
+  REQUIRE(probe.publish("big/marker", "m", 1));
+  REQUIRE(again.run_until([&] { return again.got("big/marker", "m"); }));
+  CHECK(again.truncated_sizes.empty());
+  CHECK_FALSE(again.got("big/after", "small"));
 }
 
 TEST_CASE("the client reconnects after the broker restarts and resubscribes", "[integration]") {

@@ -289,6 +289,63 @@ TEST_CASE("an oversized PUBLISH comes out truncated with its topic and id, and t
   }
 }
 
+TEST_CASE("a truncated PUBLISH parses with its payload's size as published, a whole one with its own") {
+  Decoder d(1024);
+  std::string out;
+  encode_publish(out, "kiosk/v1/s/device/d-1/press", std::string(5000, 'x'), 1, false, false, 42);
+  encode_publish(out, "kiosk/v1/s/device/d-1/press", "whole", 1, false, false, 43);
+  d.feed(out);
+  Packet p;
+  REQUIRE(d.next(p) == Decoder::Status::packet);
+  REQUIRE(p.truncated);
+  CHECK(p.length == 2 + 27 + 2 + 5000);
+  auto big = parse_publish(p);
+  REQUIRE(big);
+  CHECK(big->truncated);
+  CHECK(big->payload_size == 5000);
+  CHECK(big->payload.size() == 1024 - 2 - 27 - 2);
+  CHECK(big->packet_id == 42);
+  REQUIRE(d.next(p) == Decoder::Status::packet);
+  auto small = parse_publish(p);
+  REQUIRE(small);
+  CHECK_FALSE(small->truncated);
+  CHECK(small->payload == "whole");
+  CHECK(small->payload_size == 5);
+}
+
+TEST_CASE("a PUBLISH over a limit smaller than its topic keeps its topic and packet id, so it can be acknowledged") {
+  const std::string topic = "kiosk/v1/venue/device/" + std::string(100, 'd') + "/press";
+  for (std::size_t chunk : {std::size_t{1}, std::size_t{5}, std::size_t{4096}}) {
+    INFO("chunk " << chunk);
+    Decoder d(16);
+    std::string out;
+    encode_publish(out, topic, std::string(300, 'y'), 1, false, false, 7);
+    encode_publish(out, "t", "ok", 0, false);
+    std::vector<Publish> got;
+    std::vector<std::string> topics;  // the views die with the next feed
+    for (std::size_t at = 0; at < out.size(); at += chunk) {
+      d.feed(out.substr(at, chunk));
+      Packet p;
+      Decoder::Status status;
+      while ((status = d.next(p)) == Decoder::Status::packet) {
+        auto m = parse_publish(p);
+        REQUIRE(m);
+        topics.emplace_back(m->topic);
+        got.push_back(*m);
+      }
+      REQUIRE(status == Decoder::Status::need_more);
+    }
+    REQUIRE(got.size() == 2);
+    CHECK(topics[0] == topic);
+    CHECK(got[0].packet_id == 7);
+    CHECK(got[0].truncated);
+    CHECK(got[0].payload_size == 300);
+    CHECK(topics[1] == "t");
+    CHECK_FALSE(got[1].truncated);
+    CHECK(d.buffered() == 0);
+  }
+}
+
 TEST_CASE("a half-received remaining length waits for more bytes") {
   Decoder d;
   d.feed(std::string("\x30\x80", 2));

@@ -20,13 +20,16 @@ struct LinkHarness {
   kiosk::hub::Log log{kiosk::hub::LogLevel::warn};
   std::vector<std::pair<std::string, std::string>> messages;
   std::vector<std::pair<bool, std::string>> changes;
+  std::vector<std::pair<std::string, std::size_t>> oversized;
   std::unique_ptr<MqttLink> link;
 
   explicit LinkHarness(const Broker& broker) {
     link = std::make_unique<MqttLink>(
         io, clock, log, kiosk::hub::MqttSettings{broker.url(), "hub-link-test", "", "", "", "", "", "s1"},
-        MqttLink::Handlers{[this](std::string t, std::string p, kiosk::hub::Received) { messages.emplace_back(t, p); },
-                           [this](bool up, const std::string& why) { changes.emplace_back(up, why); }});
+        MqttLink::Handlers{
+            [this](std::string_view t, std::string_view p, kiosk::hub::Received) { messages.emplace_back(t, p); },
+            [this](bool up, const std::string& why) { changes.emplace_back(up, why); },
+            [this](std::string_view t, std::size_t bytes, kiosk::hub::Received) { oversized.emplace_back(t, bytes); }});
   }
   bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 10s) {
     return run_io_until(io, done, timeout);
@@ -99,4 +102,28 @@ TEST_CASE("stopping the hub link from a handler announces offline within the tim
   REQUIRE(watcher.publish("kiosk/v1/s1/hub/marker", "m", 1));
   REQUIRE(watcher.wait_for_topic("kiosk/v1/s1/hub/marker"));
   CHECK(watcher.count([](const Message& m) { return m.payload.find("offline") != std::string::npos; }) == 1);
+}
+
+TEST_CASE("a message over the hub link's limit reaches its oversized handler with its size, never cut short",
+          "[integration]") {
+  Broker broker;
+  MqttProbe device(broker.url());
+  device.connect();
+  device.subscribe("kiosk/v1/s1/hub/status", 1);
+  LinkHarness h(broker);
+  h.link->start();
+  REQUIRE(h.run_until([&] { return h.link->connected(); }));
+  REQUIRE(h.run_until([&] { return device.count([](const Message& m) { return m.payload.find("online") != std::string::npos; }) > 0; }));
+  const std::size_t big = 2 * MqttLink::kMaxMessageBytes;
+  REQUIRE(device.publish("kiosk/v1/s1/device/d-1/press", std::string(big, 'x'), 1));
+  // Exactly at the limit counts the topic too: a payload of the limit's size is over it.
+  REQUIRE(device.publish("kiosk/v1/s1/device/d-1/status", std::string(MqttLink::kMaxMessageBytes, 's'), 1));
+  REQUIRE(device.publish("kiosk/v1/s1/device/d-1/press", "after", 1));
+  REQUIRE(h.run_until([&] { return !h.messages.empty(); }));
+  REQUIRE(h.messages.size() == 1);
+  CHECK(h.messages[0].second == "after");
+  REQUIRE(h.oversized.size() == 2);
+  CHECK(h.oversized[0] == std::make_pair(std::string("kiosk/v1/s1/device/d-1/press"), big));
+  CHECK(h.oversized[1] == std::make_pair(std::string("kiosk/v1/s1/device/d-1/status"), MqttLink::kMaxMessageBytes));
+  CHECK(h.changes.size() == 1);  // the link stayed up
 }

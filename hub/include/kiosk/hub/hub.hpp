@@ -78,10 +78,12 @@ class Hub final : private IngestPorts {
 
  private:
   // MQTT
-  void on_message(std::string topic, std::string payload, Received at);
+  // Views valid during the call only (MqttLink::Handlers).
+  void on_message(std::string_view topic, std::string_view payload, Received at);
+  void on_oversized(std::string_view topic, std::size_t bytes, Received at);
   void on_connection(bool connected, const std::string& why);
-  void on_status(const std::string& device, const std::string& payload, Received at);
-  void on_telemetry(const std::string& device, const std::string& payload, Received at);
+  void on_status(const std::string& device, std::string_view payload, Received at);
+  void on_telemetry(const std::string& device, std::string_view payload, Received at);
   void publish_device_config(const DeviceRecord& d);
   void count_reject(const std::string& device, const std::string& reason, const std::string& detail);
 

@@ -58,6 +58,11 @@ class Ingest {
   // What the caller should do about the batch after this press.
   enum class Next { nothing, arm_timer, flush_now };
   Next on_press(const std::string& device, std::string_view payload, Received at);
+  // A message of any topic over the MQTT link's limit of `limit` bytes, which reaches the hub
+  // without its payload: rejected as oversize with its real size, like any invalid message,
+  // rather than parsed cut short. `device` is "?" when the topic names none.
+  void on_oversized(const std::string& device, std::string_view topic, std::size_t bytes, std::size_t limit,
+                    Received at);
 
   // Commits the batch, then acks each device once with all its seqs (new and duplicate).
   void flush();

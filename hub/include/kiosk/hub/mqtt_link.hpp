@@ -4,8 +4,10 @@
 
 #include <chrono>
 #include <functional>
+#include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <boost/asio/io_context.hpp>
 
@@ -33,9 +35,17 @@ struct MqttSettings {
 
 class MqttLink {
  public:
+  // The largest MQTT message the hub takes in (topic and payload). A device message is at most
+  // 1 KiB (protocol v1); this only bounds what a hostile or broken publisher can make the hub buffer.
+  static constexpr std::size_t kMaxMessageBytes = std::size_t{1} << 20;
+
   struct Handlers {
-    std::function<void(std::string topic, std::string payload, Received at)> message;
+    // The views are valid during the call only (until the link's next read): copy what outlives it.
+    std::function<void(std::string_view topic, std::string_view payload, Received at)> message;
     std::function<void(bool connected, const std::string& why)> connection;
+    // A message over kMaxMessageBytes: acknowledged to the broker (see kiosk::mqtt::Message), never
+    // handed to `message` cut short; `bytes` is its payload's size as published.
+    std::function<void(std::string_view topic, std::size_t bytes, Received at)> oversized;
   };
   // Throws std::invalid_argument for an unusable broker URL or TLS file (start-up boundary).
   MqttLink(boost::asio::io_context& io, const Clock& clock, const Log& log, MqttSettings settings, Handlers handlers);

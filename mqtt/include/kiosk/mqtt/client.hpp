@@ -38,7 +38,8 @@ struct ClientOptions {
   std::chrono::milliseconds reconnect_min{500};
   std::chrono::milliseconds reconnect_max{5'000};
   std::size_t max_queued_bytes = 64u << 20;  // written-but-not-sent bytes before publish() refuses
-  // Larger inbound PUBLISHes arrive cut to this size (and are acknowledged); other packets close the link.
+  // Larger inbound PUBLISHes are acknowledged and reach the handler cut short, marked truncated
+  // with their size as published (see Message); larger packets of other kinds close the link.
   std::size_t max_packet_bytes = 1u << 20;
 };
 
@@ -57,6 +58,13 @@ struct Message {
   int qos = 0;
   bool retain = false;
   bool dup = false;
+  // Over max_packet_bytes: payload is only the first bytes of payload_size, and the message was
+  // acknowledged all the same. Such a message can never be taken whole: withholding the PUBACK
+  // would only have the broker deliver it again on every reconnect (a QoS 1 poison message that
+  // also holds an in-flight slot), so it is acknowledged once and handed over for the receiver
+  // to reject by its size, loudly, rather than parse a cut payload.
+  bool truncated = false;
+  std::size_t payload_size = 0;  // as published
 };
 
 // Done callback of a publish: nullopt once delivered (PUBACK for QoS 1, written for QoS 0),
@@ -66,7 +74,8 @@ using PublishDone = std::function<void(std::optional<std::string> error)>;
 class Client {
  public:
   struct Handlers {
-    std::function<void(const Message&)> message;  // inbound QoS 1 is PUBACKed with its read, before this runs
+    // Inbound QoS 1 is PUBACKed with its read, before this runs (truncated ones too, see Message).
+    std::function<void(const Message&)> message;
     std::function<void(const LinkEvent&)> link;
   };
   // Throws std::invalid_argument for a URL it cannot use (start-up boundary).

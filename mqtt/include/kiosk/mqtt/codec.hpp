@@ -81,6 +81,8 @@ struct Packet {
   // An oversized PUBLISH: body is only its first max_packet_bytes (topic and packet id intact, the
   // payload cut short); the rest was skipped so the link stays in step and can acknowledge it.
   bool truncated = false;
+  // The remaining length as sent: body.size() unless truncated.
+  std::size_t length = 0;
   PacketType type() const { return static_cast<PacketType>(header >> 4); }
   std::uint8_t flags() const { return header & 0x0f; }
 };
@@ -97,6 +99,9 @@ struct Publish {
   bool retain = false;
   bool dup = false;
   std::uint16_t packet_id = 0;
+  // From a truncated packet: payload is only the first bytes of payload_size.
+  bool truncated = false;
+  std::size_t payload_size = 0;  // as published
 };
 
 struct Suback {
@@ -133,7 +138,8 @@ std::string connack_reason(std::uint8_t return_code);
 // than a PUBLISH, is an error value and leaves the decoder failed: the link must close. An
 // oversized PUBLISH comes out truncated (see Packet) and its tail is skipped as it arrives: one
 // hostile sender must not make its receiver drop the link, be sent the same message again on
-// the next connection, and drop the link again, forever.
+// the next connection, and drop the link again, forever. A truncated PUBLISH keeps at least its
+// topic and packet id, even under a limit smaller than they are, so it can always be acknowledged.
 class Decoder {
  public:
   explicit Decoder(std::size_t max_packet_bytes = 1 << 20) : max_packet_(max_packet_bytes) {}

@@ -1,0 +1,152 @@
+// kiosk::mqtt::Client's read path against a scripted broker on loopback, where the test decides
+// exactly which packets arrive together: PUBACKs of a read before its handlers, oversized PUBLISHes.
+#include <catch2/catch.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+
+#include "kiosk/mqtt/client.hpp"
+#include "kiosk_test.hpp"
+
+using namespace kiosk::test;
+namespace mqtt = kiosk::mqtt;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// Plays the broker for one client connection: CONNACK to its CONNECT, and to its SUBSCRIBE a
+// SUBACK followed by `after_subscribe` in the same write (so the client reads them together).
+// Records the type of every packet the client sends, and the id of each PUBACK.
+struct ScriptedBroker {
+  tcp::acceptor acceptor;
+  std::optional<tcp::socket> socket;
+  mqtt::Decoder decoder;
+  std::string after_subscribe;
+  std::vector<mqtt::PacketType> received;
+  std::vector<std::uint16_t> pubacks;
+
+  explicit ScriptedBroker(asio::io_context& io) : acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    acceptor.async_accept([this](boost::system::error_code ec, tcp::socket s) {
+      if (ec) return;
+      socket.emplace(std::move(s));
+      read();
+    });
+  }
+  std::string url() const { return "tcp://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()); }
+  bool got(mqtt::PacketType type) const { return std::find(received.begin(), received.end(), type) != received.end(); }
+
+ private:
+  void read() {
+    char* at = decoder.prepare(4096);
+    socket->async_read_some(asio::buffer(at, decoder.capacity_after_prepare()),
+                            [this](boost::system::error_code ec, std::size_t n) {
+                              if (ec) return;
+                              decoder.commit(n);
+                              mqtt::Packet p;
+                              while (decoder.next(p) == mqtt::Decoder::Status::packet) on_packet(p);
+                              read();
+                            });
+  }
+  void on_packet(const mqtt::Packet& p) {
+    received.push_back(p.type());
+    std::string out;
+    if (p.type() == mqtt::PacketType::connect) mqtt::encode_connack(out, false, 0);
+    if (p.type() == mqtt::PacketType::puback) pubacks.push_back(*mqtt::parse_packet_id(p));
+    if (p.type() == mqtt::PacketType::subscribe) {
+      std::uint16_t id = 0;
+      REQUIRE(mqtt::parse_subscribe(p, id));
+      mqtt::encode_suback(out, id, {1});
+      out += after_subscribe;
+    }
+    if (out.empty()) return;
+    auto bytes = std::make_shared<std::string>(std::move(out));
+    asio::async_write(*socket, asio::buffer(*bytes), [bytes](boost::system::error_code, std::size_t) {});
+  }
+};
+
+struct Seen {
+  std::string topic;
+  std::string payload;
+  bool truncated = false;
+  std::size_t payload_size = 0;
+};
+
+mqtt::ClientOptions options_for(const ScriptedBroker& broker) {
+  mqtt::ClientOptions o;
+  o.url = broker.url();
+  o.client_id = "scripted";
+  o.subscriptions = {{"#", 1}};
+  o.keepalive = std::chrono::seconds(0);
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("the MQTT client acknowledges every QoS 1 PUBLISH of a read before its handlers run, even when the "
+          "first disconnects") {
+  asio::io_context io;
+  ScriptedBroker broker(io);
+  for (std::uint16_t id : {11, 12, 13})
+    mqtt::encode_publish(broker.after_subscribe, "t/" + std::to_string(id), "p", 1, false, false, id);
+  std::vector<Seen> seen;
+  std::unique_ptr<mqtt::Client> client;
+  bool closed = false;
+  client = std::make_unique<mqtt::Client>(
+      io, options_for(broker),
+      mqtt::Client::Handlers{[&](const mqtt::Message& m) {
+                               seen.push_back({std::string(m.topic), std::string(m.payload), m.truncated, m.payload_size});
+                               client->disconnect([&] { closed = true; });
+                             },
+                             {}});
+  client->start();
+  REQUIRE(run_io_until(io, [&] { return closed && broker.got(mqtt::PacketType::disconnect); }));
+  // The handler of the first message closed the session; the other two were acknowledged all the
+  // same (with their read) and were not handed over after the close.
+  CHECK(broker.pubacks == std::vector<std::uint16_t>{11, 12, 13});
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].topic == "t/11");
+  CHECK(seen[0].payload_size == 1);
+  CHECK_FALSE(seen[0].truncated);
+  // PUBACKs first, DISCONNECT last.
+  CHECK(broker.received.back() == mqtt::PacketType::disconnect);
+}
+
+TEST_CASE("the MQTT client acknowledges an oversized PUBLISH and hands it over marked truncated with its size, and "
+          "the link stays up") {
+  asio::io_context io;
+  ScriptedBroker broker(io);
+  const std::string long_topic = "kiosk/v1/venue/device/" + std::string(100, 'd') + "/press";
+  mqtt::encode_publish(broker.after_subscribe, "big/one", std::string(5000, 'x'), 1, false, false, 5);
+  // Its topic alone is over the limit: still acknowledged, topic intact.
+  mqtt::encode_publish(broker.after_subscribe, long_topic, std::string(200, 'y'), 1, false, false, 6);
+  mqtt::encode_publish(broker.after_subscribe, "small/two", "ok", 1, false, false, 7);
+  std::vector<Seen> seen;
+  std::vector<mqtt::LinkEvent> events;
+  auto o = options_for(broker);
+  o.max_packet_bytes = 64;
+  mqtt::Client client(io, o,
+                      mqtt::Client::Handlers{[&](const mqtt::Message& m) {
+                                               seen.push_back({std::string(m.topic), std::string(m.payload),
+                                                               m.truncated, m.payload_size});
+                                             },
+                                             [&](const mqtt::LinkEvent& e) { events.push_back(e); }});
+  client.start();
+  REQUIRE(run_io_until(io, [&] { return seen.size() == 3 && broker.pubacks.size() == 3; }));
+  CHECK(broker.pubacks == std::vector<std::uint16_t>{5, 6, 7});
+  CHECK(seen[0].topic == "big/one");
+  CHECK(seen[0].truncated);
+  CHECK(seen[0].payload_size == 5000);
+  CHECK(seen[0].payload.size() < 5000);
+  CHECK(seen[1].topic == long_topic);
+  CHECK(seen[1].truncated);
+  CHECK(seen[1].payload_size == 200);
+  CHECK(seen[2].topic == "small/two");
+  CHECK(seen[2].payload == "ok");
+  CHECK_FALSE(seen[2].truncated);
+  CHECK(seen[2].payload_size == 2);
+  CHECK(client.connected());
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].kind == mqtt::LinkEvent::Kind::connected);
+}
