@@ -40,6 +40,27 @@ struct Venue {
     return path;
   }
 
+  // Publishes (device, press payload) pairs as those terminals and returns the first report that
+  // counts every one of them: as a rating, a repeat or a call for a manager.
+  json::object press_and_report(const std::vector<std::pair<std::string, std::string>>& presses) {
+    MqttProbe terminal(broker.url());
+    terminal.connect();
+    for (const auto& [device, payload] : presses)
+      REQUIRE(terminal.publish("kiosk/v1/venue/device/" + device + "/press", payload, 1));
+    json::object r;
+    const bool stored = wait_until(
+        [&] {
+          r = report();
+          const auto& t = r.at("total").as_object();
+          return t.at("presses").to_number<std::size_t>() + t.at("repeats").to_number<std::size_t>() +
+                     t.at("manager_calls").to_number<std::size_t>() == presses.size();
+        },
+        10s, 50ms);
+    INFO(json::serialize(r));
+    REQUIRE(stored);
+    return r;
+  }
+
   Run kioskctl(std::vector<std::string> args, std::string hub_url = {}) {
     std::vector<std::string> argv{(bin_dir() / "kioskctl").string(), "--hub", hub_url.empty() ? hub.url() : hub_url,
                                   "--token-file", hub.token_file().string()};
@@ -87,30 +108,15 @@ const json::object& location_in(const json::object& report, const std::string& i
 TEST_CASE("kioskctl report shows the presses stored through the hub, bad share, score and repeats", "[integration]") {
   Venue v;
   REQUIRE(v.kioskctl({"location", "add", "spa", "--name", "Spa"}).status == 0);
-  MqttProbe terminal(v.broker.url());
-  terminal.connect();
   // Scale 4: ratings 1 and 2 are bad. desk-0: 1, 4, 3; desk-1: 1, 4 and its guest pressing 1 again (a repeat).
-  const std::vector<std::pair<std::string, std::string>> presses{
+  const auto report = v.press_and_report({
       {"desk-0", R"({"seq":1,"button":0,"rating":1,"scale":4,"age_ms":0})"},
       {"desk-0", R"({"seq":2,"button":3,"rating":4,"scale":4,"age_ms":0})"},
       {"desk-0", R"({"seq":3,"button":2,"rating":3,"scale":4,"age_ms":0})"},
       {"desk-1", R"({"seq":1,"button":0,"rating":1,"scale":4,"age_ms":0})"},
       {"desk-1", R"({"seq":2,"button":0,"rating":1,"scale":4,"age_ms":0,"flags":["repeat"]})"},
       {"desk-1", R"({"seq":3,"button":3,"rating":4,"scale":4,"age_ms":0})"},
-  };
-  for (const auto& [device, payload] : presses)
-    REQUIRE(terminal.publish("kiosk/v1/venue/device/" + device + "/press", payload, 1));
-
-  json::object report;
-  const bool stored = wait_until(
-      [&] {
-        report = v.report();
-        const auto& t = report.at("total").as_object();
-        return t.at("presses").to_number<int>() + t.at("repeats").to_number<int>() == 6;
-      },
-      10s, 50ms);
-  INFO(json::serialize(report));
-  REQUIRE(stored);
+  });
   CHECK(report.at("site") == "venue");
   CHECK(report.at("time_zone") == "UTC+01:00");
   CHECK(report.at("bad_rule") == "rating <= scale / 2");
@@ -160,31 +166,15 @@ TEST_CASE("kioskctl report counts calls for a manager apart from the ratings", "
   // Button 5 calls a manager anywhere at the lobby; desk-1's button 0 does too, on that terminal only.
   Venue v(R"({"utc_offset_min": 60,
               "call_manager": [{"location": "lobby", "button": 5}, {"device": "desk-1", "button": 0}]})");
-  MqttProbe terminal(v.broker.url());
-  terminal.connect();
   // Ratings: desk-0 1 and 4, desk-1 4. Calls: desk-0's button 5, desk-1's button 0 (its guest twice).
-  const std::vector<std::pair<std::string, std::string>> presses{
+  const auto report = v.press_and_report({
       {"desk-0", R"({"seq":1,"button":0,"rating":1,"scale":4,"age_ms":0})"},
       {"desk-0", R"({"seq":2,"button":3,"rating":4,"scale":4,"age_ms":0})"},
       {"desk-0", R"({"seq":3,"button":5,"rating":1,"scale":4,"age_ms":0})"},
       {"desk-1", R"({"seq":1,"button":0,"rating":1,"scale":4,"age_ms":0})"},
       {"desk-1", R"({"seq":2,"button":0,"rating":1,"scale":4,"age_ms":0,"flags":["repeat"]})"},
       {"desk-1", R"({"seq":3,"button":3,"rating":4,"scale":4,"age_ms":0})"},
-  };
-  for (const auto& [device, payload] : presses)
-    REQUIRE(terminal.publish("kiosk/v1/venue/device/" + device + "/press", payload, 1));
-
-  json::object report;
-  const bool stored = wait_until(
-      [&] {
-        report = v.report();
-        const auto& t = report.at("total").as_object();
-        return t.at("presses").to_number<int>() + t.at("repeats").to_number<int>() +
-                   t.at("manager_calls").to_number<int>() == 6;
-      },
-      10s, 50ms);
-  INFO(json::serialize(report));
-  REQUIRE(stored);
+  });
   const auto& lobby = location_in(report, "lobby");
   CHECK(lobby.at("presses") == 3);
   CHECK(lobby.at("bad") == 1);
