@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "kiosk/protocol/ids.hpp"
+#include "kiosk/protocol/messages.hpp"
 #include "kiosk/protocol/topics.hpp"
 
 namespace kiosk::hub {
@@ -155,9 +156,10 @@ void AlertService::warm_up() {
   auto rows = hub_.store().presses(q);  // newest first
   for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
     if (config_.is_call_manager(it->device, it->location, it->button)) continue;
+    if (has_flag(*it, protocol::kAgeUnknownFlag)) continue;  // dated by arrival: see on_press
     auto& last = last_fed_[it->location];
     RatedPress p{.at = std::max(from_ms(it->pressed_at_ms), last), .rating = it->rating, .scale = it->scale,
-                 .repeat = has_flag(*it, "repeat"), .call_manager = false, .device = it->device};
+                 .repeat = has_flag(*it, protocol::kRepeatFlag), .call_manager = false, .device = it->device};
     last = p.at;
     making_for_ = it->location;
     detectors_.observe(it->location, p);
@@ -173,13 +175,16 @@ void AlertService::on_press(const PressRecord& row, bool inserted) {
   // milliseconds away at most); the detectors get it on the timeline, where windows do not jump.
   const auto age = hub_.clock().wall_now() - from_ms(row.pressed_at_ms);
   if (age > config_.max_press_age) return;
+  const bool call_manager = config_.is_call_manager(row.device, row.location, row.button);
+  // A rating the terminal could not date (stored before a reboot with its clock unset) is dated by
+  // its arrival: a night's worth arriving together at power-on is not a spike. A call for a
+  // manager is still passed on: better a late page than none.
+  if (has_flag(row, protocol::kAgeUnknownFlag) && !call_manager) return;
   const EventTime now = event_time();
   auto& last = last_fed_[row.location];
   // A late re-send may be older than a press already seen: the detectors need time order.
   RatedPress p{.at = std::max(now.at - age, last), .rating = row.rating, .scale = row.scale,
-               .repeat = has_flag(row, "repeat"),
-               .call_manager = config_.is_call_manager(row.device, row.location, row.button),
-               .device = row.device};
+               .repeat = has_flag(row, protocol::kRepeatFlag), .call_manager = call_manager, .device = row.device};
   last = p.at;
   making_for_ = row.location;
   const Verdict v = detectors_.observe(row.location, p);

@@ -450,3 +450,24 @@ TEST_CASE("webhook posts of an alert change the database refused wait in memory 
   CHECK(metrics().find("kiosk_webhook_posts_unqueued 0") != std::string::npos);
   sqlite3_close(db);
 }
+
+TEST_CASE("ratings a terminal could not date open no alert, and its call for a manager still pages", "[integration]") {
+  Venue v(alert_settings("[]", R"(, "call_manager": [{"location": "bar", "button": 3}])"));
+  auto& hub = *v.hub;
+  // A night's worth from before a reboot with the clock unset: age unknown, all dated on arrival.
+  const auto undated = [](std::uint64_t seq, int button, int rating) {
+    return R"({"seq":)" + std::to_string(seq) + R"(,"button":)" + std::to_string(button) + R"(,"rating":)" +
+           std::to_string(rating) + R"(,"scale":4,"age_ms":0,"flags":["age-unknown"]})";
+  };
+  for (std::uint64_t seq = 1; seq <= 5; ++seq) REQUIRE(v.device.publish(hub.press_topic("t-3"), undated(seq, 0, 1)));
+  REQUIRE(v.device.publish(hub.press_topic("t-3"), undated(6, 3, 1)));
+  REQUIRE(wait_until([&] { return json::parse(http_get(hub.port(), "/api/alerts").body).as_array().size() == 1; }));
+  const auto alert = json::parse(http_get(hub.port(), "/api/alerts").body).as_array().at(0).as_object();
+  CHECK(alert.at("reason").as_string() == "A guest asked for a manager at bar");
+  // Opened by the call itself: five bad ratings before it had opened nothing for it to update.
+  const auto history = json::parse(http_get(hub.port(), "/api/alerts/" + std::string(alert.at("id").as_string())).body)
+                           .at("history")
+                           .as_array();
+  REQUIRE(history.size() == 1);
+  CHECK(history[0].at("change").as_string() == "opened");
+}

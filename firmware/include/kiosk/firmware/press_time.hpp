@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include "kiosk/protocol/messages.hpp"
+
 namespace kiosk::firmware {
 
 struct PressTime {
@@ -29,8 +31,7 @@ struct PressTime {
 inline constexpr std::int64_t kPlausibleWallMs = 1'767'225'600'000;
 inline bool wall_clock_plausible(std::int64_t wall_ms) { return wall_ms >= kPlausibleWallMs; }
 
-// Optional press flag (protocol-v1 allows any string): age_ms is 0 because the real age is unknown.
-inline constexpr std::string_view kAgeUnknownFlag = "age-unknown";
+using protocol::kAgeUnknownFlag;  // sent with age_ms 0 when the age cannot be known
 
 // Milliseconds from `then` to `now`; nullopt when it cannot be known: across boots with an
 // implausible or backwards wall clock, or beyond the protocol's age cap (a broken clock).

@@ -21,6 +21,9 @@ inline constexpr std::size_t kMaxHubMessageBytes = 8192;     // ack, config, ale
 inline constexpr int kMinScale = 2;
 inline constexpr int kMaxScale = 10;
 inline constexpr std::string_view kRepeatFlag = "repeat";
+// A press whose age the device could not know (its wall clock was not set across a reboot): sent
+// with age_ms 0, so its time at the hub is when it arrived, not when it was pressed.
+inline constexpr std::string_view kAgeUnknownFlag = "age-unknown";
 // press.age_ms above this (3650 days, about 10 years) is refused: such an age comes from a broken
 // clock, and receive time - age_ms must stay a representable time. Anything a device's storage
 // can hold through an outage is well below it (protocol-v1: no press lost to an outage).
