@@ -21,9 +21,12 @@ if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
   exit 0
 fi
 
+# Installed for this machine's architecture (or for all): on a multiarch machine the :arm64 copy
+# of a -dev package (boards/cross-check.sh) does not stand in for the native one.
+arch=$(dpkg --print-architecture)
 missing=()
 for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+  if ! dpkg-query -W -f='${Status} ${Architecture}\n' "$p" 2>/dev/null | grep -Eq "^install ok installed ($arch|all)$"; then
     missing+=("$p")
   fi
 done
