@@ -291,16 +291,13 @@ void Daemon::on_link_event(const LinkEvent& event, TimePoint now) {
 }
 
 void Daemon::on_subscribe_refused(const LinkEvent& event, TimePoint now) {
-  if (event.topic != ack_topic_) {
-    // Presses still flow; only the hub's runtime settings are missing.
-    log_.error("mqtt", "subscription to " + event.topic + " " + event.reason +
-                           ": runtime settings from the hub will not arrive; check the device's broker account "
-                           "(its role must allow subscribing to its own ack and config topics)");
-    return;
-  }
+  const bool acks = event.topic == ack_topic_;
   log_.error("mqtt", "subscription to " + event.topic + " " + event.reason +
-                         ": this device would never get the hub's acks; check the device's broker account "
+                         (acks ? ": this device would never get the hub's acks"
+                               : ": runtime settings from the hub will not arrive") +
+                         "; check the device's broker account "
                          "(its role must allow subscribing to its own ack and config topics)");
+  if (!acks) return;  // presses still flow; only the hub's runtime settings are missing
   if (state_ != LinkState::up) return;  // a late verdict on a connection already gone
   // A clean disconnect discards the Will, so say offline ourselves.
   link_->publish(status_topic_, protocol::to_json(protocol::Status{protocol::DeviceState::offline, {}, {}, {}}), 1,

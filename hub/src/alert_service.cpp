@@ -448,7 +448,6 @@ void AlertService::keep_unqueued(std::vector<WebhookPost> posts) {
                                    std::to_string(kMax) + " at most); free the database's disk");
     unqueued_posts_.erase(unqueued_posts_.begin(), unqueued_posts_.begin() + static_cast<std::ptrdiff_t>(drop));
   }
-  counters_.posts_unqueued = unqueued_posts_.size();
 }
 
 void AlertService::queue_unqueued_posts() {
@@ -459,7 +458,6 @@ void AlertService::queue_unqueued_posts() {
   hub_.log().info("alerts", "queued " + std::to_string(unqueued_posts_.size()) +
                                 " webhook posts that waited in memory for the database");
   unqueued_posts_.clear();
-  counters_.posts_unqueued = 0;
   webhooks_.kick();
 }
 
@@ -477,7 +475,7 @@ std::string AlertService::render_metrics() {
           counters_.publish_failures);
   counter(out, "kiosk_alert_store_errors_total", "Alert changes that could not be stored.", counters_.store_errors);
   counter(out, "kiosk_webhook_posts_unqueued", "Webhook posts waiting in memory for the database to take them.",
-          counters_.posts_unqueued, "gauge");
+          unqueued_posts_.size(), "gauge");
   std::uint64_t open = 0;
   std::uint64_t acked = 0;
   for (const auto& t : machine_.active_alerts()) (t.alert.state == AlertState::acked ? acked : open) += 1;

@@ -32,7 +32,6 @@ struct AlertCounters {
   std::uint64_t acks_rejected = 0;
   std::uint64_t publish_failures = 0;  // retried on the next tick
   std::uint64_t store_errors = 0;
-  std::uint64_t posts_unqueued = 0;  // webhook posts waiting in memory to be queued (a gauge)
 };
 
 class AlertService {
