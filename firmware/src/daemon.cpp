@@ -89,6 +89,7 @@ Daemon::Daemon(DeviceConfig config, Board board, Log& log)
   link.ca_file = config_.tls_ca;
   link.cert_file = config_.tls_cert;
   link.key_file = config_.tls_key;
+  link.verify_host = config_.tls_verify_host;
   link.will_topic = status_topic_;
   link.will_payload = protocol::to_json(protocol::Status{protocol::DeviceState::offline, {}, {}, {}});
   link.keepalive_s = static_cast<int>(config_.keepalive_s);

@@ -80,10 +80,11 @@ protocol::Result<DeviceConfig> parse_device_file(std::string_view json, DeviceCo
   if (auto* tls = o.if_contains("tls"); tls && !tls->is_null()) {
     if (!tls->is_object()) return jr::error("device.tls", "must be an object");
     const auto& t = tls->as_object();
-    if (auto e = jr::unknown_key(t, "device.tls", {"ca", "cert", "key"})) return *e;
+    if (auto e = jr::unknown_key(t, "device.tls", {"ca", "cert", "key", "verify_host"})) return *e;
     if (auto e = jr::read(t, "device.tls", "ca", c.tls_ca)) return *e;
     if (auto e = jr::read(t, "device.tls", "cert", c.tls_cert)) return *e;
     if (auto e = jr::read(t, "device.tls", "key", c.tls_key)) return *e;
+    if (auto e = jr::read(t, "device.tls", "verify_host", c.tls_verify_host)) return *e;
   }
   if (auto* r = o.if_contains("ratings"); r && !r->is_null()) {
     if (!r->is_array()) return jr::error("device.ratings", "must be an array of integers");
@@ -190,6 +191,10 @@ protocol::Result<CommandLine> parse_command_line(const std::vector<std::string>&
     } else if (a == "--ca-file") c.tls_ca = value;
     else if (a == "--cert-file") c.tls_cert = value;
     else if (a == "--key-file") c.tls_key = value;
+    else if (a == "--tls-verify-host") {
+      if (value != "true" && value != "false") return protocol::Error{a, "\"" + value + "\" is not true or false"};
+      c.tls_verify_host = value == "true";
+    }
     else if (a == "--board") c.board = value;
     else if (a == "--boards-dir") c.boards_dir = value;
     else if (a == "--data-dir") c.data_dir = value;
@@ -273,6 +278,8 @@ std::string usage(const std::string& default_boards_dir) {
          "  --ca-file FILE         CA certificate for TLS\n"
          "  --cert-file FILE       client certificate for TLS\n"
          "  --key-file FILE        client private key for TLS\n"
+         "  --tls-verify-host BOOL the broker's certificate must name the broker's host (default true;\n"
+         "                         false: the CA alone decides, for an address the certificate lacks)\n"
          "  --boards-dir DIR       board definitions (default: " + default_boards_dir + ")\n"
          "  --data-dir DIR         outbox location (default: /var/lib/kiosk/<device>)\n"
          "  --sim-input PATH       simulated buttons from a FIFO (created if missing), even on a GPIO\n"

@@ -16,6 +16,8 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "kiosk/net/url.hpp"
+
 namespace kiosk::firmware {
 namespace {
 
@@ -48,6 +50,8 @@ std::string paho_uri(const std::string& url) {
   if (url.rfind("mqtts://", 0) == 0) return "ssl://" + url.substr(8);
   return url;
 }
+
+bool is_tls(const std::string& url) { return url.rfind("ssl://", 0) == 0 || url.rfind("mqtts://", 0) == 0; }
 
 }  // namespace
 
@@ -107,11 +111,13 @@ struct MqttLink::Impl : mqtt::iaction_listener {
                        .will(mqtt::message(o.will_topic, o.will_payload, 1, true));
     if (!o.username.empty()) builder.user_name(o.username);
     if (!o.password.empty()) builder.password(o.password);
-    if (o.broker.rfind("ssl://", 0) == 0 || o.broker.rfind("mqtts://", 0) == 0) {
+    if (is_tls(o.broker)) {
       mqtt::ssl_options ssl;
       if (!o.ca_file.empty()) ssl.set_trust_store(o.ca_file);
       if (!o.cert_file.empty()) ssl.set_key_store(o.cert_file);
       if (!o.key_file.empty()) ssl.set_private_key(o.key_file);
+      // Paho checks the chain always; the host name only when asked (its "verify" option).
+      ssl.set_verify(o.verify_host);
       builder.ssl(ssl);
     }
     connect_options = builder.finalize();
@@ -159,6 +165,12 @@ struct MqttLink::Impl : mqtt::iaction_listener {
   void on_failure(const mqtt::token& tok) override {
     std::string reason = "connect failed (code " + std::to_string(tok.get_return_code()) + ")";
     if (tok.get_return_code() == 5 || tok.get_return_code() == 4) reason += ": not authorized / bad credentials";
+    // Paho says no more than "TCP/TLS connect failure" (-1); over TLS the usual causes are these.
+    if (tok.get_return_code() == MQTTASYNC_FAILURE && is_tls(options.broker)) {
+      auto url = net::parse_url(options.broker);
+      reason += ": broker unreachable, or TLS refused (check the CA file, and that the broker's certificate names " +
+                (url ? url->host : options.broker) + ", or set tls.verify_host false)";
+    }
     push({LinkEvent::Kind::connect_failed, "", "", reason});
   }
   void on_success(const mqtt::token&) override {}

@@ -341,7 +341,7 @@ void AlertService::on_http(const HttpRequest& req, const std::shared_ptr<HttpSes
   auto fail = [&](unsigned status, const std::string& message) { session->send(error_response(req, status, message)); };
   auto reply = [&](unsigned status, const json::value& v) { session->send(json_response(req, status, json::serialize(v))); };
   if (seg.size() < 2 || seg[0] != "api" || seg[1] != "alerts") return fail(404, "no such resource");
-  const bool get = req.method() == http::verb::get;
+  const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
 
   if (seg.size() == 2 && get) {
     std::string state = query_value(query, "state");
@@ -486,6 +486,8 @@ std::string AlertService::render_metrics() {
   counter(out, "kiosk_webhook_post_failures_total", "Failed webhook attempts (retried with backoff).", w.failed_attempts);
   counter(out, "kiosk_webhook_posts_given_up_total",
           "Webhook posts given up: refused (4xx), or after max attempts or age.", w.given_up);
+  counter(out, "kiosk_webhook_posts_superseded_total",
+          "Webhook posts not sent: a newer post of the same alert to the same contact was queued.", w.superseded);
   counter(out, "kiosk_webhook_queue_pending", "Webhook posts waiting to be delivered.", store_.pending_posts(), "gauge");
   return out.str();
 }

@@ -1,7 +1,8 @@
-// Alert tables on the hub's SQLite connection (schema migrations 2 and 3): active alerts with their
-// restart state, their history, the id counter and the webhook queue.
+// Alert tables on the hub's SQLite connection (schema migrations 2, 3 and 6): active alerts with their
+// restart state, their history, the id counter and the webhook queue (delivered per contact in order).
 #include "kiosk/hub/alert_store.hpp"
 
+#include <algorithm>
 #include <limits>
 
 #include <sqlite3.h>
@@ -22,6 +23,10 @@ Database& migrated(Database& db) {
   migrate(db);
   return db;
 }
+
+// Each contact's head: its oldest pending post in the queue of site ?1.
+constexpr const char* kWebhookHeads =
+    "row IN (SELECT MIN(row) FROM webhook_queue WHERE site = ?1 AND state = 'pending' GROUP BY contact)";
 
 AlertState state_from(const std::string& s) {
   if (s == "acked") return AlertState::acked;
@@ -83,12 +88,25 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?))sql"),
 INSERT INTO alert_counter (site, next_id) VALUES (?1, ?2)
 ON CONFLICT (site) DO UPDATE SET next_id = MAX(alert_counter.next_id, excluded.next_id))sql"),
       insert_post_(db_, R"sql(
-INSERT INTO webhook_queue (site, alert_id, change, contact, url, body, created_ms, next_attempt_ms)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?))sql"),
-      due_posts_(db_, R"sql(
+INSERT INTO webhook_queue (row, site, alert_id, change, contact, url, body, created_ms, next_attempt_ms)
+VALUES (MAX(IFNULL((SELECT MAX(row) FROM webhook_queue), 0), IFNULL((SELECT row FROM webhook_last_row), 0)) + 1,
+        ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8))sql"),
+      save_last_post_row_(db_, R"sql(
+INSERT INTO webhook_last_row (id, row) VALUES (1, last_insert_rowid())
+ON CONFLICT (id) DO UPDATE SET row = excluded.row)sql"),
+      due_posts_(db_, std::string(R"sql(
 SELECT row, alert_id, change, contact, url, body, attempts, created_ms, next_attempt_ms, last_error
-FROM webhook_queue WHERE site = ? AND state = 'pending' AND (next_attempt_ms <= ? OR next_attempt_ms > ?)
-ORDER BY next_attempt_ms, row LIMIT ?)sql"),
+FROM webhook_queue WHERE )sql") + kWebhookHeads + R"sql( AND (next_attempt_ms <= ?2 OR next_attempt_ms > ?3)
+ORDER BY next_attempt_ms, row LIMIT ?4)sql"),
+      next_post_due_(db_, std::string("SELECT MIN(next_attempt_ms) FROM webhook_queue WHERE ") + kWebhookHeads +
+                              " AND next_attempt_ms > ?2"),
+      supersede_posts_(db_, R"sql(
+DELETE FROM webhook_queue
+WHERE site = ?1 AND state = 'pending' AND row NOT IN (SELECT value FROM json_each(?2))
+  AND EXISTS (SELECT 1 FROM webhook_queue AS newer
+              WHERE newer.site = ?1 AND newer.state = 'pending' AND newer.contact = webhook_queue.contact
+                AND newer.alert_id = webhook_queue.alert_id AND newer.row > webhook_queue.row)
+RETURNING row, alert_id, change, contact)sql"),
       delete_post_(db_, "DELETE FROM webhook_queue WHERE row = ?"),
       fail_post_(db_, R"sql(
 UPDATE webhook_queue SET attempts = ?, next_attempt_ms = ?, last_error = ?, state = ? WHERE row = ?)sql"),
@@ -183,6 +201,10 @@ std::optional<std::string> AlertStore::enqueue(const WebhookPost& p, WallTime no
       .bind(8, to_ms(now));
   s.step();
   if (s.failed()) return "queue webhook for " + p.contact + ": " + db_.last_error();
+  auto& last = save_last_post_row_;
+  last.reset();
+  last.step();
+  if (last.failed()) return "queue webhook for " + p.contact + ": " + db_.last_error();
   return std::nullopt;
 }
 
@@ -344,11 +366,35 @@ std::vector<WebhookPost> AlertStore::due_posts(WallTime now, std::size_t limit, 
   return out;
 }
 
-std::optional<WallTime> AlertStore::next_post_due() {
-  Statement s(db_, "SELECT MIN(next_attempt_ms) FROM webhook_queue WHERE site = ? AND state = 'pending'");
-  s.bind(1, site_);
+std::optional<WallTime> AlertStore::next_post_due(std::optional<WallTime> after) {
+  auto& s = next_post_due_;
+  s.reset();
+  ResetAfter done{s};
+  s.bind(1, site_).bind(2, after ? to_ms(*after) : std::numeric_limits<std::int64_t>::min());
   if (!s.step() || s.column_null(0)) return std::nullopt;
   return from_ms(s.column_int(0));
+}
+
+protocol::Result<std::vector<WebhookPost>> AlertStore::supersede_posts(const std::vector<std::int64_t>& sending) {
+  std::string rows = "[";
+  for (auto row : sending) rows += (rows.size() > 1 ? "," : "") + std::to_string(row);
+  rows += "]";
+  auto& s = supersede_posts_;
+  s.reset();
+  ResetAfter done{s};
+  s.bind(1, site_).bind(2, rows);
+  std::vector<WebhookPost> out;
+  while (s.step()) {
+    WebhookPost p;
+    p.row = s.column_int(0);
+    p.alert_id = s.column_text(1);
+    p.change = s.column_text(2);
+    p.contact = s.column_text(3);
+    out.push_back(std::move(p));
+  }
+  if (s.failed()) return protocol::Error{"webhook_queue", "supersede: " + db_.last_error()};
+  std::sort(out.begin(), out.end(), [](const WebhookPost& a, const WebhookPost& b) { return a.row < b.row; });
+  return out;
 }
 
 std::optional<std::string> AlertStore::post_delivered(std::int64_t row) {

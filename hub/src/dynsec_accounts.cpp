@@ -76,12 +76,12 @@ class Session : public std::enable_shared_from_this<Session> {
     o.password = settings_.password;
     // Re-sent after every CONNACK, ahead of anything published: answers are never missed.
     o.subscriptions = {{std::string(dynsec::kResponseTopic), 1}};
-    // Without a CA file the system's trust store decides; the server (and its name, as Paho's
-    // verify did) is checked either way.
+    // Without a CA file the system's trust store decides; the server is checked either way, and
+    // its name as the hub's own link checks it.
     o.ca_file = settings_.ca_file;
     o.cert_file = settings_.cert_file;
     o.key_file = settings_.key_file;
-    o.verify_host_name = true;
+    o.verify_host_name = settings_.verify_host;
     o.connect_timeout = kConnectTimeout;
     o.reconnect_min = 1s;
     o.reconnect_max = 30s;

@@ -68,6 +68,7 @@ void HttpSession::read() {
     }
     HttpRequest req = self->parser_->release();
     self->keep_alive_ = req.keep_alive();
+    self->head_ = req.method() == http::verb::head;
     self->handler_(req, self);
   });
 }
@@ -76,13 +77,21 @@ void HttpSession::send(HttpResponse response) {
   if (closed_) return;
   auto res = std::make_shared<HttpResponse>(std::move(response));
   if (!keep_alive_) res->keep_alive(false);
-  http::async_write(socket_, *res, [self = shared_from_this(), res](boost::beast::error_code ec, std::size_t) {
+  auto written = [self = shared_from_this(), res](boost::beast::error_code ec, std::size_t) {
     if (ec || !res->keep_alive()) {
       self->close();
       return;
     }
     self->read();
-  });
+  };
+  if (!head_) return http::async_write(socket_, *res, std::move(written));
+  // HEAD: the same header, Content-Length included, and no body (RFC 9110 9.3.2); a body here
+  // would be read by a keep-alive client as the start of the next answer.
+  auto serializer = std::make_shared<http::response_serializer<http::string_body>>(*res);
+  http::async_write_header(socket_, *serializer,
+                           [serializer, written = std::move(written)](boost::beast::error_code ec, std::size_t n) {
+                             written(ec, n);
+                           });
 }
 
 void HttpSession::start_events() {

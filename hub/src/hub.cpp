@@ -40,7 +40,8 @@ Hub::Hub(boost::asio::io_context& io, HubConfig config, const Clock& clock, cons
   registry_.load(store_.load_locations(), store_.load_devices(), store_.load_unknown_devices());
   counters_.rejected = store_.load_rejected();
   MqttSettings mqtt{config_.broker_url, config_.effective_client_id(), config_.username, config_.password,
-                    config_.ca_file,    config_.cert_file,              config_.key_file, config_.site};
+                    config_.ca_file,    config_.cert_file,              config_.key_file, config_.site,
+                    config_.tls_verify_host};
   mqtt_ = std::make_unique<MqttLink>(
       io_, clock_, log_, std::move(mqtt),
       MqttLink::Handlers{
@@ -222,8 +223,9 @@ void Hub::count_reject(const std::string& device, const std::string& reason, con
 
 // ---- Ingest ports --------------------------------------------------------------------------
 
-std::optional<std::string> Hub::commit(const std::vector<PressRecord>& rows, std::vector<bool>& inserted) {
-  auto e = store_.commit_presses(rows, inserted);
+std::optional<std::string> Hub::commit_presses(const std::vector<PressRecord>& rows,
+                                               std::vector<PressOutcome>& outcomes) {
+  auto e = store_.commit_presses(rows, outcomes);
   if (!e && failing_commits_.batches > 0) {
     log_.info("store", "commits succeed again after " + std::to_string(failing_commits_.batches) + " failed batches (" +
                            std::to_string(failing_commits_.presses) + " presses left to the devices' re-sends)");

@@ -131,9 +131,11 @@ void Hub::handle_http(const HttpRequest& req, std::shared_ptr<HttpSession> sessi
   if (!read || !config_.open_reads) {
     if (!authorize_write(req, session)) return;
   }
+  // HEAD is answered as GET is (the session leaves the body out).
+  const std::string_view method = read ? std::string_view("GET")
+                                       : std::string_view(req.method_string().data(), req.method_string().size());
   for (auto& route : routes_)
-    if (std::string_view(req.method_string().data(), req.method_string().size()) == route.method &&
-        path.substr(0, route.prefix.size()) == route.prefix) {
+    if (method == route.method && path.substr(0, route.prefix.size()) == route.prefix) {
       route.handler(req, session);
       return;
     }

@@ -90,9 +90,36 @@ void Ingest::on_oversized(const std::string& device, std::string_view topic, std
                   at.wall);
 }
 
+void Ingest::note_conflict(const PressRecord& row, const PressOutcome& outcome, SteadyTime now) {
+  counters_.seq_conflicts += 1;
+  // A reset outbox conflicts on every seq it re-uses: one warning per device per hour says it.
+  if (conflict_warned_.size() > 10000) conflict_warned_.clear();
+  auto [it, first] = conflict_warned_.try_emplace(row.device);
+  auto& warned = it->second;
+  if (!first && now - warned.at < kSeqConflictWarnEvery) {
+    warned.unsaid += 1;
+    return;
+  }
+  auto press = [](int button, int rating, int scale) {
+    return "button " + std::to_string(button) + " rating " + std::to_string(rating) + "/" + std::to_string(scale);
+  };
+  std::string more = warned.unsaid == 0 ? std::string()
+                                        : " (" + std::to_string(warned.unsaid) +
+                                              " more conflicting presses from it since the last warning)";
+  warned = {now, 0};
+  ports_.seq_conflict(
+      row.device,
+      "device " + row.device + " re-used seq " + std::to_string(row.seq) + " for a different press (stored " +
+          press(outcome.stored_button, outcome.stored_rating, outcome.stored_scale) + ", received " +
+          press(row.button, row.rating, row.scale) + ")" + more +
+          ": its outbox was likely reset (re-flashed SD card, or a replacement terminal given the same id); "
+          "check the terminal's clock, or give a replacement its own id. The press is kept in press_conflicts "
+          "and acknowledged");
+}
+
 void Ingest::flush() {
   if (rows_.empty()) return;
-  auto error = ports_.commit(rows_, inserted_);
+  auto error = ports_.commit_presses(rows_, outcomes_);
   if (error) {
     // Not acknowledged: each device keeps its presses and re-sends them.
     counters_.commit_errors += 1;
@@ -102,9 +129,14 @@ void Ingest::flush() {
     return;
   }
   counters_.batches += 1;
+  const auto committed = clock_.steady_now();
   std::map<std::string, std::vector<std::uint64_t>> seqs_by_device;
   for (std::size_t i = 0; i < rows_.size(); ++i) {
-    (inserted_[i] ? counters_.presses_stored : counters_.duplicates) += 1;
+    switch (outcomes_[i].fate) {
+      case PressFate::stored: counters_.presses_stored += 1; break;
+      case PressFate::duplicate: counters_.duplicates += 1; break;
+      case PressFate::conflict: note_conflict(rows_[i], outcomes_[i], committed); break;
+    }
     auto& seqs = seqs_by_device[rows_[i].device];
     if (std::find(seqs.begin(), seqs.end(), rows_[i].seq) == seqs.end()) seqs.push_back(rows_[i].seq);
   }
@@ -125,7 +157,8 @@ void Ingest::flush() {
   auto now = clock_.steady_now();
   for (std::size_t i = 0; i < rows_.size(); ++i) {
     latency_.observe(now - received_[i]);
-    ports_.acknowledged(rows_[i], inserted_[i], acked[rows_[i].device]);
+    // A conflict is a guest's press like a new one: it feeds detection and the live feed.
+    ports_.acknowledged(rows_[i], outcomes_[i].fate != PressFate::duplicate, acked[rows_[i].device]);
   }
   rows_.clear();
   received_.clear();

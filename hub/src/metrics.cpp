@@ -66,6 +66,10 @@ std::string render_prometheus(const MetricsSnapshot& m) {
   counter("kiosk_presses_stored_total", "Presses stored for the first time.", c.presses_stored);
   counter("kiosk_presses_duplicate_total", "Re-sent presses that were already stored (acknowledged again).",
           c.duplicates);
+  counter("kiosk_presses_seq_conflicts_total",
+          "Presses under a seq the device had used for a different press (its outbox was reset); kept in "
+          "press_conflicts and acknowledged.",
+          c.seq_conflicts);
   counter("kiosk_acks_sent_total", "Ack messages published to devices.", c.acks_sent);
   counter("kiosk_commit_errors_total", "Batches whose commit failed (not acknowledged; devices re-send).",
           c.commit_errors);

@@ -36,13 +36,13 @@ MqttLink::MqttLink(boost::asio::io_context& io, const Clock& clock, const Log& l
       {protocol::device_filter(settings_.site, TopicKind::telemetry), 1},
       {protocol::alert_ack_filter(settings_.site), 1},
   };
-  // TLS as the Paho adapter had it: with a CA file (or an ssl:// URL) the broker's chain is
-  // verified; its name was not checked by Paho either (brokers are often reached by an address
-  // the certificate does not list).
+  // TLS: the broker's chain is verified against the CA file (or the system's trust store), and
+  // its certificate must name the host of the URL unless the venue turned that off
+  // (--tls-verify-host false) for a broker reached by an address its certificate does not list.
   o.ca_file = settings_.ca_file;
   o.cert_file = settings_.cert_file;
   o.key_file = settings_.key_file;
-  o.verify_host_name = false;
+  o.verify_host_name = settings_.verify_host;
   // The broker is local: retry every few seconds at most, so a restarted broker gets the hub back
   // within about 5 s even after repeated restarts (kiosk-faults).
   o.reconnect_min = std::chrono::milliseconds(500);

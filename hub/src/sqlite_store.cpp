@@ -270,6 +270,34 @@ CREATE TRIGGER press_slots_update AFTER UPDATE OF site, pressed_at_ms, location,
   SET presses = presses + 1, repeats = repeats + excluded.repeats;
 END;
 )sql"},
+      // A terminal whose outbox was reset (re-flashed SD card, a replacement given the same id)
+      // counts its seqs from the start again: a different press under a stored seq is a guest's
+      // rating all the same. Kept here, once per distinct press, rather than dropped.
+      {5, "presses that re-used a stored seq with different content", R"sql(
+CREATE TABLE IF NOT EXISTS press_conflicts (
+  id INTEGER PRIMARY KEY,
+  site TEXT NOT NULL,
+  device TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  location TEXT NOT NULL,
+  button INTEGER NOT NULL,
+  rating INTEGER NOT NULL,
+  scale INTEGER NOT NULL,
+  flags TEXT NOT NULL DEFAULT '[]',
+  pressed_at_ms INTEGER NOT NULL,
+  received_at_ms INTEGER NOT NULL,
+  UNIQUE (site, device, seq, button, rating, scale)
+);
+)sql"},
+      // Webhooks go to each contact in queue order: the index finds a contact's oldest pending post
+      // and a newer post of the same alert. A queue row's id is its delivery id (X-Kiosk-Delivery),
+      // which a receiver uses to drop repeats, so ids must never come back: SQLite reuses the
+      // largest rowid once that row is deleted (and starts again at 1 when the queue empties), so
+      // the last id handed out is kept.
+      {6, "webhook posts per contact in order, delivery ids never reused", R"sql(
+CREATE INDEX IF NOT EXISTS webhook_queue_by_contact ON webhook_queue (site, state, contact, alert_id);
+CREATE TABLE IF NOT EXISTS webhook_last_row (id INTEGER PRIMARY KEY CHECK (id = 1), row INTEGER NOT NULL);
+)sql"},
   };
   return list;
 }
@@ -364,7 +392,11 @@ SqliteStore::SqliteStore(const std::string& path, std::string site)
                     "pressed_at_ms, received_at_ms) VALUES (?,?,?,?,?,?,?,?,?,?)"),
       earlier_press_(db_,
                      "UPDATE presses SET pressed_at_ms = ?1 WHERE site = ?2 AND device = ?3 AND seq = ?4 "
-                     "AND pressed_at_ms > ?1") {}
+                     "AND pressed_at_ms > ?1"),
+      stored_press_(db_, "SELECT button, rating, scale FROM presses WHERE site = ? AND device = ? AND seq = ?"),
+      insert_conflict_(db_,
+                       "INSERT OR IGNORE INTO press_conflicts (site, device, seq, location, button, rating, scale, "
+                       "flags, pressed_at_ms, received_at_ms) VALUES (?,?,?,?,?,?,?,?,?,?)") {}
 
 std::optional<std::string> SqliteStore::in_transaction(const std::function<std::optional<std::string>()>& body) {
   begin_.reset();
@@ -382,28 +414,55 @@ std::optional<std::string> SqliteStore::in_transaction(const std::function<std::
   return error;
 }
 
+namespace {
+// Binds a press to the ten columns both press tables share, in their order.
+void bind_press(Statement& s, const std::string& site, const PressRecord& r) {
+  s.bind(1, site)
+      .bind(2, r.device)
+      .bind(3, static_cast<std::int64_t>(r.seq))
+      .bind(4, r.location)
+      .bind(5, std::int64_t{r.button})
+      .bind(6, std::int64_t{r.rating})
+      .bind(7, std::int64_t{r.scale})
+      .bind(8, r.flags.empty() ? std::string("[]") : flags_json(r.flags))
+      .bind(9, r.pressed_at_ms)
+      .bind(10, r.received_at_ms);
+}
+}  // namespace
+
 std::optional<std::string> SqliteStore::commit_presses(const std::vector<PressRecord>& rows,
-                                                       std::vector<bool>& inserted) {
-  inserted.assign(rows.size(), false);
+                                                       std::vector<PressOutcome>& outcomes) {
+  outcomes.assign(rows.size(), PressOutcome{});
   return in_transaction([&]() -> std::optional<std::string> {
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const auto& r = rows[i];
       auto& s = insert_press_;
       s.reset();
-      s.bind(1, site_)
-          .bind(2, r.device)
-          .bind(3, static_cast<std::int64_t>(r.seq))
-          .bind(4, r.location)
-          .bind(5, std::int64_t{r.button})
-          .bind(6, std::int64_t{r.rating})
-          .bind(7, std::int64_t{r.scale})
-          .bind(8, r.flags.empty() ? std::string("[]") : flags_json(r.flags))
-          .bind(9, r.pressed_at_ms)
-          .bind(10, r.received_at_ms);
+      bind_press(s, site_, r);
       s.step();
       if (s.failed()) return "insert press: " + db_.last_error();
-      inserted[i] = sqlite3_changes(db_.handle()) > 0;
-      if (inserted[i]) continue;
+      if (sqlite3_changes(db_.handle()) > 0) continue;  // stored
+      // Location, flags and times may differ between copies of one press (a re-send after a
+      // move, a repeat flag, a later receive): button, rating and scale may not.
+      auto& q = stored_press_;
+      q.reset();
+      q.bind(1, site_).bind(2, r.device).bind(3, static_cast<std::int64_t>(r.seq));
+      if (!q.step())
+        return q.failed() ? "read stored press: " + db_.last_error()
+                          : "insert press: ignored, yet no press under seq " + std::to_string(r.seq);
+      PressOutcome stored{PressFate::conflict, static_cast<int>(q.column_int(0)), static_cast<int>(q.column_int(1)),
+                          static_cast<int>(q.column_int(2))};
+      if (stored.stored_button != r.button || stored.stored_rating != r.rating || stored.stored_scale != r.scale) {
+        auto& c = insert_conflict_;
+        c.reset();
+        bind_press(c, site_, r);
+        c.step();
+        if (c.failed()) return "keep conflicting press: " + db_.last_error();
+        // Not inserted: a re-send of a conflict kept before.
+        outcomes[i] = sqlite3_changes(db_.handle()) > 0 ? stored : PressOutcome{PressFate::duplicate};
+        continue;
+      }
+      outcomes[i].fate = PressFate::duplicate;
       // A re-send of a stored press. Every delay on the way (the terminal's outbox, the broker
       // holding it while the hub was down) only makes "receive time - age_ms" later, never
       // earlier: the earliest estimate of all copies is the best one.
@@ -415,6 +474,15 @@ std::optional<std::string> SqliteStore::commit_presses(const std::vector<PressRe
     }
     return std::nullopt;
   });
+}
+
+std::optional<std::string> SqliteStore::commit_presses(const std::vector<PressRecord>& rows,
+                                                       std::vector<bool>& inserted) {
+  std::vector<PressOutcome> outcomes;
+  auto error = commit_presses(rows, outcomes);
+  inserted.clear();
+  for (const auto& o : outcomes) inserted.push_back(o.fate != PressFate::duplicate);
+  return error;
 }
 
 std::vector<LocationRecord> SqliteStore::load_locations() {

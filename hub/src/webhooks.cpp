@@ -1,4 +1,5 @@
-// Webhook delivery: a Beast HTTP/1.1 POST per queued row, a timer for the next retry, and backoff.
+// Webhook delivery: a Beast HTTP/1.1 POST per queued row, one at a time per contact, a timer for the
+// next retry, and backoff.
 #include "kiosk/hub/webhooks.hpp"
 
 #include <algorithm>
@@ -34,6 +35,10 @@ std::chrono::milliseconds webhook_backoff(const WebhookPolicy& p, int attempts, 
   return std::chrono::milliseconds{std::max<std::int64_t>(1, std::llround(spread))};
 }
 
+std::string webhook_delivery_id(std::string_view site, std::int64_t row) {
+  return std::string(site) + "-" + std::to_string(row);
+}
+
 bool webhook_refusal_is_final(unsigned http_status) {
   return http_status >= 400 && http_status < 500 && http_status != 408 && http_status != 429;
 }
@@ -41,8 +46,8 @@ bool webhook_refusal_is_final(unsigned http_status) {
 // One request on a fresh connection; a single deadline covers connect, write and read.
 class HttpPost : public std::enable_shared_from_this<HttpPost> {
  public:
-  HttpPost(boost::asio::io_context& io, const HttpUrl& url, std::string body, std::chrono::milliseconds timeout,
-           std::function<void(std::optional<std::string>, unsigned)> done)
+  HttpPost(boost::asio::io_context& io, const HttpUrl& url, std::string body, const HttpHeaders& headers,
+           std::chrono::milliseconds timeout, std::function<void(std::optional<std::string>, unsigned)> done)
       : resolver_(io), stream_(io), url_(url), timeout_(timeout), done_(std::move(done)) {
     request_.method(http::verb::post);
     request_.target(url_.target);
@@ -50,6 +55,7 @@ class HttpPost : public std::enable_shared_from_this<HttpPost> {
     request_.set(http::field::host, url_.port == "80" ? url_.host : url_.host + ":" + url_.port);
     request_.set(http::field::user_agent, "kiosk-hub");
     request_.set(http::field::content_type, "application/json");
+    for (const auto& [name, value] : headers) request_.set(name, value);
     request_.keep_alive(false);
     request_.body() = std::move(body);
     request_.prepare_payload();
@@ -100,10 +106,11 @@ class HttpPost : public std::enable_shared_from_this<HttpPost> {
   beast::flat_buffer buffer_;
 };
 
-void post_json(boost::asio::io_context& io, const HttpUrl& url, std::string body, std::chrono::milliseconds timeout,
+void post_json(boost::asio::io_context& io, const HttpUrl& url, std::string body, HttpHeaders headers,
+               std::chrono::milliseconds timeout,
                std::function<void(std::optional<std::string> error, unsigned http_status)> done,
                std::shared_ptr<HttpPost>* handle) {
-  auto p = std::make_shared<HttpPost>(io, url, std::move(body), timeout, std::move(done));
+  auto p = std::make_shared<HttpPost>(io, url, std::move(body), headers, timeout, std::move(done));
   if (handle) *handle = p;
   p->start();
 }
@@ -148,26 +155,42 @@ void WebhookSender::stop() {
   posts_.clear();
 }
 
+// Only each contact's head (oldest pending post) is a candidate, and a contact with a post in
+// flight waits for it: a contact's posts arrive in the order they were queued, and one contact's
+// failing server holds back none of the others.
 void WebhookSender::pump() {
   if (stopped_) return;
   const auto now = clock_.wall_now();
   const auto room = static_cast<std::size_t>(std::max(0, policy_.max_in_flight - static_cast<int>(in_flight_.size())));
   if (room > 0) {
-    // Ask for enough rows to fill the free slots even if some of them are in flight already.
+    supersede();
+    // Ask for enough heads to fill the free slots even if some of them are in flight already.
     const auto latest = now + policy_.backoff_max + policy_.backoff_max / 2;  // the cap with its jitter
     for (auto& post : store_.due_posts(now, room + in_flight_.size(), latest)) {
       if (in_flight_.size() >= static_cast<std::size_t>(policy_.max_in_flight)) break;
-      if (in_flight_.count(post.row)) continue;
+      if (in_flight_.count(post.contact)) continue;  // this head is the one on its way
       attempt(std::move(post));
     }
   }
   if (in_flight_.size() >= static_cast<std::size_t>(policy_.max_in_flight)) return;  // a completion pumps again
-  std::optional<WallTime> next = store_.next_post_due();
-  if (next && *next <= now) {
-    // Due rows that are all in flight: their completion pumps again.
-    return;
+  // Every due head is in flight now, and its completion pumps again; wake for the first head that
+  // is not due yet (the heads behind a contact's post in backoff are not candidates, so they
+  // cannot make this spin).
+  if (auto next = store_.next_post_due(now)) arm(*next);
+}
+
+// Before a contact's head is sent: a newer pending post of the same alert to the same contact
+// carries the alert's current state, so the older ones need not go (the one in flight is left).
+void WebhookSender::supersede() {
+  std::vector<std::int64_t> sending;
+  for (const auto& [contact, row] : in_flight_) sending.push_back(row);
+  auto gone = store_.supersede_posts(sending);
+  if (!gone) return log_.error("webhooks", "cannot remove superseded posts: " + gone.error().message());
+  for (const auto& p : *gone) {
+    ++counters_.superseded;
+    log_.debug("webhooks", "skipped " + p.change + " of " + p.alert_id + " to " + p.contact +
+                               ": a newer post of the alert is queued");
   }
-  if (next) arm(*next);
 }
 
 void WebhookSender::arm(WallTime due) {
@@ -182,7 +205,7 @@ void WebhookSender::arm(WallTime due) {
 }
 
 void WebhookSender::attempt(WebhookPost post) {
-  in_flight_.insert(post.row);
+  in_flight_[post.contact] = post.row;
   auto url = parse_http_url(post.url);
   if (!url) {
     // The settings file is checked at start; a row from an older file may still be odd.
@@ -190,20 +213,23 @@ void WebhookSender::attempt(WebhookPost post) {
     return;
   }
   std::shared_ptr<HttpPost> handle;
-  const std::int64_t row = post.row;
+  const std::string contact = post.contact;
   std::string body = post.body;  // not post.body below: the callback takes `post` in the same call
-  post_json(io_, *url, std::move(body), policy_.timeout,
+  HttpHeaders headers{{"X-Kiosk-Delivery", webhook_delivery_id(store_.site(), post.row)},
+                      {"X-Kiosk-Alert", post.alert_id},
+                      {"X-Kiosk-Change", post.change}};
+  post_json(io_, *url, std::move(body), std::move(headers), policy_.timeout,
             [this, alive = alive_, post = std::move(post)](std::optional<std::string> error, unsigned status) {
               if (!*alive) return;
               finished(post, error, status);
             },
             &handle);
-  if (in_flight_.count(row)) posts_.push_back(handle);
+  if (in_flight_.count(contact)) posts_.push_back(handle);
   std::erase_if(posts_, [](const std::weak_ptr<HttpPost>& w) { return w.expired(); });
 }
 
 void WebhookSender::finished(const WebhookPost& post, const std::optional<std::string>& error, unsigned http_status) {
-  in_flight_.erase(post.row);
+  in_flight_.erase(post.contact);
   if (stopped_) return;  // cancelled by stop(): the row stays queued as it was
   const auto now = clock_.wall_now();
   if (!error) {

@@ -51,9 +51,10 @@ struct RecordingPorts : IngestPorts {
   std::vector<PressRecord> committed;
   std::vector<std::string> acks;
   DeviceLookup lookup(const std::string&) override { return {Standing::known, "lab"}; }
-  std::optional<std::string> commit(const std::vector<PressRecord>& rows, std::vector<bool>& inserted) override {
+  std::optional<std::string> commit_presses(const std::vector<PressRecord>& rows,
+                                            std::vector<PressOutcome>& outcomes) override {
     committed.insert(committed.end(), rows.begin(), rows.end());
-    inserted.assign(rows.size(), true);
+    outcomes.assign(rows.size(), PressOutcome{});
     return std::nullopt;
   }
   bool publish_ack(const std::string&, const std::string& payload) override {
@@ -63,6 +64,7 @@ struct RecordingPorts : IngestPorts {
   void rejected(const std::string&, const std::string&, const std::string&, kiosk::protocol::WallTime) override {}
   void acknowledged(const PressRecord&, bool, bool) override {}
   void commit_failed(const std::string&, std::size_t) override {}
+  void seq_conflict(const std::string&, const std::string&) override {}
 };
 
 std::string a_press(int seq, int rating, int age_ms = 0) {

@@ -85,6 +85,26 @@ TEST_CASE("missing required settings and bad flags are usage errors") {
   CHECK(parse_command_line({"--help"}, "/b")->help);
 }
 
+TEST_CASE("the broker's certificate must name its host unless the device turns that off") {
+  kiosk::test::TempDir dir;
+  const std::string base = R"({"site":"demo","device":"desk-1","broker":"ssl://hub.local:8883","board":"sim-4")";
+  auto on = parse_command_line({"--config", write(dir, "on.json", base + "}")}, "/b");
+  REQUIRE(on.ok());
+  CHECK(on->config.tls_verify_host);
+  auto off = parse_command_line({"--config", write(dir, "off.json", base + R"(,"tls":{"verify_host":false}})")}, "/b");
+  REQUIRE(off.ok());
+  CHECK_FALSE(off->config.tls_verify_host);
+  auto flag = parse_command_line({"--config", write(dir, "on2.json", base + "}"), "--tls-verify-host", "false"}, "/b");
+  REQUIRE(flag.ok());
+  CHECK_FALSE(flag->config.tls_verify_host);
+  auto wrong_type = parse_command_line({"--config", write(dir, "bad.json", base + R"(,"tls":{"verify_host":"no"}})")}, "/b");
+  REQUIRE_FALSE(wrong_type.ok());
+  CHECK(wrong_type.error().field == "device.tls.verify_host");
+  auto bad_flag = parse_command_line({"--config", write(dir, "on3.json", base + "}"), "--tls-verify-host", "maybe"}, "/b");
+  REQUIRE_FALSE(bad_flag.ok());
+  CHECK(bad_flag.error().field == "--tls-verify-host");
+}
+
 TEST_CASE("ratings and scale default from the board and are checked against it") {
   Board board;
   board.name = "b4";

@@ -45,6 +45,9 @@ TEST_CASE("kiosk-hub with --alerts raises the retained alert for a spike and tak
   REQUIRE(acked);
   CHECK(json::parse(acked->payload).at("acked_by").as_string() == "alice");
   CHECK(hub.get_json("/api/alerts?state=acked").as_array().size() == 1);
+  const auto head = http_request(hub.port(), "HEAD", "/api/alerts?state=acked");
+  CHECK(head.status == 200);
+  CHECK(head.body.empty());
   CHECK(http_get(hub.port(), "/metrics").body.find("kiosk_alerts_acked_total 1") != std::string::npos);
 }
 

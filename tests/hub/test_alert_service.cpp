@@ -222,6 +222,26 @@ TEST_CASE("a webhook is delivered to the contact, and retried until the contact'
   REQUIRE(wait_until([&] { return http_get(hub.port(), "/metrics").body.find("kiosk_webhook_queue_pending 0") != std::string::npos; }));
 }
 
+TEST_CASE("the hub's webhook carries its delivery id, alert and change in headers, and counts superseded posts",
+          "[integration]") {
+  HookServer server;
+  server.start();
+  Venue v(alert_settings(R"([{"id": "alice", "webhook": ")" + server.url("/alice") + R"("}])"));
+  auto& hub = *v.hub;
+  press_bad(v.device, hub, "t-1", 1, 3);
+  REQUIRE(wait_until([&] { return server.count("/alice") == 1; }));
+  const auto post = server.requests().at(0);
+  CHECK(post.header("X-Kiosk-Delivery").rfind(hub.site() + "-", 0) == 0);
+  CHECK(post.header("X-Kiosk-Delivery").size() > hub.site().size() + 1);
+  CHECK(post.header("X-Kiosk-Alert") == "a-000001");
+  CHECK(post.header("X-Kiosk-Change") == "opened");
+  CHECK(json::parse(post.body).at("event").as_string() == "opened");  // the body is as before
+  REQUIRE(wait_until([&] {
+    return http_get(hub.port(), "/metrics").body.find("kiosk_webhook_queue_pending 0") != std::string::npos;
+  }));
+  CHECK(http_get(hub.port(), "/metrics").body.find("kiosk_webhook_posts_superseded_total 0") != std::string::npos);
+}
+
 TEST_CASE("an alert goes to the on-duty contacts covering its location only", "[integration]") {
   HookServer server;
   server.start();

@@ -57,6 +57,23 @@ class HookServer {
     std::string method;
     std::string target;
     std::string body;
+    std::string headers;  // the header lines as sent, after the request line
+
+    // The value of header `name` (any case), or "" if it was not sent.
+    std::string header(std::string_view name) const {
+      const auto lower = [](std::string_view t) {
+        std::string out;
+        for (char ch : t) out += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        return out;
+      };
+      const std::string all = "\r\n" + lower(headers) + "\r\n";
+      const auto at = all.find("\r\n" + lower(name) + ":");
+      if (at == std::string::npos) return "";
+      const auto from = at + 3 + name.size();
+      std::string value = headers.substr(from - 2, all.find("\r\n", from) - from);
+      value.erase(0, value.find_first_not_of(' '));
+      return value;
+    }
   };
 
   // The port is held from construction, so it stays this server's while it is "down".
@@ -140,6 +157,7 @@ class HookServer {
     r.method = in.substr(0, sp1);
     r.target = in.substr(sp1 + 1, sp2 - sp1 - 1);
     r.body = in.substr(header_end + 4, length);
+    if (auto line_end = in.find("\r\n"); line_end < header_end) r.headers = in.substr(line_end + 2, header_end - line_end - 2);
     std::string out = "HTTP/1.1 " + std::to_string(status_) + " X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     (void)::write(c, out.data(), out.size());
     std::lock_guard lock(mutex_);

@@ -184,7 +184,9 @@ TEST_CASE("the webhook queue hands out due posts, reschedules failures and forge
   AlertStore store(db, "s1");
   const WallTime now = from_ms(1'800'000'000'000);
   WebhookPost p{.alert_id = "a-000001", .change = "opened", .contact = "alice", .url = "http://127.0.0.1:1/", .body = "{}"};
-  REQUIRE_FALSE(store.write({}, 2, {p, p}, now));
+  WebhookPost q = p;
+  q.contact = "bob";  // one contact's posts go one at a time: two contacts make two due posts
+  REQUIRE_FALSE(store.write({}, 2, {p, q}, now));
   auto due = store.due_posts(now, 10);
   REQUIRE(due.size() == 2);
   CHECK(store.pending_posts() == 2);
@@ -200,6 +202,88 @@ TEST_CASE("the webhook queue hands out due posts, reschedules failures and forge
   CHECK(store.pending_posts() == 0);
   CHECK(store.failed_posts() == 1);
   CHECK_FALSE(store.next_post_due());
+}
+
+TEST_CASE("the webhook queue offers each contact's oldest pending post only, and waits on it while it backs off") {
+  Database db(":memory:");
+  AlertStore store(db, "s1");
+  const WallTime now = from_ms(1'800'000'000'000);
+  const auto post = [](std::string contact, std::string alert) {
+    return WebhookPost{.alert_id = std::move(alert), .change = "opened", .contact = std::move(contact),
+                       .url = "http://127.0.0.1:1/", .body = "{}"};
+  };
+  REQUIRE_FALSE(store.write({}, 2, {post("alice", "a-1"), post("alice", "a-2"), post("bob", "a-1")}, now));
+  auto due = store.due_posts(now, 10);
+  REQUIRE(due.size() == 2);
+  CHECK(due[0].row == 1);  // alice's first
+  CHECK(due[1].row == 3);  // bob's
+  // Alice's first post backs off: her second waits behind it, bob is not held back.
+  REQUIRE_FALSE(store.post_failed(1, 1, now + 5s, "connection refused", false));
+  due = store.due_posts(now, 10);
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].contact == "bob");
+  CHECK(store.next_post_due() == now);          // bob's, due already
+  CHECK(store.next_post_due(now) == now + 5s);  // then alice's retry, not her second post (due, but behind)
+  REQUIRE_FALSE(store.post_delivered(3));
+  CHECK(store.next_post_due(now) == now + 5s);
+  // Given up: the next one of hers is her head now.
+  REQUIRE_FALSE(store.post_failed(1, 2, now, "HTTP 404", true));
+  due = store.due_posts(now, 10);
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].row == 2);
+  CHECK(AlertStore(db, "s2").due_posts(now, 10).empty());  // another site's queue is its own
+}
+
+TEST_CASE("a newer pending webhook post of an alert to a contact supersedes the older ones, except one being sent") {
+  Database db(":memory:");
+  AlertStore store(db, "s1");
+  const WallTime now = from_ms(1'800'000'000'000);
+  const auto post = [](std::string contact, std::string alert, std::string change) {
+    return WebhookPost{.alert_id = std::move(alert), .change = std::move(change), .contact = std::move(contact),
+                       .url = "http://127.0.0.1:1/", .body = "{}"};
+  };
+  REQUIRE_FALSE(store.write({}, 2,
+                            {post("alice", "a-1", "opened"), post("alice", "a-2", "opened"), post("bob", "a-1", "opened"),
+                             post("alice", "a-1", "repeated"), post("alice", "a-1", "resolved")},
+                            now));
+  // Row 1 is on its way: it stays; row 4 has row 5 after it; bob's and a-2 are alone.
+  auto gone = store.supersede_posts({1});
+  REQUIRE(gone);
+  REQUIRE(gone->size() == 1);
+  CHECK((*gone)[0].row == 4);
+  CHECK((*gone)[0].change == "repeated");
+  CHECK(store.pending_posts() == 4);
+  // Row 1 failed and waits for a retry: now row 5 makes it unneeded.
+  REQUIRE_FALSE(store.post_failed(1, 1, now + 1s, "connection refused", false));
+  gone = store.supersede_posts({});
+  REQUIRE(gone);
+  REQUIRE(gone->size() == 1);
+  CHECK((*gone)[0].row == 1);
+  auto due = store.due_posts(now, 10);
+  REQUIRE(due.size() == 2);
+  CHECK(due[0].row == 2);  // alice's head: a-2, then a-1's latest
+  CHECK(due[1].row == 3);
+  CHECK(store.supersede_posts({})->empty());
+}
+
+TEST_CASE("webhook queue rows are never numbered again, even after the queue emptied or the hub reopened it") {
+  kiosk::test::TempDir dir;
+  const WallTime now = from_ms(1'800'000'000'000);
+  WebhookPost p{.alert_id = "a-000001", .change = "opened", .contact = "alice", .url = "http://127.0.0.1:1/", .body = "{}"};
+  {
+    Database db((dir / "hub.db").string());
+    AlertStore store(db, "s1");
+    REQUIRE_FALSE(store.write({}, 2, {p, p}, now));
+    REQUIRE_FALSE(store.post_delivered(1));
+    REQUIRE_FALSE(store.post_delivered(2));
+    REQUIRE(store.pending_posts() == 0);
+  }
+  Database db((dir / "hub.db").string());
+  AlertStore store(db, "s1");
+  REQUIRE_FALSE(store.write({}, 2, {p}, now));
+  auto due = store.due_posts(now, 10);
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].row == 3);  // its delivery id is s1-3: s1-1 and s1-2 were other posts
 }
 
 TEST_CASE("a webhook retry scheduled before the wall clock stepped back an hour is not held back an hour") {

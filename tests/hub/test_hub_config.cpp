@@ -68,3 +68,20 @@ TEST_CASE("--help documents every setting with its default") {
     CHECK(text.find(flag) != std::string::npos);
   CHECK(text.find("[default: 127.0.0.1:8080]") != std::string::npos);
 }
+
+TEST_CASE("the broker's certificate must name its host unless tls-verify-host is false") {
+  auto base = std::vector<std::string>{"--site", "s", "--broker", "ssl://hub.local:8883"};
+  auto on = parse_command_line(base);
+  REQUIRE(on.kind == CommandLine::Kind::run);
+  CHECK(on.config.tls_verify_host);
+  auto with = [&](const std::string& v) {
+    auto args = base;
+    args.insert(args.end(), {"--tls-verify-host", v});
+    return parse_command_line(args);
+  };
+  CHECK_FALSE(with("false").config.tls_verify_host);
+  CHECK(with("true").config.tls_verify_host);
+  auto bad = with("sometimes");
+  CHECK(bad.kind == CommandLine::Kind::usage_error);
+  CHECK(bad.message.find("--tls-verify-host") != std::string::npos);
+}

@@ -364,3 +364,42 @@ TEST_CASE("a burst larger than one batch is committed and acknowledged to the la
   REQUIRE(wait_until([&] { return acked_seqs(device, ack_topic).size() == total; }, 10s));
   CHECK(stored_rows(hub.db_path(), "kiosk-1").size() == total);
 }
+
+TEST_CASE("a terminal that re-uses a seq for a different press is acknowledged, and the press is kept and reported",
+          "[integration]") {
+  Venue v;
+  v.hub.register_device("kiosk-1", "bar");
+  auto ack_topic = v.hub.topic("kiosk-1", "ack");
+  v.device.subscribe(ack_topic);
+  REQUIRE(v.device.publish(v.hub.topic("kiosk-1", "press"), press(7, 1)));
+  REQUIRE(wait_until([&] { return ack_count_for(v.device, ack_topic, 7) == 1; }, 10s));
+  // Its outbox was reset: seq 7 again for another guest's rating, then a re-send of that one.
+  REQUIRE(v.device.publish(v.hub.topic("kiosk-1", "press"), press(7, 4)));
+  REQUIRE(wait_until([&] { return ack_count_for(v.device, ack_topic, 7) == 2; }, 10s));
+  REQUIRE(v.device.publish(v.hub.topic("kiosk-1", "press"), press(7, 4, 500)));
+  REQUIRE(wait_until([&] { return ack_count_for(v.device, ack_topic, 7) == 3; }, 10s));
+
+  CHECK(stored_rows(v.hub.db_path(), "kiosk-1") == std::map<std::uint64_t, int>{{7, 1}});
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(v.hub.db_path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_stmt* s = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT COUNT(*), MIN(rating), MIN(location) FROM press_conflicts "
+                                 "WHERE device = 'kiosk-1' AND seq = 7", -1, &s, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(s) == SQLITE_ROW);
+  CHECK(sqlite3_column_int(s, 0) == 1);
+  CHECK(sqlite3_column_int(s, 1) == 4);
+  CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(s, 2))) == "bar");
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+
+  auto metrics = http_get(v.hub.port(), "/metrics").body;
+  CHECK(metric(metrics, "kiosk_presses_seq_conflicts_total") == 1);
+  CHECK(metric(metrics, "kiosk_presses_duplicate_total") == 1);
+  CHECK(metric(metrics, "kiosk_presses_stored_total") == 1);
+  auto log = v.hub.log();
+  auto warning = log.find("warn ingest: device kiosk-1 re-used seq 7 for a different press");
+  CHECK(warning != std::string::npos);
+  CHECK(log.find("kept in press_conflicts", warning) != std::string::npos);
+  CHECK(log.find("re-used seq", log.find('\n', warning)) == std::string::npos);  // the re-send is no conflict
+}

@@ -1,7 +1,9 @@
 // The press pipeline with a manual clock and a fake store: timestamps, batching, acks after commit.
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <set>
+#include <tuple>
 
 #include "kiosk/hub/ingest.hpp"
 #include "kiosk/protocol/messages.hpp"
@@ -25,12 +27,14 @@ struct FakePorts : IngestPorts {
     auto it = devices.find(device);
     return it == devices.end() ? DeviceLookup{Standing::unknown, {}} : it->second;
   }
-  std::optional<std::string> commit(const std::vector<PressRecord>& rows, std::vector<bool>& inserted) override {
+  std::optional<std::string> commit_presses(const std::vector<PressRecord>& rows,
+                                            std::vector<PressOutcome>& outcomes) override {
     events.push_back("commit");
     if (fail_commit) return fail_commit;
     commits.push_back(rows);
-    inserted.clear();
-    for (const auto& r : rows) inserted.push_back(stored.insert({r.device, r.seq}).second);
+    outcomes.clear();
+    for (const auto& r : rows)
+      outcomes.push_back({stored.insert({r.device, r.seq}).second ? PressFate::stored : PressFate::duplicate});
     return std::nullopt;
   }
   bool publish_ack(const std::string& device, const std::string& payload) override {
@@ -44,6 +48,7 @@ struct FakePorts : IngestPorts {
   }
   void acknowledged(const PressRecord&, bool, bool) override { ++acknowledged_count; }
   void commit_failed(const std::string&, std::size_t) override {}
+  void seq_conflict(const std::string&, const std::string&) override {}
 };
 
 std::string press(int seq, int rating = 1, int age_ms = 0) {
@@ -186,4 +191,90 @@ TEST_CASE("a long backlog from one device is acknowledged in acks of at most 256
   }
   CHECK(total == 600);
   CHECK(counters.acks_sent == 3);
+}
+
+namespace {
+
+// Ports whose store tells a re-send from a different press under the same seq, as SqliteStore does.
+struct SeqConflictPorts : FakePorts {
+  std::map<std::pair<std::string, std::uint64_t>, int> ratings;  // (device, seq) -> stored rating
+  std::set<std::tuple<std::string, std::uint64_t, int>> conflicts;
+  std::vector<std::pair<std::string, bool>> fed;  // device, inserted (fed to detection and the live feed)
+  std::vector<std::string> warnings;
+
+  std::optional<std::string> commit_presses(const std::vector<PressRecord>& rows,
+                                            std::vector<PressOutcome>& outcomes) override {
+    outcomes.clear();
+    for (const auto& r : rows) {
+      auto [it, fresh] = ratings.try_emplace({r.device, r.seq}, r.rating);
+      if (fresh || it->second == r.rating || !conflicts.insert({r.device, r.seq, r.rating}).second)
+        outcomes.push_back({fresh ? PressFate::stored : PressFate::duplicate});
+      else
+        outcomes.push_back({PressFate::conflict, r.button, it->second, r.scale});
+    }
+    return std::nullopt;
+  }
+  void acknowledged(const PressRecord& row, bool inserted, bool) override { fed.emplace_back(row.device, inserted); }
+  void seq_conflict(const std::string&, const std::string& detail) override { warnings.push_back(detail); }
+};
+
+struct SeqConflictFixture {
+  SeqConflictPorts ports;
+  ManualClock clock;
+  HubCounters counters;
+  LatencyHistogram latency;
+  Ingest ingest{ports, clock, counters, latency, IngestSettings{16}};
+  SeqConflictFixture() {
+    ports.devices["d1"] = {Standing::known, "front-desk"};
+    ports.devices["d2"] = {Standing::known, "bar"};
+  }
+  void send(const std::string& device, int seq, int rating) {
+    ingest.on_press(device, press(seq, rating), Received{clock.steady_now(), clock.wall_now()});
+    ingest.flush();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a different press under a used seq is counted as a conflict, acknowledged and fed like a new press") {
+  SeqConflictFixture f;
+  f.send("d1", 1, 1);
+  f.send("d1", 1, 4);  // the terminal's outbox was reset: seq 1 again, another guest
+  f.send("d1", 1, 4);  // its re-send
+  CHECK(f.counters.presses_stored == 1);
+  CHECK(f.counters.seq_conflicts == 1);
+  CHECK(f.counters.duplicates == 1);
+  // Acknowledged each time, or the terminal would re-send it forever.
+  REQUIRE(f.ports.acks.size() == 3);
+  for (const auto& [device, payload] : f.ports.acks) CHECK(payload == R"({"seqs":[1]})");
+  CHECK(f.ports.fed == std::vector<std::pair<std::string, bool>>{{"d1", true}, {"d1", true}, {"d1", false}});
+  REQUIRE(f.ports.warnings.size() == 1);
+  const auto& w = f.ports.warnings[0];
+  CHECK_THAT(w, Catch::Contains("device d1 re-used seq 1"));
+  CHECK_THAT(w, Catch::Contains("stored button 0 rating 1/4, received button 0 rating 4/4"));
+  CHECK_THAT(w, Catch::Contains("outbox was likely reset (re-flashed SD card, or a replacement terminal"));
+  CHECK_THAT(w, Catch::Contains("check the terminal's clock, or give a replacement its own id"));
+  CHECK_THAT(w, Catch::Contains("kept in press_conflicts"));
+}
+
+TEST_CASE("seq conflicts are warned about at most once per device per hour, with how many went unsaid") {
+  SeqConflictFixture f;
+  for (int seq = 1; seq <= 5; ++seq) f.send("d1", seq, 1);
+  f.send("d2", 1, 1);
+  f.send("d1", 1, 2);
+  f.send("d1", 2, 2);
+  f.send("d1", 3, 2);
+  CHECK(f.ports.warnings.size() == 1);
+  f.send("d2", 1, 3);  // another device: its own warning
+  REQUIRE(f.ports.warnings.size() == 2);
+  CHECK_THAT(f.ports.warnings[1], Catch::Contains("device d2 re-used seq 1"));
+  f.clock.advance(59min);
+  f.send("d1", 4, 2);
+  CHECK(f.ports.warnings.size() == 2);
+  f.clock.advance(1min);
+  f.send("d1", 5, 2);
+  REQUIRE(f.ports.warnings.size() == 3);
+  CHECK_THAT(f.ports.warnings[2], Catch::Contains("device d1 re-used seq 5"));
+  CHECK_THAT(f.ports.warnings[2], Catch::Contains("(3 more conflicting presses from it since the last warning)"));
+  CHECK(f.counters.seq_conflicts == 6);
 }

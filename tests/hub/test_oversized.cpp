@@ -22,7 +22,9 @@ struct RecordingPorts : hub::IngestPorts {
   };
   std::vector<Reject> rejects;
   hub::DeviceLookup lookup(const std::string&) override { return {hub::Standing::known, "desk"}; }
-  std::optional<std::string> commit(const std::vector<hub::PressRecord>&, std::vector<bool>&) override {
+  std::optional<std::string> commit_presses(const std::vector<hub::PressRecord>& rows,
+                                            std::vector<hub::PressOutcome>& outcomes) override {
+    outcomes.assign(rows.size(), hub::PressOutcome{});
     return std::nullopt;
   }
   bool publish_ack(const std::string&, const std::string&) override { return true; }
@@ -32,6 +34,7 @@ struct RecordingPorts : hub::IngestPorts {
   }
   void acknowledged(const hub::PressRecord&, bool, bool) override {}
   void commit_failed(const std::string&, std::size_t) override {}
+  void seq_conflict(const std::string&, const std::string&) override {}
 };
 
 std::string press(std::uint64_t seq) {

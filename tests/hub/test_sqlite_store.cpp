@@ -140,3 +140,107 @@ TEST_CASE("devices, locations, unknown devices and reject counters survive a reo
   CHECK(unknown[0].count == 4);
   CHECK(store.load_rejected().at("bad_json") == 2);
 }
+
+namespace {
+PressRecord rated(const std::string& device, std::uint64_t seq, int rating, std::int64_t at_ms,
+                  const std::string& location = "desk") {
+  auto r = row(device, seq, at_ms, location);
+  r.rating = rating;
+  return r;
+}
+std::int64_t conflict_rows(Database& db, const std::string& where = "1") {
+  Statement s(db, "SELECT COUNT(*) FROM press_conflicts WHERE " + where);
+  REQUIRE(s.step());
+  return s.column_int(0);
+}
+std::vector<PressFate> fates(const std::vector<PressOutcome>& outcomes) {
+  std::vector<PressFate> out;
+  for (const auto& o : outcomes) out.push_back(o.fate);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("a re-sent press with the same button, rating and scale is a duplicate even from another location") {
+  // A terminal moved to another location between the first copy and its re-send: still one press.
+  kiosk::test::TempDir dir;
+  SqliteStore store((dir / "d.db").string(), "s");
+  std::vector<PressOutcome> outcomes;
+  REQUIRE_FALSE(store.commit_presses({rated("d1", 1, 2, 50'000, "desk")}, outcomes));
+  CHECK(fates(outcomes) == std::vector<PressFate>{PressFate::stored});
+  auto resent = rated("d1", 1, 2, 40'000, "bar");
+  resent.flags = {"repeat"};
+  REQUIRE_FALSE(store.commit_presses({resent}, outcomes));
+  CHECK(fates(outcomes) == std::vector<PressFate>{PressFate::duplicate});
+  CHECK(conflict_rows(store.database()) == 0);
+  auto stored = store.presses({});
+  REQUIRE(stored.size() == 1);
+  CHECK(stored[0].location == "desk");
+  CHECK(stored[0].pressed_at_ms == 40'000);  // the earlier estimate, as for any re-send
+}
+
+TEST_CASE("a different press under a used seq is a conflict, kept once in press_conflicts, the stored press untouched") {
+  kiosk::test::TempDir dir;
+  SqliteStore store((dir / "c.db").string(), "s");
+  std::vector<PressOutcome> outcomes;
+  REQUIRE_FALSE(store.commit_presses({rated("d1", 5, 1, 50'000), rated("d2", 5, 1, 50'000)}, outcomes));
+
+  // The reset terminal's new press, and in the same batch its re-send (the first ack was lost).
+  REQUIRE_FALSE(store.commit_presses({rated("d1", 5, 4, 90'000, "bar"), rated("d1", 5, 4, 80'000, "bar")}, outcomes));
+  CHECK(fates(outcomes) == std::vector<PressFate>{PressFate::conflict, PressFate::duplicate});
+  CHECK(outcomes[0].stored_rating == 1);
+  CHECK(outcomes[0].stored_scale == 4);
+  CHECK(outcomes[0].stored_button == 0);
+  // Sent once more later: still stored once.
+  REQUIRE_FALSE(store.commit_presses({rated("d1", 5, 4, 95'000, "bar")}, outcomes));
+  CHECK(fates(outcomes) == std::vector<PressFate>{PressFate::duplicate});
+  CHECK(conflict_rows(store.database()) == 1);
+  CHECK(conflict_rows(store.database(),
+                      "site = 's' AND device = 'd1' AND seq = 5 AND rating = 4 AND scale = 4 AND button = 0 AND "
+                      "location = 'bar' AND pressed_at_ms = 90000 AND received_at_ms = 90010") == 1);
+
+  // A third, different press under the same seq is another conflict; another button too.
+  auto other_button = rated("d1", 5, 1, 99'000);
+  other_button.button = 2;
+  REQUIRE_FALSE(store.commit_presses({rated("d1", 5, 3, 98'000), other_button}, outcomes));
+  CHECK(fates(outcomes) == std::vector<PressFate>{PressFate::conflict, PressFate::conflict});
+  CHECK(conflict_rows(store.database()) == 3);
+
+  // The presses table, and so the report, keeps the first press as it was.
+  CHECK(store.press_count() == 2);
+  auto d1 = store.presses(PressQuery{.device = "d1"});
+  REQUIRE(d1.size() == 1);
+  CHECK(d1[0].rating == 1);
+  CHECK(d1[0].pressed_at_ms == 50'000);
+  CHECK(d1[0].location == "desk");
+
+  // The older interface counts a kept conflict as new and its re-send as already stored.
+  std::vector<bool> inserted;
+  REQUIRE_FALSE(store.commit_presses({rated("d2", 5, 2, 60'000), rated("d2", 5, 2, 60'000)}, inserted));
+  CHECK(inserted == std::vector<bool>{true, false});
+}
+
+TEST_CASE("a database created before press_conflicts existed opens, keeps its presses and keeps conflicts") {
+  kiosk::test::TempDir dir;
+  auto path = (dir / "v4.db").string();
+  {
+    Database db(path);
+    migrate(db, 4);
+    db.exec_or_throw(
+        "INSERT INTO presses (site, device, seq, location, button, rating, scale, pressed_at_ms, received_at_ms) "
+        "VALUES ('s', 'd1', 1, 'desk', 0, 1, 4, 1000, 1000)");
+    Statement t(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'press_conflicts'");
+    REQUIRE(t.step());
+    REQUIRE(t.column_int(0) == 0);
+  }
+  {
+    SqliteStore store(path, "s");
+    CHECK(schema_version(store.database()) == latest_schema_version());
+    CHECK(store.press_count() == 1);
+    std::vector<PressOutcome> outcomes;
+    REQUIRE_FALSE(store.commit_presses({rated("d1", 1, 4, 2000)}, outcomes));
+    CHECK(fates(outcomes) == std::vector<PressFate>{PressFate::conflict});
+  }
+  SqliteStore reopened(path, "s");
+  CHECK(conflict_rows(reopened.database()) == 1);
+  CHECK(reopened.press_count() == 1);
+}

@@ -10,7 +10,10 @@ using testing::outcome;
 
 std::string seqs_from(std::uint64_t first, std::size_t count) {
   std::string out = "{\"seqs\":[";
-  for (std::size_t i = 0; i < count; ++i) out += (i ? "," : "") + std::to_string(first + i);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i) out += ',';
+    out += std::to_string(first + i);
+  }
   return out + "]}";
 }
 

@@ -36,9 +36,10 @@ struct TlsBroker {
   int tls_port = tls_reserved.port();
   std::unique_ptr<Broker> broker;
 
-  explicit TlsBroker(bool require_certificate) {
+  // The certificate names `host` and 127.0.0.1 (kiosk-pki always adds the loopback address).
+  explicit TlsBroker(bool require_certificate, const std::string& host = "localhost") {
     REQUIRE(run_pki({"init", "--dir", pki.string(), "--venue", "hotel"}, tmp / "init.log") == 0);
-    REQUIRE(run_pki({"broker", "--dir", pki.string(), "--host", "localhost"}, tmp / "broker.log") == 0);
+    REQUIRE(run_pki({"broker", "--dir", pki.string(), "--host", host}, tmp / "broker.log") == 0);
     REQUIRE(run_pki({"device", "--dir", pki.string(), "--id", "desk-1"}, tmp / "device.log") == 0);
     std::string conf = "listener " + std::to_string(tls_port) + " 127.0.0.1\n" +
                        "cafile " + (pki / "ca.crt").string() + "\n" +
@@ -52,7 +53,25 @@ struct TlsBroker {
   }
 
   std::string url() const { return "ssl://127.0.0.1:" + std::to_string(tls_port); }
+  // The same listener by a name its certificate does not list (when made for another host).
+  std::string url_by_localhost() const { return "ssl://localhost:" + std::to_string(tls_port); }
+  std::string ca() const { return (pki / "ca.crt").string(); }
 };
+
+// kiosk-firmware with simulated buttons, dialling `url` over TLS with the venue CA.
+Child start_terminal(const TlsBroker& b, const std::string& device, const std::string& url,
+                     std::vector<std::string> extra = {}) {
+  std::vector<std::string> argv{(bin_dir() / "kiosk-firmware").string(), "--site", "venue", "--device", device,
+                                "--broker", url, "--ca-file", b.ca(), "--board", "sim-4", "--boards-dir",
+                                (source_dir() / "boards").string(), "--data-dir", (b.tmp / device).string(),
+                                "--sim-input", (b.tmp / (device + ".fifo")).string(), "--reconnect-max-s", "1"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return Child(argv, Child::Options{.env = {}, .log_file = b.tmp / (device + ".log"), .working_dir = {}});
+}
+
+bool is_online(const Message& m, const std::string& device) {
+  return m.topic == "kiosk/v1/venue/device/" + device + "/status" && m.payload.find("\"online\"") != std::string::npos;
+}
 
 // Connects over TLS with the given trust store and optional client certificate.
 bool tls_connects(const std::string& url, const std::string& ca, const std::string& cert = {},
@@ -131,4 +150,54 @@ TEST_CASE("a broker that requires client certificates accepts a device certifica
   CHECK(tls_connects(b.url(), ca, (b.pki / "devices" / "desk-1.crt").string(),
                      (b.pki / "devices" / "desk-1.key").string()));
   CHECK_FALSE(tls_connects(b.url(), ca));
+}
+
+TEST_CASE("a terminal checks that the broker's certificate names the address it dials, unless told not to",
+          "[integration]") {
+  TlsBroker b(false, "hub.test");  // names hub.test and 127.0.0.1, not localhost
+  MqttProbe probe(b.broker->url());
+  probe.connect();
+  REQUIRE(probe.subscribe("kiosk/v1/venue/device/+/status") == 1);
+
+  auto by_address = start_terminal(b, "tls-ip", b.url());
+  CHECK(probe.wait_for([](const Message& m) { return is_online(m, "tls-ip"); }, 15s));
+
+  auto wrong_name = start_terminal(b, "tls-name", b.url_by_localhost());
+  CHECK(wait_until([&] { return wrong_name.log().find("TLS refused") != std::string::npos; }, 15s));
+  CHECK_THAT(wrong_name.log(), Catch::Contains("names localhost") && Catch::Contains("tls.verify_host false"));
+  CHECK(probe.count([](const Message& m) { return is_online(m, "tls-name"); }) == 0);
+
+  auto told = start_terminal(b, "tls-told", b.url_by_localhost(), {"--tls-verify-host", "false"});
+  CHECK(probe.wait_for([](const Message& m) { return is_online(m, "tls-told"); }, 15s));
+}
+
+TEST_CASE("the hub checks that the broker's certificate names the address it dials, unless told not to",
+          "[integration]") {
+  TlsBroker b(false, "hub.test");
+  MqttProbe probe(b.broker->url());
+  probe.connect();
+  REQUIRE(probe.subscribe("kiosk/v1/+/hub/status") == 1);
+  auto hub = [&](const std::string& site, const std::string& url, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{(bin_dir() / "kiosk-hub").string(), "--site", site, "--broker", url,
+                                  "--ca-file", b.ca(), "--db", (b.tmp / (site + ".db")).string(),
+                                  "--http", "127.0.0.1:0"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return Child(argv, Child::Options{.env = {}, .log_file = b.tmp / (site + ".log"), .working_dir = {}});
+  };
+  auto online = [&](const std::string& site) {
+    return [site](const Message& m) {
+      return m.topic == "kiosk/v1/" + site + "/hub/status" && m.payload.find("\"online\"") != std::string::npos;
+    };
+  };
+
+  auto by_address = hub("by-ip", b.url());
+  CHECK(probe.wait_for(online("by-ip"), 15s));
+
+  auto wrong_name = hub("by-name", b.url_by_localhost());
+  CHECK(wait_until([&] { return wrong_name.log().find("cannot connect to " + b.url_by_localhost()) != std::string::npos; },
+                   15s));
+  CHECK(probe.count(online("by-name")) == 0);
+
+  auto told = hub("told", b.url_by_localhost(), {"--tls-verify-host", "false"});
+  CHECK(probe.wait_for(online("told"), 15s));
 }

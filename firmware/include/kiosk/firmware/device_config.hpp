@@ -28,6 +28,7 @@ struct DeviceConfig {
   std::string tls_ca;
   std::string tls_cert;
   std::string tls_key;
+  bool tls_verify_host = true;     // the broker's certificate must name the host of `broker`
   std::string boards_dir;          // default: compile-time <repo>/boards
   std::vector<int> ratings;        // button index -> rating; empty: 1..buttons
   int scale = 0;                   // 0: number of buttons

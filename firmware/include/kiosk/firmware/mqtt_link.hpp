@@ -18,6 +18,7 @@ struct LinkOptions {
   std::string ca_file;
   std::string cert_file;
   std::string key_file;
+  bool verify_host = true;   // TLS: the certificate must name the broker's host
   std::string will_topic;    // retained, QoS 1
   std::string will_payload;
   int keepalive_s = 30;

@@ -72,11 +72,21 @@ class AlertStore {
   std::vector<protocol::Alert> latest_by_location();
   std::vector<AlertHistoryEntry> history(std::string_view id);
 
-  // Webhook queue: pending posts due at `now`, soonest first.
-  // Rows due later than `latest` are due too: no retry waits that long, so the wall clock has
-  // stepped back since they were scheduled, and they must not wait for it to catch up.
+  const std::string& site() const { return site_; }
+
+  // Webhook queue. Each contact's posts go out one at a time in the order they were queued: only
+  // a contact's head (its oldest pending post) is a candidate, the newer ones wait behind it.
+  // due_posts: the heads due at `now`, soonest first. Rows due later than `latest` are due too: no
+  // retry waits that long, so the wall clock has stepped back since they were scheduled, and they
+  // must not wait for it to catch up.
   std::vector<WebhookPost> due_posts(WallTime now, std::size_t limit, std::optional<WallTime> latest = std::nullopt);
-  std::optional<WallTime> next_post_due();
+  // The soonest next attempt of a head, of those due after `after` if given (heads due already
+  // are being sent, and their completion is what moves the queue on).
+  std::optional<WallTime> next_post_due(std::optional<WallTime> after = std::nullopt);
+  // Latest state wins: a post's body is the alert's whole current state, so a pending post with a
+  // newer pending post for the same contact and alert is not needed. Removes those (except the
+  // rows in `sending`, already on their way) in one statement and returns them (body left empty).
+  protocol::Result<std::vector<WebhookPost>> supersede_posts(const std::vector<std::int64_t>& sending);
   std::optional<std::string> post_delivered(std::int64_t row);
   // A failed attempt: retry at next_attempt, or give up (kept as 'failed' for the operator).
   std::optional<std::string> post_failed(std::int64_t row, int attempts, WallTime next_attempt,
@@ -100,7 +110,10 @@ class AlertStore {
   Statement insert_history_;
   Statement save_counter_;
   Statement insert_post_;
+  Statement save_last_post_row_;
   Statement due_posts_;
+  Statement next_post_due_;
+  Statement supersede_posts_;
   Statement delete_post_;
   Statement fail_post_;
   Statement touch_counter_;

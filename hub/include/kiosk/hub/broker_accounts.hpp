@@ -48,6 +48,7 @@ struct DynsecSettings {
   std::string ca_file;     // TLS, optional
   std::string cert_file;
   std::string key_file;
+  bool verify_host = true;  // TLS: the certificate must name the URL's host
 };
 
 // No broker-side accounts: every call succeeds without credentials.

@@ -67,6 +67,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   boost::beast::flat_buffer buffer_;
   std::unique_ptr<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   bool keep_alive_ = false;
+  bool head_ = false;  // the request was HEAD: the answer goes without its body
   bool streaming_ = false;
   bool writing_ = false;
   bool closed_ = false;

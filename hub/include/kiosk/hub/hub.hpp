@@ -44,7 +44,8 @@ class Hub final : private IngestPorts {
   std::uint16_t http_port() const { return http_.port(); }
 
   // ---- extension points (alerts and later parts) -------------------------------------------
-  // Called after each batch commit+ack, once per press (inserted false: it was a duplicate).
+  // Called after each batch commit+ack, once per press (inserted false: it was a duplicate; a press
+  // kept as a seq conflict is new guest feedback, inserted true).
   using PressObserver = std::function<void(const PressRecord&, bool inserted)>;
   void add_press_observer(PressObserver observer) { press_observers_.push_back(std::move(observer)); }
   // Messages on other subscribed topics (e.g. alert acks) go to the handler for their kind.
@@ -89,12 +90,14 @@ class Hub final : private IngestPorts {
 
   // IngestPorts
   DeviceLookup lookup(const std::string& device) override { return registry_.lookup(device); }
-  std::optional<std::string> commit(const std::vector<PressRecord>& rows, std::vector<bool>& inserted) override;
+  std::optional<std::string> commit_presses(const std::vector<PressRecord>& rows,
+                                            std::vector<PressOutcome>& outcomes) override;
   bool publish_ack(const std::string& device, const std::string& payload) override;
   void rejected(const std::string& device, const std::string& reason, const std::string& detail,
                 protocol::WallTime at) override;
   void acknowledged(const PressRecord& row, bool inserted, bool acked) override;
   void commit_failed(const std::string& error, std::size_t presses) override;
+  void seq_conflict(const std::string&, const std::string& detail) override { log_.warn("ingest", detail); }
   struct FailingCommits {
     std::uint64_t batches = 0;  // since the last good commit
     std::uint64_t presses = 0;

@@ -19,6 +19,7 @@ struct HubConfig {
   std::string ca_file;
   std::string cert_file;
   std::string key_file;
+  bool tls_verify_host = true;      // the broker's certificate must name the host of --broker
   std::string token_file;           // empty: <db dir>/hub.token
   bool dynsec = false;
   std::string client_id;            // empty: kiosk-hub-<site>

@@ -2,7 +2,9 @@
 // commit as one transaction, and only then acknowledge. Pure: the hub supplies the ports and the clock.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,22 +24,44 @@ struct Received {
   protocol::WallTime wall{};
 };
 
+// What became of one press of a committed batch. A conflict is a different press (button, rating
+// or scale) under a seq the device already used: its outbox was reset (re-flashed SD card, or a
+// replacement terminal given the same id) and counted from the start again. It is guest feedback
+// all the same, so it is kept (press_conflicts) and acknowledged; a re-send of a kept conflict is
+// a duplicate.
+enum class PressFate { stored, duplicate, conflict };
+struct PressOutcome {
+  PressFate fate = PressFate::stored;
+  // For a conflict: the press stored earlier under the same seq.
+  int stored_button = 0;
+  int stored_rating = 0;
+  int stored_scale = 0;
+};
+
 // What ingest needs from the rest of the hub.
 class IngestPorts {
  public:
   virtual ~IngestPorts() = default;
   virtual DeviceLookup lookup(const std::string& device) = 0;
-  // One durable transaction; inserted[i] false = already stored. Error text when nothing was committed.
-  virtual std::optional<std::string> commit(const std::vector<PressRecord>& rows, std::vector<bool>& inserted) = 0;
+  // One durable transaction; outcomes[i] says what became of rows[i]. Error text when nothing was
+  // committed.
+  virtual std::optional<std::string> commit_presses(const std::vector<PressRecord>& rows,
+                                                    std::vector<PressOutcome>& outcomes) = 0;
   // Publishes the ack payload to the device's ack topic; false if it could not be queued.
   virtual bool publish_ack(const std::string& device, const std::string& payload) = 0;
   // reason: one of the reject reasons (bad_json, ..., unknown_device); detail: the precise message.
   virtual void rejected(const std::string& device, const std::string& reason, const std::string& detail,
                         protocol::WallTime at) = 0;
-  // After the commit and the ack: each press of the batch (inserted false = duplicate).
+  // After the commit and the ack: each press of the batch. inserted: new guest feedback (stored,
+  // or kept as a seq conflict) rather than a duplicate.
   virtual void acknowledged(const PressRecord& row, bool inserted, bool acked) = 0;
   virtual void commit_failed(const std::string& error, std::size_t presses) = 0;
+  // A device re-used seqs for different presses; `detail` says why and what to do. At most once
+  // per device per kSeqConflictWarnEvery.
+  virtual void seq_conflict(const std::string& device, const std::string& detail) = 0;
 };
+
+inline constexpr std::chrono::hours kSeqConflictWarnEvery{1};
 
 // 256 seqs of up to 20 digits stay under protocol::kMaxHubMessageBytes.
 inline constexpr std::size_t kMaxSeqsPerAck = 256;
@@ -64,7 +88,7 @@ class Ingest {
   void on_oversized(const std::string& device, std::string_view topic, std::size_t bytes, std::size_t limit,
                     Received at);
 
-  // Commits the batch, then acks each device once with all its seqs (new and duplicate).
+  // Commits the batch, then acks each device once with all its seqs (new, duplicate and conflict).
   void flush();
   std::size_t pending() const { return rows_.size(); }
 
@@ -75,8 +99,15 @@ class Ingest {
   LatencyHistogram& latency_;
   IngestSettings settings_;
   std::vector<PressRecord> rows_;
+  void note_conflict(const PressRecord& row, const PressOutcome& outcome, SteadyTime now);
+
   std::vector<SteadyTime> received_;
-  std::vector<bool> inserted_;
+  std::vector<PressOutcome> outcomes_;
+  struct ConflictWarning {
+    SteadyTime at{};
+    std::uint64_t unsaid = 0;  // conflicts since, not yet in a warning
+  };
+  std::map<std::string, ConflictWarning> conflict_warned_;  // by device
 };
 
 }  // namespace kiosk::hub

@@ -31,6 +31,7 @@ class LatencyHistogram {
 struct HubCounters {
   std::uint64_t presses_stored = 0;
   std::uint64_t duplicates = 0;
+  std::uint64_t seq_conflicts = 0;  // a different press under a used seq, kept in press_conflicts
   std::uint64_t acks_sent = 0;
   std::uint64_t commit_errors = 0;
   std::uint64_t batches = 0;

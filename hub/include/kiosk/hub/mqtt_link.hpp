@@ -31,6 +31,7 @@ struct MqttSettings {
   std::string cert_file;
   std::string key_file;
   std::string site;
+  bool verify_host = true;  // TLS: the certificate must name the URL's host
 };
 
 class MqttLink {

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kiosk/hub/ingest.hpp"
 #include "kiosk/hub/press_record.hpp"
 #include "kiosk/hub/registry.hpp"
 
@@ -96,8 +97,11 @@ class SqliteStore {
   Database& database() { return db_; }
   const std::string& site() const { return site_; }
 
-  // One transaction; INSERT OR IGNORE on (site, device, seq). inserted[i] says whether rows[i] was
-  // new. Returns an error (and rolls back) when the commit did not happen.
+  // One transaction; INSERT OR IGNORE on (site, device, seq). outcomes[i] says whether rows[i] was
+  // new, a re-send of a stored press, or a different press under a used seq (kept in
+  // press_conflicts, once). Returns an error (and rolls back) when the commit did not happen.
+  std::optional<std::string> commit_presses(const std::vector<PressRecord>& rows, std::vector<PressOutcome>& outcomes);
+  // The same; inserted[i] false only for a re-send (of a stored press or of a kept conflict).
   std::optional<std::string> commit_presses(const std::vector<PressRecord>& rows, std::vector<bool>& inserted);
 
   std::vector<LocationRecord> load_locations();
@@ -129,6 +133,9 @@ class SqliteStore {
   Statement rollback_;
   Statement insert_press_;
   Statement earlier_press_;  // a re-send's earlier time estimate replaces the stored one
+  // Only for ignored inserts (re-sends are rare): is it the stored press, or another one?
+  Statement stored_press_;
+  Statement insert_conflict_;
 };
 
 }  // namespace kiosk::hub

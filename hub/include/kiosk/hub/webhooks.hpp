@@ -1,5 +1,6 @@
 // Webhook delivery (Beast adapter): POSTs the alert JSON from the durable queue in SQLite to each
-// contact's URL, retries with capped exponential backoff and jitter, deletes what was delivered,
+// contact's URL, one post at a time per contact in queue order, skips posts a newer post of the same
+// alert supersedes, retries with capped exponential backoff and jitter, deletes what was delivered,
 // gives up at once on an answer that retrying cannot change (a wrong URL) and purges old failures.
 #pragma once
 
@@ -7,11 +8,13 @@
 #include <cstdint>
 #include <functional>
 #include <list>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
-#include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -39,13 +42,19 @@ std::chrono::milliseconds webhook_backoff(const WebhookPolicy& p, int attempts, 
 // refused again, so it is not retried. Except 408 (timeout) and 429 (too many requests): later may work.
 bool webhook_refusal_is_final(unsigned http_status);
 
+// The X-Kiosk-Delivery header of a queued post: the same on every retry of it, never another
+// post's, so a receiver whose answer was lost can drop the repeat.
+std::string webhook_delivery_id(std::string_view site, std::int64_t row);
+
 // Finished webhook posts (given up) are kept this long for the operator, then purged.
 inline constexpr std::chrono::hours kWebhookKeepFinished{24 * 7};
 
-// One HTTP POST; `done` gets nullopt on a 2xx answer, else the reason, and the HTTP status when
-// there was an answer (0: none). Runs on `io`.
+// One HTTP POST with `headers` added; `done` gets nullopt on a 2xx answer, else the reason, and the
+// HTTP status when there was an answer (0: none). Runs on `io`.
 class HttpPost;
-void post_json(boost::asio::io_context& io, const HttpUrl& url, std::string body, std::chrono::milliseconds timeout,
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+void post_json(boost::asio::io_context& io, const HttpUrl& url, std::string body, HttpHeaders headers,
+               std::chrono::milliseconds timeout,
                std::function<void(std::optional<std::string> error, unsigned http_status)> done,
                std::shared_ptr<HttpPost>* handle = nullptr);
 
@@ -55,6 +64,7 @@ class WebhookSender {
     std::uint64_t delivered = 0;
     std::uint64_t failed_attempts = 0;
     std::uint64_t given_up = 0;
+    std::uint64_t superseded = 0;  // removed unsent: a newer post of the same alert to the same contact
   };
 
   WebhookSender(boost::asio::io_context& io, AlertStore& store, const Clock& clock, const Log& log, WebhookPolicy policy);
@@ -76,6 +86,7 @@ class WebhookSender {
 
  private:
   void pump();
+  void supersede();
   void arm(WallTime due);
   void attempt(WebhookPost post);
   void finished(const WebhookPost& post, const std::optional<std::string>& error, unsigned http_status);
@@ -89,7 +100,7 @@ class WebhookSender {
   boost::asio::steady_timer timer_;
   std::optional<WallTime> armed_for_;
   std::optional<SteadyTime> purged_at_;
-  std::set<std::int64_t> in_flight_;
+  std::map<std::string, std::int64_t> in_flight_;  // contact -> the queue row on its way (one per contact)
   std::list<std::weak_ptr<HttpPost>> posts_;
   std::mt19937 random_;
   Counters counters_;

@@ -1,0 +1,198 @@
+// Webhook delivery order: the sender on its own io_context against loopback HTTP stubs, posts one at a
+// time per contact in queue order, newer posts of an alert superseding older ones, and delivery ids.
+#include <catch2/catch.hpp>
+
+#include <boost/asio/io_context.hpp>
+
+#include "kiosk/hub/alert_store.hpp"
+#include "kiosk/hub/clock.hpp"
+#include "kiosk/hub/webhooks.hpp"
+
+#include "test_alert_support.hpp"
+
+using namespace kiosk::hub;
+using kiosk::test::HookServer;
+using kiosk::test::run_io_until;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Retries after a fixed second: the tests move the clock past it when they want the retry.
+WebhookPolicy fixed_backoff() {
+  WebhookPolicy p;
+  p.timeout = 2000ms;
+  p.backoff_initial = 1000ms;
+  p.backoff_max = 1000ms;
+  p.jitter = 0;
+  return p;
+}
+
+// A queue in an in-memory database and its sender, run on this thread by run_io_until.
+struct Outbox {
+  explicit Outbox(const Clock& clock, WebhookPolicy policy = fixed_backoff())
+      : clock(clock), sender(io, store, clock, log, policy) {}
+
+  // Stores one post as the alert service does (the body stands for the alert JSON).
+  void add(const std::string& contact, const HookServer& server, const std::string& alert, const std::string& change) {
+    WebhookPost p{.alert_id = alert, .change = change, .contact = contact, .url = server.url("/" + contact),
+                  .body = R"({"event":")" + change + R"(","alert":{"id":")" + alert + R"("}})"};
+    REQUIRE_FALSE(store.write({}, 1, {p}, clock.wall_now()));
+  }
+  // ... and tells the sender.
+  void queue(const std::string& contact, const HookServer& server, const std::string& alert, const std::string& change) {
+    add(contact, server, alert, change);
+    sender.kick();
+  }
+
+  const Clock& clock;
+  boost::asio::io_context io;
+  Database db{":memory:"};
+  AlertStore store{db, "s1"};
+  Log log{LogLevel::error};
+  WebhookSender sender;
+};
+
+// "alert change" of each request, in the order the server answered them.
+std::vector<std::string> seen(const HookServer& server) {
+  std::vector<std::string> out;
+  for (const auto& r : server.requests()) out.push_back(r.header("X-Kiosk-Alert") + " " + r.header("X-Kiosk-Change"));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a contact's webhook posts arrive in queue order after its server failed, and others go out meanwhile",
+          "[webhooks]") {
+  ManualClock clock;
+  HookServer alice;  // down: her first attempt fails
+  HookServer bob;
+  bob.start();
+  Outbox out(clock);
+  out.queue("alice", alice, "a-000001", "opened");
+  out.queue("bob", bob, "a-000001", "opened");
+  out.sender.start();
+  REQUIRE(run_io_until(out.io, [&] { return out.sender.counters().failed_attempts == 1 && bob.count() == 1; }));
+
+  // Alice's server is back while her first post waits out its backoff; more posts queue behind it.
+  alice.start();
+  out.queue("alice", alice, "a-000002", "acked");
+  out.queue("alice", alice, "a-000003", "resolved");
+  out.queue("bob", bob, "a-000002", "acked");
+  REQUIRE(run_io_until(out.io, [&] { return bob.count() == 2; }));
+  CHECK(alice.count() == 0);  // her newer posts wait for the first, which is not due yet
+
+  clock.advance(1s);
+  out.sender.kick();
+  REQUIRE(run_io_until(out.io, [&] { return alice.count() == 3 && out.store.pending_posts() == 0; }));
+  CHECK(seen(alice) == std::vector<std::string>{"a-000001 opened", "a-000002 acked", "a-000003 resolved"});
+  CHECK(seen(bob) == std::vector<std::string>{"a-000001 opened", "a-000002 acked"});
+  CHECK(out.sender.counters().delivered == 5);
+  CHECK(out.sender.counters().superseded == 0);
+  out.sender.stop();
+}
+
+TEST_CASE("a contact is sent one webhook post at a time, however many are due", "[webhooks]") {
+  ManualClock clock;
+  HookServer alice;
+  alice.start();
+  Outbox out(clock);
+  for (int i = 1; i <= 4; ++i) out.queue("alice", alice, "a-00000" + std::to_string(i), "opened");
+  out.sender.start();
+  std::size_t most = 0;
+  REQUIRE(run_io_until(out.io, [&] {
+    most = std::max(most, out.sender.in_flight());
+    return out.sender.counters().delivered == 4 && alice.count() == 4;
+  }));
+  CHECK(most == 1);
+  CHECK(seen(alice) == std::vector<std::string>{"a-000001 opened", "a-000002 opened", "a-000003 opened",
+                                                "a-000004 opened"});
+  out.sender.stop();
+}
+
+TEST_CASE("older pending webhook posts of an alert are superseded by its newest: only that one is sent, and counted",
+          "[webhooks]") {
+  ManualClock clock;
+  HookServer alice;  // down at first
+  Outbox out(clock);
+  out.queue("alice", alice, "a-000001", "opened");
+  out.sender.start();
+  REQUIRE(run_io_until(out.io, [&] { return out.sender.counters().failed_attempts == 1; }));
+  // While the first post waits to be retried, another alert opens and the first is repeated twice.
+  out.add("alice", alice, "a-000002", "opened");
+  out.add("alice", alice, "a-000001", "repeated");
+  out.add("alice", alice, "a-000001", "repeated");
+  alice.start();
+  clock.advance(1s);
+  out.sender.kick();
+  REQUIRE(run_io_until(out.io, [&] {
+    return out.sender.counters().delivered == 2 && out.store.pending_posts() == 0 && alice.count() == 2;
+  }));
+  // Rows 1 (tried once) and 3 were left out: row 4 carries alert 1's state after them.
+  CHECK(seen(alice) == std::vector<std::string>{"a-000002 opened", "a-000001 repeated"});
+  CHECK(alice.requests().at(1).header("X-Kiosk-Delivery") == "s1-4");
+  CHECK(out.sender.counters().superseded == 2);
+  CHECK(out.sender.counters().failed_attempts == 1);
+  out.sender.stop();
+}
+
+TEST_CASE("each webhook post carries a delivery id, the same on every retry and never another post's", "[webhooks]") {
+  ManualClock clock;
+  HookServer alice;
+  alice.start(503);  // busy at first: it answers, so the retried request is seen too
+  Outbox out(clock);
+  out.queue("alice", alice, "a-000001", "opened");
+  out.queue("alice", alice, "a-000002", "opened");
+  out.sender.start();
+  REQUIRE(run_io_until(out.io, [&] { return out.sender.counters().failed_attempts == 1; }));
+  alice.stop();
+  alice.start(200);
+  clock.advance(1s);
+  out.sender.kick();
+  REQUIRE(run_io_until(out.io, [&] { return out.sender.counters().delivered == 2; }));
+  // The queue is empty now; a new post must not get a delivery id a receiver has seen already.
+  out.queue("alice", alice, "a-000003", "opened");
+  // (The stub records a request once it has answered it: wait for both sides.)
+  REQUIRE(run_io_until(out.io, [&] { return out.sender.counters().delivered == 3 && alice.count() == 4; }));
+
+  const auto r = alice.requests();
+  REQUIRE(r.size() == 4);
+  CHECK(r[0].header("X-Kiosk-Delivery") == "s1-1");  // answered 503
+  CHECK(r[1].header("X-Kiosk-Delivery") == "s1-1");  // its retry
+  CHECK(r[2].header("X-Kiosk-Delivery") == "s1-2");
+  CHECK(r[3].header("X-Kiosk-Delivery") == "s1-3");
+  CHECK(r[1].header("X-Kiosk-Alert") == "a-000001");
+  CHECK(r[1].header("X-Kiosk-Change") == "opened");
+  CHECK(r[1].header("Content-Type") == "application/json");
+  CHECK(r[1].body == R"({"event":"opened","alert":{"id":"a-000001"}})");  // the body as queued
+  out.sender.stop();
+}
+
+TEST_CASE("a contact's post in backoff neither holds back nor spins the sender while another contact's retry comes due",
+          "[webhooks]") {
+  const SystemClock clock;  // real time: the sender's own timer must wake it
+  HookServer alice;
+  HookServer bob;
+  alice.start();
+  bob.start();
+  WebhookPolicy policy = fixed_backoff();
+  policy.backoff_max = 10min;  // waits up to 15 minutes are retries, not a wall clock that stepped back
+  Outbox out(clock, policy);
+  const auto now = clock.wall_now();
+  // From before a restart: alice's head waits 5 minutes, a newer post of hers behind it; bob's retry is due soon.
+  out.queue("alice", alice, "a-000001", "opened");
+  out.queue("alice", alice, "a-000002", "opened");
+  out.queue("bob", bob, "a-000001", "opened");
+  REQUIRE_FALSE(out.store.post_failed(1, 3, now + 5min, "connection refused", false));
+  REQUIRE_FALSE(out.store.post_failed(3, 1, now + 300ms, "connection refused", false));
+  out.sender.start();
+  std::size_t handlers = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (out.sender.counters().delivered == 0 && std::chrono::steady_clock::now() < deadline)
+    handlers += out.io.run_one_for(10ms);
+  REQUIRE(bob.count() == 1);
+  CHECK(clock.wall_now() >= now + 300ms);  // woken by the timer for bob's retry, not before
+  CHECK(alice.count() == 0);               // her second post waits behind the first
+  CHECK(handlers < 50);                    // a timer, a connection: no busy loop
+  CHECK(out.store.pending_posts() == 2);
+  out.sender.stop();
+}
