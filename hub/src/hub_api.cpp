@@ -200,6 +200,7 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
     for (const auto& [reason, n] : counters_.rejected) rejected[reason] = n;
     reply(200, json::object{{"presses_stored", counters_.presses_stored},
                             {"duplicates", counters_.duplicates},
+                            {"seq_conflicts", counters_.seq_conflicts},
                             {"acks_sent", counters_.acks_sent},
                             {"rejected", rejected},
                             {"unknown_devices", registry_.unknown_devices().size()},

@@ -397,6 +397,7 @@ TEST_CASE("a terminal that re-uses a seq for a different press is acknowledged, 
   CHECK(metric(metrics, "kiosk_presses_seq_conflicts_total") == 1);
   CHECK(metric(metrics, "kiosk_presses_duplicate_total") == 1);
   CHECK(metric(metrics, "kiosk_presses_stored_total") == 1);
+  CHECK(v.hub.get_json("/api/counters").at("seq_conflicts").to_number<int>() == 1);
   auto log = v.hub.log();
   auto warning = log.find("warn ingest: device kiosk-1 re-used seq 7 for a different press");
   CHECK(warning != std::string::npos);

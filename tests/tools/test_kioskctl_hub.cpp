@@ -156,6 +156,25 @@ TEST_CASE("kioskctl device add refuses to overwrite a config file before touchin
   CHECK(v.kioskctl({"device", "show", "desk-1"}).status == 1);
 }
 
+TEST_CASE("kioskctl device add writes tls.verify_host when asked and refuses a wrong value before touching the hub",
+          "[integration]") {
+  Venue v;
+  auto bad = v.kioskctl({"device", "add", "desk-1", "--location", "lobby", "--out", "desk-1.json",
+                         "--tls-verify-host", "maybe"});
+  CHECK(bad.status == 2);
+  CHECK_THAT(bad.output, Catch::Contains("--tls-verify-host is true or false"));
+  CHECK_FALSE(fs::exists(v.dir / "desk-1.json"));
+  CHECK(v.kioskctl({"device", "show", "desk-1"}).status == 1);
+
+  auto good = v.kioskctl({"device", "add", "desk-1", "--location", "lobby", "--out", "desk-1.json", "--ca",
+                          "/etc/kiosk/ca.crt", "--tls-verify-host", "false"});
+  INFO(good.output);
+  REQUIRE(good.status == 0);
+  auto tls = boost::json::parse(slurp(v.dir / "desk-1.json")).at("tls");
+  CHECK(tls.at("ca") == "/etc/kiosk/ca.crt");
+  CHECK(tls.at("verify_host") == false);
+}
+
 TEST_CASE("kioskctl move, rotate and retire change the hub and the broker", "[integration]") {
   Venue v;
   auto old_device = v.added("desk-1", "lobby");

@@ -35,6 +35,8 @@ const std::vector<CommandSpec>& commands() {
       {"ca", "FILE", "TLS: CA certificate path on the device"},
       {"cert", "FILE", "TLS: client certificate path on the device"},
       {"key", "FILE", "TLS: client key path on the device"},
+      {"tls-verify-host", "BOOL",
+       "TLS: false lets the device accept a broker certificate that does not name the broker's host (default true)"},
       {"data-dir", "DIR", "data folder on the device"},
   };
   auto with = [&](std::vector<OptionSpec> own) {

@@ -278,6 +278,10 @@ class Session {
 
   SecretFile open_out() { return open_out(id() + ".json"); }
   SecretFile open_out(const std::string& fallback) {
+    // Checked before the file and the hub: a wrong flag changes nothing.
+    if (inv_.has("tls-verify-host") && inv_.options.at("tls-verify-host") != "true" &&
+        inv_.options.at("tls-verify-host") != "false")
+      throw UsageError{"--tls-verify-host is true or false, not \"" + inv_.options.at("tls-verify-host") + "\""};
     const auto path = default_out(fallback);
     if (path == "-" && inv_.globals.json) {
       throw Failure{"--json and --out - would both write to stdout", "write the config to a file with --out FILE"};
@@ -310,6 +314,7 @@ class Session {
     if (inv_.has("ca")) c.tls_ca = inv_.options.at("ca");
     if (inv_.has("cert")) c.tls_cert = inv_.options.at("cert");
     if (inv_.has("key")) c.tls_key = inv_.options.at("key");
+    if (inv_.has("tls-verify-host")) c.tls_verify_host = inv_.options.at("tls-verify-host") == "true";
     if (!board.empty() && board != "-") c.board = board;
     if (inv_.has("data-dir")) c.data_dir = inv_.options.at("data-dir");
     return c;

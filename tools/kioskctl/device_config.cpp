@@ -20,11 +20,12 @@ std::string to_json(const DeviceConfigFile& c) {
   json::object o{{"site", c.site}, {"device", c.device}, {"broker", c.broker}};
   if (c.username) o["username"] = *c.username;
   if (c.password) o["password"] = *c.password;
-  if (c.tls_ca || c.tls_cert || c.tls_key) {
+  if (c.tls_ca || c.tls_cert || c.tls_key || c.tls_verify_host) {
     json::object tls;
     if (c.tls_ca) tls["ca"] = *c.tls_ca;
     if (c.tls_cert) tls["cert"] = *c.tls_cert;
     if (c.tls_key) tls["key"] = *c.tls_key;
+    if (c.tls_verify_host) tls["verify_host"] = *c.tls_verify_host;
     o["tls"] = std::move(tls);
   }
   if (c.board) o["board"] = *c.board;

@@ -15,11 +15,13 @@ struct DeviceConfigFile {
   std::optional<std::string> tls_ca;
   std::optional<std::string> tls_cert;
   std::optional<std::string> tls_key;
+  std::optional<bool> tls_verify_host;  // absent: the firmware's default (true)
   std::optional<std::string> board;
   std::optional<std::string> data_dir;
 };
 
-// Only keys the firmware knows: site, device, broker, username, password, tls{ca,cert,key}, board, data_dir.
+// Only keys the firmware knows: site, device, broker, username, password, tls{ca,cert,key,verify_host},
+// board, data_dir.
 std::string to_json(const DeviceConfigFile& config);
 
 // The broker a device should use when none is configured: the hub's host on MQTT's port.
