@@ -231,6 +231,12 @@ protocol::Result<CommandLine> parse_command_line(const std::vector<std::string>&
       c.broker.rfind("mqtt://", 0) != 0 && c.broker.rfind("mqtts://", 0) != 0) {
     return protocol::Error{"broker", "\"" + c.broker + "\" must start with tcp://, ssl://, mqtt:// or mqtts://"};
   }
+  // Paho checks the name against "[fd00::5" (it keeps the bracket): an IPv6 address can never match.
+  const bool tls = c.broker.rfind("ssl://", 0) == 0 || c.broker.rfind("mqtts://", 0) == 0;
+  if (tls && c.tls_verify_host && c.broker.find("://[") != std::string::npos) {
+    return protocol::Error{"broker", "\"" + c.broker + "\": the terminal cannot check a certificate against an IPv6 "
+                                     "address; dial the broker by name, or set tls.verify_host false"};
+  }
   if (auto e = check_ranges(c)) return *e;
   if (c.data_dir.empty()) c.data_dir = "/var/lib/kiosk/" + c.device;
   return cl;

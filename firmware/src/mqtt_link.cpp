@@ -168,8 +168,10 @@ struct MqttLink::Impl : mqtt::iaction_listener {
     // Paho says no more than "TCP/TLS connect failure" (-1); over TLS the usual causes are these.
     if (tok.get_return_code() == MQTTASYNC_FAILURE && is_tls(options.broker)) {
       auto url = net::parse_url(options.broker);
-      reason += ": broker unreachable, or TLS refused (check the CA file, and that the broker's certificate names " +
-                (url ? url->host : options.broker) + ", or set tls.verify_host false)";
+      reason += ": broker unreachable, or TLS refused (check the CA file" +
+                (options.verify_host ? ", and that the broker's certificate names " + (url ? url->host : options.broker) +
+                                           ", or set tls.verify_host false / --tls-verify-host false)"
+                                     : std::string(")"));
     }
     push({LinkEvent::Kind::connect_failed, "", "", reason});
   }

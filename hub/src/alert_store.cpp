@@ -24,9 +24,9 @@ Database& migrated(Database& db) {
   return db;
 }
 
-// Each contact's head: its oldest pending post in the queue of site ?1.
+// The heads: the oldest pending post of each alert to each contact, in the queue of site ?1.
 constexpr const char* kWebhookHeads =
-    "row IN (SELECT MIN(row) FROM webhook_queue WHERE site = ?1 AND state = 'pending' GROUP BY contact)";
+    "row IN (SELECT MIN(row) FROM webhook_queue WHERE site = ?1 AND state = 'pending' GROUP BY contact, alert_id)";
 
 AlertState state_from(const std::string& s) {
   if (s == "acked") return AlertState::acked;

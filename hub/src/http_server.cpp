@@ -38,6 +38,7 @@ HttpSession::HttpSession(tcp::socket socket, HttpHandler& handler, EventStreams&
 void HttpSession::start() { read(); }
 
 void HttpSession::read() {
+  head_ = false;  // until this request says otherwise: a 400 for it is sent whole
   parser_ = std::make_unique<http::request_parser<http::string_body>>();
   parser_->body_limit(64 * 1024);
   parser_->header_limit(16 * 1024);

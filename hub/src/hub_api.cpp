@@ -192,6 +192,14 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
   const std::string& what = seg[0];
 
   if (what == "events" && seg.size() == 1 && get) {
+    if (method == http::verb::head) {
+      // The stream's header, and no stream: a HEAD answer has no body, and this one would never end.
+      HttpResponse res{http::status::ok, req.version()};
+      res.set(http::field::content_type, "text/event-stream");
+      res.set(http::field::cache_control, "no-store");
+      res.keep_alive(req.keep_alive());
+      return session->send(std::move(res));
+    }
     session->start_events();
     return;
   }

@@ -82,9 +82,18 @@ void MqttLink::on_link(const mqtt::LinkEvent& e) {
       if (!e.session_present) log_.info("mqtt", "new broker session for " + settings_.client_id);
       handlers_.connection(true, "connected");
       return;
-    case mqtt::LinkEvent::Kind::connect_failed:
-      log_.warn("mqtt", "cannot connect to " + settings_.url + ": " + e.reason + "; retrying in " + retry);
+    case mqtt::LinkEvent::Kind::connect_failed: {
+      // OpenSSL says "certificate verify failed" for a wrong name and a wrong CA alike.
+      const bool tls_refused = e.reason.find("TLS handshake failed") != std::string::npos;
+      const std::string hint =
+          !tls_refused ? std::string()
+          : settings_.verify_host
+              ? " (check --ca-file, and that the broker's certificate names the host in --broker, or set "
+                "--tls-verify-host false)"
+              : " (check --ca-file)";
+      log_.warn("mqtt", "cannot connect to " + settings_.url + ": " + e.reason + hint + "; retrying in " + retry);
       return;
+    }
     case mqtt::LinkEvent::Kind::lost:
       handlers_.connection(false, e.reason);
       return;

@@ -288,13 +288,21 @@ CREATE TABLE IF NOT EXISTS press_conflicts (
   received_at_ms INTEGER NOT NULL,
   UNIQUE (site, device, seq, button, rating, scale)
 );
+-- Counted in the manager's report like any press (a kept conflict is never updated or deleted).
+CREATE TRIGGER IF NOT EXISTS press_conflict_slots_insert AFTER INSERT ON press_conflicts BEGIN
+  INSERT INTO press_slots (site, slot, location, scale, rating, button, presses, repeats)
+  VALUES (NEW.site, NEW.pressed_at_ms / 900000, NEW.location, NEW.scale, NEW.rating, NEW.button, 1,
+          instr(NEW.flags, '"repeat"') > 0)
+  ON CONFLICT (site, slot, location, scale, rating, button) DO UPDATE
+  SET presses = presses + 1, repeats = repeats + excluded.repeats;
+END;
 )sql"},
-      // Webhooks go to each contact in queue order: the index finds a contact's oldest pending post
-      // and a newer post of the same alert. A queue row's id is its delivery id (X-Kiosk-Delivery),
+      // An alert's webhooks go to each contact in queue order: the index finds the oldest pending
+      // post of an alert to a contact, and a newer one. A queue row's id is its delivery id (X-Kiosk-Delivery),
       // which a receiver uses to drop repeats, so ids must never come back: SQLite reuses the
       // largest rowid once that row is deleted (and starts again at 1 when the queue empties), so
       // the last id handed out is kept.
-      {6, "webhook posts per contact in order, delivery ids never reused", R"sql(
+      {6, "webhook posts per alert and contact in order, delivery ids never reused", R"sql(
 CREATE INDEX IF NOT EXISTS webhook_queue_by_contact ON webhook_queue (site, state, contact, alert_id);
 CREATE TABLE IF NOT EXISTS webhook_last_row (id INTEGER PRIMARY KEY CHECK (id = 1), row INTEGER NOT NULL);
 )sql"},

@@ -43,16 +43,18 @@ bool webhook_refusal_is_final(unsigned http_status) {
   return http_status >= 400 && http_status < 500 && http_status != 408 && http_status != 429;
 }
 
-// One request on a fresh connection; a single deadline covers connect, write and read.
+// One request on a fresh connection; a single deadline covers the lookup, connect, write and read.
 class HttpPost : public std::enable_shared_from_this<HttpPost> {
  public:
   HttpPost(boost::asio::io_context& io, const HttpUrl& url, std::string body, const HttpHeaders& headers,
            std::chrono::milliseconds timeout, std::function<void(std::optional<std::string>, unsigned)> done)
-      : resolver_(io), stream_(io), url_(url), timeout_(timeout), done_(std::move(done)) {
+      : resolver_(io), resolve_deadline_(io), stream_(io), url_(url), timeout_(timeout), done_(std::move(done)) {
     request_.method(http::verb::post);
     request_.target(url_.target);
     request_.version(11);
-    request_.set(http::field::host, url_.port == "80" ? url_.host : url_.host + ":" + url_.port);
+    const bool ipv6 = url_.host.find(':') != std::string::npos;
+    const auto host = ipv6 ? "[" + url_.host + "]" : url_.host;
+    request_.set(http::field::host, url_.port == "80" ? host : host + ":" + url_.port);
     request_.set(http::field::user_agent, "kiosk-hub");
     request_.set(http::field::content_type, "application/json");
     for (const auto& [name, value] : headers) request_.set(name, value);
@@ -63,30 +65,54 @@ class HttpPost : public std::enable_shared_from_this<HttpPost> {
 
   void start() {
     stream_.expires_after(timeout_);
+    // An address needs no lookup. That matters beyond speed: asio resolves names on one background
+    // thread, so a DNS server that does not answer (the venue's internet is down) would hold a
+    // local relay's post, given by address, behind an internet contact's lookup.
+    boost::system::error_code not_an_address;
+    const auto address = boost::asio::ip::make_address(url_.host, not_an_address);
+    if (!not_an_address) {
+      const tcp::endpoint endpoint(address, static_cast<unsigned short>(std::stoul(url_.port)));
+      return stream_.async_connect(endpoint, [self = shared_from_this()](beast::error_code ec) { self->connected(ec); });
+    }
+    // The stream's deadline does not cover the lookup: this one does. The late answer of a lookup
+    // that timed out finds the post finished.
+    resolve_deadline_.expires_after(timeout_);
+    resolve_deadline_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+      if (ec) return;
+      if (auto self = weak.lock()) {
+        self->resolver_.cancel();
+        self->finish("timed out looking up the host");
+      }
+    });
     resolver_.async_resolve(url_.host, url_.port, [self = shared_from_this()](beast::error_code ec, tcp::resolver::results_type r) {
+      self->resolve_deadline_.cancel();
+      if (!self->done_) return;
       if (ec) return self->finish("cannot resolve the host: " + ec.message());
-      self->stream_.async_connect(r, [self](beast::error_code ec, const tcp::endpoint&) {
-        if (ec) return self->finish(ec == beast::error::timeout ? "timed out connecting" : ec.message());
-        http::async_write(self->stream_, self->request_, [self](beast::error_code ec, std::size_t) {
-          if (ec) return self->finish("sending: " + ec.message());
-          http::async_read(self->stream_, self->buffer_, self->response_, [self](beast::error_code ec, std::size_t) {
-            if (ec) return self->finish(ec == beast::error::timeout ? "timed out waiting for the answer" : "reading: " + ec.message());
-            const unsigned status = self->response_.result_int();
-            if (status >= 200 && status < 300) return self->finish(std::nullopt, status);
-            self->finish("HTTP " + std::to_string(status), status);
-          });
-        });
-      });
+      self->stream_.async_connect(r, [self](beast::error_code ec, const tcp::endpoint&) { self->connected(ec); });
     });
   }
 
   void cancel() {
     resolver_.cancel();
+    resolve_deadline_.cancel();
     beast::error_code ignored;
     stream_.socket().close(ignored);
   }
 
  private:
+  void connected(beast::error_code ec) {
+    if (ec) return finish(ec == beast::error::timeout ? "timed out connecting" : ec.message());
+    http::async_write(stream_, request_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->finish("sending: " + ec.message());
+      http::async_read(self->stream_, self->buffer_, self->response_, [self](beast::error_code ec, std::size_t) {
+        if (ec) return self->finish(ec == beast::error::timeout ? "timed out waiting for the answer" : "reading: " + ec.message());
+        const unsigned status = self->response_.result_int();
+        if (status >= 200 && status < 300) return self->finish(std::nullopt, status);
+        self->finish("HTTP " + std::to_string(status), status);
+      });
+    });
+  }
+
   void finish(std::optional<std::string> error, unsigned status = 0) {
     if (!done_) return;
     beast::error_code ignored;
@@ -97,6 +123,7 @@ class HttpPost : public std::enable_shared_from_this<HttpPost> {
   }
 
   tcp::resolver resolver_;
+  boost::asio::steady_timer resolve_deadline_;
   beast::tcp_stream stream_;
   HttpUrl url_;
   std::chrono::milliseconds timeout_;
@@ -148,6 +175,8 @@ void WebhookSender::purge() {
 
 void WebhookSender::stop() {
   stopped_ = true;
+  ++run_;
+  in_flight_.clear();  // cancelled below; the rows stay queued as they were
   timer_.cancel();
   armed_for_.reset();
   for (auto& w : posts_)
@@ -155,9 +184,11 @@ void WebhookSender::stop() {
   posts_.clear();
 }
 
-// Only each contact's head (oldest pending post) is a candidate, and a contact with a post in
-// flight waits for it: a contact's posts arrive in the order they were queued, and one contact's
-// failing server holds back none of the others.
+// Only the head of each alert's posts to a contact (its oldest pending one) is a candidate, and
+// it waits while the one before it is in flight: a contact gets an alert's changes in the order
+// they happened. Alerts do not wait for each other, so a post that keeps failing (a relay that
+// refuses one body, a URL fixed since it was queued) holds back no other alert, and no contact
+// holds back another.
 void WebhookSender::pump() {
   if (stopped_) return;
   const auto now = clock_.wall_now();
@@ -168,22 +199,22 @@ void WebhookSender::pump() {
     const auto latest = now + policy_.backoff_max + policy_.backoff_max / 2;  // the cap with its jitter
     for (auto& post : store_.due_posts(now, room + in_flight_.size(), latest)) {
       if (in_flight_.size() >= static_cast<std::size_t>(policy_.max_in_flight)) break;
-      if (in_flight_.count(post.contact)) continue;  // this head is the one on its way
+      if (in_flight_.count({post.contact, post.alert_id})) continue;  // this head is the one on its way
       attempt(std::move(post));
     }
   }
   if (in_flight_.size() >= static_cast<std::size_t>(policy_.max_in_flight)) return;  // a completion pumps again
   // Every due head is in flight now, and its completion pumps again; wake for the first head that
-  // is not due yet (the heads behind a contact's post in backoff are not candidates, so they
-  // cannot make this spin).
+  // is not due yet (the posts behind a head in backoff are not candidates, so they cannot make
+  // this spin).
   if (auto next = store_.next_post_due(now)) arm(*next);
 }
 
-// Before a contact's head is sent: a newer pending post of the same alert to the same contact
+// Before a head is sent: a newer pending post of the same alert to the same contact
 // carries the alert's current state, so the older ones need not go (the one in flight is left).
 void WebhookSender::supersede() {
   std::vector<std::int64_t> sending;
-  for (const auto& [contact, row] : in_flight_) sending.push_back(row);
+  for (const auto& [key, row] : in_flight_) sending.push_back(row);
   auto gone = store_.supersede_posts(sending);
   if (!gone) return log_.error("webhooks", "cannot remove superseded posts: " + gone.error().message());
   for (const auto& p : *gone) {
@@ -205,31 +236,36 @@ void WebhookSender::arm(WallTime due) {
 }
 
 void WebhookSender::attempt(WebhookPost post) {
-  in_flight_[post.contact] = post.row;
+  const std::pair<std::string, std::string> key{post.contact, post.alert_id};
+  in_flight_[key] = post.row;
   auto url = parse_http_url(post.url);
   if (!url) {
-    // The settings file is checked at start; a row from an older file may still be odd.
-    finished(post, std::string("not an http:// URL"), 0);
+    // The settings file is checked at start; a row from an older file may still be odd, and
+    // will stay so.
+    finished(post, std::string("not an http:// URL"), 0, true);
     return;
   }
   std::shared_ptr<HttpPost> handle;
-  const std::string contact = post.contact;
   std::string body = post.body;  // not post.body below: the callback takes `post` in the same call
   HttpHeaders headers{{"X-Kiosk-Delivery", webhook_delivery_id(store_.site(), post.row)},
                       {"X-Kiosk-Alert", post.alert_id},
                       {"X-Kiosk-Change", post.change}};
   post_json(io_, *url, std::move(body), std::move(headers), policy_.timeout,
-            [this, alive = alive_, post = std::move(post)](std::optional<std::string> error, unsigned status) {
-              if (!*alive) return;
+            [this, alive = alive_, run = run_, post = std::move(post)](std::optional<std::string> error,
+                                                                        unsigned status) {
+              // After stop() (and perhaps a new start()) this is the cancelled post: its row
+              // stays queued as it was, and this run may have sent it again already.
+              if (!*alive || run != run_) return;
               finished(post, error, status);
             },
             &handle);
-  if (in_flight_.count(contact)) posts_.push_back(handle);
+  if (in_flight_.count(key)) posts_.push_back(handle);
   std::erase_if(posts_, [](const std::weak_ptr<HttpPost>& w) { return w.expired(); });
 }
 
-void WebhookSender::finished(const WebhookPost& post, const std::optional<std::string>& error, unsigned http_status) {
-  in_flight_.erase(post.contact);
+void WebhookSender::finished(const WebhookPost& post, const std::optional<std::string>& error, unsigned http_status,
+                             bool final_error) {
+  in_flight_.erase({post.contact, post.alert_id});
   if (stopped_) return;  // cancelled by stop(): the row stays queued as it was
   const auto now = clock_.wall_now();
   if (!error) {
@@ -239,7 +275,7 @@ void WebhookSender::finished(const WebhookPost& post, const std::optional<std::s
   } else {
     ++counters_.failed_attempts;
     const int attempts = post.attempts + 1;
-    const bool refused = webhook_refusal_is_final(http_status);
+    const bool refused = final_error || webhook_refusal_is_final(http_status);
     const bool give_up = refused || (policy_.max_attempts > 0 && attempts >= policy_.max_attempts) ||
                          now - post.created >= policy_.max_age;
     std::uniform_real_distribution<double> unit(-1.0, 1.0);
@@ -247,9 +283,10 @@ void WebhookSender::finished(const WebhookPost& post, const std::optional<std::s
     if (give_up) ++counters_.given_up;
     // The contact, never the URL: webhook URLs often carry a secret token.
     if (refused)
-      log_.warn("webhooks", "contact " + post.contact + "'s webhook refused the post of " + post.change + " of " +
-                                post.alert_id + " with HTTP " + std::to_string(http_status) +
-                                "; not retrying: check the contact's webhook URL in the alert settings");
+      log_.warn("webhooks", "contact " + post.contact + "'s webhook " +
+                                (final_error ? "cannot take" : "refused") + " the post of " + post.change + " of " +
+                                post.alert_id + " (" + *error +
+                                "); not retrying: check the contact's webhook URL in the alert settings");
     else
       log_.warn("webhooks", "post of " + post.change + " of " + post.alert_id + " to " + post.contact + " failed (" +
                                 *error + ", attempt " + std::to_string(attempts) + "); " +

@@ -204,7 +204,7 @@ TEST_CASE("the webhook queue hands out due posts, reschedules failures and forge
   CHECK_FALSE(store.next_post_due());
 }
 
-TEST_CASE("the webhook queue offers each contact's oldest pending post only, and waits on it while it backs off") {
+TEST_CASE("the webhook queue offers the oldest pending post of each alert to each contact, and waits on it while it backs off") {
   Database db(":memory:");
   AlertStore store(db, "s1");
   const WallTime now = from_ms(1'800'000'000'000);
@@ -212,25 +212,29 @@ TEST_CASE("the webhook queue offers each contact's oldest pending post only, and
     return WebhookPost{.alert_id = std::move(alert), .change = "opened", .contact = std::move(contact),
                        .url = "http://127.0.0.1:1/", .body = "{}"};
   };
-  REQUIRE_FALSE(store.write({}, 2, {post("alice", "a-1"), post("alice", "a-2"), post("bob", "a-1")}, now));
+  REQUIRE_FALSE(
+      store.write({}, 2, {post("alice", "a-1"), post("alice", "a-2"), post("bob", "a-1"), post("alice", "a-1")}, now));
   auto due = store.due_posts(now, 10);
-  REQUIRE(due.size() == 2);
-  CHECK(due[0].row == 1);  // alice's first
-  CHECK(due[1].row == 3);  // bob's
-  // Alice's first post backs off: her second waits behind it, bob is not held back.
+  REQUIRE(due.size() == 3);
+  CHECK(due[0].row == 1);  // alice's first of a-1
+  CHECK(due[1].row == 2);  // alice's a-2: another alert does not wait
+  CHECK(due[2].row == 3);  // bob's
+  // Alice's first post of a-1 backs off: her second of a-1 waits behind it, nothing else does.
   REQUIRE_FALSE(store.post_failed(1, 1, now + 5s, "connection refused", false));
   due = store.due_posts(now, 10);
-  REQUIRE(due.size() == 1);
-  CHECK(due[0].contact == "bob");
-  CHECK(store.next_post_due() == now);          // bob's, due already
-  CHECK(store.next_post_due(now) == now + 5s);  // then alice's retry, not her second post (due, but behind)
+  REQUIRE(due.size() == 2);
+  CHECK(due[0].row == 2);
+  CHECK(due[1].row == 3);
+  CHECK(store.next_post_due() == now);          // a-2's and bob's, due already
+  CHECK(store.next_post_due(now) == now + 5s);  // then alice's retry, not row 4 (due, but behind)
+  REQUIRE_FALSE(store.post_delivered(2));
   REQUIRE_FALSE(store.post_delivered(3));
   CHECK(store.next_post_due(now) == now + 5s);
-  // Given up: the next one of hers is her head now.
+  // Given up: the next one of a-1 to her is the head now.
   REQUIRE_FALSE(store.post_failed(1, 2, now, "HTTP 404", true));
   due = store.due_posts(now, 10);
   REQUIRE(due.size() == 1);
-  CHECK(due[0].row == 2);
+  CHECK(due[0].row == 4);
   CHECK(AlertStore(db, "s2").due_posts(now, 10).empty());  // another site's queue is its own
 }
 
@@ -260,9 +264,10 @@ TEST_CASE("a newer pending webhook post of an alert to a contact supersedes the 
   REQUIRE(gone->size() == 1);
   CHECK((*gone)[0].row == 1);
   auto due = store.due_posts(now, 10);
-  REQUIRE(due.size() == 2);
-  CHECK(due[0].row == 2);  // alice's head: a-2, then a-1's latest
-  CHECK(due[1].row == 3);
+  REQUIRE(due.size() == 3);
+  CHECK(due[0].row == 2);  // alice's a-2
+  CHECK(due[1].row == 3);  // bob's
+  CHECK(due[2].row == 5);  // alice's a-1: its latest
   CHECK(store.supersede_posts({})->empty());
 }
 

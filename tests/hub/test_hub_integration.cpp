@@ -3,7 +3,10 @@
 #include <catch2/catch.hpp>
 
 #include <sqlite3.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <set>
@@ -331,6 +334,27 @@ TEST_CASE("the dashboard, health and metrics answer without a token", "[integrat
   CHECK(health.at("db").as_string() == "ok");
   CHECK(http_get(v.hub.port(), "/metrics").body.find("kiosk_broker_connected 1") != std::string::npos);
   CHECK(http_get(v.hub.port(), "/api/nothing").status == 404);
+}
+
+TEST_CASE("HEAD of the event stream gets its header and no stream, and the connection answers the next request",
+          "[integration]") {
+  Venue v;
+  const int fd = kiosk::net::connect_loopback(v.hub.port());
+  REQUIRE(fd >= 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const std::string requests = "HEAD /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                               "GET /api/counters HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  REQUIRE(::send(fd, requests.data(), requests.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(requests.size()));
+  std::string got;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) got.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  INFO(got);
+  CHECK(got.rfind("HTTP/1.1 200 OK", 0) == 0);
+  CHECK(got.find("text/event-stream") != std::string::npos);
+  CHECK(got.find("kiosk-hub events") == std::string::npos);  // no stream after the HEAD
+  CHECK(got.find("presses_stored") != std::string::npos);    // the next answer came, on the same connection
 }
 
 TEST_CASE("the event stream reports each acknowledged press and device status changes", "[integration]") {

@@ -98,7 +98,8 @@ TEST_CASE("kiosk-pki creates a CA, a broker and a device certificate with privat
   TempDir tmp;
   const auto pki = tmp / "pki";
   REQUIRE(run_pki({"init", "--dir", pki.string(), "--venue", "hotel"}, tmp / "a.log") == 0);
-  REQUIRE(run_pki({"broker", "--dir", pki.string(), "--host", "hub.local", "--ip", "10.0.0.5"}, tmp / "b.log") == 0);
+  REQUIRE(run_pki({"broker", "--dir", pki.string(), "--host", "hub.local", "--dns", "hub.lan", "--ip", "10.0.0.5"},
+                  tmp / "b.log") == 0);
   REQUIRE(run_pki({"device", "--dir", pki.string(), "--id", "desk-1"}, tmp / "c.log") == 0);
   CHECK(mode_of(pki / "ca.key") == 0600);
   CHECK(mode_of(pki / "broker.key") == 0600);
@@ -113,7 +114,8 @@ TEST_CASE("kiosk-pki creates a CA, a broker and a device certificate with privat
   Child san({"openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", (pki / "broker.crt").string()},
             Child::Options{.env = {}, .log_file = tmp / "san.log", .working_dir = {}});
   CHECK(san.wait(10s) == 0);
-  CHECK_THAT(san.log(), Catch::Contains("DNS:hub.local") && Catch::Contains("IP Address:127.0.0.1") &&
+  CHECK_THAT(san.log(), Catch::Contains("DNS:hub.local") && Catch::Contains("DNS:hub.lan") &&
+                            Catch::Contains("IP Address:127.0.0.1") && Catch::Contains("IP Address:0:0:0:0:0:0:0:1") &&
                             Catch::Contains("IP Address:10.0.0.5"));
   // No key is ever printed.
   for (const auto* log : {"a.log", "b.log", "c.log"}) {
@@ -132,6 +134,7 @@ TEST_CASE("kiosk-pki refuses to overwrite a CA and reports usage errors with exi
   CHECK(run_pki({"device", "--dir", pki.string(), "--id", "Bad Id"}, tmp / "d.log") == 2);
   CHECK(run_pki({"frobnicate"}, tmp / "e.log") == 2);
   CHECK(run_pki({"broker", "--help"}, tmp / "f.log") == 0);
+  CHECK(run_pki({"broker", "--dir", pki.string(), "--host", "h", "--ip", "hub.lan"}, tmp / "h.log") == 2);
   CHECK(run_pki({"device", "--dir", (tmp / "empty").string(), "--id", "desk-1"}, tmp / "g.log") == 1);
 }
 
@@ -196,6 +199,7 @@ TEST_CASE("the hub checks that the broker's certificate names the address it dia
   auto wrong_name = hub("by-name", b.url_by_localhost());
   CHECK(wait_until([&] { return wrong_name.log().find("cannot connect to " + b.url_by_localhost()) != std::string::npos; },
                    15s));
+  CHECK_THAT(wrong_name.log(), Catch::Contains("TLS handshake failed") && Catch::Contains("--tls-verify-host false"));
   CHECK(probe.count(online("by-name")) == 0);
 
   auto told = hub("told", b.url_by_localhost(), {"--tls-verify-host", "false"});

@@ -74,8 +74,9 @@ class AlertStore {
 
   const std::string& site() const { return site_; }
 
-  // Webhook queue. Each contact's posts go out one at a time in the order they were queued: only
-  // a contact's head (its oldest pending post) is a candidate, the newer ones wait behind it.
+  // Webhook queue. An alert's posts to a contact go out one at a time in the order they were
+  // queued: only the head (the oldest pending post of that alert to that contact) is a candidate,
+  // the newer ones wait behind it.
   // due_posts: the heads due at `now`, soonest first. Rows due later than `latest` are due too: no
   // retry waits that long, so the wall clock has stepped back since they were scheduled, and they
   // must not wait for it to catch up.

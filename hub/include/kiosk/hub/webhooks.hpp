@@ -1,6 +1,6 @@
 // Webhook delivery (Beast adapter): POSTs the alert JSON from the durable queue in SQLite to each
-// contact's URL, one post at a time per contact in queue order, skips posts a newer post of the same
-// alert supersedes, retries with capped exponential backoff and jitter, deletes what was delivered,
+// contact's URL, an alert's posts to a contact one at a time in queue order, skips posts a newer
+// post of the same alert supersedes, retries with capped exponential backoff and jitter, deletes what was delivered,
 // gives up at once on an answer that retrying cannot change (a wrong URL) and purges old failures.
 #pragma once
 
@@ -89,7 +89,9 @@ class WebhookSender {
   void supersede();
   void arm(WallTime due);
   void attempt(WebhookPost post);
-  void finished(const WebhookPost& post, const std::optional<std::string>& error, unsigned http_status);
+  // final_error: not worth retrying whatever the status (a URL this hub cannot post to).
+  void finished(const WebhookPost& post, const std::optional<std::string>& error, unsigned http_status,
+                bool final_error = false);
   void purge();
 
   boost::asio::io_context& io_;
@@ -100,7 +102,9 @@ class WebhookSender {
   boost::asio::steady_timer timer_;
   std::optional<WallTime> armed_for_;
   std::optional<SteadyTime> purged_at_;
-  std::map<std::string, std::int64_t> in_flight_;  // contact -> the queue row on its way (one per contact)
+  // (contact, alert id) -> the queue row on its way: one at a time per alert and contact.
+  std::map<std::pair<std::string, std::string>, std::int64_t> in_flight_;
+  std::uint64_t run_ = 0;  // counts stop()s: a completion from an earlier run is not this run's news
   std::list<std::weak_ptr<HttpPost>> posts_;
   std::mt19937 random_;
   Counters counters_;
