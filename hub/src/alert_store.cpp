@@ -28,6 +28,16 @@ Database& migrated(Database& db) {
 constexpr const char* kWebhookHeads =
     "row IN (SELECT MIN(row) FROM webhook_queue WHERE site = ?1 AND state = 'pending' GROUP BY contact, alert_id)";
 
+// What names a queued post, from a row whose first columns are row, alert_id, change, contact.
+WebhookPost post_named_by(const Statement& s) {
+  WebhookPost p;
+  p.row = s.column_int(0);
+  p.alert_id = s.column_text(1);
+  p.change = s.column_text(2);
+  p.contact = s.column_text(3);
+  return p;
+}
+
 AlertState state_from(const std::string& s) {
   if (s == "acked") return AlertState::acked;
   if (s == "resolved") return AlertState::resolved;
@@ -350,11 +360,7 @@ std::vector<WebhookPost> AlertStore::due_posts(WallTime now, std::size_t limit, 
   s.bind(4, static_cast<std::int64_t>(limit));
   std::vector<WebhookPost> out;
   while (s.step()) {
-    WebhookPost p;
-    p.row = s.column_int(0);
-    p.alert_id = s.column_text(1);
-    p.change = s.column_text(2);
-    p.contact = s.column_text(3);
+    WebhookPost p = post_named_by(s);
     p.url = s.column_text(4);
     p.body = s.column_text(5);
     p.attempts = static_cast<int>(s.column_int(6));
@@ -384,14 +390,7 @@ protocol::Result<std::vector<WebhookPost>> AlertStore::supersede_posts(const std
   ResetAfter done{s};
   s.bind(1, site_).bind(2, rows);
   std::vector<WebhookPost> out;
-  while (s.step()) {
-    WebhookPost p;
-    p.row = s.column_int(0);
-    p.alert_id = s.column_text(1);
-    p.change = s.column_text(2);
-    p.contact = s.column_text(3);
-    out.push_back(std::move(p));
-  }
+  while (s.step()) out.push_back(post_named_by(s));
   if (s.failed()) return protocol::Error{"webhook_queue", "supersede: " + db_.last_error()};
   std::sort(out.begin(), out.end(), [](const WebhookPost& a, const WebhookPost& b) { return a.row < b.row; });
   return out;

@@ -93,6 +93,15 @@ std::optional<std::int64_t> Statement::column_opt_int(int i) const {
 
 // ---- Migrations --------------------------------------------------------------------------
 
+// Trigger body: counts the press NEW in its 15-minute slot of press_slots (migrations 4 and 5).
+constexpr const char* kCountNewPress = R"sql(
+  INSERT INTO press_slots (site, slot, location, scale, rating, button, presses, repeats)
+  VALUES (NEW.site, NEW.pressed_at_ms / 900000, NEW.location, NEW.scale, NEW.rating, NEW.button, 1,
+          instr(NEW.flags, '"repeat"') > 0)
+  ON CONFLICT (site, slot, location, scale, rating, button) DO UPDATE
+  SET presses = presses + 1, repeats = repeats + excluded.repeats;
+)sql";
+
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> list = {
       {1, "sites, locations, devices, presses, unknown devices, rejected counters", R"sql(
@@ -247,12 +256,7 @@ INSERT INTO press_slots (site, slot, location, scale, rating, button, presses, r
 SELECT site, pressed_at_ms / 900000, location, scale, rating, button, COUNT(*), SUM(instr(flags, '"repeat"') > 0)
 FROM presses GROUP BY 1, 2, 3, 4, 5, 6;
 CREATE TRIGGER press_slots_insert AFTER INSERT ON presses BEGIN
-  INSERT INTO press_slots (site, slot, location, scale, rating, button, presses, repeats)
-  VALUES (NEW.site, NEW.pressed_at_ms / 900000, NEW.location, NEW.scale, NEW.rating, NEW.button, 1,
-          instr(NEW.flags, '"repeat"') > 0)
-  ON CONFLICT (site, slot, location, scale, rating, button) DO UPDATE
-  SET presses = presses + 1, repeats = repeats + excluded.repeats;
-END;
+)sql" + std::string(kCountNewPress) + R"sql(END;
 CREATE TRIGGER press_slots_delete AFTER DELETE ON presses BEGIN
   UPDATE press_slots SET presses = presses - 1, repeats = repeats - (instr(OLD.flags, '"repeat"') > 0)
   WHERE site = OLD.site AND slot = OLD.pressed_at_ms / 900000 AND location = OLD.location
@@ -263,12 +267,7 @@ CREATE TRIGGER press_slots_update AFTER UPDATE OF site, pressed_at_ms, location,
   UPDATE press_slots SET presses = presses - 1, repeats = repeats - (instr(OLD.flags, '"repeat"') > 0)
   WHERE site = OLD.site AND slot = OLD.pressed_at_ms / 900000 AND location = OLD.location
     AND scale = OLD.scale AND rating = OLD.rating AND button = OLD.button;
-  INSERT INTO press_slots (site, slot, location, scale, rating, button, presses, repeats)
-  VALUES (NEW.site, NEW.pressed_at_ms / 900000, NEW.location, NEW.scale, NEW.rating, NEW.button, 1,
-          instr(NEW.flags, '"repeat"') > 0)
-  ON CONFLICT (site, slot, location, scale, rating, button) DO UPDATE
-  SET presses = presses + 1, repeats = repeats + excluded.repeats;
-END;
+)sql" + std::string(kCountNewPress) + R"sql(END;
 )sql"},
       // A terminal whose outbox was reset (re-flashed SD card, a replacement given the same id)
       // counts its seqs from the start again: a different press under a stored seq is a guest's
@@ -290,12 +289,7 @@ CREATE TABLE IF NOT EXISTS press_conflicts (
 );
 -- Counted in the manager's report like any press (a kept conflict is never updated or deleted).
 CREATE TRIGGER IF NOT EXISTS press_conflict_slots_insert AFTER INSERT ON press_conflicts BEGIN
-  INSERT INTO press_slots (site, slot, location, scale, rating, button, presses, repeats)
-  VALUES (NEW.site, NEW.pressed_at_ms / 900000, NEW.location, NEW.scale, NEW.rating, NEW.button, 1,
-          instr(NEW.flags, '"repeat"') > 0)
-  ON CONFLICT (site, slot, location, scale, rating, button) DO UPDATE
-  SET presses = presses + 1, repeats = repeats + excluded.repeats;
-END;
+)sql" + std::string(kCountNewPress) + R"sql(END;
 )sql"},
       // An alert's webhooks go to each contact in queue order: the index finds the oldest pending
       // post of an alert to a contact, and a newer one. A queue row's id is its delivery id (X-Kiosk-Delivery),

@@ -82,7 +82,7 @@ class Statement {
 struct Migration {
   int version;
   const char* description;
-  const char* sql;
+  std::string sql;
 };
 const std::vector<Migration>& migrations();
 int latest_schema_version();
