@@ -47,7 +47,8 @@ Daemon::Daemon(DeviceConfig config, Board board, Log& log)
       board_(std::move(board)),
       log_(log),
       outbox_(prepare_data_dir(config_.data_dir), config_.outbox_max,
-              OutboxStart{press_clock_.now().wall_ms, config_.first_seq}),
+              OutboxStart{press_clock_.now().wall_ms, config_.first_seq,
+                          (std::uint64_t{std::random_device{}()} << 32) | std::random_device{}()}),
       detector_(static_cast<int>(board_.buttons.size()), settings_of(config_)),
       window_(kSendWindow, kAckTimeout, kAckTimeoutMax),
       backoff_(Millis{500}, std::chrono::seconds(config_.reconnect_max_s)),
@@ -117,11 +118,9 @@ void Daemon::log_opening() {
       log_.info("outbox", "new outbox " + path + ": first seq " + first +
                               " from the wall clock (ms), above any seq this device used before");
       break;
-    case OutboxOpening::Seq::from_one:
-      log_.info("outbox", "new outbox " + path + ": first seq 1, the wall clock is not set (before " +
-                              protocol::format_time(protocol::WallTime{Millis{kPlausibleWallMs}}) +
-                              "); if the hub knew this device before it drops presses as duplicates until seq "
-                              "passes its old maximum (set the clock or --first-seq)");
+    case OutboxOpening::Seq::random:
+      log_.info("outbox", "new outbox " + path + ": first seq " + first + ", picked at random: the wall clock is not set (before " +
+                              protocol::format_time(protocol::WallTime{Millis{kPlausibleWallMs}}) + ")");
       break;
   }
 }

@@ -188,10 +188,10 @@ void Outbox::open(const std::filesystem::path& path, const OutboxStart& start, s
       // remembers those (it drops and acks a seq it has seen), while the old outbox may be gone:
       // re-flashed card, replacement terminal with the same device id, a deleted corrupt file.
       // The wall clock in ms is above any seq handed out earlier (a seq advances by one per press,
-      // far slower than 1 per ms). What remains: a new outbox on a board whose clock is not set
-      // starts at 1 again, and the hub drops its presses as duplicates until seq passes the old
-      // maximum (set the clock first, or give --first-seq above the hub's maximum).
-      std::uint64_t first = 1;
+      // far slower than 1 per ms). A board whose clock is not set (a Raspberry Pi without RTC on a
+      // freshly flashed card, before NTP) starts at a random seq instead, clear of the ranges a
+      // device can have used before (kRandomFirstSeqMin).
+      std::uint64_t first = kRandomFirstSeqMin + start.random % (kRandomFirstSeqEnd - kRandomFirstSeqMin);
       if (start.first_seq > 0) {
         first = start.first_seq;
         opening_.seq = OutboxOpening::Seq::given;
@@ -199,7 +199,7 @@ void Outbox::open(const std::filesystem::path& path, const OutboxStart& start, s
         first = static_cast<std::uint64_t>(start.wall_ms);
         opening_.seq = OutboxOpening::Seq::from_clock;
       } else {
-        opening_.seq = OutboxOpening::Seq::from_one;
+        opening_.seq = OutboxOpening::Seq::random;
       }
       exec("BEGIN IMMEDIATE");
       exec("CREATE TABLE IF NOT EXISTS presses ("

@@ -19,6 +19,9 @@ PressTime at(std::int64_t ms) { return PressTime{"boot", ms * 1'000'000, ms}; }
 // 2026-11-22T14:03:05.120Z: a wall clock that has been set.
 constexpr std::int64_t kSetClockMs = 1'795'356'185'120;
 
+// A new outbox numbering from 1, as --first-seq 1 gives: the checks stay readable.
+const OutboxStart kFromOne{0, 1};
+
 void write_file(const std::filesystem::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
   out << text;
@@ -37,9 +40,9 @@ std::vector<std::uint64_t> seqs(const std::vector<StoredPress>& presses) {
 
 }  // namespace
 
-TEST_CASE("presses get increasing seqs starting at 1 when the clock is not set and come back in order with their data") {
+TEST_CASE("presses get increasing seqs from the first one and come back in order with their data") {
   kiosk::test::TempDir dir;
-  Outbox box(dir / "outbox.db", 100, {});
+  Outbox box(dir / "outbox.db", 100, kFromOne);
   auto a = box.add(0, 1, 4, false, at(10));
   auto b = box.add(3, 4, 4, true, at(20));
   REQUIRE(a.ok());
@@ -59,19 +62,19 @@ TEST_CASE("presses get increasing seqs starting at 1 when the clock is not set a
 TEST_CASE("seq never repeats across reopen, even after every press was acknowledged") {
   kiosk::test::TempDir dir;
   {
-    Outbox box(dir / "outbox.db", 100, {});
+    Outbox box(dir / "outbox.db", 100, kFromOne);
     for (int i = 0; i < 5; ++i) REQUIRE(box.add(0, 1, 4, false, at(i)).ok());
     REQUIRE(*box.ack({1, 2, 3, 4, 5}) == 5);
     CHECK(box.depth() == 0);
   }
-  Outbox box(dir / "outbox.db", 100, {});
+  Outbox box(dir / "outbox.db", 100, kFromOne);
   CHECK(box.next_seq() == 6);
   CHECK(box.add(1, 2, 4, false, at(9))->press.seq == 6);
 }
 
 TEST_CASE("an ack deletes exactly the named presses and tolerates unknown seqs") {
   kiosk::test::TempDir dir;
-  Outbox box(dir / "outbox.db", 100, {});
+  Outbox box(dir / "outbox.db", 100, kFromOne);
   for (int i = 0; i < 5; ++i) REQUIRE(box.add(0, 1, 4, false, at(i)).ok());
   CHECK(*box.ack({2, 4, 99}) == 2);
   CHECK(seqs(*box.pending_after(0, 10)) == std::vector<std::uint64_t>{1, 3, 5});
@@ -82,13 +85,13 @@ TEST_CASE("an ack deletes exactly the named presses and tolerates unknown seqs")
 TEST_CASE("a full outbox drops the oldest press and counts it, persistently") {
   kiosk::test::TempDir dir;
   {
-    Outbox box(dir / "outbox.db", 3, {});
+    Outbox box(dir / "outbox.db", 3, kFromOne);
     for (int i = 0; i < 5; ++i) REQUIRE(box.add(0, 1, 4, false, at(i)).ok());
     CHECK(box.depth() == 3);
     CHECK(box.dropped() == 2);
     CHECK(seqs(*box.pending_after(0, 10)) == std::vector<std::uint64_t>{3, 4, 5});
   }
-  Outbox box(dir / "outbox.db", 3, {});
+  Outbox box(dir / "outbox.db", 3, kFromOne);
   CHECK(box.dropped() == 2);
   CHECK(box.depth() == 3);
   CHECK(box.add(0, 1, 4, false, at(9))->press.seq == 6);
@@ -97,10 +100,10 @@ TEST_CASE("a full outbox drops the oldest press and counts it, persistently") {
 TEST_CASE("unacknowledged presses survive reopening the outbox") {
   kiosk::test::TempDir dir;
   {
-    Outbox box(dir / "outbox.db", 100, {});
+    Outbox box(dir / "outbox.db", 100, kFromOne);
     for (int i = 0; i < 3; ++i) REQUIRE(box.add(i, i + 1, 4, false, at(i)).ok());
   }
-  Outbox box(dir / "outbox.db", 100, {});
+  Outbox box(dir / "outbox.db", 100, kFromOne);
   auto pending = box.pending_after(0, 10);
   REQUIRE(pending->size() == 3);
   CHECK((*pending)[2].press.rating == 3);
@@ -113,7 +116,7 @@ TEST_CASE("an outbox that cannot be opened is a start-up error") {
 
 TEST_CASE("a press that cannot be written is refused without using a seq, and the next one is stored") {
   kiosk::test::TempDir dir;
-  Outbox box(dir / "outbox.db", 100, {}, std::chrono::milliseconds(0));
+  Outbox box(dir / "outbox.db", 100, kFromOne, std::chrono::milliseconds(0));
   REQUIRE(box.add(0, 1, 4, false, at(1)).ok());
   sqlite3* other = nullptr;
   REQUIRE(sqlite3_open((dir / "outbox.db").c_str(), &other) == SQLITE_OK);
@@ -133,7 +136,7 @@ TEST_CASE("a press that cannot be written is refused without using a seq, and th
 TEST_CASE("a new outbox starts its seq at the wall clock in ms, above the seqs of an outbox that was lost") {
   kiosk::test::TempDir dir;
   {
-    Outbox old(dir / "outbox.db", 100, {});  // a terminal of old, counting from 1
+    Outbox old(dir / "outbox.db", 100, kFromOne);  // a terminal of old, counting from 1
     for (int i = 0; i < 5; ++i) REQUIRE(old.add(0, 1, 4, false, at(i)).ok());
   }
   std::filesystem::remove(dir / "outbox.db");  // re-flashed card: the outbox is gone
@@ -146,11 +149,16 @@ TEST_CASE("a new outbox starts its seq at the wall clock in ms, above the seqs o
   CHECK(box.add(0, 1, 4, false, at(2))->press.seq == static_cast<std::uint64_t>(kSetClockMs) + 1);
 }
 
-TEST_CASE("a new outbox on a board whose clock is not set (before 2026) starts at seq 1") {
+TEST_CASE("a new outbox on a board whose clock is not set (before 2026) starts at a random seq clear of earlier ones") {
   kiosk::test::TempDir dir;
-  Outbox box(dir / "outbox.db", 100, OutboxStart{kPlausibleWallMs - 1, 0});
-  CHECK(box.opening().seq == OutboxOpening::Seq::from_one);
-  CHECK(box.next_seq() == 1);
+  const std::uint64_t random = 0x9e3779b97f4a7c15;
+  Outbox box(dir / "outbox.db", 100, OutboxStart{kPlausibleWallMs - 1, 0, random});
+  CHECK(box.opening().seq == OutboxOpening::Seq::random);
+  CHECK(box.next_seq() == kRandomFirstSeqMin + random % (kRandomFirstSeqEnd - kRandomFirstSeqMin));
+  // Above a count from 1, below any seed from a set clock: a lost outbox's seqs are not met again.
+  CHECK(box.next_seq() >= kRandomFirstSeqMin);
+  CHECK(box.next_seq() + 1'000'000'000 < static_cast<std::uint64_t>(kPlausibleWallMs));
+  CHECK(Outbox(dir / "other.db", 100, OutboxStart{0, 0, random + 1}).next_seq() == box.next_seq() + 1);
   CHECK(wall_clock_plausible(kPlausibleWallMs));
   CHECK_FALSE(wall_clock_plausible(0));
 }
@@ -165,7 +173,7 @@ TEST_CASE("a first seq given at provisioning seeds a new outbox whatever the clo
 TEST_CASE("an existing outbox keeps its counters whatever the clock or the first seq say") {
   kiosk::test::TempDir dir;
   {
-    Outbox box(dir / "outbox.db", 100, {});
+    Outbox box(dir / "outbox.db", 100, kFromOne);
     for (int i = 0; i < 3; ++i) REQUIRE(box.add(0, 1, 4, false, at(i)).ok());
   }
   Outbox box(dir / "outbox.db", 100, OutboxStart{kSetClockMs, 777});
@@ -210,7 +218,7 @@ TEST_CASE("a corrupt outbox is moved aside under a name that does not overwrite 
   CHECK(second.opening().corrupt_moved_to == dir / "outbox.db.corrupt-1");
   CHECK(read_file(dir / "outbox.db.corrupt-0") == std::string(4096, 'a'));
   CHECK(read_file(dir / "outbox.db.corrupt-1") == std::string(4096, 'b'));
-  CHECK(second.opening().seq == OutboxOpening::Seq::from_one);
+  CHECK(second.opening().seq == OutboxOpening::Seq::random);
 }
 
 TEST_CASE("an outbox database damaged after its header is moved aside and a new outbox starts") {

@@ -26,14 +26,24 @@ struct StoredPress {
 struct OutboxStart {
   // Wall clock at start-up, ms since the epoch: seeds a new outbox's seq, names a corrupt file.
   std::int64_t wall_ms = 0;
-  // First seq of a NEW outbox; 0: the wall clock in ms when plausible, else 1. Existing
-  // outboxes keep their counters whatever this says.
+  // First seq of a NEW outbox; 0: the wall clock in ms when plausible, else a random one (below).
+  // Existing outboxes keep their counters whatever this says.
   std::uint64_t first_seq = 0;
+  // Any random number (the caller's random source): picks the first seq of a new outbox when the
+  // clock is not set, in [kRandomFirstSeqMin, kRandomFirstSeqEnd).
+  std::uint64_t random = 0;
 };
+
+// A new outbox without a usable clock starts at a random seq in this range. Above any count of
+// presses from 1, and below any wall-clock seed (2^40 ms is the year 2004), so it cannot run into
+// a device's earlier seqs from either; two random starts meet with a chance of about
+// presses / 2^40 (one in a million for a million presses).
+inline constexpr std::uint64_t kRandomFirstSeqMin = std::uint64_t{1} << 30;
+inline constexpr std::uint64_t kRandomFirstSeqEnd = std::uint64_t{1} << 40;
 
 // How the outbox came up, for the daemon to log.
 struct OutboxOpening {
-  enum class Seq { kept, given, from_clock, from_one };
+  enum class Seq { kept, given, from_clock, random };
   Seq seq = Seq::kept;                      // kept: an existing outbox with its counters
   std::filesystem::path corrupt_moved_to;   // non-empty: the old file was unreadable, moved here
   std::string corrupt_reason;               // what SQLite said about it
