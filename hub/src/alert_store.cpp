@@ -1,5 +1,5 @@
 // Alert tables on the hub's SQLite connection (schema migrations 2, 3 and 6): active alerts with their
-// restart state, their history, the id counter and the webhook queue (delivered per contact in order).
+// restart state, their history, the id counter and the webhook queue (an alert's posts to a contact in order).
 #include "kiosk/hub/alert_store.hpp"
 
 #include <algorithm>

@@ -1,5 +1,5 @@
-// Webhook delivery: a Beast HTTP/1.1 POST per queued row, one at a time per contact, a timer for the
-// next retry, and backoff.
+// Webhook delivery: a Beast HTTP/1.1 POST per queued row, an alert's posts to a contact one at a
+// time, a timer for the next retry, and backoff.
 #include "kiosk/hub/webhooks.hpp"
 
 #include <algorithm>

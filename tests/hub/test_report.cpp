@@ -394,13 +394,15 @@ TEST_CASE("the report's SQL counts presses by location and local hour, edges of 
     CHECK(t.at({"spa", h10 + 1, 3}).first == 1);    // 11:40 local
   }
   SECTION("a different press under a used seq (a reset terminal) is counted like any press") {
-    auto conflict = press("d1", 3, "lobby", 1, base + 21 * 60'000);
-    REQUIRE_FALSE(store.commit_presses({conflict, conflict}, inserted));  // a re-send of it in the same batch
+    auto conflict = press("d1", 3, "lobby", 1, base + 21 * 60'000);          // in a whole slot
+    auto early = press("d1", 1, "lobby", 2, base + 5 * 60'000);              // in the partial first slot
+    REQUIRE_FALSE(store.commit_presses({conflict, conflict, early}, inserted));  // a re-send in the same batch
     auto after = read_press_counts(store.database(), "s", period, minutes{0}, std::nullopt);
     REQUIRE(after.ok());
     const auto t = totals(*after);
     CHECK(t.at({"lobby", h10, 1}).first == 3);  // the two of 10:00, and the conflict
     CHECK(t.at({"lobby", h10, 4}).first == 1);  // the press stored under seq 3 stays
+    CHECK(t.at({"lobby", h10, 2}).first == 1);  // read from the conflicts, not the slots
   }
   SECTION("a re-sent press that moves to an earlier time moves its count too") {
     auto resent = press("d1", 3, "lobby", 4, base - 30 * 60'000);  // now 09:30: out of the period
