@@ -194,7 +194,8 @@ TEST_CASE("a contact's post in backoff neither holds back nor spins the sender w
   out.sender.start();
   std::size_t handlers = 0;
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (out.sender.counters().delivered == 0 && std::chrono::steady_clock::now() < deadline)
+  // (The stub records a request once it has answered it: wait for both sides.)
+  while ((out.sender.counters().delivered == 0 || bob.count() == 0) && std::chrono::steady_clock::now() < deadline)
     handlers += out.io.run_one_for(10ms);
   REQUIRE(bob.count() == 1);
   CHECK(clock.wall_now() >= now + 300ms);  // woken by the timer for bob's retry, not before
