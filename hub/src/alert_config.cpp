@@ -22,8 +22,8 @@
 //   "webhooks": {"timeout_ms": 5000, "backoff_initial_ms": 1000, "backoff_max_ms": 300000,
 //                "jitter": 0.2, "max_attempts": 0, "max_age_s": 86400, "max_in_flight": 4}
 //       An alert's posts go to a contact one at a time in queue order (max_in_flight counts all); a
-//       newer post of an alert replaces its older ones still queued; headers X-Kiosk-Delivery: <site>-<n> (same
-//       on retries, never reused), X-Kiosk-Alert, X-Kiosk-Change.
+//       newer post of an alert replaces its older ones still queued; headers X-Kiosk-Delivery: <site>-<run>-<n>
+//       (same on retries, never reused), X-Kiosk-Alert, X-Kiosk-Change.
 // }
 #include "kiosk/hub/alert_config.hpp"
 

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include "kiosk/hub/clock.hpp"
+#include "kiosk/hub/random_hex.hpp"
 
 namespace kiosk::hub {
 
@@ -73,9 +74,17 @@ struct ResetAfter {
 
 }  // namespace
 
+std::string webhook_delivery_id(std::string_view site, std::string_view run, std::int64_t row) {
+  std::string id(site);
+  id += '-';
+  if (!run.empty()) (id += run) += '-';
+  return id + std::to_string(row);
+}
+
 AlertStore::AlertStore(Database& db, std::string site)
     : db_(migrated(db)),
       site_(std::move(site)),
+      run_tag_(random_hex(4)),
       upsert_alert_(db_, R"sql(
 INSERT INTO alerts (id, site, location, state, severity, since_ms, updated_ms, bad, total, window_s, baseline,
                     reason, acked_by, acked_at_ms, resolved_at_ms)
@@ -98,14 +107,14 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?))sql"),
 INSERT INTO alert_counter (site, next_id) VALUES (?1, ?2)
 ON CONFLICT (site) DO UPDATE SET next_id = MAX(alert_counter.next_id, excluded.next_id))sql"),
       insert_post_(db_, R"sql(
-INSERT INTO webhook_queue (row, site, alert_id, change, contact, url, body, created_ms, next_attempt_ms)
+INSERT INTO webhook_queue (row, site, alert_id, change, contact, url, body, created_ms, next_attempt_ms, run)
 VALUES (MAX(IFNULL((SELECT MAX(row) FROM webhook_queue), 0), IFNULL((SELECT row FROM webhook_last_row), 0)) + 1,
-        ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8))sql"),
+        ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9))sql"),
       save_last_post_row_(db_, R"sql(
 INSERT INTO webhook_last_row (id, row) VALUES (1, last_insert_rowid())
 ON CONFLICT (id) DO UPDATE SET row = excluded.row)sql"),
       due_posts_(db_, std::string(R"sql(
-SELECT row, alert_id, change, contact, url, body, attempts, created_ms, next_attempt_ms, last_error
+SELECT row, alert_id, change, contact, url, body, attempts, created_ms, next_attempt_ms, last_error, run
 FROM webhook_queue WHERE )sql") + kWebhookHeads + R"sql( AND (next_attempt_ms <= ?2 OR next_attempt_ms > ?3)
 ORDER BY next_attempt_ms, row LIMIT ?4)sql"),
       next_post_due_(db_, std::string("SELECT MIN(next_attempt_ms) FROM webhook_queue WHERE ") + kWebhookHeads +
@@ -208,7 +217,8 @@ std::optional<std::string> AlertStore::enqueue(const WebhookPost& p, WallTime no
       .bind(5, p.url)
       .bind(6, p.body)
       .bind(7, to_ms(now))
-      .bind(8, to_ms(now));
+      .bind(8, to_ms(now))
+      .bind(9, run_tag_);
   s.step();
   if (s.failed()) return "queue webhook for " + p.contact + ": " + db_.last_error();
   auto& last = save_last_post_row_;
@@ -367,6 +377,7 @@ std::vector<WebhookPost> AlertStore::due_posts(WallTime now, std::size_t limit, 
     p.created = from_ms(s.column_int(7));
     p.next_attempt = from_ms(s.column_int(8));
     p.last_error = s.column_text(9);
+    p.delivery = webhook_delivery_id(site_, s.column_text(10), p.row);
     out.push_back(std::move(p));
   }
   return out;

@@ -300,6 +300,11 @@ CREATE TRIGGER IF NOT EXISTS press_conflict_slots_insert AFTER INSERT ON press_c
 CREATE INDEX IF NOT EXISTS webhook_queue_by_contact ON webhook_queue (site, state, contact, alert_id);
 CREATE TABLE IF NOT EXISTS webhook_last_row (id INTEGER PRIMARY KEY CHECK (id = 1), row INTEGER NOT NULL);
 )sql"},
+      // ... and a database restored from a backup numbers the rows since the backup again: each
+      // post also keeps the tag of the hub run that queued it, which goes into its delivery id.
+      {7, "webhook delivery ids unique across database restores", R"sql(
+ALTER TABLE webhook_queue ADD COLUMN run TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return list;
 }

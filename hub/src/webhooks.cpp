@@ -35,10 +35,6 @@ std::chrono::milliseconds webhook_backoff(const WebhookPolicy& p, int attempts, 
   return std::chrono::milliseconds{std::max<std::int64_t>(1, std::llround(spread))};
 }
 
-std::string webhook_delivery_id(std::string_view site, std::int64_t row) {
-  return std::string(site) + "-" + std::to_string(row);
-}
-
 bool webhook_refusal_is_final(unsigned http_status) {
   return http_status >= 400 && http_status < 500 && http_status != 408 && http_status != 429;
 }
@@ -247,7 +243,7 @@ void WebhookSender::attempt(WebhookPost post) {
   }
   std::shared_ptr<HttpPost> handle;
   std::string body = post.body;  // not post.body below: the callback takes `post` in the same call
-  HttpHeaders headers{{"X-Kiosk-Delivery", webhook_delivery_id(store_.site(), post.row)},
+  HttpHeaders headers{{"X-Kiosk-Delivery", post.delivery},
                       {"X-Kiosk-Alert", post.alert_id},
                       {"X-Kiosk-Change", post.change}};
   post_json(io_, *url, std::move(body), std::move(headers), policy_.timeout,

@@ -288,7 +288,51 @@ TEST_CASE("webhook queue rows are never numbered again, even after the queue emp
   REQUIRE_FALSE(store.write({}, 2, {p}, now));
   auto due = store.due_posts(now, 10);
   REQUIRE(due.size() == 1);
-  CHECK(due[0].row == 3);  // its delivery id is s1-3: s1-1 and s1-2 were other posts
+  CHECK(due[0].row == 3);  // rows 1 and 2 were other posts
+}
+
+TEST_CASE("a webhook post's delivery id stays with it across hub runs, and a database restored from a backup "
+          "never hands out an id again") {
+  kiosk::test::TempDir dir;
+  const auto path = (dir / "hub.db").string();
+  const auto backup = (dir / "backup.db").string();
+  const WallTime now = from_ms(1'800'000'000'000);
+  WebhookPost p{.alert_id = "a-000001", .change = "opened", .contact = "alice", .url = "http://127.0.0.1:1/", .body = "{}"};
+  std::string queued;  // a post still pending when the backup was taken
+  std::string sent;    // a post queued and delivered after the backup
+  {
+    Database db(path);
+    AlertStore store(db, "s1");
+    REQUIRE(store.run_tag().size() == 8);
+    REQUIRE_FALSE(store.write({}, 2, {p}, now));
+    auto due = store.due_posts(now, 10);
+    REQUIRE(due.size() == 1);
+    queued = due[0].delivery;
+    CHECK(queued == "s1-" + store.run_tag() + "-1");
+    REQUIRE_FALSE(db.exec("VACUUM INTO '" + backup + "'"));
+    REQUIRE_FALSE(store.post_delivered(due[0].row));
+    REQUIRE_FALSE(store.write({}, 2, {p}, now));
+    due = store.due_posts(now, 10);
+    REQUIRE(due.size() == 1);
+    sent = due[0].delivery;
+    CHECK(sent != queued);
+  }
+  // The hub restarts on the restored copy: the post pending in it keeps its id, and the next post,
+  // numbered 2 again, still gets an id the receiver has not seen.
+  Database db(backup);
+  AlertStore store(db, "s1");
+  REQUIRE_FALSE(store.write({}, 2, {p}, now));
+  auto due = store.due_posts(now, 10);
+  REQUIRE(due.size() == 1);  // the second waits behind the first: same alert, same contact
+  CHECK(due[0].delivery == queued);
+  REQUIRE_FALSE(store.post_delivered(due[0].row));
+  due = store.due_posts(now, 10);
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].row == 2);
+  CHECK(due[0].delivery != sent);
+  CHECK(due[0].delivery == "s1-" + store.run_tag() + "-2");
+  // A post queued by a hub before delivery ids had a run tag keeps the id it had.
+  CHECK(webhook_delivery_id("s1", "", 7) == "s1-7");
 }
 
 TEST_CASE("a webhook retry scheduled before the wall clock stepped back an hour is not held back an hour") {

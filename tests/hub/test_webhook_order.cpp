@@ -136,7 +136,7 @@ TEST_CASE("older pending webhook posts of an alert are superseded by its newest:
   }));
   // Rows 1 (tried once) and 3 were left out: row 4 carries alert 1's state after them.
   CHECK(seen(alice) == std::vector<std::string>{"a-000002 opened", "a-000001 repeated"});
-  CHECK(alice.requests().at(1).header("X-Kiosk-Delivery") == "s1-4");
+  CHECK(alice.requests().at(1).header("X-Kiosk-Delivery") == webhook_delivery_id("s1", out.store.run_tag(), 4));
   CHECK(out.sender.counters().superseded == 2);
   CHECK(out.sender.counters().failed_attempts == 1);
   out.sender.stop();
@@ -164,10 +164,11 @@ TEST_CASE("each webhook post carries a delivery id, the same on every retry and 
 
   const auto r = alice.requests();
   REQUIRE(r.size() == 4);
-  CHECK(r[0].header("X-Kiosk-Delivery") == "s1-1");  // answered 503
-  CHECK(r[1].header("X-Kiosk-Delivery") == "s1-1");  // its retry
-  CHECK(r[2].header("X-Kiosk-Delivery") == "s1-2");
-  CHECK(r[3].header("X-Kiosk-Delivery") == "s1-3");
+  const auto id = [&](std::int64_t row) { return "s1-" + out.store.run_tag() + "-" + std::to_string(row); };
+  CHECK(r[0].header("X-Kiosk-Delivery") == id(1));  // answered 503
+  CHECK(r[1].header("X-Kiosk-Delivery") == id(1));  // its retry
+  CHECK(r[2].header("X-Kiosk-Delivery") == id(2));
+  CHECK(r[3].header("X-Kiosk-Delivery") == id(3));
   CHECK(r[1].header("X-Kiosk-Alert") == "a-000001");
   CHECK(r[1].header("X-Kiosk-Change") == "opened");
   CHECK(r[1].header("Content-Type") == "application/json");

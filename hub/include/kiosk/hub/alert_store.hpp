@@ -30,6 +30,7 @@ struct AlertHistoryEntry {
 // A webhook POST to make (new) or being made (queued).
 struct WebhookPost {
   std::int64_t row = 0;  // queue row id once stored
+  std::string delivery;  // X-Kiosk-Delivery once stored (webhook_delivery_id)
   std::string alert_id;
   std::string change;
   std::string contact;
@@ -40,6 +41,13 @@ struct WebhookPost {
   WallTime next_attempt{};
   std::string last_error;
 };
+
+// The X-Kiosk-Delivery header of a queued post, "<site>-<run>-<row>": the same on every retry of
+// it, never another post's, so a receiver whose answer was lost can drop the repeat. Row numbers
+// never come back within one database; the run tag (random per hub run, kept with the post) keeps
+// them apart when a database is restored from a backup and numbers the same rows again. Posts
+// queued before the tag existed have none: "<site>-<row>".
+std::string webhook_delivery_id(std::string_view site, std::string_view run, std::int64_t row);
 
 class AlertStore {
  public:
@@ -64,7 +72,6 @@ class AlertStore {
   // The next alert number: past the stored counter and past every stored alert id.
   std::uint64_t load_next_id();
 
-  // Newest first. state nullopt: every state.
   // Newest first; only alerts in one of `states` (empty: any state).
   std::vector<protocol::Alert> list(const std::vector<protocol::AlertState>& states, std::size_t limit);
   std::optional<protocol::Alert> find(std::string_view id);
@@ -73,6 +80,8 @@ class AlertStore {
   std::vector<AlertHistoryEntry> history(std::string_view id);
 
   const std::string& site() const { return site_; }
+  // Random per store opened (per hub run): part of the delivery ids of the posts it queues.
+  const std::string& run_tag() const { return run_tag_; }
 
   // Webhook queue. An alert's posts to a contact go out one at a time in the order they were
   // queued: only the head (the oldest pending post of that alert to that contact) is a candidate,
@@ -105,6 +114,7 @@ class AlertStore {
 
   Database& db_;
   std::string site_;
+  std::string run_tag_;
   Statement upsert_alert_;
   Statement upsert_tracking_;
   Statement delete_tracking_;

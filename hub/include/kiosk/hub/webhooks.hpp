@@ -42,10 +42,6 @@ std::chrono::milliseconds webhook_backoff(const WebhookPolicy& p, int attempts, 
 // refused again, so it is not retried. Except 408 (timeout) and 429 (too many requests): later may work.
 bool webhook_refusal_is_final(unsigned http_status);
 
-// The X-Kiosk-Delivery header of a queued post: the same on every retry of it, never another
-// post's, so a receiver whose answer was lost can drop the repeat.
-std::string webhook_delivery_id(std::string_view site, std::int64_t row);
-
 // Finished webhook posts (given up) are kept this long for the operator, then purged.
 inline constexpr std::chrono::hours kWebhookKeepFinished{24 * 7};
 
