@@ -483,15 +483,6 @@ std::optional<std::string> SqliteStore::commit_presses(const std::vector<PressRe
   });
 }
 
-std::optional<std::string> SqliteStore::commit_presses(const std::vector<PressRecord>& rows,
-                                                       std::vector<bool>& inserted) {
-  std::vector<PressOutcome> outcomes;
-  auto error = commit_presses(rows, outcomes);
-  inserted.clear();
-  for (const auto& o : outcomes) inserted.push_back(o.fate != PressFate::duplicate);
-  return error;
-}
-
 std::vector<LocationRecord> SqliteStore::load_locations() {
   std::vector<LocationRecord> out;
   Statement s(db_, "SELECT id, name FROM locations WHERE site = ? ORDER BY id");

@@ -12,6 +12,7 @@
 #include "kiosk/hub/report_query.hpp"
 #include "kiosk/hub/sqlite_store.hpp"
 #include "kiosk_test.hpp"
+#include "press_commit.hpp"
 
 using namespace kiosk::hub;
 using namespace std::chrono;
@@ -369,7 +370,7 @@ TEST_CASE("the report's SQL counts presses by location and local hour, edges of 
       press("d2", 4, "spa", 3, base - 60'000),                 // 09:59: before it
   };
   std::vector<bool> inserted;
-  REQUIRE_FALSE(store.commit_presses(rows, inserted));
+  REQUIRE_FALSE(kiosk::test::commit_presses(store, rows, inserted));
   const ReportPeriod period{from_ms(base + 500), from_ms(base + 75 * 60'000)};
   auto counts = read_press_counts(store.database(), "s", period, minutes{0}, std::nullopt);
   REQUIRE(counts.ok());
@@ -396,7 +397,7 @@ TEST_CASE("the report's SQL counts presses by location and local hour, edges of 
   SECTION("a different press under a used seq (a reset terminal) is counted like any press") {
     auto conflict = press("d1", 3, "lobby", 1, base + 21 * 60'000);          // in a whole slot
     auto early = press("d1", 1, "lobby", 2, base + 5 * 60'000);              // in the partial first slot
-    REQUIRE_FALSE(store.commit_presses({conflict, conflict, early}, inserted));  // a re-send in the same batch
+    REQUIRE_FALSE(kiosk::test::commit_presses(store, {conflict, conflict, early}, inserted));  // a re-send in the same batch
     auto after = read_press_counts(store.database(), "s", period, minutes{0}, std::nullopt);
     REQUIRE(after.ok());
     const auto t = totals(*after);
@@ -406,7 +407,7 @@ TEST_CASE("the report's SQL counts presses by location and local hour, edges of 
   }
   SECTION("a re-sent press that moves to an earlier time moves its count too") {
     auto resent = press("d1", 3, "lobby", 4, base - 30 * 60'000);  // now 09:30: out of the period
-    REQUIRE_FALSE(store.commit_presses({resent}, inserted));
+    REQUIRE_FALSE(kiosk::test::commit_presses(store, {resent}, inserted));
     REQUIRE_FALSE(inserted[0]);
     auto after = read_press_counts(store.database(), "s", period, minutes{0}, std::nullopt);
     REQUIRE(after.ok());
@@ -444,7 +445,7 @@ TEST_CASE("the report's SQL reads a device's own call button apart, so its press
       at_button("d2", 1, "spa", 0, 1, base + 70 * 60'000),                // a rating, in the partial last slot
   };
   std::vector<bool> inserted;
-  REQUIRE_FALSE(store.commit_presses(rows, inserted));
+  REQUIRE_FALSE(kiosk::test::commit_presses(store, rows, inserted));
   const ReportPeriod period{from_ms(base + 500), from_ms(base + 75 * 60'000)};
   ReportSettings settings;
   settings.call_manager = {{.location = "*", .device = {}, .button = 5}, {.location = "*", .device = "t-7", .button = 0}};
@@ -557,7 +558,7 @@ TEST_CASE("report on a week of 1 million presses", "[.perf]") {
     batch.push_back(press("d" + std::to_string(i % 40), static_cast<std::uint64_t>(i), "loc-" + std::to_string(i % 12),
                           1 + (i / 7) % 4, start + i * step, i % 20 == 0 ? std::vector<std::string>{"repeat"} : std::vector<std::string>{}));
     if (batch.size() == 20'000) {
-      REQUIRE_FALSE(store.commit_presses(batch, inserted));
+      REQUIRE_FALSE(kiosk::test::commit_presses(store, batch, inserted));
       batch.clear();
     }
   }

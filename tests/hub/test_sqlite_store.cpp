@@ -4,6 +4,7 @@
 #include "kiosk/hub/clock.hpp"
 #include "kiosk/hub/sqlite_store.hpp"
 #include "kiosk_test.hpp"
+#include "press_commit.hpp"
 
 using namespace kiosk::hub;
 
@@ -73,9 +74,9 @@ TEST_CASE("committing the same press twice stores it once") {
   kiosk::test::TempDir dir;
   SqliteStore store((dir / "p.db").string(), "s");
   std::vector<bool> inserted;
-  REQUIRE_FALSE(store.commit_presses({row("d1", 1, 1000), row("d1", 2, 2000), row("d1", 1, 1000)}, inserted));
+  REQUIRE_FALSE(kiosk::test::commit_presses(store, {row("d1", 1, 1000), row("d1", 2, 2000), row("d1", 1, 1000)}, inserted));
   CHECK(inserted == std::vector<bool>{true, true, false});
-  REQUIRE_FALSE(store.commit_presses({row("d1", 2, 2000), row("d2", 2, 3000)}, inserted));
+  REQUIRE_FALSE(kiosk::test::commit_presses(store, {row("d1", 2, 2000), row("d2", 2, 3000)}, inserted));
   CHECK(inserted == std::vector<bool>{false, true});
   CHECK(store.press_count() == 3);
 }
@@ -85,8 +86,8 @@ TEST_CASE("a re-sent press dated earlier than the stored copy corrects its time;
   kiosk::test::TempDir dir;
   SqliteStore store((dir / "t.db").string(), "s");
   std::vector<bool> inserted;
-  REQUIRE_FALSE(store.commit_presses({row("d1", 1, 50'000)}, inserted));
-  REQUIRE_FALSE(store.commit_presses({row("d1", 1, 20'000), row("d1", 1, 30'000)}, inserted));
+  REQUIRE_FALSE(kiosk::test::commit_presses(store, {row("d1", 1, 50'000)}, inserted));
+  REQUIRE_FALSE(kiosk::test::commit_presses(store, {row("d1", 1, 20'000), row("d1", 1, 30'000)}, inserted));
   CHECK(inserted == std::vector<bool>{false, false});
   auto stored = store.presses({});
   REQUIRE(stored.size() == 1);
@@ -98,7 +99,7 @@ TEST_CASE("recent presses are listed newest first with filters") {
   kiosk::test::TempDir dir;
   SqliteStore store((dir / "q.db").string(), "s");
   std::vector<bool> inserted;
-  REQUIRE_FALSE(store.commit_presses(
+  REQUIRE_FALSE(kiosk::test::commit_presses(store, 
       {row("d1", 1, 1000, "desk"), row("d1", 2, 3000, "desk"), row("d2", 1, 2000, "bar")}, inserted));
   auto all = store.presses({});
   REQUIRE(all.size() == 3);
@@ -213,10 +214,6 @@ TEST_CASE("a different press under a used seq is a conflict, kept once in press_
   CHECK(d1[0].pressed_at_ms == 50'000);
   CHECK(d1[0].location == "desk");
 
-  // The older interface counts a kept conflict as new and its re-send as already stored.
-  std::vector<bool> inserted;
-  REQUIRE_FALSE(store.commit_presses({rated("d2", 5, 2, 60'000), rated("d2", 5, 2, 60'000)}, inserted));
-  CHECK(inserted == std::vector<bool>{true, false});
 }
 
 TEST_CASE("a database created before press_conflicts existed opens, keeps its presses and keeps conflicts") {

@@ -101,8 +101,6 @@ class SqliteStore {
   // new, a re-send of a stored press, or a different press under a used seq (kept in
   // press_conflicts, once). Returns an error (and rolls back) when the commit did not happen.
   std::optional<std::string> commit_presses(const std::vector<PressRecord>& rows, std::vector<PressOutcome>& outcomes);
-  // The same; inserted[i] false only for a re-send (of a stored press or of a kept conflict).
-  std::optional<std::string> commit_presses(const std::vector<PressRecord>& rows, std::vector<bool>& inserted);
 
   std::vector<LocationRecord> load_locations();
   std::vector<DeviceRecord> load_devices();
