@@ -20,17 +20,22 @@ usage: tools/run.sh [--data DIR] [--http-port N] [--mqtt-port N] [--site ID] [--
 USAGE
 }
 
+usage_error() { echo "run: $1; see tools/run.sh --help" >&2; exit 2; }
 data="$root/data"; http_port=8080; mqtt_port=1883; site=demo; traffic=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
+    --data|--http-port|--mqtt-port|--site) [[ $# -ge 2 ]] || usage_error "$1 needs a value" ;;&
     --data) data=$2; shift 2 ;;
     --http-port) http_port=$2; shift 2 ;;
     --mqtt-port) mqtt_port=$2; shift 2 ;;
     --site) site=$2; shift 2 ;;
     --no-traffic) traffic=0; shift ;;
     -h|--help) usage; exit 0 ;;
-    *) echo "run: unknown option '$1'; see tools/run.sh --help" >&2; exit 2 ;;
+    *) usage_error "unknown option '$1'" ;;
   esac
+done
+for p in "$http_port" "$mqtt_port"; do
+  [[ $p =~ ^[0-9]+$ ]] && (( p >= 1 && p <= 65535 )) || usage_error "'$p' is not a port (1..65535)"
 done
 
 "$root/tools/setup.sh"
@@ -52,11 +57,20 @@ mkdir -p "$data"/{broker,hub,devices,logs}
 chmod 700 "$data"
 umask 077
 data=$(cd "$data" && pwd)
+# The terminals' accounts and files belong to one site: a data folder keeps the site it was made for.
+if [[ -s "$data/site" && $(cat "$data/site") != "$site" ]]; then
+  echo "run: $data was made for site \"$(cat "$data/site")\", not \"$site\"; pass --site $(cat "$data/site") or use another --data" >&2
+  exit 2
+fi
+echo "$site" >"$data/site"
 
 # Secrets are generated once and kept in 0600 files.
 secret() { [[ -s "$1" ]] || head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$1"; cat "$1"; }
 hub_password=$(secret "$data/broker/hub.password")
 
+# The plugin lives in the architecture's library folder (x86_64-linux-gnu, aarch64-linux-gnu, ...).
+plugin=$(ls /usr/lib/*/mosquitto_dynamic_security.so 2>/dev/null | head -n 1)
+[[ -n $plugin ]] || { echo "run: mosquitto's dynamic-security plugin not found in /usr/lib/<arch>/; run tools/setup.sh" >&2; exit 1; }
 if [[ ! -s "$data/broker/dynamic-security.json" ]]; then
   mosquitto_ctrl dynsec init "$data/broker/dynamic-security.json" hub "$hub_password" >/dev/null
 fi
@@ -70,7 +84,7 @@ log_dest file $data/logs/mosquitto.log
 connection_messages true
 set_tcp_nodelay true
 max_queued_messages 1000000
-plugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so
+plugin $plugin
 plugin_opt_config_file $data/broker/dynamic-security.json
 $( [[ $(id -u) -eq 0 ]] && echo "user root" )
 CONF
@@ -114,7 +128,9 @@ for t in "${terminals[@]}"; do
   if [[ ! -s "$conf" ]]; then
     ctl device add "$id" --location "$loc" --board sim-4 --broker "tcp://127.0.0.1:$mqtt_port" --out "$conf" >/dev/null
   fi
-  "$bin/kiosk-firmware" --config "$conf" --boards-dir "$root/boards" --data-dir "$data/devices/$id" \
+  # --broker: the port of this run, also for terminals provisioned by an earlier run on another.
+  "$bin/kiosk-firmware" --config "$conf" --broker "tcp://127.0.0.1:$mqtt_port" --boards-dir "$root/boards" \
+    --data-dir "$data/devices/$id" \
     --sim-input "$data/devices/$id.fifo" >>"$data/logs/$id.log" 2>&1 &
   pids+=($!)
 done
@@ -134,7 +150,10 @@ if [[ $traffic -eq 1 ]]; then
       r=$((RANDOM % 100))
       if [[ $id == restroom-* ]] && (( (SECONDS + 120) % 300 >= 180 )); then b=$((r < 80 ? 0 : 1))
       elif (( r < 5 )); then b=0; elif (( r < 12 )); then b=1; elif (( r < 45 )); then b=2; else b=3; fi
-      [[ -p "$data/devices/$id.fifo" ]] && echo "press $b" >"$data/devices/$id.fifo"
+      # Opening a FIFO for writing waits for its reader: a terminal that has exited must not
+      # stop the traffic to the others.
+      fifo="$data/devices/$id.fifo"
+      [[ -p $fifo ]] && { timeout 2 bash -c 'echo "press $1" >"$2"' _ "$b" "$fifo" || true; }
     done
   ) &
   pids+=($!)

@@ -20,6 +20,7 @@ if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
   printf '  %s\n' "${packages[@]}"
   exit 0
 fi
+[[ $# -eq 0 ]] || { echo "setup: unknown argument '$1'; see tools/setup.sh --help" >&2; exit 2; }
 
 # Installed for this machine's architecture (or for all): on a multiarch machine the :arm64 copy
 # of a -dev package (boards/cross-check.sh) does not stand in for the native one.

@@ -15,7 +15,11 @@ USAGE
   exit 0
 fi
 sanitize=1
-if [[ "${1:-}" == "--no-sanitize" ]]; then sanitize=0; shift; fi
+ctest_args=()
+for a in "$@"; do
+  if [[ $a == --no-sanitize ]]; then sanitize=0; else ctest_args+=("$a"); fi
+done
+set -- ${ctest_args[@]+"${ctest_args[@]}"}
 
 tools/setup.sh
 jobs=$(nproc)

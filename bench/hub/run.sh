@@ -35,6 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+command -v python3 >/dev/null || { echo "error bench: python3 is needed (apt-get install python3)" >&2; exit 1; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT=$(free_port)
 # The broker may hold a backlog for a slow subscriber instead of dropping QoS 1 messages at the

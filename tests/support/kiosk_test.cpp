@@ -198,7 +198,7 @@ Broker::Broker(Options options) : options_(std::move(options)) {
     auto st = init.wait(std::chrono::seconds(10));
     if (!st || *st != 0) throw std::runtime_error("mosquitto_ctrl dynsec init failed: " + init.log());
     conf << "allow_anonymous false\n"
-         << "plugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so\n"
+         << "plugin " << dynsec_plugin().string() << "\n"
          << "plugin_opt_config_file " << dynsec_file().string() << "\n";
   } else {
     conf << "allow_anonymous true\n";
@@ -213,6 +213,16 @@ Broker::~Broker() {
 }
 
 std::string Broker::url() const { return "tcp://127.0.0.1:" + std::to_string(port()); }
+
+fs::path Broker::dynsec_plugin() {
+  // /usr/lib/x86_64-linux-gnu/, /usr/lib/aarch64-linux-gnu/, ...: Debian's multiarch folders.
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/usr/lib", ec)) {
+    auto candidate = entry.path() / "mosquitto_dynamic_security.so";
+    if (fs::exists(candidate, ec)) return candidate;
+  }
+  throw std::runtime_error("mosquitto_dynamic_security.so not found in /usr/lib/<arch>/: run tools/setup.sh");
+}
 
 fs::path Broker::dynsec_file() const { return dir() / "dynamic-security.json"; }
 

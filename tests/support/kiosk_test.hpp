@@ -110,6 +110,8 @@ class Broker {
   std::string url() const;  // "tcp://127.0.0.1:<port>"
   const fs::path& dir() const { return dir_.path(); }
   fs::path dynsec_file() const;  // dynamic-security.json (when dynsec)
+  // mosquitto's dynamic-security plugin, in this architecture's library folder (throws if missing).
+  static fs::path dynsec_plugin();
   const Options& options() const { return options_; }
 
   void start();    // starts and waits until the port accepts connections (throws on timeout)

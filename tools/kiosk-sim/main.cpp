@@ -128,6 +128,13 @@ double profile_sum(const Location& l, int weekday) {
   return s;
 }
 
+// A whole decimal number, nothing after it ("1x", "-5" and "" are refused; stoi/stoull take them).
+std::uint64_t whole_number(const std::string& name, const std::string& text) {
+  if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos)
+    throw std::invalid_argument(name + " must be a whole number, not \"" + text + "\"");
+  return std::stoull(text);
+}
+
 double profile_peak(const Location& l, int weekday) {
   double m = 0;
   for (int h = 0; h < 24; ++h) m = std::max(m, profile(l, weekday, h));
@@ -149,13 +156,13 @@ int main(int argc, char** argv) {
         usage(std::cout);
         return 0;
       } else if (a == "--days") {
-        o.days = std::stoi(value());
+        o.days = static_cast<int>(std::min<std::uint64_t>(whole_number(a, value()), 1'000'000));
       } else if (a == "--locations") {
-        o.locations = std::stoi(value());
+        o.locations = static_cast<int>(std::min<std::uint64_t>(whole_number(a, value()), 1'000'000));
       } else if (a == "--incidents") {
-        o.incidents = std::stoi(value());
+        o.incidents = static_cast<int>(std::min<std::uint64_t>(whole_number(a, value()), 1'000'000));
       } else if (a == "--seed") {
-        o.seed = std::stoull(value());
+        o.seed = whole_number(a, value());
       } else if (a == "--start") {
         o.start = value();
       } else if (a == "--out") {

@@ -37,7 +37,10 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$dir" ] || usage_error "--dir D is required"
 printf '%s' "$port" | grep -Eq '^[0-9]{1,5}$' || usage_error "--port must be a number"
-command -v mosquitto_ctrl >/dev/null 2>&1 || die "mosquitto_ctrl not found; install the mosquitto-clients package"
+command -v mosquitto_ctrl >/dev/null 2>&1 || die "mosquitto_ctrl not found; install the mosquitto package (apt-get install mosquitto)"
+# The plugin lives in the architecture's library folder (x86_64-linux-gnu, aarch64-linux-gnu, ...).
+plugin=$(ls /usr/lib/*/mosquitto_dynamic_security.so 2>/dev/null | head -n 1)
+[ -n "$plugin" ] || die "mosquitto's dynamic-security plugin (/usr/lib/<arch>/mosquitto_dynamic_security.so) not found; install the mosquitto package"
 
 umask 077
 mkdir -p "$dir"
@@ -64,6 +67,6 @@ if [ "$(id -u)" = 0 ] && id mosquitto >/dev/null 2>&1; then
 fi
 
 abs=$(cd "$dir" && pwd)
-sed -e "s|@DATA_DIR@|$abs|g" -e "s|@PORT@|$port|g" -e "s|@BIND@|$bind|g" \
+sed -e "s|@DATA_DIR@|$abs|g" -e "s|@PORT@|$port|g" -e "s|@BIND@|$bind|g" -e "s|@PLUGIN@|$plugin|g" \
   "$here/mosquitto-dynsec.conf.in" > "$dir/mosquitto.conf"
 echo "created $dir/dynamic-security.json, $dir/hub.password and $dir/mosquitto.conf (admin client '$user')"
