@@ -1,5 +1,6 @@
 // kioskctl's pure parts: command-line parsing and usage errors, settings resolution, the
-// event-stream parser, hub URLs, and the device config file (content and 0600 mode); and the
+// event-stream parser, hub URLs, the device config file (content, reading it back and 0600 mode),
+// the status lines and the exit codes of arguments found wrong before any request; and the
 // event-stream client against a loopback server that goes quiet.
 #include <catch2/catch.hpp>
 
@@ -11,10 +12,12 @@
 #include <thread>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include <boost/json.hpp>
 
 #include "cli.hpp"
+#include "commands.hpp"
 #include "device_config.hpp"
 #include "hub_client.hpp"
 #include "kiosk_test.hpp"
@@ -134,7 +137,7 @@ TEST_CASE("write commands are marked as needing the token, reads are not") {
 }
 
 TEST_CASE("settings: defaults without any config") {
-  auto s = settings_of(resolve_settings({}, Environment{std::nullopt, std::nullopt, "/home/t"}, files({})));
+  auto s = settings_of(resolve_settings({}, Environment{std::nullopt, std::nullopt, "/home/t", std::nullopt}, files({})));
   CHECK(s.hub == kDefaultHub);
   CHECK_FALSE(s.token);
   CHECK_FALSE(s.broker);
@@ -144,7 +147,7 @@ TEST_CASE("settings: the config file gives hub, broker and token file, and flags
   auto fs = files({{"/home/t/.config/kioskctl.json", R"({"hub":"http://hub:8080","token_file":"/t/hub.token","broker":"tcp://b:1883"})"},
                    {"/t/hub.token", "file-token\n"},
                    {"/other/token", "other-token\r\n"}});
-  Environment env{std::nullopt, std::nullopt, "/home/t"};
+  Environment env{std::nullopt, std::nullopt, "/home/t", std::nullopt};
   auto s = settings_of(resolve_settings({}, env, fs));
   CHECK(s.hub == "http://hub:8080");
   CHECK(s.broker == "tcp://b:1883");
@@ -164,7 +167,7 @@ TEST_CASE("settings: the config file gives hub, broker and token file, and flags
 }
 
 TEST_CASE("settings: $KIOSKCTL_CONFIG and --config name a file that must exist and be valid") {
-  Environment env{std::nullopt, "/etc/kioskctl.json", "/home/t"};
+  Environment env{std::nullopt, "/etc/kioskctl.json", "/home/t", std::nullopt};
   auto missing = resolve_settings({}, env, files({}));
   REQUIRE(std::holds_alternative<std::string>(missing));
   CHECK_THAT(std::get<std::string>(missing), Catch::Contains("cannot read config file /etc/kioskctl.json"));
@@ -326,4 +329,105 @@ TEST_CASE("a secret file is created 0600, never overwritten without force, and r
   std::size_t leftovers = 0;
   for (const auto& e : std::filesystem::directory_iterator(tmp.path())) leftovers += e.path().string().find(".tmp-") != std::string::npos;
   CHECK(leftovers == 0);
+}
+
+TEST_CASE("kioskctl settings: $KIOSK_TOKEN_FILE names the token file, after --token-file and before $KIOSK_TOKEN") {
+  auto fs = files({{"/home/t/.config/kioskctl.json", R"({"token_file":"/config/hub.token"})"},
+                   {"/config/hub.token", "config-token\n"},
+                   {"/env/hub.token", "env-file-token\n"},
+                   {"/flag/hub.token", "flag-file-token\n"}});
+  Environment env{std::nullopt, std::nullopt, "/home/t", "/env/hub.token"};
+  CHECK(settings_of(resolve_settings({}, env, fs)).token == "env-file-token");
+  env.kiosk_token = "env-token";
+  CHECK(settings_of(resolve_settings({}, env, fs)).token == "env-file-token");
+  GlobalOptions g;
+  g.token_file = "/flag/hub.token";
+  CHECK(settings_of(resolve_settings(g, env, fs)).token == "flag-file-token");
+  g.token = "flag-token";
+  CHECK(settings_of(resolve_settings(g, env, fs)).token == "flag-token");
+
+  // Empty counts as unset; a file that cannot be read is an error naming the variable.
+  env.kiosk_token_file = "";
+  CHECK(settings_of(resolve_settings({}, env, fs)).token == "env-token");
+  env.kiosk_token_file = "/nope";
+  auto r = resolve_settings({}, env, fs);
+  REQUIRE(std::holds_alternative<std::string>(r));
+  CHECK_THAT(std::get<std::string>(r), Catch::Contains("cannot read a token from /nope ($KIOSK_TOKEN_FILE)"));
+  CHECK_THAT(top_help(), Catch::Contains("$KIOSK_TOKEN_FILE"));
+}
+
+TEST_CASE("kioskctl treats a broker on a loopback address or localhost as one a terminal reads as itself") {
+  for (const char* url : {"tcp://127.0.0.1:1883", "tcp://localhost:1883", "ssl://LOCALHOST:8883", "tcp://127.0.1.1:1883",
+                          "tcp://[::1]:1883", "mqtt://localhost.", "tcp://0.0.0.0:1883", "tcp://user@127.0.0.1:1883"}) {
+    INFO(url);
+    CHECK(broker_is_loopback(url));
+  }
+  for (const char* url : {"tcp://10.0.0.5:1883", "tcp://hub.venue.lan:1883", "ssl://[fd00::5]:8883", "tcp://128.0.0.1:1883",
+                          "tcp://localhost-hub:1883"}) {
+    INFO(url);
+    CHECK_FALSE(broker_is_loopback(url));
+  }
+}
+
+TEST_CASE("kioskctl reads a device config file back as written and rejects anything else") {
+  DeviceConfigFile c;
+  c.site = "hotel";
+  c.device = "desk-1";
+  c.broker = "tcp://10.0.0.5:1883";
+  c.username = "desk-1";
+  c.password = "s3cret";
+  c.tls_ca = "/etc/kiosk/ca.crt";
+  c.tls_verify_host = false;
+  c.board = "rpi-zero-2w";
+  c.data_dir = "/var/lib/kiosk";
+  auto parsed = parse_device_config(to_json(c));
+  REQUIRE(std::holds_alternative<DeviceConfigFile>(parsed));
+  const auto& back = std::get<DeviceConfigFile>(parsed);
+  CHECK(to_json(back) == to_json(c));
+  CHECK(back.tls_verify_host == false);
+  CHECK_FALSE(back.tls_cert);
+
+  CHECK(std::holds_alternative<std::string>(parse_device_config("keep me\n")));
+  CHECK(std::holds_alternative<std::string>(parse_device_config(R"({"site":"hotel","device":"desk-1"})")));
+  CHECK(std::holds_alternative<std::string>(parse_device_config(R"({"site":"hotel","device":"desk-1","broker":5})")));
+  CHECK(std::holds_alternative<std::string>(
+      parse_device_config(R"({"site":"h","device":"d","broker":"tcp://b:1883","tls":{"verify_host":"no"}})")));
+}
+
+TEST_CASE("kioskctl status shows the hub's broker accounts link only when the hub reports one") {
+  boost::json::object health{{"status", "ok"}, {"site", "venue"}, {"broker", "connected"}, {"db", "ok"}, {"version", "1.0"}};
+  const auto without = render_status("http://hub:8080", health);
+  CHECK_THAT(without, Catch::Contains("broker   connected\n") && Catch::Contains("site     venue"));
+  CHECK(without.find("accounts") == std::string::npos);
+  health["accounts"] = "disconnected";
+  const auto with = render_status("http://hub:8080", health);
+  CHECK_THAT(with, Catch::Contains("broker   connected\naccounts disconnected\n"));
+}
+
+TEST_CASE("kioskctl exits 2 with the command's help for arguments found wrong once it runs, before any request") {
+  // Nothing listens on this port: a request would end as "unreachable", exit 1.
+  Settings settings;
+  settings.hub = "http://127.0.0.1:" + std::to_string(kiosk::test::free_tcp_port());
+  settings.token = "t";
+  struct Case {
+    std::vector<std::string> argv;
+    std::string hub;
+    std::string message;
+  };
+  for (const auto& c : std::vector<Case>{
+           {{"alerts", "--state", "bogus"}, "", "--state must be open, acked, active, resolved or all"},
+           {{"device", "test", "desk-1", "--timeout", "abc"}, "", "--timeout must be a number of seconds"},
+           {{"device", "test", "desk-1", "--timeout", "0"}, "", "--timeout must be a number of seconds"},
+           {{"status"}, "127.0.0.1:8080", "'127.0.0.1:8080' is not a hub URL"},
+           {{"device", "list"}, "ftp://hub", "is not a hub URL"},
+       }) {
+    auto inv = parse(c.argv);
+    REQUIRE(inv.kind == Kind::run);
+    auto s = settings;
+    if (!c.hub.empty()) s.hub = c.hub;
+    std::ostringstream out, err;
+    INFO(c.message);
+    CHECK(run_command(inv, s, out, err) == 2);
+    CHECK_THAT(err.str(), Catch::Contains(c.message) && Catch::Contains("--help"));
+  }
 }

@@ -46,14 +46,16 @@ struct Venue {
     return out;
   }
 
-  Child::Options options(const fs::path& log) const {
-    return Child::Options{.env = {{"HOME", dir.path().string()}, {"KIOSK_TOKEN", ""}, {"KIOSKCTL_CONFIG", ""}},
-                          .log_file = log, .working_dir = dir.path()};
+  Child::Options options(const fs::path& log, const std::map<std::string, std::string>& env = {}) const {
+    Child::Options o{.env = {{"HOME", dir.path().string()}, {"KIOSK_TOKEN", ""}, {"KIOSK_TOKEN_FILE", ""}, {"KIOSKCTL_CONFIG", ""}},
+                     .log_file = log, .working_dir = dir.path()};
+    for (const auto& [name, value] : env) o.env[name] = value;
+    return o;
   }
 
-  Run kioskctl(std::vector<std::string> args, bool with_token = true) {
+  Run kioskctl(std::vector<std::string> args, bool with_token = true, const std::map<std::string, std::string>& env = {}) {
     const auto log = dir / ("kioskctl-" + std::to_string(++runs) + ".log");
-    Child child(argv(std::move(args), with_token), options(log));
+    Child child(argv(std::move(args), with_token), options(log, env));
     auto st = child.wait(30s);
     REQUIRE(st);
     return Run{*st, slurp(log)};
@@ -127,7 +129,8 @@ TEST_CASE("kioskctl device add writes a 0600 config that lets the device's press
 
 TEST_CASE("kioskctl --json never shows the password and --out - prints the config itself", "[integration]") {
   Venue v;
-  auto r = v.kioskctl({"device", "add", "desk-1", "--location", "lobby", "--out", "desk-1.json", "--json"});
+  auto r = v.kioskctl({"device", "add", "desk-1", "--location", "lobby", "--out", "desk-1.json", "--json",
+                       "--broker", v.broker.url()});  // stdout and stderr are one log here: no warning in it
   INFO(r.output);
   REQUIRE(r.status == 0);
   auto out = json::parse(r.output).as_object();
@@ -138,7 +141,7 @@ TEST_CASE("kioskctl --json never shows the password and --out - prints the confi
   auto list = v.kioskctl({"device", "list", "--json"});
   CHECK(list.output.find(password) == std::string::npos);
 
-  auto printed = v.kioskctl({"device", "add", "desk-2", "--location", "lobby", "--out", "-"});
+  auto printed = v.kioskctl({"device", "add", "desk-2", "--location", "lobby", "--out", "-", "--broker", v.broker.url()});
   REQUIRE(printed.status == 0);
   auto config = json::parse(printed.output).as_object();
   CHECK(config.at("device") == "desk-2");
@@ -307,5 +310,147 @@ TEST_CASE("kioskctl follows, lists and acknowledges an alert raised by a burst o
   CHECK_THAT(v.kioskctl({"alerts"}).output, Catch::Contains(id) && Catch::Contains("acked"));
   CHECK(json::parse(v.kioskctl({"alerts", "--state", "open", "--json"}).output).as_array().empty());
   CHECK(v.kioskctl({"alerts", "ack", "a-999999", "--by", "alice"}).status == 1);
-  CHECK(v.kioskctl({"alerts", "--state", "bogus"}).status == 1);
+  CHECK(v.kioskctl({"alerts", "--state", "bogus"}).status == 2);
+}
+
+TEST_CASE("kioskctl reads the API token from the file $KIOSK_TOKEN_FILE names", "[integration]") {
+  Venue v;
+  const std::map<std::string, std::string> env{{"KIOSK_TOKEN_FILE", v.hub.token_file().string()}};
+  auto r = v.kioskctl({"device", "add", "desk-1", "--location", "lobby", "--out", "desk-1.json"}, false, env);
+  INFO(r.output);
+  CHECK(r.status == 0);
+  CHECK(fs::exists(v.dir / "desk-1.json"));
+  // The file beats $KIOSK_TOKEN; a file that cannot be read is an error, not an anonymous call.
+  auto both = v.kioskctl({"location", "add", "bar"}, false, {{"KIOSK_TOKEN_FILE", v.hub.token_file().string()}, {"KIOSK_TOKEN", "wrong"}});
+  CHECK(both.status == 0);
+  auto missing = v.kioskctl({"location", "add", "patio"}, false, {{"KIOSK_TOKEN_FILE", (v.dir / "nope.token").string()}});
+  CHECK(missing.status == 1);
+  CHECK_THAT(missing.output, Catch::Contains("$KIOSK_TOKEN_FILE"));
+}
+
+TEST_CASE("kioskctl device add warns when the device file's broker is the loopback address, unless --broker was given",
+          "[integration]") {
+  Venue v;
+  auto r = v.kioskctl({"device", "add", "desk-1", "--location", "lobby", "--out", "desk-1.json"});
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  const std::string broker(v.device_config("desk-1.json").at("broker").as_string());
+  CHECK(broker == "tcp://127.0.0.1:1883");
+  CHECK_THAT(r.output, Catch::Contains("warning: the device file says broker tcp://127.0.0.1:1883, which a terminal reads "
+                                       "as itself; pass --broker tcp://<hub's LAN address>:1883 for a real terminal"));
+  auto lan = v.kioskctl({"device", "add", "desk-2", "--location", "lobby", "--out", "desk-2.json", "--broker", "tcp://10.0.0.5:1883"});
+  REQUIRE(lan.status == 0);
+  CHECK(lan.output.find("warning") == std::string::npos);
+  auto asked = v.kioskctl({"device", "add", "desk-3", "--location", "lobby", "--out", "desk-3.json", "--broker", v.broker.url()});
+  REQUIRE(asked.status == 0);
+  CHECK(asked.output.find("warning") == std::string::npos);
+}
+
+TEST_CASE("kioskctl device rotate replaces the device's own config file, keeping everything but the credentials",
+          "[integration]") {
+  Venue v;
+  auto add = v.kioskctl({"device", "add", "lobby-3", "--location", "lobby", "--out", "lobby-3.json", "--broker",
+                         "tcp://10.0.0.5:1883", "--ca", "/etc/kiosk/ca.crt", "--tls-verify-host", "false", "--data-dir",
+                         "/var/lib/kiosk", "--board", "rpi-zero-2w"});
+  INFO(add.output);
+  REQUIRE(add.status == 0);
+  const auto before = v.device_config("lobby-3.json");
+
+  // The README's flow: the same --out, no --force.
+  auto rotate = v.kioskctl({"device", "rotate", "lobby-3", "--out", "lobby-3.json"});
+  INFO(rotate.output);
+  REQUIRE(rotate.status == 0);
+  CHECK(rotate.output.find("warning") == std::string::npos);
+  auto after = v.device_config("lobby-3.json");
+  CHECK(mode_of(v.dir / "lobby-3.json") == 0600);
+  CHECK(after.at("broker") == "tcp://10.0.0.5:1883");
+  CHECK(after.at("tls") == before.at("tls"));
+  CHECK(after.at("data_dir") == "/var/lib/kiosk");
+  CHECK(after.at("board") == "rpi-zero-2w");
+  CHECK(after.at("site") == before.at("site"));
+  CHECK(after.at("username") == "lobby-3");
+  CHECK(after.at("password") != before.at("password"));
+  auto fresh = v.as_device(after);
+  REQUIRE(fresh->try_connect(5s));
+  fresh->disconnect();
+  for (const auto& e : fs::directory_iterator(v.dir.path())) CHECK(e.path().string().find(".tmp-") == std::string::npos);
+
+  // A flag still overrides what the file said.
+  REQUIRE(v.kioskctl({"device", "rotate", "lobby-3", "--out", "lobby-3.json", "--broker", "tcp://10.0.0.6:1883"}).status == 0);
+  auto moved = v.device_config("lobby-3.json");
+  CHECK(moved.at("broker") == "tcp://10.0.0.6:1883");
+  CHECK(moved.at("tls") == before.at("tls"));
+  // The default output file, ./<id>.json, is kept the same way.
+  fs::rename(v.dir / "lobby-3.json", v.dir / "lobby-3.json.bak");
+  fs::copy_file(v.dir / "lobby-3.json.bak", v.dir / "lobby-3.json");
+  REQUIRE(v.kioskctl({"device", "rotate", "lobby-3"}).status == 0);
+  CHECK(v.device_config("lobby-3.json").at("broker") == "tcp://10.0.0.6:1883");
+}
+
+TEST_CASE("kioskctl device rotate changes nothing at the hub when its config file cannot be written", "[integration]") {
+  Venue v;
+  auto device = v.added("desk-1", "lobby");
+  REQUIRE(device->try_connect(5s));
+  device->disconnect();
+
+  auto nowhere = v.kioskctl({"device", "rotate", "desk-1", "--out", "no-such-dir/desk-1.json"});
+  CHECK(nowhere.status == 1);
+  CHECK_THAT(nowhere.output, Catch::Contains("nothing was changed at the hub"));
+  // Another file (not this device's config) is replaced only with --force.
+  std::ofstream(v.dir / "other.json") << "keep me\n";
+  auto other = v.kioskctl({"device", "rotate", "desk-1", "--out", "other.json"});
+  CHECK(other.status == 1);
+  CHECK_THAT(other.output, Catch::Contains("other.json exists and is not desk-1's config file") && Catch::Contains("pass --force"));
+  CHECK(slurp(v.dir / "other.json") == "keep me\n");
+  v.kioskctl({"device", "add", "desk-2", "--location", "lobby", "--out", "desk-2.json"});
+  auto foreign = v.kioskctl({"device", "rotate", "desk-1", "--out", "desk-2.json"});
+  CHECK(foreign.status == 1);
+  CHECK_THAT(foreign.output, Catch::Contains("desk-2.json exists and is not desk-1's config file") && Catch::Contains("pass --force"));
+  REQUIRE(device->try_connect(5s));  // the old password still works: the hub rotated nothing
+  device->disconnect();
+
+  auto forced = v.kioskctl({"device", "rotate", "desk-1", "--out", "other.json", "--force"});
+  INFO(forced.output);
+  REQUIRE(forced.status == 0);
+  CHECK(v.device_config("other.json").at("device") == "desk-1");
+  CHECK(mode_of(v.dir / "other.json") == 0600);
+  CHECK_FALSE(device->try_connect(3s));
+}
+
+TEST_CASE("kioskctl exits 2 when the hub rejects an argument (HTTP 400) and 1 when it cannot help", "[integration]") {
+  Venue v;
+  auto bad_id = v.kioskctl({"device", "add", "Bad_ID", "--location", "lobby", "--out", "bad.json"});
+  INFO(bad_id.output);
+  CHECK(bad_id.status == 2);
+  CHECK_THAT(bad_id.output, Catch::Contains("the hub refused") && Catch::Contains("kioskctl device add --help"));
+  CHECK_FALSE(fs::exists(v.dir / "bad.json"));
+  v.added("desk-1", "lobby");
+  auto bad_location = v.kioskctl({"device", "move", "desk-1", "--location", "Bad Loc"});
+  INFO(bad_location.output);
+  CHECK(bad_location.status == 2);
+  CHECK(v.kioskctl({"device", "move", "ghost", "--location", "bar"}).status == 1);
+  CHECK(v.kioskctl({"--hub", "127.0.0.1:8080", "status"}, false).status == 2);
+  CHECK(v.kioskctl({"device", "test", "desk-1", "--timeout", "abc"}).status == 2);
+}
+
+TEST_CASE("kioskctl's hints after a refusal fit the command", "[integration]") {
+  Venue v;
+  auto first = v.kioskctl({"manager", "add", "alice", "--out", "alice.json"});
+  INFO(first.output);
+  REQUIRE(first.status == 0);
+  auto again = v.kioskctl({"manager", "add", "alice", "--out", "alice.json", "--force"});
+  INFO(again.output);
+  CHECK(again.status == 1);
+  CHECK_THAT(again.output, Catch::Contains("kioskctl manager remove alice"));
+  CHECK(again.output.find("then retry") == std::string::npos);
+
+  if (v.kioskctl({"alerts"}).output.find("no such resource") == std::string::npos) {
+    auto ack = v.kioskctl({"alerts", "ack", "nosuch", "--by", "alice"});
+    INFO(ack.output);
+    CHECK(ack.status == 1);
+    CHECK_THAT(ack.output, Catch::Contains("kioskctl alerts"));
+    CHECK(ack.output.find("device list") == std::string::npos);
+  }
+  auto rename = v.kioskctl({"location", "rename", "nowhere", "--name", "X"});
+  CHECK_THAT(rename.output, Catch::Contains("kioskctl location list"));
 }

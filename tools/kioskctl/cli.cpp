@@ -10,8 +10,8 @@ namespace {
 const std::vector<OptionSpec>& global_specs() {
   static const std::vector<OptionSpec> specs{
       {"hub", "URL", "hub API (default http://127.0.0.1:8080, or \"hub\" in the config file)"},
-      {"token", "T", "API token for writes (prefer --token-file or KIOSK_TOKEN: argv is visible to others)"},
-      {"token-file", "F", "file holding the API token (the hub writes <db dir>/hub.token)"},
+      {"token", "T", "API token for writes (prefer --token-file or KIOSK_TOKEN_FILE: argv is visible to others)"},
+      {"token-file", "F", "file holding the API token (the hub writes <db dir>/hub.token; or $KIOSK_TOKEN_FILE)"},
       {"config", "F", "config file (default $KIOSKCTL_CONFIG or ~/.config/kioskctl.json)"},
       {"json", "", "machine-readable output (JSON, no secrets)"},
       {"help", "", "show help"},
@@ -52,7 +52,9 @@ const std::vector<CommandSpec>& commands() {
        {"location"},
        "register a device, create its broker credentials and write its config file",
        "The config file holds the device's broker password: it is created with mode 0600\n"
-       "and the password is shown nowhere else. Copy it to the device (e.g. /etc/kiosk/device.json).",
+       "and the password is shown nowhere else. Copy it to the device (e.g. /etc/kiosk/device.json).\n"
+       "Without --broker the device dials the hub's host (tcp://127.0.0.1:1883 with the default hub),\n"
+       "right for a demo on this machine: a real terminal needs --broker tcp://<hub's LAN address>:1883.",
        true},
       {{"device", "list"}, {}, {}, {}, "list devices", "", false},
       {{"device", "show"}, {"id"}, {}, {}, "show one device: location, board, firmware, online, last press, last seen, outbox", "", false},
@@ -62,7 +64,10 @@ const std::vector<CommandSpec>& commands() {
        out_options,
        {},
        "give a device new broker credentials (the old ones stop working) and write its new config file",
-       "",
+       "When --out (default ./<id>.json) is this device's own config file, it is replaced (mode 0600,\n"
+       "atomically) without --force, keeping its broker, TLS settings, board and data_dir unless a flag\n"
+       "says otherwise: only the credentials change. Any other existing file needs --force. The file\n"
+       "is prepared before the hub is asked, so a wrong --out changes nothing at the hub.",
        true},
       {{"device", "retire"}, {"id"}, {}, {}, "retire a device: its broker credentials are removed, its history is kept", "", true},
       {{"device", "test"},
@@ -266,8 +271,8 @@ std::string top_help() {
     out << "  " << name << std::string(name.size() < 20 ? 20 - name.size() : 1, ' ') << o.help << "\n";
   }
   out << "  --version           show the version\n"
-         "\nThe token is taken from --token, --token-file, $KIOSK_TOKEN, then \"token_file\" in the\n"
-         "config file ({\"hub\": URL, \"token_file\": F, \"broker\": URL}).\n"
+         "\nThe token is taken from --token, --token-file, $KIOSK_TOKEN_FILE (a file), $KIOSK_TOKEN,\n"
+         "then \"token_file\" in the config file ({\"hub\": URL, \"token_file\": F, \"broker\": URL}).\n"
          "Exit codes: 0 ok, 1 failed, 2 usage. 'kioskctl <command> --help' for details.\n";
   return out.str();
 }

@@ -2,6 +2,8 @@
 #include "commands.hpp"
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iomanip>
 #include <sstream>
@@ -54,15 +56,15 @@ std::string percent_encode(const std::string& s) {
 
 class Session {
  public:
-  Session(const Invocation& inv, const Settings& settings, std::ostream& out)
-      : inv_(inv), settings_(settings), out_(out), url_(parse_url(settings.hub)), client_(url_, settings.token) {}
+  Session(const Invocation& inv, const Settings& settings, std::ostream& out, std::ostream& err)
+      : inv_(inv), settings_(settings), out_(out), err_(err), url_(parse_url(settings.hub)), client_(url_, settings.token) {}
 
   int run() {
     const auto& path = inv_.command->path;
     const auto name = path[0] + (path.size() > 1 ? " " + path[1] : "");
     if (inv_.command->writes && !settings_.token) {
       throw Failure{"'" + name + "' changes the hub and needs its API token",
-                    "pass --token-file <hub db dir>/hub.token, set KIOSK_TOKEN, or add \"token_file\" to the config file"};
+                    "pass --token-file <hub db dir>/hub.token, set KIOSK_TOKEN_FILE, or add \"token_file\" to the config file"};
     }
     if (name == "status") return status();
     if (name == "device add") return device_add();
@@ -86,7 +88,7 @@ class Session {
  private:
   static HubUrl parse_url(const std::string& hub) {
     auto url = HubUrl::parse(hub);
-    if (!url) throw Failure{"'" + hub + "' is not a hub URL", "use --hub http://HOST:PORT"};
+    if (!url) throw UsageError{"'" + hub + "' is not a hub URL (use --hub http://HOST:PORT)"};
     return *url;
   }
 
@@ -112,8 +114,10 @@ class Session {
   }
 
   // The body of a reply the hub accepted; a refusal, or a body that is not `expected`, is a Failure.
-  static json::value parse_ok(const HttpReply& reply, std::string_view expected = "JSON") {
-    if (reply.status >= 400) throw Failure{"the hub refused: " + hub_error_message(reply), hint_for(reply.status)};
+  // A 400 is the hub saying an argument is wrong (a bad id, say): a usage error, like the parser's.
+  json::value parse_ok(const HttpReply& reply, std::string_view expected = "JSON") const {
+    if (reply.status == 400) throw UsageError{"the hub refused: " + hub_error_message(reply)};
+    if (reply.status >= 400) throw Failure{"the hub refused: " + hub_error_message(reply), hint_for(reply)};
     json::error_code ec;
     auto v = json::parse(reply.body, ec);
     if (ec) throw not_an_answer(expected);
@@ -125,13 +129,37 @@ class Session {
                    "check that --hub points at kiosk-hub"};
   }
 
-  static std::string hint_for(unsigned status) {
-    switch (status) {
+  static std::string manager_exists_hint(const std::string& manager) {
+    return "the broker has that account already (--force only replaces the file): run 'kioskctl manager remove " +
+           manager + "' first, then add it again";
+  }
+
+  // What to do about a refusal, in the words of the command that got it.
+  std::string hint_for(const HttpReply& reply) const {
+    const auto& path = inv_.command->path;
+    const auto group = path[0];
+    const auto name = group + (path.size() > 1 ? " " + path[1] : "");
+    const auto arg = inv_.args.empty() ? std::string("<id>") : inv_.args[0];
+    switch (reply.status) {
       case 401:
       case 403: return "check the API token (--token-file <hub db dir>/hub.token)";
-      case 404: return "check the id (kioskctl device list, kioskctl location list)";
-      case 409: return "see kioskctl device show <id>";
-      case 502: return "check the broker and the hub's --dynsec settings, then retry";
+      case 404:
+        if (group == "alerts") return "check the alert id (kioskctl alerts)";
+        if (group == "location") return "check the id (kioskctl location list)";
+        if (group == "manager") return "check the manager id";
+        if (group == "device") return "check the id (kioskctl device list)";
+        return "check the id (kioskctl device list, kioskctl location list)";
+      case 409:
+        if (name == "location add") return "see kioskctl location list";
+        if (name == "manager add") return manager_exists_hint(arg);
+        if (group == "manager") return "that name is not a manager's account; check the id";
+        if (group == "alerts") return "see kioskctl alerts --state all";
+        return "see kioskctl device show " + arg;
+      case 502:
+        // The broker's own refusal of a name it already has: --force only covers the output file.
+        if (name == "manager add" && hub_error_message(reply).find("exist") != std::string::npos)
+          return manager_exists_hint(arg);
+        return "check the broker and the hub's --dynsec settings, then retry";
       case 503: return "check the hub's database and broker (kioskctl status), then retry";
       default: return "fix the request (kioskctl <command> --help)";
     }
@@ -170,12 +198,7 @@ class Session {
     if (inv_.globals.json) {
       print_json(v);
     } else {
-      const auto& o = v.get_object();
-      out_ << "hub      " << settings_.hub << " (" << field(o, "status") << ")\n"
-           << "site     " << field(o, "site") << "\n"
-           << "broker   " << field(o, "broker") << "\n"
-           << "database " << field(o, "db") << "\n"
-           << "version  " << field(o, "version") << "\n";
+      out_ << render_status(settings_.hub, v.get_object());
     }
     return http_status == 200 ? 0 : 1;
   }
@@ -276,8 +299,9 @@ class Session {
 
   std::string default_out(const std::string& fallback) const { return inv_.option_or("out", fallback); }
 
-  SecretFile open_out() { return open_out(id() + ".json"); }
-  SecretFile open_out(const std::string& fallback) {
+  SecretFile open_out(bool replace = false) { return open_out(id() + ".json", replace); }
+  // `replace`: overwrite an existing file even without --force (rotate, over the device's own file).
+  SecretFile open_out(const std::string& fallback, bool replace = false) {
     // Checked before the file and the hub: a wrong flag changes nothing.
     if (inv_.has("tls-verify-host") && inv_.options.at("tls-verify-host") != "true" &&
         inv_.options.at("tls-verify-host") != "false")
@@ -287,10 +311,25 @@ class Session {
       throw Failure{"--json and --out - would both write to stdout", "write the config to a file with --out FILE"};
     }
     try {
-      return SecretFile(path, inv_.has("force"));
+      return SecretFile(path, replace || inv_.has("force"));
     } catch (const std::runtime_error& e) {
       throw Failure{e.what(), "nothing was changed at the hub"};
     }
+  }
+
+  // The device's own config file at the output path (this device, this site), to keep its
+  // broker, TLS, board and data_dir when only the credentials change; nullopt for anything else.
+  std::optional<DeviceConfigFile> own_config_file(const std::string& site_id) const {
+    const auto path = default_out(id() + ".json");
+    if (path == "-") return std::nullopt;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::ostringstream text;
+    text << in.rdbuf();
+    auto parsed = parse_device_config(text.str());
+    auto* config = std::get_if<DeviceConfigFile>(&parsed);
+    if (config == nullptr || config->device != id() || config->site != site_id) return std::nullopt;
+    return *config;
   }
 
   std::string site() {
@@ -301,11 +340,18 @@ class Session {
     throw Failure{"the hub did not say which site it serves", "check that --hub points at kiosk-hub"};
   }
 
-  DeviceConfigFile config_for(const std::string& site_id, const json::value& credentials, const std::string& board) {
+  // The new config: `kept` (the device's previous file) or the defaults, with the flags on top and the new credentials.
+  DeviceConfigFile config_for(const std::string& site_id, const json::value& credentials, const std::string& board,
+                              const std::optional<DeviceConfigFile>& kept = std::nullopt) {
     DeviceConfigFile c;
+    if (kept) {
+      c = *kept;
+      c.username.reset();
+      c.password.reset();
+    }
     c.site = site_id;
     c.device = id();
-    c.broker = inv_.option_or("broker", settings_.broker.value_or(default_broker_for(url_.host)));
+    c.broker = inv_.option_or("broker", kept ? kept->broker : settings_.broker.value_or(default_broker_for(url_.host)));
     if (credentials.is_object()) {
       const auto& o = credentials.get_object();
       if (const auto* u = o.if_contains("username"); u && u->is_string()) c.username = std::string(u->get_string());
@@ -315,7 +361,7 @@ class Session {
     if (inv_.has("cert")) c.tls_cert = inv_.options.at("cert");
     if (inv_.has("key")) c.tls_key = inv_.options.at("key");
     if (inv_.has("tls-verify-host")) c.tls_verify_host = inv_.options.at("tls-verify-host") == "true";
-    if (!board.empty() && board != "-") c.board = board;
+    if (!board.empty() && board != "-" && !c.board) c.board = board;
     if (inv_.has("data-dir")) c.data_dir = inv_.options.at("data-dir");
     return c;
   }
@@ -332,6 +378,13 @@ class Session {
     if (!has_credentials) out_ << "note: the broker has no per-device accounts (hub without --dynsec); the config has no password\n";
   }
 
+  // A terminal reads 127.0.0.1 or localhost as itself: say so unless the broker was asked for.
+  void warn_if_loopback(const DeviceConfigFile& config) {
+    if (inv_.has("broker") || !broker_is_loopback(config.broker)) return;
+    err_ << "warning: the device file says broker " << config.broker
+         << ", which a terminal reads as itself; pass --broker tcp://<hub's LAN address>:1883 for a real terminal\n";
+  }
+
   int device_add() {
     auto file = open_out();
     const auto site_id = site();
@@ -342,20 +395,35 @@ class Session {
     const auto& o = v.get_object();
     const json::value credentials = o.contains("credentials") ? o.at("credentials") : json::value(nullptr);
     const json::value device = o.contains("device") ? o.at("device") : json::value(nullptr);
-    write_config(file, config_for(site_id, credentials, inv_.option_or("board", "")));
+    const auto config = config_for(site_id, credentials, inv_.option_or("board", ""));
+    write_config(file, config);
     report_config("registered", file, device, credentials.is_object());
+    warn_if_loopback(config);
     return 0;
   }
 
   int device_rotate() {
-    auto file = open_out();
+    // The site first (a read): it tells whether the file at --out is this device's own config.
     const auto site_id = site();
+    const auto kept = own_config_file(site_id);
+    // Replacing the device's own file is what rotation is for; anything else needs --force. The
+    // file is created (next to the old one, renamed over it) before the hub is asked to rotate.
+    const auto path = default_out(id() + ".json");
+    std::error_code ec;
+    if (!kept && !inv_.has("force") && path != "-" && std::filesystem::exists(std::filesystem::symlink_status(path, ec))) {
+      throw Failure{path + " exists and is not " + id() + "'s config file for site " + site_id +
+                        "; pass --force to replace it or --out another path",
+                    "nothing was changed at the hub"};
+    }
+    auto file = open_out(kept.has_value());
     auto device = call(false, "/api/devices/" + percent_encode(id()));
     auto v = call(true, "/api/devices/" + percent_encode(id()) + "/rotate");
     const json::value credentials = v.is_object() && v.get_object().contains("credentials") ? v.get_object().at("credentials") : json::value(nullptr);
     const auto board = device.is_object() ? field(device.get_object(), "board") : std::string();
-    write_config(file, config_for(site_id, credentials, board));
+    const auto config = config_for(site_id, credentials, board, kept);
+    write_config(file, config);
     report_config("new credentials for", file, device, credentials.is_object());
+    warn_if_loopback(config);
     return 0;
   }
 
@@ -378,7 +446,7 @@ class Session {
         used = 0;
       }
       if (used != t.size() || timeout_s < 1 || timeout_s > 86400) {
-        throw Failure{"--timeout must be a number of seconds in 1..86400", "e.g. --timeout 120"};
+        throw UsageError{"--timeout must be a number of seconds in 1..86400, e.g. --timeout 120"};
       }
     }
     auto device = call(false, "/api/devices/" + percent_encode(id()));
@@ -468,7 +536,7 @@ class Session {
     // Active by default: an acknowledged alert is still going on until it resolves.
     const auto state = inv_.option_or("state", "active");
     if (state != "open" && state != "acked" && state != "active" && state != "resolved" && state != "all") {
-      throw Failure{"--state must be open, acked, active, resolved or all", "e.g. kioskctl alerts --state all"};
+      throw UsageError{"--state must be open, acked, active, resolved or all, e.g. --state all"};
     }
     auto v = call(false, "/api/alerts?state=" + state);
     if (inv_.globals.json) return print_json(v), 0;
@@ -541,15 +609,27 @@ class Session {
   const Invocation& inv_;
   const Settings& settings_;
   std::ostream& out_;
+  std::ostream& err_;
   HubUrl url_;
   HubClient client_;
 };
 
 }  // namespace
 
+std::string render_status(const std::string& hub, const json::object& o) {
+  std::ostringstream out;
+  out << "hub      " << hub << " (" << field(o, "status") << ")\n"
+      << "site     " << field(o, "site") << "\n"
+      << "broker   " << field(o, "broker") << "\n";
+  if (o.contains("accounts")) out << "accounts " << field(o, "accounts") << "\n";
+  out << "database " << field(o, "db") << "\n"
+      << "version  " << field(o, "version") << "\n";
+  return out.str();
+}
+
 int run_command(const Invocation& invocation, const Settings& settings, std::ostream& out, std::ostream& err) {
   try {
-    return Session(invocation, settings, out).run();
+    return Session(invocation, settings, out, err).run();
   } catch (const Failure& f) {
     err << "kioskctl: " << f.what << "; " << f.todo << "\n";
     return 1;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <iostream>
@@ -31,6 +32,68 @@ std::string to_json(const DeviceConfigFile& c) {
   if (c.board) o["board"] = *c.board;
   if (c.data_dir) o["data_dir"] = *c.data_dir;
   return json::serialize(o) + "\n";
+}
+
+std::variant<DeviceConfigFile, std::string> parse_device_config(std::string_view text) {
+  json::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) return std::string("not a JSON object");
+  const auto& o = v.get_object();
+  std::string error;
+  auto str = [&](const json::object& from, std::string_view key, std::string_view where) -> std::optional<std::string> {
+    const auto* f = from.if_contains(key);
+    if (f == nullptr) return std::nullopt;
+    if (!f->is_string()) {
+      error = std::string(where) + std::string(key) + ": must be a string";
+      return std::nullopt;
+    }
+    return std::string(f->get_string());
+  };
+  DeviceConfigFile c;
+  auto site = str(o, "site", "");
+  auto device = str(o, "device", "");
+  auto broker = str(o, "broker", "");
+  c.username = str(o, "username", "");
+  c.password = str(o, "password", "");
+  c.board = str(o, "board", "");
+  c.data_dir = str(o, "data_dir", "");
+  if (const auto* tls = o.if_contains("tls")) {
+    if (!tls->is_object()) return std::string("tls: must be an object");
+    const auto& t = tls->get_object();
+    c.tls_ca = str(t, "ca", "tls.");
+    c.tls_cert = str(t, "cert", "tls.");
+    c.tls_key = str(t, "key", "tls.");
+    if (const auto* vh = t.if_contains("verify_host")) {
+      if (!vh->is_bool()) return std::string("tls.verify_host: must be true or false");
+      c.tls_verify_host = vh->get_bool();
+    }
+  }
+  if (!error.empty()) return error;
+  if (!site || !device || !broker) return std::string("a device config needs site, device and broker");
+  c.site = *site;
+  c.device = *device;
+  c.broker = *broker;
+  return c;
+}
+
+bool broker_is_loopback(std::string_view url) {
+  auto rest = url;
+  if (auto scheme = rest.find("://"); scheme != std::string_view::npos) rest = rest.substr(scheme + 3);
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (auto at = rest.rfind('@'); at != std::string_view::npos) rest = rest.substr(at + 1);
+  std::string host;
+  if (!rest.empty() && rest.front() == '[') {
+    host = std::string(rest.substr(1, rest.find(']') - 1));
+  } else {
+    host = std::string(rest.substr(0, rest.find(':')));
+  }
+  for (auto& ch : host) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  while (!host.empty() && host.back() == '.') host.pop_back();  // "localhost." is localhost too
+  const auto ends_with = [&](std::string_view tail) {
+    return host.size() >= tail.size() && host.compare(host.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  return host == "localhost" || ends_with(".localhost") || host.rfind("127.", 0) == 0 || host == "::1" || host == "0.0.0.0" ||
+         host == "0:0:0:0:0:0:0:1" || host.rfind("::ffff:127.", 0) == 0;
 }
 
 std::string default_broker_for(const std::string& hub_host) {

@@ -3,6 +3,8 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
+#include <variant>
 
 namespace kiosk::ctl {
 
@@ -23,6 +25,13 @@ struct DeviceConfigFile {
 // Only keys the firmware knows: site, device, broker, username, password, tls{ca,cert,key,verify_host},
 // board, data_dir.
 std::string to_json(const DeviceConfigFile& config);
+
+// A device config file read back (to keep its settings when its credentials change); an error
+// line when the text is not one.
+std::variant<DeviceConfigFile, std::string> parse_device_config(std::string_view text);
+
+// True when the broker URL's host is a loopback address or localhost: a terminal reads it as itself.
+bool broker_is_loopback(std::string_view broker_url);
 
 // The broker a device should use when none is configured: the hub's host on MQTT's port.
 std::string default_broker_for(const std::string& hub_host);

@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
     case Invocation::Kind::run:
       break;
   }
-  auto settings = resolve_settings(inv.globals, Environment{env("KIOSK_TOKEN"), env("KIOSKCTL_CONFIG"), env("HOME")}, read_file);
+  auto settings = resolve_settings(inv.globals, Environment{env("KIOSK_TOKEN"), env("KIOSKCTL_CONFIG"), env("HOME"), env("KIOSK_TOKEN_FILE")}, read_file);
   if (auto* error = std::get_if<std::string>(&settings)) {
     std::cerr << "kioskctl: " << *error << "\n";
     return 1;

@@ -1,4 +1,5 @@
 // Settings resolution: a flag beats the environment, which beats the config file, which beats the default.
+// The token: --token, --token-file, $KIOSK_TOKEN_FILE, $KIOSK_TOKEN, then the config file's token_file.
 #include "settings.hpp"
 
 #include <boost/json.hpp>
@@ -65,6 +66,10 @@ std::variant<Settings, std::string> resolve_settings(const GlobalOptions& global
   } else if (globals.token_file) {
     s.token = token_from_file(*globals.token_file);
     if (!s.token) return "cannot read a token from " + *globals.token_file + "; check the path and that you may read it";
+  } else if (env.kiosk_token_file && !env.kiosk_token_file->empty()) {
+    // A file named in the environment beats a token in it, as the flag --token-file would.
+    s.token = token_from_file(*env.kiosk_token_file);
+    if (!s.token) return "cannot read a token from " + *env.kiosk_token_file + " ($KIOSK_TOKEN_FILE); check the path and that you may read it";
   } else if (env.kiosk_token && !env.kiosk_token->empty()) {
     s.token = env.kiosk_token;
   } else if (config_token_file) {

@@ -16,6 +16,7 @@ struct Environment {
   std::optional<std::string> kiosk_token;      // $KIOSK_TOKEN
   std::optional<std::string> kioskctl_config;  // $KIOSKCTL_CONFIG
   std::optional<std::string> home;             // $HOME
+  std::optional<std::string> kiosk_token_file;  // $KIOSK_TOKEN_FILE
 };
 
 // Reads a whole file; nullopt when it does not exist or cannot be read.
