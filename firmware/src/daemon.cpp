@@ -119,7 +119,8 @@ void Daemon::log_opening() {
                               " from the wall clock (ms), above any seq this device used before");
       break;
     case OutboxOpening::Seq::random:
-      log_.info("outbox", "new outbox " + path + ": first seq " + first + ", picked at random: the wall clock is not set (before " +
+      log_.info("outbox", "new outbox " + path + ": first seq " + first +
+                              ", picked at random: the wall clock is not synchronised (or before " +
                               protocol::format_time(protocol::WallTime{Millis{kPlausibleWallMs}}) + ")");
       break;
   }
@@ -133,10 +134,22 @@ int Daemon::run(int signal_fd) {
                           " queued=" + std::to_string(outbox_.depth()) +
                           " next_seq=" + std::to_string(outbox_.next_seq()) +
                           " dropped=" + std::to_string(outbox_.dropped()));
+  if (SystemPressClock::synchronized()) {
+    log_.info("clock", "wall clock synchronised: presses kept across a reboot are sent with their age");
+  } else {
+    log_.warn("clock", "wall clock not synchronised (no NTP yet, or none on this network): presses are "
+                       "dated by the boot clock only, so those kept across a reboot go out flagged age-unknown "
+                       "and the hub dates them when it receives them");
+  }
   service_.ready();
   for (;;) {
     auto now = Clock::now();
     step(now);
+    if (restart_) {
+      // systemd (Restart=always) starts us again, and the outbox's start-up moves the file aside.
+      shutdown();
+      return 1;
+    }
     service_.keep_alive(now);
     std::vector<pollfd> fds;
     fds.push_back({signal_fd, POLLIN, 0});
@@ -160,7 +173,7 @@ int Daemon::run(int signal_fd) {
       log_.info("daemon", "stopping on signal " + std::to_string(info.ssi_signo));
       step(now);  // presses already settled still get stored
       shutdown();
-      return 0;
+      return restart_ ? 1 : 0;
     }
     if (fds[1].revents & POLLIN) {
       for (const auto& e : link_->take_events()) on_link_event(e, now);
@@ -203,14 +216,22 @@ void Daemon::record(const AcceptedPress& press, TimePoint now) {
   PressTime at = press_clock_.now();
   auto late = std::chrono::duration_cast<std::chrono::nanoseconds>(now - press.at).count();
   at.boottime_ns -= late;
-  at.wall_ms -= late / 1'000'000;
+  if (at.wall_ms != 0) at.wall_ms -= late / 1'000'000;  // 0 is "unknown" and stays so
+  // The guest sees the thank-you light now, not after the commit's fsync (an SD card can stall it
+  // for seconds); a failed commit turns it into the refused pattern below.
+  led_.thanks(now, thanks_);
+  leds_->show(led_.mode(now), led_.lit(now));
   auto before_dropped = outbox_.dropped();
   auto stored = outbox_.add(press.button, rating, config_.scale, press.repeat, at);
   if (!stored) {
+    led_.refused(now);
+    if (outbox_.corrupt()) {
+      restart_for_corrupt_outbox("press refused, not stored: " + stored.error().message());
+      return;
+    }
     // Never publish what was not committed; the next press tries the database again.
     log_.error("outbox", "press refused, not stored: " + stored.error().message() +
                              " (check free space and permissions of " + config_.data_dir + ")");
-    led_.refused(now);
     return;
   }
   if (outbox_.dropped() > before_dropped) {
@@ -219,16 +240,24 @@ void Daemon::record(const AcceptedPress& press, TimePoint now) {
   }
   log_.info("press", "seq=" + std::to_string(stored->press.seq) + " button=" + std::to_string(press.button) +
                          " rating=" + std::to_string(rating));
-  led_.thanks(now, thanks_);
   pump(now);
 }
 
+void Daemon::restart_for_corrupt_outbox(const std::string& what) {
+  if (restart_) return;
+  restart_ = true;
+  log_.error("outbox", what + ": the outbox file is damaged; exiting with status 1 so that the service restarts "
+                       "and moves " + (std::filesystem::path(config_.data_dir) / "outbox.db").string() +
+                       " aside (the presses in it are lost)");
+}
+
 void Daemon::pump(TimePoint now) {
-  if (state_ != LinkState::up) return;
+  if (state_ != LinkState::up || restart_) return;
   while (window_.room() > 0) {
     auto pending = outbox_.pending_after(window_.cursor(), window_.room());
     if (!pending) {
-      log_.error("outbox", "cannot read pending presses: " + pending.error().message());
+      if (outbox_.corrupt()) restart_for_corrupt_outbox("cannot read pending presses: " + pending.error().message());
+      else log_.error("outbox", "cannot read pending presses: " + pending.error().message());
       return;
     }
     if (pending->empty()) return;
@@ -259,7 +288,9 @@ void Daemon::on_link_event(const LinkEvent& event, TimePoint now) {
   switch (event.kind) {
     case LinkEvent::Kind::connected: {
       state_ = LinkState::up;
-      backoff_.reset();
+      // No backoff reset here: a broker that accepts the connection and then refuses the ack
+      // subscription would otherwise be retried every 250-500 ms forever. The link has proven
+      // itself only when the ack subscription is granted (below).
       led_.set_offline(false, now);
       log_.info("mqtt", "connected to " + config_.broker + "; " + std::to_string(outbox_.depth()) +
                             " presses to send");
@@ -286,6 +317,9 @@ void Daemon::on_link_event(const LinkEvent& event, TimePoint now) {
       break;
     case LinkEvent::Kind::subscribe_refused:
       on_subscribe_refused(event, now);
+      break;
+    case LinkEvent::Kind::subscribed:
+      if (event.topic == ack_topic_ && state_ == LinkState::up) backoff_.reset();
       break;
   }
 }
@@ -324,6 +358,10 @@ void Daemon::on_ack(const std::string& payload, TimePoint now) {
     return;
   }
   auto deleted = outbox_.ack(ack->seqs);
+  if (!deleted && outbox_.corrupt()) {
+    restart_for_corrupt_outbox("cannot delete acknowledged presses: " + deleted.error().message());
+    return;
+  }
   if (!deleted) {
     log_.error("outbox", "cannot delete acknowledged presses (will be sent again): " + deleted.error().message());
     return;

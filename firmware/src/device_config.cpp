@@ -1,7 +1,9 @@
 // Device file parsing, flag overrides and validation.
 #include "kiosk/firmware/device_config.hpp"
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -22,7 +24,9 @@ std::optional<protocol::Error> read_number(const boost::json::object& o, std::st
   return std::nullopt;
 }
 
+// nullopt with errno set (by open()) when the file cannot be read.
 std::optional<std::string> read_text_file(const std::string& path) {
+  errno = 0;
   std::ifstream in(path);
   if (!in) return std::nullopt;
   std::stringstream s;
@@ -135,7 +139,11 @@ protocol::Result<CommandLine> parse_command_line(const std::vector<std::string>&
       value = args[++i];
     }
     auto text = read_text_file(value);
-    if (!text) return protocol::Error{"--config", "cannot read " + value};
+    if (!text) {
+      // The reason matters on a terminal: a file root made 0600 reads as "Permission denied" for the service.
+      return protocol::Error{"--config", "cannot read " + value + ": " + std::strerror(errno ? errno : EIO) +
+                                             " (it must be readable by the kiosk user: install -m 0640 -o root -g kiosk)"};
+    }
     auto parsed = parse_device_file(*text, cl.config);
     if (!parsed) return protocol::Error{parsed.error().field, parsed.error().reason + " (in " + value + ")"};
     cl.config = std::move(*parsed);
@@ -298,15 +306,19 @@ std::string usage(const std::string& default_boards_dir) {
          "  --outbox-max N         presses kept unacknowledged; when full the oldest are dropped and\n"
          "                         counted (default 100000)\n"
          "  --first-seq N          first seq of a NEW outbox (an existing one keeps its own); default:\n"
-         "                         the wall clock in ms when set (after 2026-01-01), else 1, so a\n"
-         "                         re-flashed or replaced terminal stays above the seqs the hub knows\n"
+         "                         the wall clock in ms when synchronised (NTP), so a re-flashed or\n"
+         "                         replaced terminal stays above the seqs the hub knows; else a random\n"
+         "                         start clear of the seqs it can have used before\n"
          "  --keepalive-s N        MQTT keepalive; the broker publishes the Will after 1.5x (default 30)\n"
-         "  --reconnect-max-s N    cap of the reconnect backoff (default 30)\n"
+         "  --reconnect-max-s N    cap of the reconnect backoff (default 30); it starts again from 0.5 s\n"
+         "                         only once the broker has granted the ack subscription\n"
          "  --log-level LEVEL      debug, info, warn or error (default info)\n"
          "  --help                 this text\n"
          "  --version              print the firmware version\n"
          "\n"
-         "Exit codes: 0 clean shutdown (SIGTERM/SIGINT), 1 failed to start, 2 usage error.\n";
+         "Exit codes: 0 clean shutdown (SIGTERM/SIGINT), 1 failed to start or the outbox file was found\n"
+         "damaged while running (the service manager restarts it and the start moves the file aside),\n"
+         "2 usage error.\n";
 }
 
 }  // namespace kiosk::firmware

@@ -74,6 +74,7 @@ class SubscribeCheck : public mqtt::iaction_listener {
     for (std::size_t i = 0; i < filters_.size(); ++i) {
       int code = i < codes.size() ? static_cast<int>(codes[i]) : 0x80;
       if (code >= 0x80) refuse(filters_[i], "refused by the broker (SUBACK 0x" + hex(code) + ")");
+      else push_({LinkEvent::Kind::subscribed, filters_[i], "", ""});
     }
   }
   void on_failure(const mqtt::token& tok) override {

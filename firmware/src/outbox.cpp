@@ -1,11 +1,14 @@
 // SQLite adapter of the outbox: one table of presses, one of counters, versioned schema.
 #include "kiosk/firmware/outbox.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <stdexcept>
 #include <system_error>
 
@@ -45,10 +48,6 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
-protocol::Error db_error(sqlite3* db, const std::string& what) {
-  return protocol::Error{"outbox", what + ": " + sqlite3_errmsg(db)};
-}
-
 // Rolls back unless committed: a failed write leaves the database as it was.
 class Transaction {
  public:
@@ -87,25 +86,44 @@ void throw_if_unreadable(sqlite3* db, int rc) {
   if (is_unreadable(rc)) throw UnreadableOutbox(sqlite3_errmsg(db));
 }
 
-// True for a missing or empty file too: SQLite makes those a database.
+// True for a missing or empty file too: SQLite makes those a database. Throws when the header
+// cannot be read: a healthy outbox must not be moved aside (and its presses lost) for an I/O error.
 bool has_sqlite_header(const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec) || std::filesystem::file_size(path, ec) == 0) return true;
-  static constexpr char kHeader[16] = {'S', 'Q', 'L', 'i', 't', 'e', ' ', 'f', 'o', 'r', 'm', 'a', 't', ' ', '3', '\0'};
-  char head[sizeof kHeader] = {};
-  std::ifstream in(path, std::ios::binary);
+  char head[kSqliteHeader.size()] = {};
+  // read(2), not a stream: only it tells the end of a short file (0) from an I/O error (-1).
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   // Unreadable for lack of permission is not corruption: let SQLite report it as a start-up error.
-  if (!in) return true;
-  in.read(head, sizeof head);
-  return in.gcount() == sizeof head && std::equal(head, head + sizeof head, kHeader);
+  if (fd < 0) return true;
+  std::size_t got = 0;
+  bool read_error = false;
+  while (got < sizeof head) {
+    auto n = ::read(fd, head + got, sizeof head - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) read_error = true;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  int read_errno = errno;
+  ::close(fd);
+  switch (classify_outbox_header(std::string_view(head, got), read_error)) {
+    case OutboxHeader::sqlite: return true;
+    case OutboxHeader::not_sqlite: return false;
+    case OutboxHeader::read_error: break;
+  }
+  throw std::runtime_error("cannot read the header of outbox " + path.string() + ": " + std::strerror(read_errno) +
+                           " (left in place, not moved aside; check the storage card)");
 }
 
-// Moves <path> and its -wal/-shm to <path>.corrupt-<ms>[-wal|-shm], keeping them for a technician.
+// Moves <path> and its -wal/-shm to <path>.corrupt-<ms>[-wal|-shm] (or .corrupt-clock-unset-<n>
+// without a known wall clock), keeping them for a technician.
 std::filesystem::path move_aside(const std::filesystem::path& path, std::int64_t wall_ms) {
   namespace fs = std::filesystem;
-  std::string base = path.string() + ".corrupt-";
-  std::int64_t stamp = wall_ms;
-  while (fs::exists(base + std::to_string(stamp))) ++stamp;  // a clock that was never set repeats
+  bool dated = wall_clock_plausible(wall_ms);
+  std::string base = path.string() + (dated ? ".corrupt-" : ".corrupt-clock-unset-");
+  std::int64_t stamp = dated ? wall_ms : 1;
+  while (fs::exists(base + std::to_string(stamp))) ++stamp;  // the same ms, or a clock that is not set
   fs::path target = base + std::to_string(stamp);
   std::error_code ec;
   fs::rename(path, target, ec);
@@ -124,6 +142,11 @@ std::filesystem::path move_aside(const std::filesystem::path& path, std::int64_t
 }
 
 }  // namespace
+
+OutboxHeader classify_outbox_header(std::string_view head, bool read_error) {
+  if (read_error) return OutboxHeader::read_error;
+  return head == kSqliteHeader ? OutboxHeader::sqlite : OutboxHeader::not_sqlite;
+}
 
 Outbox::Outbox(const std::filesystem::path& path, std::uint64_t max_presses, const OutboxStart& start,
                std::chrono::milliseconds busy_timeout)
@@ -188,9 +211,10 @@ void Outbox::open(const std::filesystem::path& path, const OutboxStart& start, s
       // remembers those (it drops and acks a seq it has seen), while the old outbox may be gone:
       // re-flashed card, replacement terminal with the same device id, a deleted corrupt file.
       // The wall clock in ms is above any seq handed out earlier (a seq advances by one per press,
-      // far slower than 1 per ms). A board whose clock is not set (a Raspberry Pi without RTC on a
-      // freshly flashed card, before NTP) starts at a random seq instead, clear of the ranges a
-      // device can have used before (kRandomFirstSeqMin).
+      // far slower than 1 per ms). Without a synchronised clock (start.wall_ms 0: a Raspberry Pi
+      // without RTC runs on a restored fake-hwclock time until NTP, which may be behind the seqs it
+      // handed out) it starts at a random seq instead, clear of the ranges a device can have used
+      // before (kRandomFirstSeqMin).
       std::uint64_t first = kRandomFirstSeqMin + start.random % (kRandomFirstSeqEnd - kRandomFirstSeqMin);
       if (start.first_seq > 0) {
         first = start.first_seq;
@@ -229,6 +253,11 @@ void Outbox::exec(const char* sql) {
   }
 }
 
+protocol::Error Outbox::failed(const std::string& what) {
+  if (is_unreadable(sqlite3_errcode(db_))) corrupt_ = true;
+  return protocol::Error{"outbox", what + ": " + sqlite3_errmsg(db_)};
+}
+
 bool Outbox::has_counters() {
   Statement sel(db_, "SELECT value FROM counters WHERE name = 'next_seq'");
   return sel.ok() && sel.step() == SQLITE_ROW;
@@ -253,23 +282,23 @@ void Outbox::load_counters() {
 
 protocol::Result<StoredPress> Outbox::add(int button, int rating, int scale, bool repeat, const PressTime& at) {
   Transaction tx(db_);
-  if (!tx.ok()) return db_error(db_, "cannot begin a write");
+  if (!tx.ok()) return failed("cannot begin a write");
   std::uint64_t seq = next_seq_;
   std::uint64_t drop = 0;
   if (max_ > 0 && depth_ >= max_) drop = depth_ - max_ + 1;
   if (drop > 0) {
     Statement del(db_, "DELETE FROM presses WHERE seq IN (SELECT seq FROM presses ORDER BY seq LIMIT ?1)");
-    if (!del.ok()) return db_error(db_, "cannot drop the oldest presses");
+    if (!del.ok()) return failed("cannot drop the oldest presses");
     del.bind(1, static_cast<std::int64_t>(drop));
-    if (del.step() != SQLITE_DONE) return db_error(db_, "cannot drop the oldest presses");
+    if (del.step() != SQLITE_DONE) return failed("cannot drop the oldest presses");
     Statement count(db_, "UPDATE counters SET value = value + ?1 WHERE name = 'dropped'");
     count.bind(1, static_cast<std::int64_t>(drop));
-    if (!count.ok() || count.step() != SQLITE_DONE) return db_error(db_, "cannot count dropped presses");
+    if (!count.ok() || count.step() != SQLITE_DONE) return failed("cannot count dropped presses");
   }
   Statement insert(db_,
                    "INSERT INTO presses (seq, button, rating, scale, repeat, boot_id, boottime_ns, wall_ms)"
                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-  if (!insert.ok()) return db_error(db_, "cannot prepare the press insert");
+  if (!insert.ok()) return failed("cannot prepare the press insert");
   insert.bind(1, static_cast<std::int64_t>(seq));
   insert.bind(2, button);
   insert.bind(3, rating);
@@ -278,12 +307,12 @@ protocol::Result<StoredPress> Outbox::add(int button, int rating, int scale, boo
   insert.bind(6, at.boot_id);
   insert.bind(7, at.boottime_ns);
   insert.bind(8, at.wall_ms);
-  if (insert.step() != SQLITE_DONE) return db_error(db_, "cannot store press " + std::to_string(seq));
+  if (insert.step() != SQLITE_DONE) return failed("cannot store press " + std::to_string(seq));
   Statement next(db_, "UPDATE counters SET value = ?1 WHERE name = 'next_seq'");
-  if (!next.ok()) return db_error(db_, "cannot prepare the seq update");
+  if (!next.ok()) return failed("cannot prepare the seq update");
   next.bind(1, static_cast<std::int64_t>(seq + 1));
-  if (next.step() != SQLITE_DONE) return db_error(db_, "cannot advance the seq");
-  if (!tx.commit()) return db_error(db_, "cannot commit press " + std::to_string(seq));
+  if (next.step() != SQLITE_DONE) return failed("cannot advance the seq");
+  if (!tx.commit()) return failed("cannot commit press " + std::to_string(seq));
 
   next_seq_ = seq + 1;
   depth_ = depth_ + 1 - drop;
@@ -300,17 +329,17 @@ protocol::Result<StoredPress> Outbox::add(int button, int rating, int scale, boo
 
 protocol::Result<std::uint64_t> Outbox::ack(const std::vector<std::uint64_t>& seqs) {
   Transaction tx(db_);
-  if (!tx.ok()) return db_error(db_, "cannot begin a write");
+  if (!tx.ok()) return failed("cannot begin a write");
   Statement del(db_, "DELETE FROM presses WHERE seq = ?1");
-  if (!del.ok()) return db_error(db_, "cannot prepare the ack delete");
+  if (!del.ok()) return failed("cannot prepare the ack delete");
   std::uint64_t deleted = 0;
   for (auto seq : seqs) {
     del.bind(1, static_cast<std::int64_t>(seq));
-    if (del.step() != SQLITE_DONE) return db_error(db_, "cannot delete acknowledged press");
+    if (del.step() != SQLITE_DONE) return failed("cannot delete acknowledged press");
     deleted += static_cast<std::uint64_t>(sqlite3_changes(db_));
     del.reset();
   }
-  if (!tx.commit()) return db_error(db_, "cannot commit the ack");
+  if (!tx.commit()) return failed("cannot commit the ack");
   depth_ -= std::min(depth_, deleted);
   return deleted;
 }
@@ -319,7 +348,7 @@ protocol::Result<std::vector<StoredPress>> Outbox::pending_after(std::uint64_t a
   Statement sel(db_,
                 "SELECT seq, button, rating, scale, repeat, boot_id, boottime_ns, wall_ms FROM presses"
                 " WHERE seq > ?1 ORDER BY seq LIMIT ?2");
-  if (!sel.ok()) return db_error(db_, "cannot prepare the pending query");
+  if (!sel.ok()) return failed("cannot prepare the pending query");
   sel.bind(1, static_cast<std::int64_t>(after));
   sel.bind(2, static_cast<std::int64_t>(limit));
   std::vector<StoredPress> out;
@@ -336,7 +365,7 @@ protocol::Result<std::vector<StoredPress>> Outbox::pending_after(std::uint64_t a
     s.at.wall_ms = sel.column_int(7);
     out.push_back(std::move(s));
   }
-  if (rc != SQLITE_DONE) return db_error(db_, "cannot read pending presses");
+  if (rc != SQLITE_DONE) return failed("cannot read pending presses");
   return out;
 }
 

@@ -1,6 +1,7 @@
 // Press age across restarts: CLOCK_BOOTTIME within a boot, wall clock across boots.
 #include "kiosk/firmware/press_time.hpp"
 
+#include <sys/timex.h>
 #include <time.h>
 
 #include <algorithm>
@@ -31,13 +32,19 @@ SystemPressClock::SystemPressClock() {
   std::getline(in, boot_id_);
 }
 
+bool SystemPressClock::synchronized() {
+  timex tx{};  // modes 0: read only, no privilege needed
+  int rc = ::ntp_adjtime(&tx);
+  return wall_clock_synchronized(rc, tx.maxerror);
+}
+
 PressTime SystemPressClock::now() const {
   timespec boot{};
   timespec wall{};
   clock_gettime(CLOCK_BOOTTIME, &boot);
   clock_gettime(CLOCK_REALTIME, &wall);
-  return PressTime{boot_id_, std::int64_t{boot.tv_sec} * 1'000'000'000 + boot.tv_nsec,
-                   std::int64_t{wall.tv_sec} * 1000 + wall.tv_nsec / 1'000'000};
+  std::int64_t wall_ms = synchronized() ? std::int64_t{wall.tv_sec} * 1000 + wall.tv_nsec / 1'000'000 : 0;
+  return PressTime{boot_id_, std::int64_t{boot.tv_sec} * 1'000'000'000 + boot.tv_nsec, wall_ms};
 }
 
 }  // namespace kiosk::firmware

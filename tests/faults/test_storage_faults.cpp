@@ -168,8 +168,8 @@ void first_press_stored(Terminal& terminal) {
   REQUIRE(terminal.log_has("debug ack: seqs=1 "));  // stored at the hub, deleted from the outbox
 }
 
-// A press while the terminal's storage fails: refused visibly (not a thank-you), the terminal stays
-// up and publishes nothing.
+// A press while the terminal's storage fails: refused visibly (the thank-you light turns to the
+// refused pattern), the terminal stays up and publishes nothing.
 void press_refused(Terminal& terminal, const MqttProbe& watcher) {
   terminal.press(1);
   REQUIRE(terminal.log_has("press refused, not stored"));

@@ -116,3 +116,24 @@ TEST_CASE("a press age over the protocol's cap is unknown rather than refused by
   CHECK_FALSE(age_ms(then, PressTime{"boot-a", (cap + 1) * 1'000'000, 0}).has_value());
   CHECK(kAgeUnknownFlag == "age-unknown");
 }
+
+TEST_CASE("the wall clock counts only when the kernel says it is synchronised, as timedatectl decides") {
+  CHECK(wall_clock_synchronized(0, 15'999'999));  // TIME_OK, error under 16 s
+  CHECK(wall_clock_synchronized(5, 250'000));     // TIME_ERROR (STA_UNSYNC) is ignored, like systemd
+  CHECK_FALSE(wall_clock_synchronized(5, 16'000'000));  // no NTP since boot: maxerror grew to its cap
+  CHECK_FALSE(wall_clock_synchronized(0, 16'000'000));
+  CHECK_FALSE(wall_clock_synchronized(-1, 0));  // the call failed
+}
+
+TEST_CASE("the system press clock reports the wall clock as unknown (0) exactly while it is not synchronised") {
+  SystemPressClock clock;
+  auto synced = SystemPressClock::synchronized();
+  auto t = clock.now();
+  // Checked on whichever this machine is; a clock that syncs between the two calls is not expected in a test run.
+  if (synced) CHECK(t.wall_ms > 0);
+  else CHECK(t.wall_ms == 0);
+  CHECK(t.boottime_ns > 0);
+  // A press dated by an unsynchronised clock has no age across a reboot, however plausible the clock looks.
+  PressTime before_reboot{"boot-a", 1'000, 0};
+  CHECK_FALSE(age_ms(before_reboot, PressTime{"boot-b", 2'000, kPlausibleWallMs + 60'000}).has_value());
+}

@@ -162,3 +162,14 @@ TEST_CASE("bad board definitions are rejected with the field at fault") {
   CHECK_FALSE(parse_board(R"({"name":"x","chip":"c","buttons":[{"line":1},{"line":1}]})").ok());
   CHECK(load_board("/nonexistent", "sim-4").error().field == "board");
 }
+
+TEST_CASE("a device file that cannot be read is an error with the system's reason and how to fix it") {
+  kiosk::test::TempDir dir;
+  auto missing = (dir / "x.json").string();
+  auto r = parse_command_line({"--config", missing}, "/b");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().field == "--config");
+  CHECK(r.error().reason.find("cannot read " + missing + ": No such file or directory") != std::string::npos);
+  CHECK(r.error().reason.find("readable by the kiosk user") != std::string::npos);
+  CHECK(r.error().reason.find("install -m 0640 -o root -g kiosk") != std::string::npos);
+}

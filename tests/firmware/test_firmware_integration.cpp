@@ -1,5 +1,6 @@
 // kiosk-firmware against a real mosquitto, the test playing the hub: presses, outage, kill -9, Will,
-// seq seeding and a corrupt outbox, a broker that refuses the ack subscription.
+// seq seeding, a corrupt outbox (at start and at run time), a broker that refuses the ack
+// subscription (and the backoff that follows), the thank-you light before the commit.
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
@@ -8,6 +9,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/timex.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -346,22 +348,97 @@ std::int64_t wall_now_ms() {
       .count();
 }
 
+// The kernel's verdict, by the rule systemd's timedatectl uses (as the firmware does).
+bool clock_synchronised() {
+  timex tx{};
+  int rc = ::ntp_adjtime(&tx);
+  return rc >= 0 && tx.maxerror < 16'000'000;
+}
+
 }  // namespace
 
-TEST_CASE("a terminal with a new outbox numbers its presses from the wall clock, above any seq it used before",
+TEST_CASE("a terminal with a new outbox numbers its presses from the synchronised wall clock, else from a random start",
           "[integration]") {
   Broker broker;
   auto probe = hub_probe(broker);
   auto before = wall_now_ms();
+  bool synced_before = clock_synchronised();
   Terminal terminal(broker, {"--first-seq", "0", "--lockout-ms", "0"});
   terminal.press(1);
   auto p = next_press(*probe);
   REQUIRE(p);
   auto after = wall_now_ms();
-  REQUIRE(before >= 1'767'225'600'000);  // this machine's clock is set (2026 or later)
-  CHECK(p->seq >= static_cast<std::uint64_t>(before));
-  CHECK(p->seq <= static_cast<std::uint64_t>(after));
-  CHECK(terminal.log().find("from the wall clock (ms)") != std::string::npos);
+  INFO(terminal.log());
+  if (synced_before && clock_synchronised()) {
+    REQUIRE(before >= 1'767'225'600'000);  // this machine's clock is set (2026 or later)
+    CHECK(p->seq >= static_cast<std::uint64_t>(before));
+    CHECK(p->seq <= static_cast<std::uint64_t>(after));
+    CHECK(terminal.log().find("from the wall clock (ms)") != std::string::npos);
+    CHECK(terminal.log().find("info clock: wall clock synchronised") != std::string::npos);
+  } else if (!synced_before && !clock_synchronised()) {
+    // A clock that merely looks right (fake-hwclock, no NTP) may be behind seqs used before.
+    CHECK(p->seq >= (std::uint64_t{1} << 30));
+    CHECK(p->seq < (std::uint64_t{1} << 40));
+    CHECK(terminal.log().find("picked at random: the wall clock is not synchronised") != std::string::npos);
+    CHECK(terminal.log().find("warn clock: wall clock not synchronised") != std::string::npos);
+    CHECK(count_lines(terminal.log(), "warn clock: ") == 1);  // once, not per press
+  }
+}
+
+namespace {
+
+// A dynsec broker account for kDevice whose role may publish under its own topics and read its
+// config, not its acks.
+void add_device_without_acks(const Broker& broker, const TempDir& dir) {
+  auto ctrl = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{"mosquitto_ctrl", "-h", "127.0.0.1", "-p", std::to_string(broker.port()),
+                                  "-u", "admin", "-P", "admin-secret", "dynsec"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Child c(argv, Child::Options{.env = {}, .log_file = dir / "ctrl.log", .working_dir = {}});
+    REQUIRE(c.wait(10s) == 0);
+  };
+  ctrl({"createRole", "device"});
+  ctrl({"addRoleACL", "device", "publishClientSend", "kiosk/v1/demo/device/desk-1/#", "allow"});
+  ctrl({"addRoleACL", "device", "subscribeLiteral", topic(proto::TopicKind::config), "allow"});
+  ctrl({"createClient", kDevice, "-p", "device-secret"});
+  ctrl({"addClientRole", kDevice, "device"});
+}
+
+// The N of every "retry in N ms" after a refused ack subscription, in order.
+std::vector<long> refusal_retry_delays(const std::string& log) {
+  std::vector<long> out;
+  const std::string start = "warn mqtt: ack subscription refused;";
+  for (auto pos = log.find(start); pos != std::string::npos; pos = log.find(start, pos + 1)) {
+    auto eol = log.find('\n', pos);
+    auto line = log.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos);
+    auto at = line.find("retry in ");
+    if (at != std::string::npos) out.push_back(std::stol(line.substr(at + 9)));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("repeated refusals of the ack subscription back off to the configured maximum instead of reconnecting at once",
+          "[integration]") {
+  Broker broker(Broker::Options{.dynsec = true, .admin_user = "admin", .admin_password = "admin-secret",
+                                .extra_config = ""});
+  TempDir dir;
+  add_device_without_acks(broker, dir);
+  // --reconnect-max-s 1 (Terminal's default): delays are drawn from [250, 500] ms, then [500, 1000]
+  // ms from the second retry on. A backoff reset on every CONNACK keeps every one in [250, 500).
+  Terminal terminal(broker, {"--username", kDevice, "--password", "device-secret"});
+  bool four = wait_until([&] { return refusal_retry_delays(terminal.log()).size() >= 4; }, 15s);
+  INFO(terminal.log());
+  REQUIRE(four);
+  auto delays = refusal_retry_delays(terminal.log());
+  CHECK(delays[0] >= 250);
+  CHECK(delays[0] <= 500);
+  for (std::size_t i = 1; i < delays.size(); ++i) {
+    CHECK(delays[i] >= 500);  // grown to the 1 s cap: drawn from [cap/2, cap]
+    CHECK(delays[i] <= 1000);
+  }
+  CHECK(terminal.child().running());
 }
 
 TEST_CASE("a terminal whose outbox file is not a database moves it aside, says so and keeps taking presses",
@@ -390,20 +467,8 @@ TEST_CASE("a broker that refuses the ack subscription is a link failure, logged 
           "[integration]") {
   Broker broker(Broker::Options{.dynsec = true, .admin_user = "admin", .admin_password = "admin-secret",
                                 .extra_config = ""});
-  // A device account whose role may publish under its own topics and read its config, not its acks.
   TempDir dir;
-  auto ctrl = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv{"mosquitto_ctrl", "-h", "127.0.0.1", "-p", std::to_string(broker.port()),
-                                  "-u", "admin", "-P", "admin-secret", "dynsec"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    Child c(argv, Child::Options{.env = {}, .log_file = dir / "ctrl.log", .working_dir = {}});
-    REQUIRE(c.wait(10s) == 0);
-  };
-  ctrl({"createRole", "device"});
-  ctrl({"addRoleACL", "device", "publishClientSend", "kiosk/v1/demo/device/desk-1/#", "allow"});
-  ctrl({"addRoleACL", "device", "subscribeLiteral", topic(proto::TopicKind::config), "allow"});
-  ctrl({"createClient", kDevice, "-p", "device-secret"});
-  ctrl({"addClientRole", kDevice, "device"});
+  add_device_without_acks(broker, dir);
 
   Terminal terminal(broker, {"--username", kDevice, "--password", "device-secret"});
   auto refused_line = "error mqtt: subscription to " + topic(proto::TopicKind::ack) + " refused by the broker";
@@ -481,4 +546,94 @@ TEST_CASE("under systemd the daemon says ready once started, pings the watchdog,
   CHECK(last == "STOPPING=1");
   CHECK(fw.wait(5s) == 0);
   ::close(sock);
+}
+
+TEST_CASE("the thank-you light shows before the press's commit returns, and turns to refused when it fails",
+          "[integration]") {
+  Broker broker;
+  auto probe = hub_probe(broker);
+  Terminal terminal(broker, {"--lockout-ms", "0", "--debounce-ms", "1"});
+  REQUIRE(probe->wait_for([](const Message& m) { return is_status(m, proto::DeviceState::online); }));
+  // A commit that cannot finish (another writer holds the file: like an SD card stalled in fsync,
+  // the outbox waits its busy timeout, then fails).
+  sqlite3* other = nullptr;
+  REQUIRE(sqlite3_open(terminal.outbox_path().c_str(), &other) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  terminal.press(0);
+  bool refused = wait_until([&] { return terminal.log().find("error outbox: press refused") != std::string::npos; });
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  auto log = terminal.log();
+  INFO(log);
+  REQUIRE(refused);
+  auto thanks = log.find("debug led: pattern=thanks");
+  auto failed = log.find("error outbox: press refused");
+  REQUIRE(thanks != std::string::npos);
+  CHECK(thanks < failed);  // shown while the commit was still waiting
+  CHECK(log.find("debug led: pattern=refused", failed) != std::string::npos);
+  // Never published: the refused press used no seq, the next one is seq 1.
+  terminal.press(1);
+  auto p = next_press(*probe);
+  REQUIRE(p);
+  CHECK(p->seq == 1);
+}
+
+namespace {
+
+// Damages the outbox under the running daemon (as a failing SD card can): the presses table now
+// points far past the end of the file; the bumped schema cookie makes the daemon re-read it.
+void damage_presses_table(const std::string& path) {
+  sqlite3* other = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &other) == SQLITE_OK);
+  sqlite3_busy_timeout(other, 5000);  // the outbox may be writing (an ack) right now
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(other, "PRAGMA schema_version", -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  int version = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  auto sql = "PRAGMA writable_schema=ON; UPDATE sqlite_master SET rootpage = 100000 WHERE name = 'presses';"
+             " PRAGMA schema_version=" + std::to_string(version + 1) + "; PRAGMA writable_schema=OFF;";
+  REQUIRE(sqlite3_exec(other, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(other);
+}
+
+}  // namespace
+
+TEST_CASE("an outbox damaged while the daemon runs makes it exit 1, and the restart moves the file aside",
+          "[integration]") {
+  Broker broker;
+  auto probe = hub_probe(broker);
+  Terminal terminal(broker, {"--lockout-ms", "0", "--debounce-ms", "1"});
+  terminal.press(0);
+  auto first = next_press(*probe);
+  REQUIRE(first);
+  ack(*probe, {first->seq});
+  damage_presses_table(terminal.outbox_path());
+  // A press makes it touch the outbox; it may have found the damage already on its own (a pending
+  // read), and then nobody reads the FIFO any more.
+  // If it exits between our open and write, the write raises SIGPIPE: held and discarded here.
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+  if (int fd = ::open(terminal.fifo().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC); fd >= 0) {
+    std::string line = "press 1\n";
+    [[maybe_unused]] auto n = ::write(fd, line.data(), line.size());
+    ::close(fd);
+  }
+  timespec none{0, 0};
+  while (sigtimedwait(&pipe, nullptr, &none) == SIGPIPE) {
+  }
+  pthread_sigmask(SIG_UNBLOCK, &pipe, nullptr);
+  auto status = terminal.child().wait(10s);
+  INFO(terminal.log());
+  CHECK(status == 1);  // systemd's Restart=always starts it again
+  CHECK(count_lines(terminal.log(), "error outbox: ") == 1);  // one line, not one per loop pass
+  CHECK(terminal.log().find("the outbox file is damaged; exiting with status 1") != std::string::npos);
+  terminal.start();
+  CHECK(terminal.log().find("the presses in it could not be read") != std::string::npos);
+  terminal.press(2);
+  auto p = next_press(*probe);
+  REQUIRE(p);
+  CHECK(p->button == 2);
 }

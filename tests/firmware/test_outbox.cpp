@@ -124,6 +124,7 @@ TEST_CASE("a press that cannot be written is refused without using a seq, and th
   auto refused = box.add(1, 2, 4, false, at(2));
   CHECK_FALSE(refused.ok());
   CHECK(refused.error().field == "outbox");
+  CHECK_FALSE(box.corrupt());  // a busy or full disk is worth retrying, unlike a damaged file
   CHECK(box.depth() == 1);
   sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
   sqlite3_close(other);
@@ -209,15 +210,15 @@ TEST_CASE("a corrupt outbox is moved aside under a name that does not overwrite 
   kiosk::test::TempDir dir;
   auto path = dir / "outbox.db";
   write_file(path, std::string(4096, 'a'));
-  { Outbox first(path, 100, {}); }  // a clock that is not set: both stamps are the same
+  { Outbox first(path, 100, {}); }  // a clock that is not synchronised: no stamp to tell them apart
   std::filesystem::remove(path);
   std::filesystem::remove(dir / "outbox.db-wal");
   std::filesystem::remove(dir / "outbox.db-shm");
   write_file(path, std::string(4096, 'b'));
   Outbox second(path, 100, {});
-  CHECK(second.opening().corrupt_moved_to == dir / "outbox.db.corrupt-1");
-  CHECK(read_file(dir / "outbox.db.corrupt-0") == std::string(4096, 'a'));
-  CHECK(read_file(dir / "outbox.db.corrupt-1") == std::string(4096, 'b'));
+  CHECK(second.opening().corrupt_moved_to == dir / "outbox.db.corrupt-clock-unset-2");
+  CHECK(read_file(dir / "outbox.db.corrupt-clock-unset-1") == std::string(4096, 'a'));
+  CHECK(read_file(dir / "outbox.db.corrupt-clock-unset-2") == std::string(4096, 'b'));
   CHECK(second.opening().seq == OutboxOpening::Seq::random);
 }
 
@@ -238,4 +239,90 @@ TEST_CASE("an outbox database damaged after its header is moved aside and a new 
   CHECK(box.depth() == 0);
   CHECK(box.next_seq() == static_cast<std::uint64_t>(kSetClockMs));
   CHECK(box.add(0, 1, 4, false, at(1)).ok());
+}
+
+namespace {
+
+// Points the presses table at a page far past the end of the file, from another connection, and
+// bumps the schema cookie so the outbox's next statement re-reads the schema: the file is now
+// damaged under a running outbox, as a failing SD card can do.
+void damage_presses_table(const std::filesystem::path& path) {
+  sqlite3* other = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &other) == SQLITE_OK);
+  sqlite3_busy_timeout(other, 5000);  // the outbox may be writing (an ack) right now
+  int version = 0;
+  {
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(other, "PRAGMA schema_version", -1, &st, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+  }
+  auto sql = "PRAGMA writable_schema=ON; UPDATE sqlite_master SET rootpage = 100000 WHERE name = 'presses';"
+             " PRAGMA schema_version=" + std::to_string(version + 1) + "; PRAGMA writable_schema=OFF;";
+  char* err = nullptr;
+  int rc = sqlite3_exec(other, sql.c_str(), nullptr, nullptr, &err);
+  INFO((err ? err : ""));
+  sqlite3_free(err);
+  REQUIRE(rc == SQLITE_OK);
+  sqlite3_close(other);
+}
+
+}  // namespace
+
+TEST_CASE("an outbox damaged while open says so as corruption, and the next start moves it aside") {
+  kiosk::test::TempDir dir;
+  auto path = dir / "outbox.db";
+  {
+    Outbox box(path, 100, kFromOne);
+    REQUIRE(box.add(0, 1, 4, false, at(1)).ok());
+    CHECK_FALSE(box.corrupt());
+    damage_presses_table(path);
+    auto refused = box.add(1, 2, 4, false, at(2));
+    REQUIRE_FALSE(refused.ok());
+    CHECK(box.corrupt());
+    CHECK_FALSE(box.pending_after(0, 10).ok());
+    CHECK(box.corrupt());
+  }
+  Outbox restarted(path, 100, kFromOne);
+  CHECK_FALSE(restarted.opening().corrupt_moved_to.empty());
+  CHECK(std::filesystem::exists(restarted.opening().corrupt_moved_to));
+  CHECK_FALSE(restarted.corrupt());
+  CHECK(restarted.add(0, 1, 4, false, at(3)).ok());
+}
+
+TEST_CASE("an outbox header that cannot be read is a start-up error, only other bytes mean not a database") {
+  CHECK(classify_outbox_header(kSqliteHeader, false) == OutboxHeader::sqlite);
+  CHECK(classify_outbox_header(std::string(16, 'x'), false) == OutboxHeader::not_sqlite);
+  CHECK(classify_outbox_header("SQLite", false) == OutboxHeader::not_sqlite);  // a file shorter than the header
+  // An I/O error part-way through the header, or before any byte: the file stays where it is.
+  CHECK(classify_outbox_header("SQLite", true) == OutboxHeader::read_error);
+  CHECK(classify_outbox_header("", true) == OutboxHeader::read_error);
+  CHECK(classify_outbox_header(kSqliteHeader, true) == OutboxHeader::read_error);
+}
+
+TEST_CASE("an outbox file shorter than the SQLite header is moved aside, not taken for an I/O error") {
+  kiosk::test::TempDir dir;
+  auto path = dir / "outbox.db";
+  write_file(path, "SQLite");
+  Outbox box(path, 100, OutboxStart{kSetClockMs, 0});
+  CHECK(box.opening().corrupt_moved_to == dir / ("outbox.db.corrupt-" + std::to_string(kSetClockMs)));
+  CHECK(read_file(box.opening().corrupt_moved_to) == "SQLite");
+}
+
+TEST_CASE("an outbox path whose header read fails (here EISDIR) is a start-up error and is not moved aside") {
+  kiosk::test::TempDir dir;
+  auto path = dir / "outbox.db";
+  std::filesystem::create_directory(path);  // opens, but read(2) fails: an I/O error, not foreign bytes
+  write_file(path / "keep", "queued presses");
+  try {
+    Outbox box(path, 100, OutboxStart{kSetClockMs, 0});
+    FAIL("opened an outbox whose header could not be read");
+  } catch (const std::runtime_error& e) {
+    CHECK(std::string(e.what()).find("cannot read the header of outbox") != std::string::npos);
+  }
+  CHECK(read_file(path / "keep") == "queued presses");  // left where it was
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    CHECK(entry.path().filename().string().find("corrupt") == std::string::npos);
+  }
 }

@@ -36,7 +36,8 @@ class Daemon {
   Daemon(DeviceConfig config, Board board, Log& log);
   ~Daemon();
 
-  // Runs until SIGTERM/SIGINT arrives on `signal_fd` (a signalfd); returns the exit code.
+  // Runs until SIGTERM/SIGINT arrives on `signal_fd` (a signalfd) and returns 0, or returns 1 when
+  // the outbox file turned out damaged at run time (a restart moves it aside).
   int run(int signal_fd);
 
  private:
@@ -52,6 +53,7 @@ class Daemon {
   void on_subscribe_refused(const LinkEvent& event, TimePoint now);
   void on_config(const std::string& payload);
   void link_down(const std::string& reason, TimePoint now);
+  void restart_for_corrupt_outbox(const std::string& what);
   void publish_telemetry(TimePoint now);
   std::optional<TimePoint> next_deadline(TimePoint now) const;
   void shutdown();
@@ -79,6 +81,7 @@ class Daemon {
   std::string config_topic_;
 
   LinkState state_ = LinkState::down;
+  bool restart_ = false;  // the outbox is damaged: leave the loop with status 1
   TimePoint started_{};
   TimePoint connect_at_{};
   TimePoint telemetry_at_{};

@@ -43,7 +43,7 @@ struct DeviceConfig {
   std::uint32_t reconnect_max_s = 30;
   LogLevel log_level = LogLevel::info;
   std::string sim_input;  // flag only: FIFO path; forces simulated buttons
-  std::uint64_t first_seq = 0;  // flag only: first seq of a NEW outbox; 0: wall clock ms, else 1
+  std::uint64_t first_seq = 0;  // flag only: first seq of a NEW outbox; 0: synchronised wall clock ms, else random
 };
 
 // Parses a device file; unknown keys are errors naming the key. Fills only what the file has.

@@ -26,10 +26,10 @@ struct LinkOptions {
 
 struct LinkEvent {
   // subscribe_refused: the broker's SUBACK refused `topic` (0x80, e.g. its ACL), or the subscribe
-  // failed; one event per refused filter.
-  enum class Kind { connected, connect_failed, lost, message, subscribe_refused };
+  // failed; one event per refused filter. subscribed: the SUBACK granted `topic`, one per filter.
+  enum class Kind { connected, connect_failed, lost, message, subscribe_refused, subscribed };
   Kind kind{};
-  std::string topic;    // message, subscribe_refused
+  std::string topic;    // message, subscribe_refused, subscribed
   std::string payload;  // message
   std::string reason;   // connect_failed, lost, subscribe_refused
 };

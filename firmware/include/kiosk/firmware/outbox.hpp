@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kiosk/firmware/press_time.hpp"
@@ -24,13 +25,14 @@ struct StoredPress {
 
 // What start-up needs to know to open (or create) the outbox.
 struct OutboxStart {
-  // Wall clock at start-up, ms since the epoch: seeds a new outbox's seq, names a corrupt file.
+  // Wall clock at start-up, ms since the epoch, or 0 when it is not known (not synchronised, see
+  // SystemPressClock): seeds a new outbox's seq, names a corrupt file.
   std::int64_t wall_ms = 0;
   // First seq of a NEW outbox; 0: the wall clock in ms when plausible, else a random one (below).
   // Existing outboxes keep their counters whatever this says.
   std::uint64_t first_seq = 0;
   // Any random number (the caller's random source): picks the first seq of a new outbox when the
-  // clock is not set, in [kRandomFirstSeqMin, kRandomFirstSeqEnd).
+  // clock is not known, in [kRandomFirstSeqMin, kRandomFirstSeqEnd).
   std::uint64_t random = 0;
 };
 
@@ -40,6 +42,16 @@ struct OutboxStart {
 // presses / 2^40 (one in a million for a million presses).
 inline constexpr std::uint64_t kRandomFirstSeqMin = std::uint64_t{1} << 30;
 inline constexpr std::uint64_t kRandomFirstSeqEnd = std::uint64_t{1} << 40;
+
+// The first 16 bytes of every SQLite database file.
+inline constexpr std::string_view kSqliteHeader{"SQLite format 3\0", 16};
+
+// What the first bytes of an existing, non-empty outbox file say. `head`: the bytes read (up to
+// 16; fewer only for a shorter file); `read_error`: the read failed for another reason (I/O).
+// read_error is a start-up error (the file stays, the service retries), never corruption: moving a
+// healthy outbox aside for an I/O error would lose its queued presses.
+enum class OutboxHeader { sqlite, not_sqlite, read_error };
+OutboxHeader classify_outbox_header(std::string_view head, bool read_error);
 
 // How the outbox came up, for the daemon to log.
 struct OutboxOpening {
@@ -52,9 +64,10 @@ struct OutboxOpening {
 class Outbox {
  public:
   // Opens or creates <path>; throws std::runtime_error if the file cannot be used at all.
-  // A file that is not a database or is corrupt is moved aside to <path>.corrupt-<wall ms> (with
-  // its -wal and -shm) and a new outbox is started: a terminal that restarts forever on a bad
-  // file loses every later press too. See opening().
+  // A file that is not a database or is corrupt is moved aside to <path>.corrupt-<wall ms>, or
+  // <path>.corrupt-clock-unset-<n> when start.wall_ms is not set (with its -wal and -shm), and a
+  // new outbox is started: a terminal that restarts forever on a bad file loses every later press
+  // too. See opening(). An I/O error reading the file's header throws (the file stays).
   // `max_presses` bounds the rows kept: when full, the oldest are dropped and counted.
   // `busy_timeout`: how long a write waits for a reader's lock (e.g. a technician's sqlite3).
   Outbox(const std::filesystem::path& path, std::uint64_t max_presses, const OutboxStart& start,
@@ -66,6 +79,11 @@ class Outbox {
   // Assigns the next seq and commits the press and the new next-seq in one transaction.
   // An Error (disk full, I/O error) means nothing was stored and the seq was not used.
   protocol::Result<StoredPress> add(int button, int rating, int scale, bool repeat, const PressTime& at);
+
+  // True once an operation failed because the file is damaged (SQLITE_CORRUPT, SQLITE_NOTADB):
+  // nothing will work on it again until a restart moves it aside (the constructor does that).
+  // Other errors (disk full, I/O, a lock) leave it false: the next operation may succeed.
+  bool corrupt() const { return corrupt_; }
 
   // Deletes the acknowledged presses; returns how many were still here.
   protocol::Result<std::uint64_t> ack(const std::vector<std::uint64_t>& seqs);
@@ -86,6 +104,7 @@ class Outbox {
   void exec(const char* sql);
   bool has_counters();
   void load_counters();
+  protocol::Error failed(const std::string& what);  // also notes corruption
 
   sqlite3* db_ = nullptr;
   std::uint64_t max_;
@@ -93,6 +112,7 @@ class Outbox {
   std::uint64_t dropped_ = 0;
   std::uint64_t next_seq_ = 1;
   OutboxOpening opening_;
+  bool corrupt_ = false;
 };
 
 }  // namespace kiosk::firmware

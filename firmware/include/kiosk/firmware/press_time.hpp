@@ -4,9 +4,12 @@
 // together with the kernel boot id, plus the wall clock as a fallback. Same boot id: age is
 // the BOOTTIME difference (exact, immune to wall-clock steps). Different boot (power loss):
 // BOOTTIME restarted, so the wall-clock difference is the only estimate, and only when both
-// wall times are plausible (a board without a battery-backed clock boots in 1970 until NTP sets
-// it). An age that cannot be known is not invented: the press goes out with age 0 and the
-// "age-unknown" flag, and the hub dates it by its receipt.
+// wall times were known. The wall clock is recorded only while the kernel says it is
+// synchronised (NTP): a board without a battery-backed clock boots on a restored (fake-hwclock)
+// or built-in time that looks plausible but is behind by the downtime, and a venue LAN may have
+// no NTP at all; such a time is stored as 0, "unknown". An age that cannot be known is not
+// invented: the press goes out with age 0 and the "age-unknown" flag, and the hub dates it by
+// its receipt.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +24,7 @@ namespace kiosk::firmware {
 struct PressTime {
   std::string boot_id;         // /proc/sys/kernel/random/boot_id
   std::int64_t boottime_ns = 0;  // CLOCK_BOOTTIME
-  std::int64_t wall_ms = 0;      // CLOCK_REALTIME, ms since the epoch
+  std::int64_t wall_ms = 0;      // CLOCK_REALTIME, ms since the epoch; 0: unknown (not synchronised)
   friend bool operator==(const PressTime&, const PressTime&) = default;
 };
 
@@ -37,11 +40,21 @@ using protocol::kAgeUnknownFlag;  // sent with age_ms 0 when the age cannot be k
 // implausible or backwards wall clock, or beyond the protocol's age cap (a broken clock).
 std::optional<std::uint64_t> age_ms(const PressTime& then, const PressTime& now);
 
+// Whether the kernel's wall clock is synchronised, from ntp_adjtime()/adjtimex()'s result and
+// reported maximum error: the test systemd's timedatectl uses (ntp_synced(): the call succeeded
+// and maxerror is below 16 s; STA_UNSYNC is ignored).
+inline constexpr long kSyncedMaxErrorUs = 16'000'000;
+inline bool wall_clock_synchronized(int adjtimex_result, long maxerror_us) {
+  return adjtimex_result >= 0 && maxerror_us < kSyncedMaxErrorUs;
+}
+
 // Reads the clocks of this machine (the only non-pure part, kept next to the type it fills).
 class SystemPressClock {
  public:
   SystemPressClock();  // reads the boot id once
+  // wall_ms is 0 ("unknown") while the kernel does not call the wall clock synchronised.
   PressTime now() const;
+  static bool synchronized();  // asks the kernel now
 
  private:
   std::string boot_id_;
