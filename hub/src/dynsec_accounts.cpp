@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -83,8 +84,10 @@ class Session : public std::enable_shared_from_this<Session> {
     o.key_file = settings_.key_file;
     o.verify_host_name = settings_.verify_host;
     o.connect_timeout = kConnectTimeout;
-    o.reconnect_min = 1s;
-    o.reconnect_max = 30s;
+    // As the hub's main link (mqtt_link.cpp): the broker is local, so after its restart accounts
+    // must work again as soon as presses flow, not after a backoff grown to half a minute.
+    o.reconnect_min = 500ms;
+    o.reconnect_max = 5s;
     try {
       client_ = std::make_unique<kiosk::mqtt::Client>(
           io_, std::move(o),
@@ -125,24 +128,37 @@ class Session : public std::enable_shared_from_this<Session> {
   // Sends one batch; `done` runs on the io_context with the outcome.
   void submit(std::vector<boost::json::object> commands, Tolerated tolerated,
               std::optional<BrokerCredentials> credentials, AccountsDone done) {
-    auto finish = [this, tolerated = std::move(tolerated), credentials = std::move(credentials),
-                   done = std::move(done)](std::optional<std::string> error,
-                                           std::vector<dynsec::Response> responses) mutable {
+    send(std::move(commands), [this, tolerated = std::move(tolerated), credentials = std::move(credentials),
+                               done = std::move(done)](std::optional<std::string> error,
+                                                       std::vector<dynsec::Response> responses) mutable {
       AccountsResult result;
       result.error = error ? std::move(error) : dynsec::first_error(responses, tolerated);
       if (!result.error) result.credentials = std::move(credentials);
-      asio::post(io_, [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); });
-    };
-    if (stopped_) return finish("dynamic-security: stopped", {});
+      finish(std::move(done), std::move(result));
+    });
+  }
+
+  // Sends one batch whose responses the caller reads itself (a step of a longer exchange);
+  // `answered` runs on the io_context thread, once.
+  void send(std::vector<boost::json::object> commands, Answered answered) {
+    if (stopped_) return answered("dynamic-security: stopped", {});
     // Requests that come in while the bootstrap runs (the hub serves HTTP meanwhile) wait for it.
     if (state_ != State::idle && state_ != State::ready && state_ != State::failed) {
-      waiting_.push_back([this, commands = std::move(commands), finish = std::move(finish)]() mutable {
-        call(std::move(commands), std::move(finish));
+      waiting_.push_back([this, commands = std::move(commands), answered = std::move(answered)]() mutable {
+        call(std::move(commands), std::move(answered));
       });
       return;
     }
-    call(std::move(commands), std::move(finish));
+    call(std::move(commands), std::move(answered));
   }
+
+  // Hands `result` to `done` from the io_context, never from inside the caller's stack.
+  void finish(AccountsDone done, AccountsResult result) {
+    asio::post(io_, [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); });
+  }
+
+  // Ready and linked: a batch sent now would reach the plugin.
+  bool connected() const { return state_ == State::ready && client_ && client_->connected(); }
 
   const DynsecSettings& settings() const { return settings_; }
 
@@ -326,23 +342,79 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t next_tag_ = 0;
 };
 
+// A refusal that is the request's fault (HTTP 409), not the broker's.
+AccountsResult conflict(std::string why) {
+  AccountsResult r;
+  r.error = std::move(why);
+  r.conflict = true;
+  return r;
+}
+
+// The broker refused or did not answer (HTTP 502).
+AccountsResult failure(std::string why) {
+  AccountsResult r;
+  r.error = std::move(why);
+  return r;
+}
+
+bool contains(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
 class DynsecAccounts final : public BrokerAccounts {
  public:
   DynsecAccounts(asio::io_context& io, DynsecSettings settings)
-      : session_(std::make_shared<Session>(io, std::move(settings))) {}
+      : session_(std::make_shared<Session>(io, std::move(settings))),
+        adding_(std::make_shared<std::set<std::string>>()) {}
   ~DynsecAccounts() override { session_->stop(); }
 
   void start() override { session_->start(); }
   void stop() override { session_->stop(); }
+  std::optional<bool> connected() const override { return session_->connected(); }
 
+  // Creates the device's role and client. When the client exists already, a terminal's account
+  // was left behind by an earlier attempt that failed after the broker created it (no answer in
+  // time, link lost, the hub's database refused): it is taken over so that the retry succeeds.
   void add_device(const std::string& device, AccountsDone done) override {
+    // Two requests for one id at once would take the account from each other.
+    if (!adding_->insert(device).second) {
+      return session_->finish(std::move(done),
+                              conflict("device " + device + " is being added by another request; retry when it is done"));
+    }
+    AccountsDone finished = [adding = adding_, device, done = std::move(done)](AccountsResult r) {
+      adding->erase(device);
+      done(std::move(r));
+    };
     const auto& site = session_->settings().site;
+    const auto role = dynsec::device_role(device);
+    const auto acls = dynsec::device_acls(site, device);
     BrokerCredentials creds{device, generate_password()};
-    // The role may survive from an earlier life of the device; the client must not.
-    session_->submit({dynsec::create_role(dynsec::device_role(device), dynsec::device_acls(site, device)),
-                      dynsec::create_client(creds.username, creds.password, {dynsec::device_role(device)})},
-                     [](const dynsec::Response& r) { return r.command == "createRole" && dynsec::is_already_exists(r); },
-                     creds, std::move(done));
+    // The role may survive from an earlier life of the device, with ACLs of an older release:
+    // modifyRole makes them the current ones.
+    session_->send(
+        {dynsec::create_role(role, acls), dynsec::modify_role_acls(role, acls),
+         dynsec::create_client(creds.username, creds.password, {role})},
+        [this, device, creds, done = std::move(finished)](std::optional<std::string> error,
+                                                          std::vector<dynsec::Response> responses) mutable {
+          if (error) return session_->finish(std::move(done), failure(std::move(*error)));
+          const auto client_exists = [](const dynsec::Response& r) {
+            return r.command == "createClient" && dynsec::is_already_exists(r);
+          };
+          if (auto refused = dynsec::first_error(responses, [&](const dynsec::Response& r) {
+                return (r.command == "createRole" && dynsec::is_already_exists(r)) || client_exists(r);
+              })) {
+            return session_->finish(std::move(done), failure(std::move(*refused)));
+          }
+          if (std::none_of(responses.begin(), responses.end(), client_exists)) {
+            AccountsResult created;
+            created.credentials = std::move(creds);
+            return session_->finish(std::move(done), std::move(created));
+          }
+          const bool role_created = std::any_of(responses.begin(), responses.end(), [](const dynsec::Response& r) {
+            return r.command == "createRole" && !r.error;
+          });
+          take_over_device(device, role_created, std::move(creds), std::move(done));
+        });
   }
 
   void rotate_device(const std::string& device, AccountsDone done) override {
@@ -363,12 +435,71 @@ class DynsecAccounts final : public BrokerAccounts {
                      nothing_tolerated, creds, std::move(done));
   }
 
+  // Devices, managers and the hub share the broker's one namespace of client names: a mistyped
+  // manager id must not delete a terminal's (or the hub's own) account.
   void remove_manager(const std::string& manager, AccountsDone done) override {
-    session_->submit({dynsec::delete_client(manager)}, dynsec::is_not_found, std::nullopt, std::move(done));
+    session_->send({dynsec::get_client(manager)}, [this, manager, done = std::move(done)](
+                                                      std::optional<std::string> error,
+                                                      std::vector<dynsec::Response> responses) mutable {
+      if (error) return session_->finish(std::move(done), failure(std::move(*error)));
+      const auto& answer = responses.back();
+      if (dynsec::is_not_found(answer)) return session_->finish(std::move(done), AccountsResult{});  // already gone
+      auto roles = dynsec::client_roles(answer);
+      if (!roles) {
+        return session_->finish(std::move(done),
+                                failure("getClient: " + answer.error.value_or("the answer names no client")));
+      }
+      const auto role = dynsec::manager_role(session_->settings().site);
+      if (!contains(*roles, role)) {
+        auto why = contains(*roles, dynsec::device_role(manager))
+                       ? manager + " is a terminal, not a manager: use kioskctl device retire " + manager
+                       : "the broker account " + manager + " is not a manager's (it lacks the role " + role +
+                             "): nothing was removed";
+        return session_->finish(std::move(done), conflict(std::move(why)));
+      }
+      session_->submit({dynsec::delete_client(manager)}, dynsec::is_not_found, std::nullopt, std::move(done));
+    });
   }
 
  private:
+  // The account exists: take it over only when it is plainly a terminal's, never a manager's,
+  // the hub's own or anything else someone made at the broker.
+  // `role_created`: the device role is new, made for an account that may turn out not to be a terminal's.
+  void take_over_device(const std::string& device, bool role_created, BrokerCredentials creds, AccountsDone done) {
+    session_->send({dynsec::get_client(device)}, [this, device, role_created, creds = std::move(creds),
+                                                  done = std::move(done)](std::optional<std::string> error,
+                                                                          std::vector<dynsec::Response> responses) mutable {
+      if (error) return session_->finish(std::move(done), failure(std::move(*error)));
+      const auto refuse = [&](std::string why) {
+        // Leave the broker as it was; the answer does not matter (a stray role grants nothing).
+        if (role_created) session_->send({dynsec::delete_role(dynsec::device_role(device))}, [](auto&&...) {});
+        session_->finish(std::move(done), conflict(std::move(why)));
+      };
+      const auto& answer = responses.back();
+      auto roles = dynsec::client_roles(answer);
+      auto groups = dynsec::client_groups(answer);
+      if (!roles || !groups) {  // deleted meanwhile, or an answer without the client
+        return session_->finish(std::move(done), failure("getClient: " + answer.error.value_or("no client in the answer") +
+                                                         " (the account changed meanwhile; retry)"));
+      }
+      const auto& settings = session_->settings();
+      const auto role = dynsec::device_role(device);
+      if (contains(*roles, dynsec::manager_role(settings.site))) {
+        return refuse(device + " is a manager's broker account, not a terminal's: pick another device id");
+      }
+      const bool foreign_role = std::any_of(roles->begin(), roles->end(), [&](const auto& r) { return r != role; });
+      if (device == settings.username || foreign_role || !groups->empty()) {
+        return refuse("the broker has an account " + device + " that is not a terminal's: pick another device id");
+      }
+      std::vector<boost::json::object> commands{dynsec::set_client_password(device, creds.password)};
+      // Only when missing: mosquitto 2.0 answers a second grant of a role with an internal error.
+      if (!contains(*roles, role)) commands.push_back(dynsec::add_client_role(device, role));
+      session_->submit(std::move(commands), nothing_tolerated, std::move(creds), std::move(done));
+    });
+  }
+
   std::shared_ptr<Session> session_;
+  std::shared_ptr<std::set<std::string>> adding_;  // devices whose add_device has not finished
 };
 
 }  // namespace

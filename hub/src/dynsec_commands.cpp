@@ -81,6 +81,10 @@ json::object create_role(std::string_view role, const std::vector<Acl>& acls) {
 
 json::object delete_role(std::string_view role) { return {{"command", "deleteRole"}, {"rolename", role}}; }
 
+json::object modify_role_acls(std::string_view role, const std::vector<Acl>& acls) {
+  return {{"command", "modifyRole"}, {"rolename", role}, {"acls", to_json(acls)}};
+}
+
 json::object create_client(std::string_view username, std::string_view password, const std::vector<std::string>& roles) {
   json::array r;
   for (const auto& name : roles) r.push_back(json::object{{"rolename", name}, {"priority", 0}});
@@ -138,19 +142,30 @@ std::optional<std::vector<Response>> parse_responses(std::string_view payload) {
   return out;
 }
 
-std::optional<std::vector<std::string>> client_roles(const Response& r) {
+namespace {
+
+// The `name_key` of every entry of the client's `list_key` array (roles or groups).
+std::optional<std::vector<std::string>> client_names(const Response& r, std::string_view list_key,
+                                                     std::string_view name_key) {
   if (r.error || !r.data.is_object()) return std::nullopt;
   const auto* client = r.data.get_object().if_contains("client");
   if (client == nullptr || !client->is_object()) return std::nullopt;
   std::vector<std::string> out;
-  const auto* roles = client->get_object().if_contains("roles");
-  if (roles == nullptr || !roles->is_array()) return out;
-  for (const auto& role : roles->get_array()) {
-    if (!role.is_object()) continue;
-    const auto name = string_or_empty(role.get_object(), "rolename");
+  const auto* list = client->get_object().if_contains(list_key);
+  if (list == nullptr || !list->is_array()) return out;
+  for (const auto& item : list->get_array()) {
+    if (!item.is_object()) continue;
+    const auto name = string_or_empty(item.get_object(), name_key);
     if (!name.empty()) out.emplace_back(name);
   }
   return out;
+}
+
+}  // namespace
+
+std::optional<std::vector<std::string>> client_roles(const Response& r) { return client_names(r, "roles", "rolename"); }
+std::optional<std::vector<std::string>> client_groups(const Response& r) {
+  return client_names(r, "groups", "groupname");
 }
 
 std::optional<Correlation> parse_correlation(std::string_view correlation) {

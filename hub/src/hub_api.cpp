@@ -172,6 +172,9 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
                    {"db", db ? "error: " + *db : std::string("ok")},
                    {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(clock_.steady_now() - started_at_).count()},
                    {"version", KIOSK_VERSION}};
+    // The account link is separate from the main one and may lag it after a broker restart; it is
+    // reported, not folded into status: presses flow without it, and tools wait on a 200 here.
+    if (auto accounts = accounts_->connected()) o["accounts"] = *accounts ? "connected" : "disconnected";
     reply(ok ? 200 : 503, o);
     return;
   }
@@ -313,9 +316,13 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
       auto id = string_field(*body, "id", true, error);
       if (!id) return fail(400, error);
       if (auto e = protocol::check_id("id", *id)) return fail(400, e->message());
+      // Terminals and managers share the broker's names; a retired terminal may come back.
+      if (const auto* d = registry_.device(*id))
+        return fail(409, *id + " is a terminal" + (d->retired ? " (retired)" : "") + ": pick another manager id");
       accounts_->add_manager(*id, [this, req, session, id = *id](AccountsResult result) {
         if (result.error) {
-          session->send(error_response(req, 502, "the broker refused the manager account: " + *result.error));
+          session->send(error_response(req, result.conflict ? 409 : 502,
+                                       "the broker refused the manager account: " + *result.error));
           return;
         }
         log_.info("registry", "added manager " + id);
@@ -325,8 +332,13 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
       return;
     }
     if (seg.size() == 3 && seg[2] == "remove" && post) {
-      accounts_->remove_manager(seg[1], [this, req, session, id = seg[1]](AccountsResult result) {
+      const auto& id = seg[1];
+      if (auto e = protocol::check_id("id", id)) return fail(400, e->message());
+      if (const auto* d = registry_.device(id); d && !d->retired)
+        return fail(409, id + " is a terminal, not a manager: use kioskctl device retire " + id);
+      accounts_->remove_manager(id, [this, req, session, id](AccountsResult result) {
         if (result.error) {
+          if (result.conflict) return session->send(error_response(req, 409, *result.error));
           session->send(error_response(req, 502, "the broker refused to remove the manager account: " + *result.error));
           return;
         }
@@ -418,7 +430,7 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
     accounts_->add_device(*id, [this, req, session, id = *id, location = *location, board,
                                 ensure_location](AccountsResult result) {
       auto fail = [&](unsigned status, const std::string& m) { session->send(error_response(req, status, m)); };
-      if (result.error) return fail(502, "the broker refused the device account: " + *result.error);
+      if (result.error) return fail(result.conflict ? 409 : 502, "the broker refused the device account: " + *result.error);
       if (const auto* d = registry_.device(id); d && !d->retired) return fail(409, "device " + id + " is registered");
       if (auto e = ensure_location(location)) return fail(503, *e);
       DeviceRecord d;

@@ -111,3 +111,26 @@ TEST_CASE("base64url spells bytes without padding or URL-unsafe characters") {
   std::array<std::uint8_t, 24> zeros{};
   CHECK(dynsec::base64url(zeros).size() == 32);
 }
+
+TEST_CASE("modifyRole replaces a surviving role's ACLs with the given ones") {
+  auto m = dynsec::modify_role_acls("device-d", {{"subscribeLiteral", "t/ack", true, 0}});
+  CHECK(json::serialize(m) ==
+        R"({"command":"modifyRole","rolename":"device-d","acls":[{"acltype":"subscribeLiteral","topic":"t/ack","allow":true,"priority":0}]})");
+}
+
+TEST_CASE("a getClient answer gives the client's roles and groups, and none for an unknown client") {
+  auto r = dynsec::parse_responses(
+      R"({"responses":[{"command":"getClient","data":{"client":{"username":"d","roles":[{"rolename":"device-d"}],)"
+      R"("groups":[{"groupname":"staff","priority":1}]}},"correlationData":"k1.0"},)"
+      R"({"command":"getClient","data":{"client":{"username":"e"}},"correlationData":"k1.1"},)"
+      R"({"command":"getClient","error":"Client not found","correlationData":"k1.2"}]})");
+  REQUIRE(r);
+  REQUIRE(r->size() == 3);
+  CHECK(dynsec::client_roles((*r)[0]) == std::vector<std::string>{"device-d"});
+  CHECK(dynsec::client_groups((*r)[0]) == std::vector<std::string>{"staff"});
+  CHECK(dynsec::client_roles((*r)[1]) == std::vector<std::string>{});
+  CHECK(dynsec::client_groups((*r)[1]) == std::vector<std::string>{});
+  CHECK_FALSE(dynsec::client_roles((*r)[2]));
+  CHECK_FALSE(dynsec::client_groups((*r)[2]));
+  CHECK(dynsec::is_not_found((*r)[2]));
+}

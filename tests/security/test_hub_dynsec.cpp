@@ -1,8 +1,11 @@
 // End to end through kiosk-hub --dynsec and its HTTP API: the broker refuses what a device may
-// not do, and the hub stores nothing it should not.
+// not do, the hub stores nothing it should not, and accounts keep their owners (terminal, manager,
+// hub) through failed adds, mistyped ids and broker restarts.
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <fstream>
+#include <future>
 
 #include <boost/json.hpp>
 
@@ -40,6 +43,38 @@ struct SecuredVenue {
     const auto& c = v.at("credentials").as_object();
     return MqttProbe::Options{.client_id = "", .username = std::string(c.at("username").as_string()),
                               .password = std::string(c.at("password").as_string())};
+  }
+
+  // kioskctl against this hub: its exit status and its output.
+  std::pair<int, std::string> kioskctl(std::vector<std::string> args, const std::string& log) {
+    args.insert(args.begin(), {(bin_dir() / "kioskctl").string(), "--hub", hub.url(), "--token-file",
+                               hub.token_file().string()});
+    Child run(args, Child::Options{.env = {}, .log_file = dir / log, .working_dir = {}});
+    auto status = run.wait(20s);
+    INFO(run.log());
+    REQUIRE(status);
+    return {*status, run.log()};
+  }
+
+  // A dynamic-security command sent straight to the broker as its admin, as an operator would.
+  void broker_ctrl(std::vector<std::string> args, const std::string& log) {
+    args.insert(args.begin(), {"mosquitto_ctrl", "-h", "127.0.0.1", "-p", std::to_string(broker.port()), "-u", "hub",
+                               "-P", "hub-admin-pw", "dynsec"});
+    Child run(args, Child::Options{.env = {}, .log_file = dir / log, .working_dir = {}});
+    auto status = run.wait(20s);
+    INFO(run.log());
+    REQUIRE(status == 0);
+  }
+
+  bool connects(const std::string& user, const std::string& password) {
+    return MqttProbe(broker.url(), MqttProbe::Options{.client_id = "", .username = user, .password = password})
+        .try_connect(5s);
+  }
+
+  json::object health() {
+    auto r = api->get("/health");
+    REQUIRE(r.status == 200);
+    return json::parse(r.body).as_object();
   }
 
   std::size_t stored(const std::string& device) {
@@ -118,16 +153,7 @@ TEST_CASE("through the hub, rotated and retired credentials are refused and unkn
 TEST_CASE("kioskctl manager add gives a manager an account that reads alerts only, and remove takes it away",
           "[integration]") {
   SecuredVenue v;
-  const auto hub_url = v.hub.url();
-  auto kioskctl = [&](std::vector<std::string> args, const std::string& log) {
-    args.insert(args.begin(), {(bin_dir() / "kioskctl").string(), "--hub", hub_url, "--token-file",
-                               v.hub.token_file().string()});
-    Child run(args, Child::Options{.env = {}, .log_file = v.dir / log, .working_dir = {}});
-    auto status = run.wait(20s);
-    INFO(run.log());
-    REQUIRE(status);
-    return std::make_pair(*status, run.log());
-  };
+  auto kioskctl = [&](std::vector<std::string> args, const std::string& log) { return v.kioskctl(std::move(args), log); };
   const auto file = v.dir / "alice.manager.json";
   auto [added, out] = kioskctl({"manager", "add", "alice", "--out", file.string()}, "add.log");
   INFO(out);
@@ -154,4 +180,170 @@ TEST_CASE("kioskctl manager add gives a manager an account that reads alerts onl
   CHECK(removed == 0);
   CHECK(wait_until([&] { return !phone.connected(); }, 5s));
   CHECK_FALSE(MqttProbe(v.broker.url(), alice).try_connect(3s));
+}
+
+TEST_CASE("device add takes over a terminal's account that an earlier failed add left at the broker", "[integration]") {
+  SecuredVenue v;
+  // What a timed-out or lost answer, or a failed database save, leaves behind: the broker has the
+  // device's role and client, the hub has no device.
+  v.broker_ctrl({"createRole", "device-desk-1"}, "role.log");
+  v.broker_ctrl({"createClient", "desk-1", "-p", "left-behind"}, "client.log");
+  v.broker_ctrl({"addClientRole", "desk-1", "device-desk-1"}, "grant.log");
+  REQUIRE(v.connects("desk-1", "left-behind"));
+  REQUIRE(v.api->get("/api/devices/desk-1").status == 404);
+
+  auto [added, out] = v.kioskctl({"device", "add", "desk-1", "--location", "lobby", "--out", (v.dir / "desk-1.json").string()},
+                                 "add.log");
+  INFO(out);
+  REQUIRE(added == 0);
+  std::ifstream in(v.dir / "desk-1.json");
+  const auto config = json::parse(std::string(std::istreambuf_iterator<char>(in), {})).as_object();
+  INFO(json::serialize(config));
+  const std::string password(config.at("password").as_string());
+  CHECK_FALSE(v.connects("desk-1", "left-behind"));
+  MqttProbe device(v.broker.url(), MqttProbe::Options{.client_id = "", .username = "desk-1", .password = password});
+  REQUIRE(device.try_connect(5s));
+  // The role's ACLs are the device's: it reads its own acks and presses are stored.
+  REQUIRE(device.subscribe("kiosk/v1/venue/device/desk-1/ack") == 1);
+  REQUIRE(device.publish("kiosk/v1/venue/device/desk-1/press", press(1), 1));
+  CHECK(acked(device, "desk-1", 1));
+  CHECK(v.stored("desk-1") == 1);
+}
+
+TEST_CASE("device add takes over an account without roles, and grants it the device's rights", "[integration]") {
+  SecuredVenue v;
+  v.broker_ctrl({"createClient", "desk-2", "-p", "bare"}, "client.log");
+  auto creds = v.add("desk-2");
+  CHECK_FALSE(v.connects("desk-2", "bare"));
+  MqttProbe device(v.broker.url(), creds);
+  REQUIRE(device.try_connect(5s));
+  REQUIRE(device.subscribe("kiosk/v1/venue/device/desk-2/ack") == 1);
+  REQUIRE(device.publish("kiosk/v1/venue/device/desk-2/press", press(3), 1));
+  CHECK(acked(device, "desk-2", 3));
+}
+
+TEST_CASE("device add never takes over a registered device's, a manager's or the hub's own account", "[integration]") {
+  SecuredVenue v;
+  auto desk = v.add("desk-1");
+  auto again = v.api->post("/api/devices", json::serialize(json::object{{"id", "desk-1"}, {"location", "lobby"}}));
+  CHECK(again.status == 409);
+  CHECK(v.connects("desk-1", desk.password));
+
+  auto m = v.api->post("/api/managers", R"({"id":"alice"})");
+  REQUIRE(m.status == 201);
+  const auto alice = json::parse(m.body).at("credentials").as_object();
+  auto as_device = v.api->post("/api/devices", json::serialize(json::object{{"id", "alice"}, {"location", "lobby"}}));
+  INFO(as_device.body);
+  CHECK(as_device.status == 409);
+  CHECK(as_device.body.find("manager") != std::string::npos);
+  CHECK(v.connects("alice", std::string(alice.at("password").as_string())));
+  CHECK(v.api->get("/api/devices/alice").status == 404);
+  // The role made for the refused device does not stay behind.
+  CHECK(wait_until([&] { return slurp(v.broker.dynsec_file()).find("\"device-alice\"") == std::string::npos; }, 5s));
+
+  auto hub_itself = v.api->post("/api/devices", json::serialize(json::object{{"id", "hub"}, {"location", "lobby"}}));
+  INFO(hub_itself.body);
+  CHECK(hub_itself.status == 409);
+  CHECK(v.connects("hub", "hub-admin-pw"));
+  v.add("desk-2");  // the hub still manages accounts
+}
+
+TEST_CASE("manager remove and manager add refuse a terminal's id and leave its account alone", "[integration]") {
+  SecuredVenue v;
+  auto desk = v.add("d5");
+
+  auto [removed, removed_out] = v.kioskctl({"manager", "remove", "d5"}, "remove.log");
+  INFO(removed_out);
+  CHECK(removed == 1);
+  CHECK(removed_out.find("d5 is a terminal, not a manager: use kioskctl device retire d5") != std::string::npos);
+  CHECK(v.connects("d5", desk.password));
+  auto shown = v.api->get("/api/devices/d5");
+  REQUIRE(shown.status == 200);
+  CHECK(json::parse(shown.body).at("retired").as_bool() == false);
+
+  auto [added, added_out] = v.kioskctl({"manager", "add", "d5", "--out", (v.dir / "d5.json").string()}, "add.log");
+  INFO(added_out);
+  CHECK(added == 1);
+  CHECK(added_out.find("d5 is a terminal") != std::string::npos);
+  CHECK(added_out.find("manager remove") == std::string::npos);  // no hint to remove what is not a manager
+  CHECK_FALSE(fs::exists(v.dir / "d5.json"));
+  CHECK(v.connects("d5", desk.password));
+}
+
+TEST_CASE("manager remove deletes only accounts that carry the manager role", "[integration]") {
+  SecuredVenue v;
+  // A terminal's account the hub does not know (left behind at the broker): not a manager's.
+  v.broker_ctrl({"createRole", "device-d9"}, "role.log");
+  v.broker_ctrl({"createClient", "d9", "-p", "d9-pw"}, "client.log");
+  v.broker_ctrl({"addClientRole", "d9", "device-d9"}, "grant.log");
+  auto d9 = v.api->post("/api/managers/d9/remove", "{}");
+  INFO(d9.body);
+  CHECK(d9.status == 409);
+  CHECK(d9.body.find("d9 is a terminal, not a manager") != std::string::npos);
+  CHECK(v.connects("d9", "d9-pw"));
+
+  // The hub's own admin account.
+  auto hub_itself = v.api->post("/api/managers/hub/remove", "{}");
+  INFO(hub_itself.body);
+  CHECK(hub_itself.status == 409);
+  CHECK(v.connects("hub", "hub-admin-pw"));
+
+  // A real manager goes; removing it again is a no-op, as before.
+  REQUIRE(v.api->post("/api/managers", R"({"id":"bob"})").status == 201);
+  CHECK(v.api->post("/api/managers/bob/remove", "{}").status == 200);
+  CHECK(v.api->post("/api/managers/bob/remove", "{}").status == 200);
+}
+
+TEST_CASE("health reports the account link, which comes back with the broker", "[integration]") {
+  SecuredVenue v;
+  CHECK(v.health().at("accounts") == "connected");
+  v.broker.stop();
+  CHECK(wait_until(
+      [&] {
+        auto r = v.api->get("/health");
+        return r.status == 503 && json::parse(r.body).at("accounts") == "disconnected";
+      },
+      10s));
+  v.broker.start();
+  // Both links retry a local broker every 5 s at most: accounts work again as soon as presses do.
+  REQUIRE(wait_until([&] { return v.api->get("/health").status == 200; }, 10s));
+  CHECK(wait_until([&] { return v.health().at("accounts") == "connected"; }, 6s));
+  v.add("desk-1");
+}
+
+TEST_CASE("health has no account link to report when the hub does not manage broker accounts", "[integration]") {
+  Broker broker;
+  TempDir dir;
+  HubChild hub{broker, dir.path()};
+  const bool up = hub.start();
+  INFO(hub.log());
+  REQUIRE(up);
+  kiosk::ctl::HubClient api(*kiosk::ctl::HubUrl::parse(hub.url()), hub.token());
+  auto r = api.get("/health");
+  REQUIRE(r.status == 200);
+  const auto o = json::parse(r.body).as_object();
+  CHECK(o.at("broker") == "connected");
+  CHECK_FALSE(o.contains("accounts"));
+}
+
+TEST_CASE("of two device adds racing for one id, one wins and the credentials it hands out work", "[integration]") {
+  SecuredVenue v;
+  const auto base = *kiosk::ctl::HubUrl::parse(v.hub.url());
+  for (int round = 0; round < 5; ++round) {
+    const auto id = "race-" + std::to_string(round);
+    const auto body = json::serialize(json::object{{"id", id}, {"location", "lobby"}});
+    auto add = [&] { return kiosk::ctl::HubClient(base, v.hub.token()).post("/api/devices", body); };
+    auto first = std::async(std::launch::async, add);
+    auto second = std::async(std::launch::async, add);
+    const std::array replies{first.get(), second.get()};
+    std::vector<kiosk::ctl::HttpReply> won;
+    for (const auto& r : replies) {
+      INFO(r.body);
+      CHECK((r.status == 201 || r.status == 409));
+      if (r.status == 201) won.push_back(r);
+    }
+    REQUIRE(won.size() == 1);
+    const auto c = json::parse(won.front().body).at("credentials").as_object();
+    CHECK(v.connects(std::string(c.at("username").as_string()), std::string(c.at("password").as_string())));
+  }
 }

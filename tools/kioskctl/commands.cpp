@@ -151,6 +151,10 @@ class Session {
         return "check the id (kioskctl device list, kioskctl location list)";
       case 409:
         if (name == "location add") return "see kioskctl location list";
+        // A terminal's id: the hub's message names the way out ("pick another manager id",
+        // "use kioskctl device retire"); nothing else to add.
+        if (group == "manager" && hub_error_message(reply).find("is a terminal") != std::string::npos)
+          return "terminals and managers share the broker's account names";
         if (name == "manager add") return manager_exists_hint(arg);
         if (group == "manager") return "that name is not a manager's account; check the id";
         if (group == "alerts") return "see kioskctl alerts --state all";

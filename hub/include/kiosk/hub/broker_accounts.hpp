@@ -20,6 +20,9 @@ struct BrokerCredentials {
 struct AccountsResult {
   std::optional<std::string> error;
   std::optional<BrokerCredentials> credentials;
+  // The error is the request's fault, not the broker's: the name belongs to another kind of
+  // account (a terminal's, a manager's, the hub's own) or is being provisioned right now.
+  bool conflict = false;
 };
 using AccountsDone = std::function<void(AccountsResult)>;
 
@@ -29,7 +32,11 @@ class BrokerAccounts {
   virtual ~BrokerAccounts() = default;
   virtual void start() = 0;
   virtual void stop() = 0;
+  // Whether the link that manages the accounts is up; nullopt when there are no broker accounts.
+  virtual std::optional<bool> connected() const { return std::nullopt; }
   // A client for the device that may publish only under device/<id>/ and read its ack/config.
+  // The hub calls it only for ids that are not active devices: a terminal's account left at the
+  // broker by an earlier attempt that failed half-way is taken over (new password, device role).
   virtual void add_device(const std::string& device, AccountsDone done) = 0;
   // New password; the old one stops working (connected sessions are kicked).
   virtual void rotate_device(const std::string& device, AccountsDone done) = 0;
@@ -37,6 +44,7 @@ class BrokerAccounts {
   virtual void retire_device(const std::string& device, AccountsDone done) = 0;
   // A manager client that may read alert/# of the site and publish alert acks only.
   virtual void add_manager(const std::string& manager, AccountsDone done) = 0;
+  // Removes only an account that carries the site's manager role (conflict otherwise).
   virtual void remove_manager(const std::string& manager, AccountsDone done) = 0;
 };
 

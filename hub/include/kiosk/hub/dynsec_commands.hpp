@@ -39,6 +39,8 @@ std::vector<Acl> hub_acls(std::string_view site);
 // Single commands (without correlationData; batch() adds it).
 boost::json::object create_role(std::string_view role, const std::vector<Acl>& acls);
 boost::json::object delete_role(std::string_view role);
+// Replaces the role's ACLs with `acls` (a role that survived may carry others).
+boost::json::object modify_role_acls(std::string_view role, const std::vector<Acl>& acls);
 boost::json::object create_client(std::string_view username, std::string_view password,
                                   const std::vector<std::string>& roles);
 boost::json::object delete_client(std::string_view username);
@@ -64,6 +66,8 @@ std::optional<std::vector<Response>> parse_responses(std::string_view payload);
 
 // The role names of a getClient response; nullopt when the response carries no client.
 std::optional<std::vector<std::string>> client_roles(const Response& get_client_response);
+// The group names of a getClient response; nullopt when the response carries no client.
+std::optional<std::vector<std::string>> client_groups(const Response& get_client_response);
 
 // Splits "<tag>.<i>" back; nullopt for anything else.
 struct Correlation {
