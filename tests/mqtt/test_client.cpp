@@ -58,14 +58,6 @@ ClientOptions options_for(const Broker& broker, std::string id) {
   return o;
 }
 
-int run_pki(const std::vector<std::string>& args, const fs::path& log) {
-  std::vector<std::string> argv{(source_dir() / "tools" / "kiosk-pki").string()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  Child child(argv, Child::Options{.env = {}, .log_file = log, .working_dir = {}});
-  auto st = child.wait(30s);
-  return st ? *st : -1;
-}
-
 }  // namespace
 
 TEST_CASE("the client subscribes and receives its own QoS 0 and QoS 1 publishes", "[integration]") {
@@ -287,9 +279,9 @@ TEST_CASE("publish refuses with a clear reason when not connected or the queue i
 TEST_CASE("the client connects over TLS with the venue CA and rejects an unknown one", "[integration]") {
   TempDir tmp;
   const auto pki = tmp / "pki";
-  REQUIRE(run_pki({"init", "--dir", pki.string(), "--venue", "hotel"}, tmp / "init.log") == 0);
-  REQUIRE(run_pki({"broker", "--dir", pki.string(), "--host", "localhost"}, tmp / "broker.log") == 0);
-  REQUIRE(run_pki({"device", "--dir", pki.string(), "--id", "desk-1"}, tmp / "device.log") == 0);
+  REQUIRE(run_kiosk_pki({"init", "--dir", pki.string(), "--venue", "hotel"}, tmp / "init.log") == 0);
+  REQUIRE(run_kiosk_pki({"broker", "--dir", pki.string(), "--host", "localhost"}, tmp / "broker.log") == 0);
+  REQUIRE(run_kiosk_pki({"device", "--dir", pki.string(), "--id", "desk-1"}, tmp / "device.log") == 0);
   const PortReservation tls_reserved;
   const int tls_port = tls_reserved.port();
   std::string conf = "listener " + std::to_string(tls_port) + " 127.0.0.1\n" + "cafile " + (pki / "ca.crt").string() +

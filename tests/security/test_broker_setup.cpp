@@ -16,19 +16,6 @@ using kiosk::hub::AccountsResult;
 
 namespace {
 
-unsigned mode_of(const fs::path& p) {
-  struct stat st {};
-  REQUIRE(::stat(p.c_str(), &st) == 0);
-  return st.st_mode & 0777;
-}
-
-int run(std::vector<std::string> argv, const fs::path& log) {
-  Child child(std::move(argv), Child::Options{.env = {}, .log_file = log, .working_dir = {}});
-  auto st = child.wait(30s);
-  REQUIRE(st);
-  return *st;
-}
-
 AccountsResult run_io(boost::asio::io_context& io, const std::function<void(AccountsDone)>& call) {
   std::optional<AccountsResult> out;
   call([&out](AccountsResult r) { out = std::move(r); });
@@ -48,15 +35,15 @@ TEST_CASE("init-dynsec.sh makes a broker with a generated hub password and no an
   const PortReservation reserved;
   const int port = reserved.port();
   const auto script = (source_dir() / "tools" / "mosquitto" / "init-dynsec.sh").string();
-  REQUIRE(run({script, "--dir", dir.string(), "--port", std::to_string(port)}, tmp / "init.log") == 0);
-  CHECK(mode_of(dir / "hub.password") == 0600);
-  CHECK(mode_of(dir / "dynamic-security.json") == 0600);
+  REQUIRE(run_to_end({script, "--dir", dir.string(), "--port", std::to_string(port)}, tmp / "init.log") == 0);
+  CHECK(file_mode(dir / "hub.password") == 0600);
+  CHECK(file_mode(dir / "dynamic-security.json") == 0600);
   const auto password = slurp(dir / "hub.password").substr(0, slurp(dir / "hub.password").find('\n'));
   CHECK(password.size() == 32);
   CHECK(slurp(tmp / "init.log").find(password) == std::string::npos);
   CHECK_THAT(slurp(dir / "mosquitto.conf"), Catch::Contains("allow_anonymous false") && Catch::Contains("listener " + std::to_string(port)));
-  CHECK(run({script, "--dir", dir.string()}, tmp / "again.log") == 1);
-  CHECK(run({script, "--port", "1"}, tmp / "usage.log") == 2);
+  CHECK(run_to_end({script, "--dir", dir.string()}, tmp / "again.log") == 1);
+  CHECK(run_to_end({script, "--port", "1"}, tmp / "usage.log") == 2);
 
   Child broker({"mosquitto", "-c", (dir / "mosquitto.conf").string()},
                Child::Options{.env = {}, .log_file = tmp / "mosquitto.log", .working_dir = {}});
@@ -87,8 +74,8 @@ TEST_CASE("the hub's accounts work over TLS with the venue CA", "[integration]")
   TempDir tmp;
   const auto pki = tmp / "pki";
   const auto kiosk_pki = (source_dir() / "tools" / "kiosk-pki").string();
-  REQUIRE(run({kiosk_pki, "init", "--dir", pki.string(), "--venue", "hotel"}, tmp / "a.log") == 0);
-  REQUIRE(run({kiosk_pki, "broker", "--dir", pki.string(), "--host", "localhost"}, tmp / "b.log") == 0);
+  REQUIRE(run_to_end({kiosk_pki, "init", "--dir", pki.string(), "--venue", "hotel"}, tmp / "a.log") == 0);
+  REQUIRE(run_to_end({kiosk_pki, "broker", "--dir", pki.string(), "--host", "localhost"}, tmp / "b.log") == 0);
   const PortReservation tls_reserved;  // the broker's second listener; held while dynsec initialises
   const int tls_port = tls_reserved.port();
   Broker broker{Broker::Options{
@@ -108,7 +95,7 @@ TEST_CASE("the hub's accounts work over TLS with the venue CA", "[integration]")
 
   // Without the venue CA the hub must not talk to this broker at all.
   const auto other = tmp / "other";
-  REQUIRE(run({kiosk_pki, "init", "--dir", other.string(), "--venue", "elsewhere"}, tmp / "c.log") == 0);
+  REQUIRE(run_to_end({kiosk_pki, "init", "--dir", other.string(), "--venue", "elsewhere"}, tmp / "c.log") == 0);
   auto untrusting = kiosk::hub::make_dynsec_accounts(
       io, kiosk::hub::DynsecSettings{.broker_url = url, .username = "hub", .password = "hub-pw", .site = "venue",
                                      .ca_file = (other / "ca.crt").string(), .cert_file = {}, .key_file = {}});

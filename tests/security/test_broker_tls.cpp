@@ -13,21 +13,6 @@ using namespace kiosk::test;
 
 namespace {
 
-int run_pki(const std::vector<std::string>& args, const fs::path& log) {
-  std::vector<std::string> argv{(source_dir() / "tools" / "kiosk-pki").string()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  Child child(argv, Child::Options{.env = {}, .log_file = log, .working_dir = {}});
-  auto st = child.wait(30s);
-  REQUIRE(st);
-  return *st;
-}
-
-unsigned mode_of(const fs::path& p) {
-  struct stat st {};
-  REQUIRE(::stat(p.c_str(), &st) == 0);
-  return st.st_mode & 0777;
-}
-
 // A venue PKI and a broker with a TLS listener on its own free port.
 struct TlsBroker {
   TempDir tmp;
@@ -38,9 +23,9 @@ struct TlsBroker {
 
   // The certificate names `host` and 127.0.0.1 (kiosk-pki always adds the loopback address).
   explicit TlsBroker(bool require_certificate, const std::string& host = "localhost") {
-    REQUIRE(run_pki({"init", "--dir", pki.string(), "--venue", "hotel"}, tmp / "init.log") == 0);
-    REQUIRE(run_pki({"broker", "--dir", pki.string(), "--host", host}, tmp / "broker.log") == 0);
-    REQUIRE(run_pki({"device", "--dir", pki.string(), "--id", "desk-1"}, tmp / "device.log") == 0);
+    REQUIRE(run_kiosk_pki({"init", "--dir", pki.string(), "--venue", "hotel"}, tmp / "init.log") == 0);
+    REQUIRE(run_kiosk_pki({"broker", "--dir", pki.string(), "--host", host}, tmp / "broker.log") == 0);
+    REQUIRE(run_kiosk_pki({"device", "--dir", pki.string(), "--id", "desk-1"}, tmp / "device.log") == 0);
     std::string conf = "listener " + std::to_string(tls_port) + " 127.0.0.1\n" +
                        "cafile " + (pki / "ca.crt").string() + "\n" +
                        "certfile " + (pki / "broker.crt").string() + "\n" +
@@ -97,12 +82,12 @@ bool tls_connects(const std::string& url, const std::string& ca, const std::stri
 TEST_CASE("kiosk-pki creates a CA, a broker and a device certificate with private keys", "[integration]") {
   TempDir tmp;
   const auto pki = tmp / "pki";
-  REQUIRE(run_pki({"init", "--dir", pki.string(), "--venue", "hotel"}, tmp / "a.log") == 0);
-  REQUIRE(run_pki({"broker", "--dir", pki.string(), "--host", "hub.local", "--dns", "hub.lan", "--ip", "10.0.0.5"},
+  REQUIRE(run_kiosk_pki({"init", "--dir", pki.string(), "--venue", "hotel"}, tmp / "a.log") == 0);
+  REQUIRE(run_kiosk_pki({"broker", "--dir", pki.string(), "--host", "hub.local", "--dns", "hub.lan", "--ip", "10.0.0.5"},
                   tmp / "b.log") == 0);
-  REQUIRE(run_pki({"device", "--dir", pki.string(), "--id", "desk-1"}, tmp / "c.log") == 0);
-  CHECK(mode_of(pki / "ca.key") == 0600);
-  CHECK(mode_of(pki / "devices" / "desk-1.key") == 0600);  // the broker's key: tests/tools/test_kiosk_pki.cpp
+  REQUIRE(run_kiosk_pki({"device", "--dir", pki.string(), "--id", "desk-1"}, tmp / "c.log") == 0);
+  CHECK(file_mode(pki / "ca.key") == 0600);
+  CHECK(file_mode(pki / "devices" / "desk-1.key") == 0600);  // the broker's key: tests/tools/test_kiosk_pki.cpp
   CHECK(fs::exists(pki / "ca.crt"));
   CHECK(fs::exists(pki / "broker.crt"));
   CHECK(fs::exists(pki / "devices" / "desk-1.crt"));
@@ -127,14 +112,14 @@ TEST_CASE("kiosk-pki creates a CA, a broker and a device certificate with privat
 TEST_CASE("kiosk-pki refuses to overwrite a CA and reports usage errors with exit code 2", "[integration]") {
   TempDir tmp;
   const auto pki = tmp / "pki";
-  REQUIRE(run_pki({"init", "--dir", pki.string(), "--venue", "hotel"}, tmp / "a.log") == 0);
-  CHECK(run_pki({"init", "--dir", pki.string(), "--venue", "hotel"}, tmp / "b.log") == 1);
-  CHECK(run_pki({"device", "--dir", pki.string()}, tmp / "c.log") == 2);
-  CHECK(run_pki({"device", "--dir", pki.string(), "--id", "Bad Id"}, tmp / "d.log") == 2);
-  CHECK(run_pki({"frobnicate"}, tmp / "e.log") == 2);
-  CHECK(run_pki({"broker", "--help"}, tmp / "f.log") == 0);
-  CHECK(run_pki({"broker", "--dir", pki.string(), "--host", "h", "--ip", "hub.lan"}, tmp / "h.log") == 2);
-  CHECK(run_pki({"device", "--dir", (tmp / "empty").string(), "--id", "desk-1"}, tmp / "g.log") == 1);
+  REQUIRE(run_kiosk_pki({"init", "--dir", pki.string(), "--venue", "hotel"}, tmp / "a.log") == 0);
+  CHECK(run_kiosk_pki({"init", "--dir", pki.string(), "--venue", "hotel"}, tmp / "b.log") == 1);
+  CHECK(run_kiosk_pki({"device", "--dir", pki.string()}, tmp / "c.log") == 2);
+  CHECK(run_kiosk_pki({"device", "--dir", pki.string(), "--id", "Bad Id"}, tmp / "d.log") == 2);
+  CHECK(run_kiosk_pki({"frobnicate"}, tmp / "e.log") == 2);
+  CHECK(run_kiosk_pki({"broker", "--help"}, tmp / "f.log") == 0);
+  CHECK(run_kiosk_pki({"broker", "--dir", pki.string(), "--host", "h", "--ip", "hub.lan"}, tmp / "h.log") == 2);
+  CHECK(run_kiosk_pki({"device", "--dir", (tmp / "empty").string(), "--id", "desk-1"}, tmp / "g.log") == 1);
 }
 
 TEST_CASE("a client that trusts the venue CA connects over TLS and one that does not is refused", "[integration]") {
@@ -142,7 +127,7 @@ TEST_CASE("a client that trusts the venue CA connects over TLS and one that does
   CHECK(tls_connects(b.url(), (b.pki / "ca.crt").string()));
   // A different venue's CA must not be accepted for this broker.
   const auto other = b.tmp / "other";
-  REQUIRE(run_pki({"init", "--dir", other.string(), "--venue", "elsewhere"}, b.tmp / "o.log") == 0);
+  REQUIRE(run_kiosk_pki({"init", "--dir", other.string(), "--venue", "elsewhere"}, b.tmp / "o.log") == 0);
   CHECK_FALSE(tls_connects(b.url(), (other / "ca.crt").string()));
 }
 

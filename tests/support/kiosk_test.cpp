@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -213,6 +214,26 @@ Broker::~Broker() {
 }
 
 std::string Broker::url() const { return "tcp://127.0.0.1:" + std::to_string(port()); }
+
+int run_to_end(std::vector<std::string> argv, const fs::path& log, std::chrono::milliseconds timeout) {
+  const auto program = argv.empty() ? std::string() : argv[0];
+  Child child(std::move(argv), Child::Options{.env = {}, .log_file = log, .working_dir = {}});
+  auto status = child.wait(timeout);
+  if (!status) throw std::runtime_error(program + " did not end within " + std::to_string(timeout.count()) + " ms");
+  return *status;
+}
+
+int run_kiosk_pki(const std::vector<std::string>& args, const fs::path& log) {
+  std::vector<std::string> argv{(source_dir() / "tools" / "kiosk-pki").string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_to_end(std::move(argv), log);
+}
+
+unsigned file_mode(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw std::runtime_error("cannot stat " + path.string() + ": " + std::strerror(errno));
+  return st.st_mode & 0777;
+}
 
 fs::path Broker::dynsec_plugin() {
   // /usr/lib/x86_64-linux-gnu/, /usr/lib/aarch64-linux-gnu/, ...: Debian's multiarch folders.

@@ -43,6 +43,14 @@ class TempDir {
   fs::path path_;
 };
 
+// Runs a program to its end, stdout+stderr to `log`; its exit status. Throws when it has not ended
+// within `timeout` (it is then killed).
+int run_to_end(std::vector<std::string> argv, const fs::path& log, std::chrono::milliseconds timeout = 30s);
+// tools/kiosk-pki with `args`, to its end.
+int run_kiosk_pki(const std::vector<std::string>& args, const fs::path& log);
+// A file's permission bits (st_mode & 0777); throws when it cannot be stat'ed.
+unsigned file_mode(const fs::path& path);
+
 // A TCP port on 127.0.0.1 that was free a moment ago; whether something listens on one.
 using net::free_tcp_port;
 using net::PortReservation;

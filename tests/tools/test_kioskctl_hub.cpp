@@ -80,12 +80,6 @@ struct Venue {
   }
 };
 
-unsigned mode_of(const fs::path& p) {
-  struct stat st {};
-  REQUIRE(::stat(p.c_str(), &st) == 0);
-  return st.st_mode & 0777;
-}
-
 }  // namespace
 
 TEST_CASE("kioskctl device add writes a 0600 config that lets the device's presses be stored and acked", "[integration]") {
@@ -95,7 +89,7 @@ TEST_CASE("kioskctl device add writes a 0600 config that lets the device's press
   INFO(r.output);
   REQUIRE(r.status == 0);
   CHECK_THAT(r.output, Catch::Contains("mode 0600"));
-  CHECK(mode_of(v.dir / "desk-1.json") == 0600);
+  CHECK(file_mode(v.dir / "desk-1.json") == 0600);
   auto config = v.device_config("desk-1.json");
   CHECK(config.at("site") == "venue");
   CHECK(config.at("device") == "desk-1");
@@ -191,7 +185,7 @@ TEST_CASE("kioskctl move, rotate and retire change the hub and the broker", "[in
   INFO(rotate.output);
   REQUIRE(rotate.status == 0);
   auto rotated = v.device_config("desk-1.json");
-  CHECK(mode_of(v.dir / "desk-1.json") == 0600);
+  CHECK(file_mode(v.dir / "desk-1.json") == 0600);
   CHECK(wait_until([&] { return !old_device->connected(); }, 5s));
   CHECK_FALSE(old_device->try_connect(3s));
   auto fresh = v.as_device(rotated);
@@ -362,7 +356,7 @@ TEST_CASE("kioskctl device rotate replaces the device's own config file, keeping
   REQUIRE(rotate.status == 0);
   CHECK(rotate.output.find("warning") == std::string::npos);
   auto after = v.device_config("lobby-3.json");
-  CHECK(mode_of(v.dir / "lobby-3.json") == 0600);
+  CHECK(file_mode(v.dir / "lobby-3.json") == 0600);
   CHECK(after.at("broker") == "tcp://10.0.0.5:1883");
   CHECK(after.at("tls") == before.at("tls"));
   CHECK(after.at("data_dir") == "/var/lib/kiosk");
@@ -413,7 +407,7 @@ TEST_CASE("kioskctl device rotate changes nothing at the hub when its config fil
   INFO(forced.output);
   REQUIRE(forced.status == 0);
   CHECK(v.device_config("other.json").at("device") == "desk-1");
-  CHECK(mode_of(v.dir / "other.json") == 0600);
+  CHECK(file_mode(v.dir / "other.json") == 0600);
   CHECK_FALSE(device->try_connect(3s));
 }
 
