@@ -14,14 +14,14 @@ usage: tools/run.sh [--data DIR] [--http-port N] [--mqtt-port N] [--site ID] [--
   --data DIR      where the broker, hub and terminals keep their files (default: ./data)
   --http-port N   the hub's dashboard/API port (default 8080)
   --mqtt-port N   the broker's port (default 1883)
-  --site ID       the venue's site id (default demo)
+  --site ID       the venue's site id (default: the data folder's, else demo)
   --no-traffic    start the terminals but press nothing (press by hand, see the printed hints)
   Ctrl-C stops everything cleanly; the data folder is kept, so a restart resumes.
 USAGE
 }
 
 usage_error() { echo "run: $1; see tools/run.sh --help" >&2; exit 2; }
-data="$root/data"; http_port=8080; mqtt_port=1883; site=demo; traffic=1
+data="$root/data"; http_port=8080; mqtt_port=1883; site=""; traffic=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --data|--http-port|--mqtt-port|--site) [[ $# -ge 2 ]] || usage_error "$1 needs a value" ;;&
@@ -58,6 +58,7 @@ chmod 700 "$data"
 umask 077
 data=$(cd "$data" && pwd)
 # The terminals' accounts and files belong to one site: a data folder keeps the site it was made for.
+[[ -n $site ]] || site=$(cat "$data/site" 2>/dev/null || echo demo)
 if [[ -s "$data/site" && $(cat "$data/site") != "$site" ]]; then
   echo "run: $data was made for site \"$(cat "$data/site")\", not \"$site\"; pass --site $(cat "$data/site") or use another --data" >&2
   exit 2
@@ -68,8 +69,17 @@ echo "$site" >"$data/site"
 secret() { [[ -s "$1" ]] || head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$1"; cat "$1"; }
 hub_password=$(secret "$data/broker/hub.password")
 
-# The plugin lives in the architecture's library folder (x86_64-linux-gnu, aarch64-linux-gnu, ...).
-plugin=$(ls /usr/lib/*/mosquitto_dynamic_security.so 2>/dev/null | head -n 1)
+# The plugin lives in the architecture's library folder (x86_64-linux-gnu, aarch64-linux-gnu, ...):
+# this machine's own first (gcc knows its name), then any.
+find_dynsec_plugin() {
+  local arch f
+  arch=$(gcc -print-multiarch 2>/dev/null || true)
+  for f in ${arch:+/usr/lib/$arch/mosquitto_dynamic_security.so} /usr/lib/*/mosquitto_dynamic_security.so; do
+    [ -f "$f" ] && { echo "$f"; return 0; }
+  done
+  return 0
+}
+plugin=$(find_dynsec_plugin)
 [[ -n $plugin ]] || { echo "run: mosquitto's dynamic-security plugin not found in /usr/lib/<arch>/; run tools/setup.sh" >&2; exit 1; }
 if [[ ! -s "$data/broker/dynamic-security.json" ]]; then
   mosquitto_ctrl dynsec init "$data/broker/dynamic-security.json" hub "$hub_password" >/dev/null

@@ -236,8 +236,19 @@ unsigned file_mode(const fs::path& path) {
 }
 
 fs::path Broker::dynsec_plugin() {
-  // /usr/lib/x86_64-linux-gnu/, /usr/lib/aarch64-linux-gnu/, ...: Debian's multiarch folders.
+  // /usr/lib/x86_64-linux-gnu/, /usr/lib/aarch64-linux-gnu/, ...: Debian's multiarch folders,
+  // this build's own first (on a multiarch machine another architecture's copy would not load).
   std::error_code ec;
+#if defined(__x86_64__)
+  const fs::path native = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so";
+#elif defined(__aarch64__)
+  const fs::path native = "/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so";
+#elif defined(__arm__)
+  const fs::path native = "/usr/lib/arm-linux-gnueabihf/mosquitto_dynamic_security.so";
+#else
+  const fs::path native;
+#endif
+  if (!native.empty() && fs::exists(native, ec)) return native;
   for (const auto& entry : fs::directory_iterator("/usr/lib", ec)) {
     auto candidate = entry.path() / "mosquitto_dynamic_security.so";
     if (fs::exists(candidate, ec)) return candidate;
