@@ -331,6 +331,52 @@ TEST_CASE("a secret file is created 0600, never overwritten without force, and r
   CHECK(leftovers == 0);
 }
 
+TEST_CASE("a secret file that replaces a file keeps that file's owner, group and mode") {
+  kiosk::test::TempDir tmp;
+  const auto path = (tmp / "desk-1.json").string();
+  std::ofstream(path) << "old\n";
+  const bool root = ::geteuid() == 0;
+  REQUIRE(::chmod(path.c_str(), 0640) == 0);
+  if (root) REQUIRE(::chown(path.c_str(), 12345, 12346) == 0);
+  {
+    SecretFile f(path, true);
+    CHECK(f.mode() == 0640);
+    CHECK(f.warning().empty());
+    f.write("new\n");
+  }
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0640);
+  if (root) {
+    CHECK(st.st_uid == 12345u);
+    CHECK(st.st_gid == 12346u);
+  }
+  SecretFile fresh((tmp / "new.json").string(), true);
+  CHECK(fresh.mode() == 0600);
+  CHECK(fresh.warning().empty());
+}
+
+TEST_CASE("a file about to be replaced is read, found absent, or found unreadable with the reason") {
+  kiosk::test::TempDir tmp;
+  const auto absent = read_existing((tmp / "none.json").string());
+  CHECK_FALSE(absent.exists);
+  CHECK_FALSE(absent.unreadable);
+  CHECK_FALSE(read_existing((tmp / "no-dir" / "x.json").string()).exists);
+  std::ofstream(tmp / "desk-1.json") << "{}\n";
+  const auto file = read_existing((tmp / "desk-1.json").string());
+  CHECK(file.exists);
+  CHECK(file.text == "{}\n");
+  CHECK_FALSE(file.unreadable);
+  std::filesystem::create_directory(tmp / "dir.json");
+  const auto dir = read_existing((tmp / "dir.json").string());
+  CHECK(dir.exists);
+  CHECK(dir.unreadable == std::string("Is a directory"));
+  REQUIRE(::mkfifo((tmp / "fifo.json").c_str(), 0600) == 0);
+  const auto fifo = read_existing((tmp / "fifo.json").string());  // returns at once, no writer needed
+  CHECK(fifo.exists);
+  CHECK(fifo.unreadable == std::string("not a regular file"));
+}
+
 TEST_CASE("kioskctl settings: $KIOSK_TOKEN_FILE names the token file, after --token-file and before $KIOSK_TOKEN") {
   auto fs = files({{"/home/t/.config/kioskctl.json", R"({"token_file":"/config/hub.token"})"},
                    {"/config/hub.token", "config-token\n"},
@@ -392,6 +438,31 @@ TEST_CASE("kioskctl reads a device config file back as written and rejects anyth
   CHECK(std::holds_alternative<std::string>(parse_device_config(R"({"site":"hotel","device":"desk-1","broker":5})")));
   CHECK(std::holds_alternative<std::string>(
       parse_device_config(R"({"site":"h","device":"d","broker":"tcp://b:1883","tls":{"verify_host":"no"}})")));
+}
+
+TEST_CASE("a device config read back is written again with every key kioskctl does not set, as it was") {
+  const std::string file =
+      R"({"site":"hotel","device":"desk-1","broker":"tcp://10.0.0.5:1883","username":"desk-1","password":"old",)"
+      R"("tls":{"ca":"/etc/kiosk/ca.crt","future":1},"ratings":[1,2,4,5],"scale":5,"debounce_ms":40,)"
+      R"("log_level":"debug","board":null,"next_firmware_key":{"a":[1,2.5,"x",null]}})";
+  auto parsed = parse_device_config(file);
+  REQUIRE(std::holds_alternative<DeviceConfigFile>(parsed));
+  auto c = std::get<DeviceConfigFile>(parsed);
+  CHECK_FALSE(c.board);  // null is absent, as for the firmware
+  c.password = "new";
+  c.tls_verify_host = false;
+  auto out = boost::json::parse(to_json(c)).as_object();
+  auto expected = boost::json::parse(file).as_object();
+  expected["password"] = "new";
+  expected["tls"].as_object()["verify_host"] = false;
+  CHECK(out == expected);
+  // Without credentials (a hub without --dynsec) the old ones go.
+  c.username.reset();
+  c.password.reset();
+  auto open = boost::json::parse(to_json(c)).as_object();
+  CHECK_FALSE(open.contains("username"));
+  CHECK_FALSE(open.contains("password"));
+  CHECK(open.at("ratings") == expected.at("ratings"));
 }
 
 TEST_CASE("kioskctl status shows the hub's broker accounts link only when the hub reports one") {

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 
@@ -381,6 +382,94 @@ TEST_CASE("kioskctl device rotate replaces the device's own config file, keeping
   CHECK(v.device_config("lobby-3.json").at("broker") == "tcp://10.0.0.6:1883");
 }
 
+TEST_CASE("kioskctl device rotate keeps every other setting of the device's own file, known or not, and changes the password",
+          "[integration]") {
+  Venue v;
+  auto add = v.kioskctl({"device", "add", "lobby-3", "--location", "lobby", "--out", "lobby-3.json", "--broker",
+                         "tcp://10.0.0.5:1883", "--ca", "/etc/kiosk/ca.crt", "--board", "rpi-zero-2w"});
+  INFO(add.output);
+  REQUIRE(add.status == 0);
+  // What a technician adds by hand: the firmware's other keys, and one a newer firmware may know.
+  auto before = v.device_config("lobby-3.json");
+  before["ratings"] = json::array{1, 2, 4, 5};
+  before["scale"] = 5;
+  before["debounce_ms"] = 40;
+  before["log_level"] = "debug";
+  before["boards_dir"] = "/opt/kiosk/boards";
+  before["future_key"] = json::object{{"nested", json::array{1, 2.5, "x", nullptr, true}}};
+  before["tls"].as_object()["future_tls_key"] = "kept";
+  std::ofstream(v.dir / "lobby-3.json", std::ios::trunc) << json::serialize(before) << "\n";
+
+  auto rotate = v.kioskctl({"device", "rotate", "lobby-3", "--out", "lobby-3.json"});
+  INFO(rotate.output);
+  REQUIRE(rotate.status == 0);
+  auto after = v.device_config("lobby-3.json");
+  CHECK(after.at("password") != before.at("password"));
+  CHECK(after.at("username") == "lobby-3");
+  // Everything but the password is as it was, value for value.
+  auto expected = before;
+  expected["password"] = after.at("password");
+  CHECK(after == expected);
+  CHECK(after.size() == before.size());
+  auto fresh = v.as_device(after);
+  REQUIRE(fresh->try_connect(5s));
+  fresh->disconnect();
+
+  // A flag overrides its own key only.
+  REQUIRE(v.kioskctl({"device", "rotate", "lobby-3", "--out", "lobby-3.json", "--tls-verify-host", "false"}).status == 0);
+  auto flagged = v.device_config("lobby-3.json");
+  CHECK(flagged.at("tls").at("verify_host") == false);
+  CHECK(flagged.at("tls").at("ca") == "/etc/kiosk/ca.crt");
+  CHECK(flagged.at("tls").at("future_tls_key") == "kept");
+  CHECK(flagged.at("ratings") == before.at("ratings"));
+  CHECK(flagged.at("future_key") == before.at("future_key"));
+}
+
+TEST_CASE("kioskctl device rotate keeps the owner, group and mode of the file it replaces; a new file is 0600",
+          "[integration]") {
+  Venue v;
+  const bool root = ::geteuid() == 0;  // only root can give files away (the tests run as root)
+  const auto owned = [&](const fs::path& path, unsigned mode) {
+    REQUIRE(::chmod(path.c_str(), mode) == 0);
+    if (root) REQUIRE(::chown(path.c_str(), 12345, 12346) == 0);
+  };
+  const auto check_kept = [&](const fs::path& path, unsigned mode) {
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == mode);
+    if (root) {
+      CHECK(st.st_uid == 12345u);
+      CHECK(st.st_gid == 12346u);
+    }
+  };
+  v.added("desk-1", "lobby");
+  // As boards/README.md installs it on a terminal: 0640 root:kiosk.
+  owned(v.dir / "desk-1.json", 0640);
+  auto rotate = v.kioskctl({"device", "rotate", "desk-1", "--out", "desk-1.json"});
+  INFO(rotate.output);
+  REQUIRE(rotate.status == 0);
+  CHECK_THAT(rotate.output, Catch::Contains("(mode 0640,"));
+  CHECK(rotate.output.find("could not keep") == std::string::npos);
+  check_kept(v.dir / "desk-1.json", 0640);
+  CHECK(v.device_config("desk-1.json").at("device") == "desk-1");
+
+  // --force over a file that is not the device's own is still a replacement: same rule, except
+  // that others never get to read a password.
+  std::ofstream(v.dir / "other.json") << "not a config\n";
+  owned(v.dir / "other.json", 0664);
+  auto forced = v.kioskctl({"device", "rotate", "desk-1", "--out", "other.json", "--force"});
+  INFO(forced.output);
+  REQUIRE(forced.status == 0);
+  check_kept(v.dir / "other.json", 0660);
+  CHECK(v.device_config("other.json").at("device") == "desk-1");
+
+  auto fresh = v.kioskctl({"device", "rotate", "desk-1", "--out", "new.json"});
+  REQUIRE(fresh.status == 0);
+  CHECK(file_mode(v.dir / "new.json") == 0600);
+  CHECK_THAT(fresh.output, Catch::Contains("(mode 0600,"));
+  for (const auto& e : fs::directory_iterator(v.dir.path())) CHECK(e.path().string().find(".tmp-") == std::string::npos);
+}
+
 TEST_CASE("kioskctl device rotate changes nothing at the hub when its config file cannot be written", "[integration]") {
   Venue v;
   auto device = v.added("desk-1", "lobby");
@@ -403,12 +492,36 @@ TEST_CASE("kioskctl device rotate changes nothing at the hub when its config fil
   REQUIRE(device->try_connect(5s));  // the old password still works: the hub rotated nothing
   device->disconnect();
 
+  REQUIRE(::chmod((v.dir / "other.json").c_str(), 0644) == 0);
   auto forced = v.kioskctl({"device", "rotate", "desk-1", "--out", "other.json", "--force"});
   INFO(forced.output);
   REQUIRE(forced.status == 0);
   CHECK(v.device_config("other.json").at("device") == "desk-1");
-  CHECK(file_mode(v.dir / "other.json") == 0600);
+  CHECK(file_mode(v.dir / "other.json") == 0640);  // the replaced file's 0644, without others' read
   CHECK_FALSE(device->try_connect(3s));
+}
+
+TEST_CASE("kioskctl device rotate fails, changing nothing at the hub, when the file at --out cannot be read",
+          "[integration]") {
+  Venue v;
+  auto device = v.added("desk-1", "lobby");
+  // As root every file is readable: a directory is something there that cannot be read.
+  fs::create_directory(v.dir / "desk-1.conf");
+  for (const bool force : {false, true}) {
+    std::vector<std::string> args{"device", "rotate", "desk-1", "--out", "desk-1.conf"};
+    if (force) args.push_back("--force");
+    auto r = v.kioskctl(args);
+    INFO(r.output);
+    CHECK(r.status == 1);
+    CHECK_THAT(r.output, Catch::Contains("kioskctl: cannot read desk-1.conf: Is a directory;") &&
+                             Catch::Contains("nothing was changed at the hub"));
+    CHECK(r.output.find("is not desk-1's config file") == std::string::npos);
+    CHECK(r.output.find("pass --force") == std::string::npos);
+  }
+  CHECK(fs::is_directory(v.dir / "desk-1.conf"));
+  REQUIRE(device->try_connect(5s));  // the old password still works: the hub rotated nothing
+  device->disconnect();
+  for (const auto& e : fs::directory_iterator(v.dir.path())) CHECK(e.path().string().find(".tmp-") == std::string::npos);
 }
 
 TEST_CASE("kioskctl exits 2 when the hub rejects an argument (HTTP 400) and 1 when it cannot help", "[integration]") {

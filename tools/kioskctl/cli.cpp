@@ -64,10 +64,12 @@ const std::vector<CommandSpec>& commands() {
        out_options,
        {},
        "give a device new broker credentials (the old ones stop working) and write its new config file",
-       "When --out (default ./<id>.json) is this device's own config file, it is replaced (mode 0600,\n"
-       "atomically) without --force, keeping its broker, TLS settings, board and data_dir unless a flag\n"
-       "says otherwise: only the credentials change. Any other existing file needs --force. The file\n"
-       "is prepared before the hub is asked, so a wrong --out changes nothing at the hub.",
+       "When --out (default ./<id>.json) is this device's own config file, it is replaced atomically\n"
+       "without --force, keeping its owner, mode and every setting (broker, TLS, board, data_dir,\n"
+       "ratings, scale, timings, log_level, ...) unless a flag says otherwise: only the credentials\n"
+       "change. Any other existing file needs --force (its owner and mode are kept too; a new file is\n"
+       "0600). A file that cannot be read is an error. The file is prepared before the hub is asked,\n"
+       "so a wrong --out changes nothing at the hub.",
        true},
       {{"device", "retire"}, {"id"}, {}, {}, "retire a device: its broker credentials are removed, its history is kept", "", true},
       {{"device", "test"},

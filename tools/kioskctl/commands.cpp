@@ -3,7 +3,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <iomanip>
 #include <sstream>
@@ -283,13 +282,14 @@ class Session {
     } catch (const std::runtime_error& e) {
       throw Failure{e.what(), "the broker has the account; run 'kioskctl manager remove " + id() + "' and add it again"};
     }
+    warn_about_owner(file);
     if (inv_.globals.json) {
       print_json(json::object{{"manager", id()}, {"settings", file.path()}, {"broker_credentials", has_credentials}});
       return 0;
     }
     if (file.is_stdout()) return 0;
-    out_ << "added manager " << id() << "; settings written to " << file.path()
-         << " (mode 0600, holds the broker password: hand it to the manager's app and delete it here)\n";
+    out_ << "added manager " << id() << "; settings written to " << file.path() << " (mode " << mode_text(file)
+         << ", holds the broker password: hand it to the manager's app and delete it here)\n";
     if (!has_credentials) out_ << "note: the broker has no per-client accounts (hub without --dynsec); no password needed\n";
     return 0;
   }
@@ -321,19 +321,23 @@ class Session {
     }
   }
 
-  // The device's own config file at the output path (this device, this site), to keep its
-  // broker, TLS, board and data_dir when only the credentials change; nullopt for anything else.
+  // The device's own config file at the output path (this device, this site), to keep all its
+  // settings when only the credentials change; nullopt for anything else. Something there that
+  // cannot be read is a Failure, --force or not: whether it is the device's own file is unknown.
   std::optional<DeviceConfigFile> own_config_file(const std::string& site_id) const {
     const auto path = default_out(id() + ".json");
     if (path == "-") return std::nullopt;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return std::nullopt;
-    std::ostringstream text;
-    text << in.rdbuf();
-    auto parsed = parse_device_config(text.str());
+    const auto existing = read_existing(path);
+    if (existing.unreadable) {
+      throw Failure{"cannot read " + path + ": " + *existing.unreadable,
+                    "make it readable (it may be " + id() + "'s config file) or pass --out another path; nothing was "
+                    "changed at the hub"};
+    }
+    if (!existing.exists) return std::nullopt;
+    auto parsed = parse_device_config(existing.text);
     auto* config = std::get_if<DeviceConfigFile>(&parsed);
     if (config == nullptr || config->device != id() || config->site != site_id) return std::nullopt;
-    return *config;
+    return std::move(*config);
   }
 
   std::string site() {
@@ -344,7 +348,8 @@ class Session {
     throw Failure{"the hub did not say which site it serves", "check that --hub points at kiosk-hub"};
   }
 
-  // The new config: `kept` (the device's previous file) or the defaults, with the flags on top and the new credentials.
+  // The new config: `kept` (the device's previous file, every key of it) or the defaults, with the
+  // flags on top and the new credentials.
   DeviceConfigFile config_for(const std::string& site_id, const json::value& credentials, const std::string& board,
                               const std::optional<DeviceConfigFile>& kept = std::nullopt) {
     DeviceConfigFile c;
@@ -365,20 +370,32 @@ class Session {
     if (inv_.has("cert")) c.tls_cert = inv_.options.at("cert");
     if (inv_.has("key")) c.tls_key = inv_.options.at("key");
     if (inv_.has("tls-verify-host")) c.tls_verify_host = inv_.options.at("tls-verify-host") == "true";
-    if (!board.empty() && board != "-" && !c.board) c.board = board;
+    if (!kept && !board.empty() && board != "-") c.board = board;  // a kept file's board (or none) stays
     if (inv_.has("data-dir")) c.data_dir = inv_.options.at("data-dir");
     return c;
   }
 
+  static std::string mode_text(const SecretFile& file) {
+    std::ostringstream text;
+    text << std::oct << std::setw(4) << std::setfill('0') << file.mode();
+    return text.str();
+  }
+
+  // A replaced file whose owner could not be kept: its reader (the daemon's user) may be locked out.
+  void warn_about_owner(const SecretFile& file) {
+    if (!file.warning().empty()) err_ << "warning: " << file.warning() << "\n";
+  }
+
   // Human or JSON report after a config file was written; never the password.
   void report_config(const std::string& verb, const SecretFile& file, const json::value& device, bool has_credentials) {
+    warn_about_owner(file);
     if (inv_.globals.json) {
       json::object o{{"device", device}, {"config", file.path()}, {"broker_credentials", has_credentials}};
       print_json(o);
       return;
     }
     if (file.is_stdout()) return;  // stdout holds the config itself
-    out_ << verb << " " << id() << "; config written to " << file.path() << " (mode 0600, holds the broker password: copy it to the device and delete it here)\n";
+    out_ << verb << " " << id() << "; config written to " << file.path() << " (mode " << mode_text(file) << ", holds the broker password: copy it to the device and delete it here)\n";
     if (!has_credentials) out_ << "note: the broker has no per-device accounts (hub without --dynsec); the config has no password\n";
   }
 

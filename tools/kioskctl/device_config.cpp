@@ -18,11 +18,21 @@ namespace kiosk::ctl {
 namespace json = boost::json;
 
 std::string to_json(const DeviceConfigFile& c) {
-  json::object o{{"site", c.site}, {"device", c.device}, {"broker", c.broker}};
-  if (c.username) o["username"] = *c.username;
-  if (c.password) o["password"] = *c.password;
+  json::object o = c.source;
+  o["site"] = c.site;
+  o["device"] = c.device;
+  o["broker"] = c.broker;
+  // The credentials are always the new ones: a stale password must not survive a rotation.
+  for (auto [key, value] : {std::pair{"username", &c.username}, std::pair{"password", &c.password}}) {
+    if (*value) {
+      o[key] = **value;
+    } else {
+      o.erase(key);
+    }
+  }
   if (c.tls_ca || c.tls_cert || c.tls_key || c.tls_verify_host) {
     json::object tls;
+    if (const auto* old = o.if_contains("tls"); old != nullptr && old->is_object()) tls = old->get_object();
     if (c.tls_ca) tls["ca"] = *c.tls_ca;
     if (c.tls_cert) tls["cert"] = *c.tls_cert;
     if (c.tls_key) tls["key"] = *c.tls_key;
@@ -42,7 +52,7 @@ std::variant<DeviceConfigFile, std::string> parse_device_config(std::string_view
   std::string error;
   auto str = [&](const json::object& from, std::string_view key, std::string_view where) -> std::optional<std::string> {
     const auto* f = from.if_contains(key);
-    if (f == nullptr) return std::nullopt;
+    if (f == nullptr || f->is_null()) return std::nullopt;
     if (!f->is_string()) {
       error = std::string(where) + std::string(key) + ": must be a string";
       return std::nullopt;
@@ -57,13 +67,13 @@ std::variant<DeviceConfigFile, std::string> parse_device_config(std::string_view
   c.password = str(o, "password", "");
   c.board = str(o, "board", "");
   c.data_dir = str(o, "data_dir", "");
-  if (const auto* tls = o.if_contains("tls")) {
+  if (const auto* tls = o.if_contains("tls"); tls != nullptr && !tls->is_null()) {
     if (!tls->is_object()) return std::string("tls: must be an object");
     const auto& t = tls->get_object();
     c.tls_ca = str(t, "ca", "tls.");
     c.tls_cert = str(t, "cert", "tls.");
     c.tls_key = str(t, "key", "tls.");
-    if (const auto* vh = t.if_contains("verify_host")) {
+    if (const auto* vh = t.if_contains("verify_host"); vh != nullptr && !vh->is_null()) {
       if (!vh->is_bool()) return std::string("tls.verify_host: must be true or false");
       c.tls_verify_host = vh->get_bool();
     }
@@ -73,6 +83,7 @@ std::variant<DeviceConfigFile, std::string> parse_device_config(std::string_view
   c.site = *site;
   c.device = *device;
   c.broker = *broker;
+  c.source = std::move(v.get_object());
   return c;
 }
 
@@ -105,6 +116,35 @@ namespace {
 std::string errno_text() { return std::strerror(errno); }
 }  // namespace
 
+ExistingFile read_existing(const std::string& path) {
+  // O_NONBLOCK: a FIFO at the path must not hang the command.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return {};
+    return {true, "", errno_text()};
+  }
+  ExistingFile file{true, "", std::nullopt};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    file.unreadable = errno_text();
+  } else if (S_ISDIR(st.st_mode)) {
+    file.unreadable = std::strerror(EISDIR);
+  } else if (!S_ISREG(st.st_mode)) {
+    file.unreadable = "not a regular file";
+  }
+  char buffer[4096];
+  while (!file.unreadable) {
+    const auto n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) file.unreadable = errno_text();
+    if (n <= 0) break;
+    file.text.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  if (file.unreadable) file.text.clear();
+  return file;
+}
+
 SecretFile::SecretFile(std::string path, bool replace) : path_(std::move(path)) {
   if (is_stdout()) return;
   if (replace) {
@@ -117,7 +157,22 @@ SecretFile::SecretFile(std::string path, bool replace) : path_(std::move(path)) 
     if (errno == EEXIST) throw std::runtime_error(path_ + " exists; pass --force to replace it or --out another path");
     throw std::runtime_error("cannot create " + target + ": " + errno_text() + "; choose a writable --out path");
   }
-  ::fchmod(fd_, 0600);  // whatever the umask said
+  // The file it replaces (through a symlink, the file the link names) was installed with an owner
+  // and mode its reader needs (0640 root:kiosk on a terminal): the temp file takes them before the
+  // secret is written into it. Except "others": no reader needs them, and the file holds a password.
+  struct stat old {};
+  if (replace && ::stat(path_.c_str(), &old) == 0 && S_ISREG(old.st_mode)) {
+    mode_ = old.st_mode & 0770;
+    if (::fchown(fd_, old.st_uid, old.st_gid) != 0) {
+      // Only root may give a file away; say so rather than leave the reader locked out unnoticed.
+      struct stat mine {};
+      ::fstat(fd_, &mine);
+      warning_ = "could not keep " + path_ + "'s owner " + std::to_string(old.st_uid) + ":" + std::to_string(old.st_gid) +
+                 " (" + errno_text() + "); it is now " + std::to_string(mine.st_uid) + ":" + std::to_string(mine.st_gid) +
+                 ": chown it back as root";
+    }
+  }
+  ::fchmod(fd_, mode_);  // after fchown (which may clear bits), and whatever the umask said
 }
 
 SecretFile::~SecretFile() {
