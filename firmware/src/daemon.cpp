@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <stdexcept>
+#include <thread>
 
 #include "kiosk/firmware/gpiod_buttons.hpp"
 #include "kiosk/firmware/sim_buttons.hpp"
@@ -146,7 +147,8 @@ int Daemon::run(int signal_fd) {
     auto now = Clock::now();
     step(now);
     if (restart_) {
-      // systemd (Restart=always) starts us again, and the outbox's start-up moves the file aside.
+      // The damaged file is aside already; systemd (Restart=always) starts us on a new outbox.
+      finish_led_pattern();
       shutdown();
       return 1;
     }
@@ -172,6 +174,7 @@ int Daemon::run(int signal_fd) {
       [[maybe_unused]] auto r = ::read(signal_fd, &info, sizeof info);
       log_.info("daemon", "stopping on signal " + std::to_string(info.ssi_signo));
       step(now);  // presses already settled still get stored
+      if (restart_) finish_led_pattern();
       shutdown();
       return restart_ ? 1 : 0;
     }
@@ -226,7 +229,9 @@ void Daemon::record(const AcceptedPress& press, TimePoint now) {
   if (!stored) {
     led_.refused(now);
     if (outbox_.corrupt()) {
-      restart_for_corrupt_outbox("press refused, not stored: " + stored.error().message());
+      if (!restart_for_corrupt_outbox("press refused, not stored: " + stored.error().message(), now)) {
+        log_.warn("outbox", "press refused, not stored: the damaged outbox could not be moved aside");
+      }
       return;
     }
     // Never publish what was not committed; the next press tries the database again.
@@ -243,12 +248,46 @@ void Daemon::record(const AcceptedPress& press, TimePoint now) {
   pump(now);
 }
 
-void Daemon::restart_for_corrupt_outbox(const std::string& what) {
-  if (restart_) return;
-  restart_ = true;
-  log_.error("outbox", what + ": the outbox file is damaged; exiting with status 1 so that the service restarts "
-                       "and moves " + (std::filesystem::path(config_.data_dir) / "outbox.db").string() +
-                       " aside (the presses in it are lost)");
+bool Daemon::restart_for_corrupt_outbox(const std::string& what, TimePoint now) {
+  if (restart_) return true;
+  // Not retried on every press: a card that went read-only stays so until someone looks at it.
+  if (move_retry_at_ && now < *move_retry_at_) return false;
+  bool first_try = !move_retry_at_;
+  auto queued = outbox_.depth();
+  auto moved = outbox_.close_and_move_aside(press_clock_.now().wall_ms);
+  if (moved) {
+    // Moved now rather than by the next start: its check may miss the damage and reopen the file,
+    // and a restart loop would cost a press and seconds each time.
+    restart_ = true;
+    log_.error("outbox", what + ": the outbox file is damaged; moved it to " + moved->string() +
+                             " (kept for inspection; the " + std::to_string(queued) +
+                             " presses queued in it will not be sent); exiting with status 1 so that the "
+                             "service restarts with a new outbox");
+    return true;
+  }
+  move_retry_at_ = now + kMoveAsideRetry;
+  if (first_try) {
+    // Exiting would not help: the next start could not move it either and would fail every 2 s.
+    log_.error("outbox", what + ": the outbox file is damaged and cannot be replaced (" + moved.error().message() +
+                             "): check the storage card and its filesystem (read-only?); refusing presses "
+                             "meanwhile, trying again every " +
+                             std::to_string(std::chrono::duration_cast<std::chrono::seconds>(kMoveAsideRetry).count()) +
+                             " s");
+  } else {
+    log_.debug("outbox", "still cannot move the damaged outbox aside: " + moved.error().message());
+  }
+  return false;
+}
+
+void Daemon::finish_led_pattern() {
+  // The loop ends here, and shutdown can wait seconds for the broker with the light stuck at its
+  // last level: a steady light would read as a thank-you for a press that was not stored.
+  for (auto now = Clock::now(); led_.mode(now) == LedMode::refused; now = Clock::now()) {
+    leds_->show(led_.mode(now), led_.lit(now));
+    auto next = led_.next_change(now);
+    if (next) std::this_thread::sleep_until(*next);
+  }
+  leds_->show(LedMode::idle, false);
 }
 
 void Daemon::pump(TimePoint now) {
@@ -256,7 +295,7 @@ void Daemon::pump(TimePoint now) {
   while (window_.room() > 0) {
     auto pending = outbox_.pending_after(window_.cursor(), window_.room());
     if (!pending) {
-      if (outbox_.corrupt()) restart_for_corrupt_outbox("cannot read pending presses: " + pending.error().message());
+      if (outbox_.corrupt()) restart_for_corrupt_outbox("cannot read pending presses: " + pending.error().message(), now);
       else log_.error("outbox", "cannot read pending presses: " + pending.error().message());
       return;
     }
@@ -359,7 +398,7 @@ void Daemon::on_ack(const std::string& payload, TimePoint now) {
   }
   auto deleted = outbox_.ack(ack->seqs);
   if (!deleted && outbox_.corrupt()) {
-    restart_for_corrupt_outbox("cannot delete acknowledged presses: " + deleted.error().message());
+    restart_for_corrupt_outbox("cannot delete acknowledged presses: " + deleted.error().message(), now);
     return;
   }
   if (!deleted) {

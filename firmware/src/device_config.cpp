@@ -317,8 +317,8 @@ std::string usage(const std::string& default_boards_dir) {
          "  --version              print the firmware version\n"
          "\n"
          "Exit codes: 0 clean shutdown (SIGTERM/SIGINT), 1 failed to start or the outbox file was found\n"
-         "damaged while running (the service manager restarts it and the start moves the file aside),\n"
-         "2 usage error.\n";
+         "damaged while running and moved aside (the service manager restarts it on a new outbox; a\n"
+         "damaged file that cannot be moved keeps it running, refusing presses), 2 usage error.\n";
 }
 
 }  // namespace kiosk::firmware

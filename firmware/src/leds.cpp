@@ -18,10 +18,18 @@ const char* name(LedMode mode) {
 
 }  // namespace
 
-void LogLeds::show(LedMode mode, bool) {
-  if (mode == last_) return;
-  last_ = mode;
-  log_.debug("led", std::string("pattern=") + name(mode));
+void LogLeds::show(LedMode mode, bool lit) {
+  if (mode != last_) {
+    last_ = mode;
+    last_lit_ = lit;
+    log_.debug("led", std::string("pattern=") + name(mode));
+    return;
+  }
+  // The refused blinks are what tells a guest the press was not taken, so they are logged; the
+  // offline blip repeats every 2 s for as long as the broker is away.
+  if (mode != LedMode::refused || lit == last_lit_) return;
+  last_lit_ = lit;
+  log_.debug("led", std::string("level=") + (lit ? "on" : "off"));
 }
 
 GpiodLeds::GpiodLeds(const Board& board) : chip_(std::make_unique<gpiod::chip>(board.chip)) {

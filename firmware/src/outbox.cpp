@@ -117,19 +117,20 @@ bool has_sqlite_header(const std::filesystem::path& path) {
 }
 
 // Moves <path> and its -wal/-shm to <path>.corrupt-<ms>[-wal|-shm] (or .corrupt-clock-unset-<n>
-// without a known wall clock), keeping them for a technician.
-std::filesystem::path move_aside(const std::filesystem::path& path, std::int64_t wall_ms) {
+// without a known wall clock), keeping them for a technician. An error when <path> itself cannot
+// be moved (a card remounted read-only, say).
+protocol::Result<std::filesystem::path> try_move_aside(const std::filesystem::path& path, std::int64_t wall_ms) {
   namespace fs = std::filesystem;
   bool dated = wall_clock_plausible(wall_ms);
   std::string base = path.string() + (dated ? ".corrupt-" : ".corrupt-clock-unset-");
   std::int64_t stamp = dated ? wall_ms : 1;
-  while (fs::exists(base + std::to_string(stamp))) ++stamp;  // the same ms, or a clock that is not set
-  fs::path target = base + std::to_string(stamp);
   std::error_code ec;
+  while (fs::exists(base + std::to_string(stamp), ec)) ++stamp;  // the same ms, or a clock that is not set
+  fs::path target = base + std::to_string(stamp);
   fs::rename(path, target, ec);
   if (ec) {
-    throw std::runtime_error("outbox " + path.string() + " is unreadable and cannot be moved aside to " +
-                             target.string() + ": " + ec.message());
+    return protocol::Error{"outbox", "cannot move " + path.string() + " aside to " + target.string() + ": " +
+                                         ec.message()};
   }
   for (const char* suffix : {"-wal", "-shm"}) {
     fs::path side = path.string() + suffix;
@@ -141,6 +142,12 @@ std::filesystem::path move_aside(const std::filesystem::path& path, std::int64_t
   return target;
 }
 
+std::filesystem::path move_aside(const std::filesystem::path& path, std::int64_t wall_ms) {
+  auto moved = try_move_aside(path, wall_ms);
+  if (!moved) throw std::runtime_error("outbox " + path.string() + " is unreadable: " + moved.error().reason);
+  return *moved;
+}
+
 }  // namespace
 
 OutboxHeader classify_outbox_header(std::string_view head, bool read_error) {
@@ -150,7 +157,7 @@ OutboxHeader classify_outbox_header(std::string_view head, bool read_error) {
 
 Outbox::Outbox(const std::filesystem::path& path, std::uint64_t max_presses, const OutboxStart& start,
                std::chrono::milliseconds busy_timeout)
-    : max_(max_presses) {
+    : path_(path), max_(max_presses) {
   // Checked before SQLite opens it: closing a connection on a file that is not a database
   // deletes the -wal beside it, which may hold the last presses a technician could still recover.
   if (!has_sqlite_header(path)) {
@@ -174,6 +181,14 @@ Outbox::~Outbox() { close(); }
 void Outbox::close() {
   sqlite3_close(db_);
   db_ = nullptr;
+}
+
+protocol::Result<std::filesystem::path> Outbox::close_and_move_aside(std::int64_t wall_ms) {
+  close();
+  corrupt_ = true;  // closed for good: every later operation fails until a restart
+  auto moved = try_move_aside(path_, wall_ms);
+  if (moved) depth_ = 0;  // its presses are no longer queued here
+  return moved;
 }
 
 void Outbox::open(const std::filesystem::path& path, const OutboxStart& start, std::chrono::milliseconds busy_timeout) {
@@ -253,6 +268,10 @@ void Outbox::exec(const char* sql) {
   }
 }
 
+protocol::Error Outbox::closed() const {
+  return protocol::Error{"outbox", path_.string() + " is closed: it was damaged and is waiting to be moved aside"};
+}
+
 protocol::Error Outbox::failed(const std::string& what) {
   if (is_unreadable(sqlite3_errcode(db_))) corrupt_ = true;
   return protocol::Error{"outbox", what + ": " + sqlite3_errmsg(db_)};
@@ -281,6 +300,7 @@ void Outbox::load_counters() {
 }
 
 protocol::Result<StoredPress> Outbox::add(int button, int rating, int scale, bool repeat, const PressTime& at) {
+  if (!db_) return closed();
   Transaction tx(db_);
   if (!tx.ok()) return failed("cannot begin a write");
   std::uint64_t seq = next_seq_;
@@ -328,6 +348,7 @@ protocol::Result<StoredPress> Outbox::add(int button, int rating, int scale, boo
 }
 
 protocol::Result<std::uint64_t> Outbox::ack(const std::vector<std::uint64_t>& seqs) {
+  if (!db_) return closed();
   Transaction tx(db_);
   if (!tx.ok()) return failed("cannot begin a write");
   Statement del(db_, "DELETE FROM presses WHERE seq = ?1");
@@ -345,6 +366,7 @@ protocol::Result<std::uint64_t> Outbox::ack(const std::vector<std::uint64_t>& se
 }
 
 protocol::Result<std::vector<StoredPress>> Outbox::pending_after(std::uint64_t after, std::size_t limit) {
+  if (!db_) return closed();
   Statement sel(db_,
                 "SELECT seq, button, rating, scale, repeat, boot_id, boottime_ns, wall_ms FROM presses"
                 " WHERE seq > ?1 ORDER BY seq LIMIT ?2");

@@ -599,7 +599,17 @@ void damage_presses_table(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("an outbox damaged while the daemon runs makes it exit 1, and the restart moves the file aside",
+// The files in `dir` whose names contain `part`.
+std::vector<fs::path> files_named(const fs::path& dir, const std::string& part) {
+  std::vector<fs::path> out;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().filename().string().find(part) != std::string::npos) out.push_back(entry.path());
+  }
+  return out;
+}
+
+TEST_CASE("an outbox damaged while the daemon runs is moved aside by the daemon before it exits 1, and the "
+          "restart starts a new outbox",
           "[integration]") {
   Broker broker;
   auto probe = hub_probe(broker);
@@ -629,11 +639,49 @@ TEST_CASE("an outbox damaged while the daemon runs makes it exit 1, and the rest
   INFO(terminal.log());
   CHECK(status == 1);  // systemd's Restart=always starts it again
   CHECK(count_lines(terminal.log(), "error outbox: ") == 1);  // one line, not one per loop pass
-  CHECK(terminal.log().find("the outbox file is damaged; exiting with status 1") != std::string::npos);
+  CHECK(terminal.log().find("the outbox file is damaged; moved it to " + terminal.outbox_path() + ".corrupt-") !=
+        std::string::npos);
+  CHECK(terminal.log().find("kept for inspection") != std::string::npos);
+  // Aside already, before any restart: a start-up check that missed the damage would reopen it.
+  CHECK_FALSE(fs::exists(terminal.outbox_path()));
+  auto aside = files_named(terminal.data_dir(), "outbox.db.corrupt-");
+  CHECK_FALSE(aside.empty());
   terminal.start();
-  CHECK(terminal.log().find("the presses in it could not be read") != std::string::npos);
+  CHECK(terminal.log().find("the presses in it could not be read") == std::string::npos);  // nothing to move
+  CHECK(terminal.log().find("info outbox: new outbox") != std::string::npos);
   terminal.press(2);
   auto p = next_press(*probe);
   REQUIRE(p);
   CHECK(p->button == 2);
+}
+
+TEST_CASE("an outbox damaged while the daemon runs that cannot be moved aside keeps the daemon up, refusing "
+          "presses visibly, with one error",
+          "[integration]") {
+  Broker broker;
+  auto probe = hub_probe(broker);
+  Terminal terminal(broker, {"--lockout-ms", "0", "--debounce-ms", "1"});
+  terminal.press(0);
+  auto first = next_press(*probe);
+  REQUIRE(first);
+  damage_presses_table(terminal.outbox_path());
+  // Its name gone from the directory (the daemon's connection keeps the file open): the rename
+  // fails, as on a card that ext4 remounted read-only after the I/O errors. A restart could not
+  // move it either, so exiting would only loop.
+  fs::remove(terminal.outbox_path());
+  terminal.press(1);
+  REQUIRE(wait_until([&] { return terminal.log().find("warn outbox: press refused") != std::string::npos; }));
+  terminal.press(2);
+  REQUIRE(wait_until([&] { return count_lines(terminal.log(), "warn outbox: press refused") == 2; }));
+  auto log = terminal.log();
+  INFO(log);
+  CHECK(terminal.child().running());
+  CHECK(count_lines(log, "error outbox: ") == 1);  // one clear error, not one per press
+  CHECK(log.find("the outbox file is damaged and cannot be replaced") != std::string::npos);
+  CHECK(log.find("check the storage card and its filesystem") != std::string::npos);
+  CHECK(count_lines(log, "debug led: pattern=refused") == 2);  // each press, visibly
+  CHECK(log.find("still cannot move") == std::string::npos);    // not retried on every press
+  CHECK_FALSE(next_press(*probe, 500ms));                      // nothing unstored was published
+  terminal.child().signal(SIGTERM);
+  CHECK(terminal.child().wait(5s) == 0);
 }

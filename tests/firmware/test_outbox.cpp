@@ -291,6 +291,62 @@ TEST_CASE("an outbox damaged while open says so as corruption, and the next star
   CHECK(restarted.add(0, 1, 4, false, at(3)).ok());
 }
 
+TEST_CASE("an outbox damaged while open is closed and moved aside with its -wal at once, and the next start is a new outbox") {
+  kiosk::test::TempDir dir;
+  auto path = dir / "outbox.db";
+  auto aside = dir / ("outbox.db.corrupt-" + std::to_string(kSetClockMs));
+  {
+    Outbox box(path, 100, kFromOne);
+    REQUIRE(box.add(0, 1, 4, false, at(1)).ok());
+    damage_presses_table(path);
+    REQUIRE_FALSE(box.add(1, 2, 4, false, at(2)).ok());
+    REQUIRE(box.corrupt());
+    auto moved = box.close_and_move_aside(kSetClockMs);
+    REQUIRE(moved.ok());
+    CHECK(*moved == aside);
+    // Aside now, while this outbox still exists: not left for a start-up check that may miss it.
+    CHECK(std::filesystem::exists(aside));
+    CHECK_FALSE(std::filesystem::exists(path));
+    CHECK_FALSE(std::filesystem::exists(dir / "outbox.db-wal"));
+    CHECK(box.depth() == 0);
+    // Closed for good: every operation is an error, nothing is written anywhere.
+    CHECK_FALSE(box.add(2, 3, 4, false, at(3)).ok());
+    CHECK_FALSE(box.pending_after(0, 10).ok());
+    CHECK_FALSE(box.ack({1}).ok());
+    CHECK(box.corrupt());
+    CHECK_FALSE(std::filesystem::exists(path));
+  }
+  Outbox restarted(path, 100, kFromOne);
+  CHECK(restarted.opening().corrupt_moved_to.empty());  // nothing left to move: a new file
+  CHECK(restarted.depth() == 0);
+  CHECK(restarted.add(0, 1, 4, false, at(4)).ok());
+}
+
+TEST_CASE("a damaged outbox that cannot be moved aside stays where it is and refuses every operation") {
+  kiosk::test::TempDir dir;
+  // Its ".corrupt-<ms>" name would be longer than a file name may be (255 bytes): the rename fails
+  // as it does on a card remounted read-only, also for root.
+  auto path = dir / (std::string(237, 'o') + ".db");
+  {
+    Outbox box(path, 100, kFromOne);
+    REQUIRE(box.add(0, 1, 4, false, at(1)).ok());
+    damage_presses_table(path);
+    REQUIRE_FALSE(box.add(1, 2, 4, false, at(2)).ok());
+    auto moved = box.close_and_move_aside(kSetClockMs);
+    REQUIRE_FALSE(moved.ok());
+    CHECK(moved.error().message().find("cannot move " + path.string() + " aside") != std::string::npos);
+    CHECK(std::filesystem::exists(path));
+    CHECK(box.corrupt());
+    CHECK_FALSE(box.add(2, 3, 4, false, at(3)).ok());
+    CHECK_FALSE(box.pending_after(0, 10).ok());
+    CHECK_FALSE(box.ack({1}).ok());
+    CHECK_FALSE(box.close_and_move_aside(kSetClockMs).ok());  // tried again: same answer, no crash
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    CHECK(entry.path().filename().string().find("corrupt") == std::string::npos);
+  }
+}
+
 TEST_CASE("an outbox header that cannot be read is a start-up error, only other bytes mean not a database") {
   CHECK(classify_outbox_header(kSqliteHeader, false) == OutboxHeader::sqlite);
   CHECK(classify_outbox_header(std::string(16, 'x'), false) == OutboxHeader::not_sqlite);

@@ -30,6 +30,8 @@ class Daemon {
   static constexpr Millis kAckTimeout{10000};
   // The re-send interval doubles from kAckTimeout up to this while the hub does not answer.
   static constexpr Millis kAckTimeoutMax{300000};
+  // How often a damaged outbox that could not be moved aside is tried again (on a press or an ack).
+  static constexpr Millis kMoveAsideRetry{60000};
 
   // Opens the outbox, the inputs, the LEDs and the MQTT client; throws std::exception on failure.
   // `config` must already be resolved against `board`.
@@ -37,7 +39,8 @@ class Daemon {
   ~Daemon();
 
   // Runs until SIGTERM/SIGINT arrives on `signal_fd` (a signalfd) and returns 0, or returns 1 when
-  // the outbox file turned out damaged at run time (a restart moves it aside).
+  // the outbox file turned out damaged at run time and was moved aside (a restart starts a new
+  // one). A damaged file that cannot be moved keeps it running, refusing presses.
   int run(int signal_fd);
 
  private:
@@ -53,7 +56,10 @@ class Daemon {
   void on_subscribe_refused(const LinkEvent& event, TimePoint now);
   void on_config(const std::string& payload);
   void link_down(const std::string& reason, TimePoint now);
-  void restart_for_corrupt_outbox(const std::string& what);
+  // Moves the damaged outbox aside and sets restart_ (true); false when it cannot be moved: then
+  // the daemon stays up refusing presses and tries again at most every kMoveAsideRetry.
+  bool restart_for_corrupt_outbox(const std::string& what, TimePoint now);
+  void finish_led_pattern();
   void publish_telemetry(TimePoint now);
   std::optional<TimePoint> next_deadline(TimePoint now) const;
   void shutdown();
@@ -81,7 +87,8 @@ class Daemon {
   std::string config_topic_;
 
   LinkState state_ = LinkState::down;
-  bool restart_ = false;  // the outbox is damaged: leave the loop with status 1
+  bool restart_ = false;  // the damaged outbox was moved aside: leave the loop with status 1
+  std::optional<TimePoint> move_retry_at_;  // set when moving a damaged outbox aside failed
   TimePoint started_{};
   TimePoint connect_at_{};
   TimePoint telemetry_at_{};

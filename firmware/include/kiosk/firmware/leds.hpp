@@ -22,7 +22,8 @@ class Leds {
   virtual void show(LedMode mode, bool lit) = 0;
 };
 
-// Simulation: logs each change of pattern at debug level (levels change too often to log).
+// Simulation: logs each change of pattern at debug level, and the level changes of the refused
+// pattern (its blinks); other levels change too often to log.
 class LogLeds : public Leds {
  public:
   explicit LogLeds(Log& log) : log_(log) {}
@@ -31,6 +32,7 @@ class LogLeds : public Leds {
  private:
   Log& log_;
   LedMode last_ = LedMode::idle;
+  bool last_lit_ = false;
 };
 
 class GpiodLeds : public Leds {

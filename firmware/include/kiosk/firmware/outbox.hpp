@@ -85,6 +85,14 @@ class Outbox {
   // Other errors (disk full, I/O, a lock) leave it false: the next operation may succeed.
   bool corrupt() const { return corrupt_; }
 
+  // For a file found damaged at run time (corrupt()): closes it and moves it aside with its -wal
+  // and -shm, as start-up does, named after `wall_ms` (see the constructor); returns where it went.
+  // Moving it now, not at the next start, matters: start-up's check can miss the damage (a
+  // transient read error, an index it does not check) and reopen it, to fail again. On an error
+  // (a read-only filesystem) the file stays where it is. Either way the outbox stays closed:
+  // every later operation fails with an error and corrupt() stays true.
+  protocol::Result<std::filesystem::path> close_and_move_aside(std::int64_t wall_ms);
+
   // Deletes the acknowledged presses; returns how many were still here.
   protocol::Result<std::uint64_t> ack(const std::vector<std::uint64_t>& seqs);
 
@@ -105,7 +113,9 @@ class Outbox {
   bool has_counters();
   void load_counters();
   protocol::Error failed(const std::string& what);  // also notes corruption
+  protocol::Error closed() const;
 
+  std::filesystem::path path_;
   sqlite3* db_ = nullptr;
   std::uint64_t max_;
   std::uint64_t depth_ = 0;
