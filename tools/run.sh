@@ -69,17 +69,7 @@ echo "$site" >"$data/site"
 secret() { [[ -s "$1" ]] || head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$1"; cat "$1"; }
 hub_password=$(secret "$data/broker/hub.password")
 
-# The plugin lives in the architecture's library folder (x86_64-linux-gnu, aarch64-linux-gnu, ...):
-# this machine's own first (gcc knows its name), then any.
-find_dynsec_plugin() {
-  local arch f
-  arch=$(gcc -print-multiarch 2>/dev/null || true)
-  for f in ${arch:+/usr/lib/$arch/mosquitto_dynamic_security.so} /usr/lib/*/mosquitto_dynamic_security.so; do
-    [ -f "$f" ] && { echo "$f"; return 0; }
-  done
-  return 0
-}
-plugin=$(find_dynsec_plugin)
+plugin=$("$root/tools/mosquitto/dynsec-plugin.sh" || true)
 [[ -n $plugin ]] || { echo "run: mosquitto's dynamic-security plugin not found in /usr/lib/<arch>/; run tools/setup.sh" >&2; exit 1; }
 if [[ ! -s "$data/broker/dynamic-security.json" ]]; then
   mosquitto_ctrl dynsec init "$data/broker/dynamic-security.json" hub "$hub_password" >/dev/null

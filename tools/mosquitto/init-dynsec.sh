@@ -38,17 +38,7 @@ done
 [ -n "$dir" ] || usage_error "--dir D is required"
 printf '%s' "$port" | grep -Eq '^[0-9]{1,5}$' || usage_error "--port must be a number"
 command -v mosquitto_ctrl >/dev/null 2>&1 || die "mosquitto_ctrl not found; install the mosquitto package (apt-get install mosquitto)"
-# The plugin lives in the architecture's library folder (x86_64-linux-gnu, aarch64-linux-gnu, ...):
-# this machine's own first (gcc knows its name), then any.
-find_dynsec_plugin() {
-  local arch f
-  arch=$(gcc -print-multiarch 2>/dev/null || true)
-  for f in ${arch:+/usr/lib/$arch/mosquitto_dynamic_security.so} /usr/lib/*/mosquitto_dynamic_security.so; do
-    [ -f "$f" ] && { echo "$f"; return 0; }
-  done
-  return 0
-}
-plugin=$(find_dynsec_plugin)
+plugin=$("$here/dynsec-plugin.sh" || true)
 [ -n "$plugin" ] || die "mosquitto's dynamic-security plugin (/usr/lib/<arch>/mosquitto_dynamic_security.so) not found; install the mosquitto package"
 
 umask 077
