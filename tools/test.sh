@@ -23,8 +23,10 @@ set -- ${ctest_args[@]+"${ctest_args[@]}"}
 
 tools/setup.sh
 jobs=$(nproc)
-# Integration tests spend most of their time waiting on brokers; run a few more than cores.
-test_jobs=$((jobs + 1))
+# Integration tests spend most of their time waiting on brokers; run a few more than cores
+# (on 2 cores, 4 at once instead of 3 took the ASan tests from 153 s to 134 s and the others
+# from 91 s to 71 s, with the suite at 509 tests).
+test_jobs=$((jobs + 2))
 
 build() {  # build <dir> <cmake args...>
   local dir=$1; shift
