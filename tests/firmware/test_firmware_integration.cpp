@@ -476,7 +476,9 @@ TEST_CASE("a broker that refuses the ack subscription is a link failure, logged 
   INFO(terminal.log());
   REQUIRE(refused);
   CHECK(terminal.log().find("check the device's broker account") != std::string::npos);
-  CHECK(terminal.log().find("warn mqtt: ack subscription refused;") != std::string::npos);
+  // Logged right after the refusal, as a line of its own: it may not be written yet.
+  CHECK(wait_until([&] { return terminal.log().find("warn mqtt: ack subscription refused;") != std::string::npos; },
+                   10s));
   // It comes back (after its backoff) and is refused again, rather than waiting for acks forever.
   CHECK(wait_until([&] { return count_lines(terminal.log(), refused_line) >= 2; }, 10s));
   CHECK(count_lines(terminal.log(), "error mqtt: subscription to " + topic(proto::TopicKind::config)) == 0);
