@@ -417,17 +417,28 @@ std::vector<long> refusal_retry_delays(const std::string& log) {
   return out;
 }
 
+// A broker with accounts on which the device may not subscribe to its ack topic, and the terminal
+// connecting to it with that account.
+struct RefusedAcks {
+  RefusedAcks() : terminal(with_device(broker, dir), {"--username", kDevice, "--password", "device-secret"}) {}
+  static const Broker& with_device(const Broker& broker, const TempDir& dir) {
+    add_device_without_acks(broker, dir);
+    return broker;
+  }
+  Broker broker{Broker::Options{.dynsec = true, .admin_user = "admin", .admin_password = "admin-secret",
+                                .extra_config = ""}};
+  TempDir dir;
+  Terminal terminal;
+};
+
 }  // namespace
 
 TEST_CASE("repeated refusals of the ack subscription back off to the configured maximum instead of reconnecting at once",
           "[integration]") {
-  Broker broker(Broker::Options{.dynsec = true, .admin_user = "admin", .admin_password = "admin-secret",
-                                .extra_config = ""});
-  TempDir dir;
-  add_device_without_acks(broker, dir);
   // --reconnect-max-s 1 (Terminal's default): delays are drawn from [250, 500] ms, then [500, 1000]
   // ms from the second retry on. A backoff reset on every CONNACK keeps every one in [250, 500).
-  Terminal terminal(broker, {"--username", kDevice, "--password", "device-secret"});
+  RefusedAcks setup;
+  auto& terminal = setup.terminal;
   bool four = wait_until([&] { return refusal_retry_delays(terminal.log()).size() >= 4; }, 15s);
   INFO(terminal.log());
   REQUIRE(four);
@@ -465,12 +476,8 @@ TEST_CASE("a terminal whose outbox file is not a database moves it aside, says s
 
 TEST_CASE("a broker that refuses the ack subscription is a link failure, logged with the account to check, and retried",
           "[integration]") {
-  Broker broker(Broker::Options{.dynsec = true, .admin_user = "admin", .admin_password = "admin-secret",
-                                .extra_config = ""});
-  TempDir dir;
-  add_device_without_acks(broker, dir);
-
-  Terminal terminal(broker, {"--username", kDevice, "--password", "device-secret"});
+  RefusedAcks setup;
+  auto& terminal = setup.terminal;
   auto refused_line = "error mqtt: subscription to " + topic(proto::TopicKind::ack) + " refused by the broker";
   bool refused = wait_until([&] { return terminal.log().find(refused_line) != std::string::npos; }, 10s);
   INFO(terminal.log());

@@ -271,7 +271,10 @@ TEST_CASE("an event stream that goes quiet ends as silent, apart from reaching t
   ::close(listener);
 }
 
-TEST_CASE("the device config holds only keys the firmware knows") {
+namespace {
+
+// A device file as `device add` writes it for desk-1 at site hotel, with a CA.
+DeviceConfigFile sample_device_config() {
   DeviceConfigFile c;
   c.site = "hotel";
   c.device = "desk-1";
@@ -280,6 +283,13 @@ TEST_CASE("the device config holds only keys the firmware knows") {
   c.password = "s3cret";
   c.tls_ca = "/etc/kiosk/ca.crt";
   c.board = "rpi-zero-2w";
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("the device config holds only keys the firmware knows") {
+  DeviceConfigFile c = sample_device_config();
   auto v = boost::json::parse(to_json(c)).as_object();
   CHECK(v.at("site") == "hotel");
   CHECK(v.at("device") == "desk-1");
@@ -416,15 +426,9 @@ TEST_CASE("kioskctl treats a broker on a loopback address or localhost as one a 
 }
 
 TEST_CASE("kioskctl reads a device config file back as written and rejects anything else") {
-  DeviceConfigFile c;
-  c.site = "hotel";
-  c.device = "desk-1";
+  DeviceConfigFile c = sample_device_config();
   c.broker = "tcp://10.0.0.5:1883";
-  c.username = "desk-1";
-  c.password = "s3cret";
-  c.tls_ca = "/etc/kiosk/ca.crt";
   c.tls_verify_host = false;
-  c.board = "rpi-zero-2w";
   c.data_dir = "/var/lib/kiosk";
   auto parsed = parse_device_config(to_json(c));
   REQUIRE(std::holds_alternative<DeviceConfigFile>(parsed));
