@@ -2,7 +2,8 @@
 # Detection benchmark: simulated venues (28 days x 20 locations, injected incidents), the detector vs "3 bad in 10 minutes".
 #
 # Usage: bench/detection/run.sh [BIN_DIR]   (default: build/bin; env SEEDS, HEADLINE, DAYS, LOCATIONS, INCIDENTS, OUT)
-# Prints the headline seed's table (realistic incidents), seeds SEEDS pooled, and the same for the
+# Prints the headline seed's table (realistic incidents), seeds SEEDS pooled, the oracle bound on
+# the pooled realistic runs (oracle.py: a detector that knows the usual rates), and the same for the
 # older "weak" incident model as a sensitivity line. Builds nothing: run
 # `cmake --build <build> --target kiosk-sim kiosk-replay` first. Pooling needs python3.
 set -euo pipefail
@@ -29,7 +30,7 @@ run_one() {  # model seed
   local m="$1" s="$2" d="$out/$1-$2"
   mkdir -p "$d"
   "$bin/kiosk-sim" --days "$days" --locations "$locations" --incidents "$incidents" --seed "$s" \
-    --incident-model "$m" --out "$d/presses.csv" --truth "$d/truth.csv" 2>/dev/null
+    --incident-model "$m" --out "$d/presses.csv" --truth "$d/truth.csv" --rates "$d/rates.csv" 2>/dev/null
   "$bin/kiosk-replay" --csv "$d/presses.csv" > "$d/detector.jsonl" 2>/dev/null
   "$bin/kiosk-replay" --csv "$d/presses.csv" --rule naive --naive-bad 3 --naive-minutes 10 > "$d/naive-3in10.jsonl" 2>/dev/null
   # The same rule made strict enough to come near the detector's false-alert rate, for a fair delay comparison.
@@ -52,6 +53,9 @@ echo "== seed $headline, realistic incidents (the headline)"
 cat "$out/realistic-$headline/eval.txt"
 echo
 python3 "$here/pool.py" "== seeds ${seeds// /,} pooled, realistic incidents" $(for s in $seeds; do echo "$out/realistic-$s/eval.json"; done)
+echo
+echo "== bound: seeds ${seeds// /,} pooled, realistic incidents, a detector that knows the usual rates (oracle.py)"
+python3 "$here/oracle.py" $(for s in $seeds; do echo "$out/realistic-$s"; done)
 echo
 echo "== sensitivity: the weak incident model (kiosk-sim --incident-model weak), seed $headline"
 cat "$out/weak-$headline/eval.txt"

@@ -22,6 +22,10 @@
 //   3 bad presses (a 10-minute incident at 3 a.m.), which no rule with a minimum count can
 //   catch and which a manager would not call an incident. Its random draws are made in the same
 //   order as before, so the same seed gives the same venue and incidents as the old tool.
+// - --rates FILE writes the model's own usual numbers for every location-minute with traffic:
+//   the expected presses per minute and the bad share, day factors included, incidents not.
+//   A detector cannot know them; bench/detection/oracle.py uses them for an upper bound on what
+//   any detector could find in these presses. Writing them draws nothing: same seed, same presses.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -95,18 +99,23 @@ struct Options {
   std::string start = "2026-10-01";
   std::string out = "presses.csv";
   std::string truth = "truth.csv";
+  std::string rates;  // --rates: the usual rate and bad share per location-minute (empty: not written)
   bool weak_incidents = false;  // --incident-model weak: the pre-2026-11-22 incidents
 };
 
 void usage(std::ostream& os) {
   os << "usage: kiosk-sim [--days N] [--locations N] [--incidents N] [--seed N] [--start YYYY-MM-DD]\n"
         "                 [--out presses.csv] [--truth truth.csv] [--incident-model realistic|weak]\n"
+        "                 [--rates rates.csv]\n"
         "Simulates a venue's rating terminals: realistic days per location kind, a usual bad share per\n"
         "location, and incidents with a known start and end. Writes the presses (time,location,device,\n"
         "rating,scale) and the ground truth (location,start,end,bad_share). Same seed, same output.\n"
         "Incident models: realistic (default) lasts 20..120 min, starts in busy hours, 1.5..3x the\n"
         "presses with 50..90% bad (unhappy guests press more readily); weak is the older model\n"
         "(10..90 min at any hour, 1..1.5x the presses, 40..90% bad), for comparison.\n"
+        "--rates writes the model's usual presses per minute and bad share for every location-minute\n"
+        "with traffic (time,location,presses_per_minute,bad_share; incidents not included), for an\n"
+        "oracle bound on detection (bench/detection/oracle.py). It does not change the presses.\n"
         "defaults: --days 28 --locations 20 --incidents 40 --seed 1 --start 2026-10-01\n"
         "          --incident-model realistic\n";
 }
@@ -169,6 +178,9 @@ int main(int argc, char** argv) {
         o.out = value();
       } else if (a == "--truth") {
         o.truth = value();
+      } else if (a == "--rates") {
+        o.rates = value();
+        if (o.rates.empty()) throw std::invalid_argument("--rates needs a file name");
       } else if (a == "--incident-model") {
         const auto m = value();
         if (m != "realistic" && m != "weak") return fail_usage("--incident-model is realistic or weak, not " + m);
@@ -253,6 +265,16 @@ int main(int argc, char** argv) {
     ++made;
   }
 
+  std::ofstream rates;
+  if (!o.rates.empty()) {
+    rates.open(o.rates);
+    if (!rates) {
+      std::cerr << "error kiosk-sim: cannot write " << o.rates << " (check the folder exists and is writable)\n";
+      return 1;
+    }
+    rates << "time,location,presses_per_minute,bad_share\n";
+  }
+  char number[64];
   std::vector<PressRow> rows;
   for (int day = 0; day < o.days; ++day) {
     const int wd = weekday_of(day);
@@ -267,6 +289,10 @@ int main(int argc, char** argv) {
         const auto at_minute = *start + std::chrono::days(day) + std::chrono::minutes(minute);
         double rate = volume * w / sum / 60.0;
         double bad = std::min(0.95, l.bad_share * day_bad * (0.8 + 0.4 * w / peak));
+        if (rates.is_open()) {
+          std::snprintf(number, sizeof number, ",%.6g,%.6g\n", rate, bad);
+          rates << kiosk::protocol::format_time(at_minute) << ',' << l.id << number;
+        }
         for (std::size_t k = 0; k < truth.size(); ++k) {
           if (truth[k].location == l.id && at_minute >= truth[k].start && at_minute < truth[k].end) {
             rate *= boosts[k].rate;
@@ -320,7 +346,8 @@ int main(int argc, char** argv) {
   for (const auto& i : truth) t << kiosk::hub::to_csv(i) << '\n';
   out.flush();
   t.flush();
-  if (!out || !t) {
+  if (rates.is_open()) rates.flush();
+  if (!out || !t || (rates.is_open() && !rates)) {
     std::cerr << "error kiosk-sim: writing the output failed (disk full?)\n";
     return 1;
   }
