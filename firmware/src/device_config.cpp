@@ -9,6 +9,7 @@
 
 #include "json_reader.hpp"
 #include "kiosk/protocol/ids.hpp"
+#include "kiosk/protocol/switch_word.hpp"
 #include "kiosk/protocol/messages.hpp"
 
 namespace kiosk::firmware {
@@ -200,8 +201,9 @@ protocol::Result<CommandLine> parse_command_line(const std::vector<std::string>&
     else if (a == "--cert-file") c.tls_cert = value;
     else if (a == "--key-file") c.tls_key = value;
     else if (a == "--tls-verify-host") {
-      if (value != "true" && value != "false") return protocol::Error{a, "\"" + value + "\" is not true or false"};
-      c.tls_verify_host = value == "true";
+      const auto on = protocol::parse_switch_word(value);
+      if (!on) return protocol::Error{a, "\"" + value + "\" is not one of " + std::string(protocol::kSwitchWords)};
+      c.tls_verify_host = *on;
     }
     else if (a == "--board") c.board = value;
     else if (a == "--boards-dir") c.boards_dir = value;

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "kiosk/protocol/ids.hpp"
+#include "kiosk/protocol/switch_word.hpp"
 
 namespace kiosk::hub {
 namespace {
@@ -44,9 +45,8 @@ std::uint64_t to_number(const std::string& name, const std::string& v, std::uint
 }
 
 bool to_bool(const std::string& name, const std::string& v) {
-  if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
-  if (v == "false" || v == "0" || v == "no" || v == "off") return false;
-  throw std::invalid_argument("--" + name + ": \"" + v + "\" is not true/false");
+  if (const auto on = protocol::parse_switch_word(v)) return *on;
+  throw std::invalid_argument("--" + name + ": \"" + v + "\" is not one of " + std::string(protocol::kSwitchWords));
 }
 
 void set_http(HubConfig& c, const std::string& v) {

@@ -97,12 +97,17 @@ TEST_CASE("the broker's certificate must name its host unless the device turns t
   auto flag = parse_command_line({"--config", write(dir, "on2.json", base + "}"), "--tls-verify-host", "false"}, "/b");
   REQUIRE(flag.ok());
   CHECK_FALSE(flag->config.tls_verify_host);
+  // The same words as the hub's flags.
+  auto off_word = parse_command_line({"--config", write(dir, "on4.json", base + "}"), "--tls-verify-host", "off"}, "/b");
+  REQUIRE(off_word.ok());
+  CHECK_FALSE(off_word->config.tls_verify_host);
   auto wrong_type = parse_command_line({"--config", write(dir, "bad.json", base + R"(,"tls":{"verify_host":"no"}})")}, "/b");
   REQUIRE_FALSE(wrong_type.ok());
   CHECK(wrong_type.error().field == "device.tls.verify_host");
   auto bad_flag = parse_command_line({"--config", write(dir, "on3.json", base + "}"), "--tls-verify-host", "maybe"}, "/b");
   REQUIRE_FALSE(bad_flag.ok());
   CHECK(bad_flag.error().field == "--tls-verify-host");
+  CHECK(bad_flag.error().reason == "\"maybe\" is not one of true/yes/on/1 or false/no/off/0");
   // The terminal's TLS library cannot check an IPv6 address: said at once, not at every connect.
   const std::vector<std::string> v6{"--site", "demo", "--device", "d", "--board", "sim-4", "--broker",
                                     "ssl://[fd00::5]:8883"};

@@ -80,8 +80,10 @@ TEST_CASE("the broker's certificate must name its host unless tls-verify-host is
     return parse_command_line(args);
   };
   CHECK_FALSE(with("false").config.tls_verify_host);
+  CHECK_FALSE(with("no").config.tls_verify_host);
   CHECK(with("true").config.tls_verify_host);
   auto bad = with("sometimes");
   CHECK(bad.kind == CommandLine::Kind::usage_error);
-  CHECK(bad.message.find("--tls-verify-host") != std::string::npos);
+  CHECK(bad.message.find("--tls-verify-host: \"sometimes\" is not one of true/yes/on/1 or false/no/off/0") !=
+        std::string::npos);
 }

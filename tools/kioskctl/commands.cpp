@@ -12,6 +12,7 @@
 #include "device_config.hpp"
 #include "hub_client.hpp"
 #include "report_table.hpp"
+#include "kiosk/protocol/switch_word.hpp"
 
 namespace kiosk::ctl {
 namespace json = boost::json;
@@ -304,12 +305,17 @@ class Session {
   std::string default_out(const std::string& fallback) const { return inv_.option_or("out", fallback); }
 
   SecretFile open_out(bool replace = false) { return open_out(id() + ".json", replace); }
+  // --tls-verify-host as given (nullopt when not given); a word that is not a switch is a usage error.
+  std::optional<bool> verify_host_flag() const {
+    if (!inv_.has("tls-verify-host")) return std::nullopt;
+    const auto& word = inv_.options.at("tls-verify-host");
+    if (const auto on = protocol::parse_switch_word(word)) return on;
+    throw UsageError{"--tls-verify-host is one of " + std::string(protocol::kSwitchWords) + ", not \"" + word + "\""};
+  }
   // `replace`: overwrite an existing file even without --force (rotate, over the device's own file).
   SecretFile open_out(const std::string& fallback, bool replace = false) {
     // Checked before the file and the hub: a wrong flag changes nothing.
-    if (inv_.has("tls-verify-host") && inv_.options.at("tls-verify-host") != "true" &&
-        inv_.options.at("tls-verify-host") != "false")
-      throw UsageError{"--tls-verify-host is true or false, not \"" + inv_.options.at("tls-verify-host") + "\""};
+    (void)verify_host_flag();
     const auto path = default_out(fallback);
     if (path == "-" && inv_.globals.json) {
       throw Failure{"--json and --out - would both write to stdout", "write the config to a file with --out FILE"};
@@ -369,7 +375,7 @@ class Session {
     if (inv_.has("ca")) c.tls_ca = inv_.options.at("ca");
     if (inv_.has("cert")) c.tls_cert = inv_.options.at("cert");
     if (inv_.has("key")) c.tls_key = inv_.options.at("key");
-    if (inv_.has("tls-verify-host")) c.tls_verify_host = inv_.options.at("tls-verify-host") == "true";
+    if (const auto on = verify_host_flag()) c.tls_verify_host = *on;
     if (!kept && !board.empty() && board != "-") c.board = board;  // a kept file's board (or none) stays
     if (inv_.has("data-dir")) c.data_dir = inv_.options.at("data-dir");
     return c;
