@@ -61,8 +61,8 @@ struct Pending {
 // and the start-up kick hold a weak_ptr so a late completion finds nothing to touch.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(asio::io_context& io, DynsecSettings settings)
-      : io_(io), settings_(std::move(settings)), step_timer_(io) {}
+  Session(asio::io_context& io, DynsecSettings settings, Log log)
+      : io_(io), settings_(std::move(settings)), log_(log), step_timer_(io) {}
 
   // Start-up is a boundary: wrong admin credentials, an untrusted broker or a missing plugin
   // fail loudly here. The hub must not take provisioning requests before its roles exist, so
@@ -208,13 +208,32 @@ class Session : public std::enable_shared_from_this<Session> {
       case kiosk::mqtt::LinkEvent::Kind::connected:
         if (state_ == State::connecting) return set_up();
         if (state_ == State::granting) return check_grant(std::nullopt);
-        return;  // the client has subscribed again by itself
+        if (down_since_) {  // the client has subscribed again by itself
+          const auto down = std::chrono::duration_cast<std::chrono::seconds>(SteadyClock::now() - *down_since_);
+          log_.info("accounts", "connected to the broker again after " + std::to_string(down.count()) +
+                                    " s: devices and managers can be added and removed");
+          down_since_.reset();
+        }
+        return;
       case kiosk::mqtt::LinkEvent::Kind::connect_failed:
-        if (state_ == State::connecting) fail_start(connect_error(e.reason));
-        return;  // later on the client keeps retrying; batches meanwhile report "not connected"
+        if (state_ == State::connecting) return fail_start(connect_error(e.reason));
+        // Later on the client keeps retrying; batches meanwhile report "not connected". Said once
+        // per outage: the main link's log already tells each retry.
+        if (down_since_ && !told_failing_ && !stopped_) {
+          told_failing_ = true;
+          log_.warn("accounts", "cannot reconnect to " + settings_.broker_url + ": " + e.reason +
+                                    "; retrying every 5 s at most");
+        }
+        return;
       case kiosk::mqtt::LinkEvent::Kind::lost:
         // Answers to what is pending went with the link (the session is clean): say so now.
         fail_pending("dynamic-security: lost the connection to the broker (" + e.reason + ")");
+        if (state_ == State::ready && !stopped_ && !down_since_) {
+          down_since_ = SteadyClock::now();
+          told_failing_ = false;
+          log_.warn("accounts", "lost the connection to the broker (" + e.reason +
+                                    "); adding, rotating and removing devices and managers fail until it is back");
+        }
         return;
     }
   }
@@ -335,6 +354,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unique_ptr<kiosk::mqtt::Client> client_;
   State state_ = State::idle;
   bool stopped_ = false;
+  Log log_;
+  std::optional<SteadyClock::time_point> down_since_;  // the link was lost after start-up, not back yet
+  bool told_failing_ = false;                          // this outage's failed reconnect was logged
   std::string failure_;
   asio::steady_timer step_timer_;  // the grant's wait for the kick and reconnect
   std::map<std::string, Pending> pending_;
@@ -363,8 +385,8 @@ bool contains(const std::vector<std::string>& names, const std::string& name) {
 
 class DynsecAccounts final : public BrokerAccounts {
  public:
-  DynsecAccounts(asio::io_context& io, DynsecSettings settings)
-      : session_(std::make_shared<Session>(io, std::move(settings))),
+  DynsecAccounts(asio::io_context& io, DynsecSettings settings, Log log)
+      : session_(std::make_shared<Session>(io, std::move(settings), log)),
         adding_(std::make_shared<std::set<std::string>>()) {}
   ~DynsecAccounts() override { session_->stop(); }
 
@@ -505,8 +527,8 @@ class DynsecAccounts final : public BrokerAccounts {
 }  // namespace
 }  // namespace dynsec_accounts_impl
 
-std::unique_ptr<BrokerAccounts> make_dynsec_accounts(boost::asio::io_context& io, DynsecSettings settings) {
-  return std::make_unique<dynsec_accounts_impl::DynsecAccounts>(io, std::move(settings));
+std::unique_ptr<BrokerAccounts> make_dynsec_accounts(boost::asio::io_context& io, DynsecSettings settings, Log log) {
+  return std::make_unique<dynsec_accounts_impl::DynsecAccounts>(io, std::move(settings), log);
 }
 
 }  // namespace kiosk::hub

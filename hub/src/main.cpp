@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
     const auto& c = cli.config;
     auto accounts = c.dynsec ? make_dynsec_accounts(io, DynsecSettings{c.broker_url, c.username, c.password, c.site,
                                                                        c.ca_file, c.cert_file, c.key_file,
-                                                                       c.tls_verify_host})
+                                                                       c.tls_verify_host},
+                                                    log)
                              : make_open_accounts(io);
     Hub hub(io, cli.config, clock, log, std::move(accounts));
     // Alerting is the product: on by default with the documented defaults (retained MQTT alerts,

@@ -304,10 +304,13 @@ TEST_CASE("health reports the account link, which comes back with the broker", "
         return r.status == 503 && json::parse(r.body).at("accounts") == "disconnected";
       },
       10s));
+  // The hub's log says so: a technician's "device add" fails meanwhile.
+  CHECK(wait_until([&] { return v.hub.log().find("warn accounts: lost the connection to the broker") != std::string::npos; }));
   v.broker.start();
   // Both links retry a local broker every 5 s at most: accounts work again as soon as presses do.
   REQUIRE(wait_until([&] { return v.api->get("/health").status == 200; }, 10s));
   CHECK(wait_until([&] { return v.health().at("accounts") == "connected"; }, 6s));
+  CHECK(wait_until([&] { return v.hub.log().find("info accounts: connected to the broker again after ") != std::string::npos; }));
   v.add("desk-1");
 }
 

@@ -2,6 +2,7 @@
 // Implemented over mosquitto's dynamic-security plugin, or "open" when the broker has none.
 #pragma once
 
+#include "kiosk/hub/log.hpp"
 #include <functional>
 #include <memory>
 #include <optional>
@@ -61,7 +62,9 @@ struct DynsecSettings {
 
 // No broker-side accounts: every call succeeds without credentials.
 std::unique_ptr<BrokerAccounts> make_open_accounts(boost::asio::io_context& io);
-// Accounts through $CONTROL/dynamic-security/v1 on the hub's own admin connection.
-std::unique_ptr<BrokerAccounts> make_dynsec_accounts(boost::asio::io_context& io, DynsecSettings settings);
+// Accounts through $CONTROL/dynamic-security/v1 on the hub's own admin connection. `log` gets the
+// link's losses and returns once it is up (start-up failures are thrown instead).
+std::unique_ptr<BrokerAccounts> make_dynsec_accounts(boost::asio::io_context& io, DynsecSettings settings,
+                                                     Log log = Log{});
 
 }  // namespace kiosk::hub
