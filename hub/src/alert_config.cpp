@@ -36,6 +36,7 @@
 
 #include <boost/json.hpp>
 
+#include "kiosk/net/url.hpp"
 #include "kiosk/protocol/ids.hpp"
 
 namespace kiosk::hub {
@@ -192,6 +193,10 @@ std::optional<Error> parse_contact(const json::value& v, const std::string& path
   if (auto e = f.string("webhook", c.webhook)) return e;
   if (!c.webhook.empty() && c.webhook.rfind("http://", 0) != 0)
     return Error{f.where("webhook"), quoted(c.webhook, " must start with http:// (for https, post to a local relay)")};
+  // Checked here, not at the first page: a URL the sender cannot use would drop every post to
+  // this contact while the hub looked healthy.
+  if (std::string why; !c.webhook.empty() && !net::parse_url(c.webhook, &why))
+    return Error{f.where("webhook"), quoted(c.webhook, " is not a usable URL: " + why)};
   if (const auto* l = f.get("locations")) {
     if (!l->is_array()) return Error{f.where("locations"), "must be an array of location ids or \"*\""};
     c.locations.clear();

@@ -78,7 +78,9 @@ AlertService::AlertService(Hub& hub, AlertConfig config)
   for (const auto& [location, d] : config_.detectors) report.bad_max_by_location[location] = d.baseline.bad_max_rating;
   report.call_manager = config_.call_manager;  // calls for a manager are counted apart from ratings
   hub_.set_report_settings(std::move(report));
-  for (auto& t : store_.load_active()) {
+  auto active = store_.load_active();
+  continue_from_stored_times(active);
+  for (auto& t : active) {
     unpublished_[t.alert.location] = t.alert;  // the broker may have lost it: republish once connected
     machine_.restore(std::move(t));
   }
@@ -97,8 +99,7 @@ AlertService::AlertService(Hub& hub, AlertConfig config)
   hub_.add_route("GET", "/api/alerts", http);
   hub_.add_route("POST", "/api/alerts", http);
   hub_.add_metrics_source([this, alive] { return *alive ? render_metrics() : std::string(); });
-  const auto active = machine_.active_alerts().size();
-  hub_.log().info("alerts", std::to_string(active) + " active alerts restored, next id " +
+  hub_.log().info("alerts", std::to_string(machine_.active_alerts().size()) + " active alerts restored, next id " +
                                 format_alert_id(machine_.next_id()) + ", " + std::to_string(config_.contacts.size()) +
                                 " contacts");
   webhooks_.start();
@@ -143,6 +144,20 @@ std::vector<TrackedAlert> AlertService::active_alerts() const {
 std::string AlertService::display_name(const std::string& location) const {
   const auto* l = hub_.registry().location(location);
   return l && !l->name.empty() ? l->name : location;
+}
+
+void AlertService::continue_from_stored_times(const std::vector<TrackedAlert>& active) {
+  WallTime newest{};
+  for (const auto& t : active) newest = std::max({newest, t.alert.updated, t.last_notice, t.level_since});
+  PressQuery last;
+  last.limit = 1;
+  for (const auto& p : hub_.store().presses(last)) newest = std::max({newest, from_ms(p.pressed_at_ms), from_ms(p.received_at_ms)});
+  const auto moved = timeline_.not_before(newest);
+  if (moved.count() > 0) {
+    hub_.log().warn("alerts", "the wall clock is " + std::to_string(moved.count() / 1000) +
+                                  " s behind the newest stored time: alert timers continue from that time (is the "
+                                  "clock set? a board without RTC needs NTP before the hub starts)");
+  }
 }
 
 // Baselines and an incident in progress carry over a restart: the stored presses are replayed into
@@ -235,17 +250,30 @@ void AlertService::run(std::vector<Effect> effects) {
   const bool relaxed = std::any_of(effects.begin(), effects.end(), [](const Effect& e) { return e.kind == Effect::Kind::publish; });
   bool stored = false;
   if (!persists.empty() || !posts.empty()) {
-    auto err = store_.write(persists, machine_.next_id(), posts, now,
+    // Changes an earlier write could not store go first, in order: the row ends at the newest
+    // state and the history keeps every change.
+    std::vector<const Effect*> all;
+    all.reserve(unstored_.size() + persists.size());
+    for (const auto& e : unstored_) all.push_back(&e);
+    all.insert(all.end(), persists.begin(), persists.end());
+    auto err = store_.write(all, machine_.next_id(), posts, now,
                             relaxed ? AlertStore::Durability::crash_safe : AlertStore::Durability::power_safe);
     stored = !err;
     if (err) {
       ++counters_.store_errors;
       // Telling the manager matters more than the record: publish anyway, from memory, and keep
-      // the webhook posts to queue once the database takes writes again (queue_unqueued_posts).
-      hub_.log().error("alerts", "cannot store an alert change (publishing it anyway; " + std::to_string(posts.size()) +
-                                     " webhook posts wait in memory): " + *err);
-      keep_unqueued(std::move(posts));
+      // the change and its webhook posts to store once the database takes writes again
+      // (store_what_waits).
+      hub_.log().error("alerts", "cannot store an alert change (publishing it anyway; it and " +
+                                     std::to_string(posts.size()) + " webhook posts wait in memory): " + *err);
+      std::vector<Effect> copies;
+      for (const Effect* e : persists) copies.push_back(*e);
+      keep_unstored(std::move(copies), std::move(posts));
       posts.clear();
+    } else if (!unstored_.empty()) {
+      hub_.log().info("alerts", "stored " + std::to_string(unstored_.size()) +
+                                    " alert changes that waited in memory for the database");
+      unstored_.clear();
     }
   }
   for (const auto& e : effects) {
@@ -394,6 +422,9 @@ void AlertService::on_http(const HttpRequest& req, const std::shared_ptr<HttpSes
       return fail(404, "no open alert " + id);
     }
     run(std::move(*effects));
+    // From memory: the database may be refusing writes just now (the change waits in memory).
+    for (const auto& t : machine_.active_alerts())
+      if (t.alert.id == id) return reply(200, alert_value(on_wall_clock(t.alert)));
     auto stored = store_.find(id);
     if (!stored) return fail(503, "the alert was acknowledged but cannot be read back");
     return reply(200, alert_value(*stored));
@@ -434,29 +465,42 @@ void AlertService::tick() {
   auto effects = machine_.tick(now);
   if (!effects.empty()) run(std::move(effects));
   republish_pending();
-  queue_unqueued_posts();
+  store_what_waits();
   webhooks_.housekeep();
 }
 
-void AlertService::keep_unqueued(std::vector<WebhookPost> posts) {
-  // Bounded: a database that stays unwritable for days must not grow the hub without end.
+namespace {
+// Bounded: a database that stays unwritable for days must not grow the hub without end. The
+// oldest go first; what is dropped is said once per drop.
+template <class T>
+void keep_bounded(std::vector<T>& kept, std::vector<T> more, const char* what, const Log& log) {
   constexpr std::size_t kMax = 10000;
-  for (auto& p : posts) unqueued_posts_.push_back(std::move(p));
-  if (unqueued_posts_.size() > kMax) {
-    const auto drop = unqueued_posts_.size() - kMax;
-    hub_.log().error("alerts", "dropping the " + std::to_string(drop) + " oldest webhook posts kept in memory (" +
-                                   std::to_string(kMax) + " at most); free the database's disk");
-    unqueued_posts_.erase(unqueued_posts_.begin(), unqueued_posts_.begin() + static_cast<std::ptrdiff_t>(drop));
-  }
+  for (auto& m : more) kept.push_back(std::move(m));
+  if (kept.size() <= kMax) return;
+  const auto drop = kept.size() - kMax;
+  log.error("alerts", "dropping the " + std::to_string(drop) + " oldest " + what + " kept in memory (" +
+                          std::to_string(kMax) + " at most); free the database's disk");
+  kept.erase(kept.begin(), kept.begin() + static_cast<std::ptrdiff_t>(drop));
+}
+}  // namespace
+
+void AlertService::keep_unstored(std::vector<Effect> persists, std::vector<WebhookPost> posts) {
+  keep_bounded(unstored_, std::move(persists), "alert changes", hub_.log());
+  keep_bounded(unqueued_posts_, std::move(posts), "webhook posts", hub_.log());
 }
 
-void AlertService::queue_unqueued_posts() {
-  if (unqueued_posts_.empty()) return;
+void AlertService::store_what_waits() {
+  if (unstored_.empty() && unqueued_posts_.empty()) return;
+  std::vector<const Effect*> persists;
+  for (const auto& e : unstored_) persists.push_back(&e);
   // The webhook queue is on the wall clock, as in run().
-  if (store_.write({}, machine_.next_id(), unqueued_posts_, hub_.clock().wall_now(), AlertStore::Durability::power_safe))
+  if (store_.write(persists, machine_.next_id(), unqueued_posts_, hub_.clock().wall_now(),
+                   AlertStore::Durability::power_safe))
     return;  // still failing: already said when the change was not stored
-  hub_.log().info("alerts", "queued " + std::to_string(unqueued_posts_.size()) +
+  hub_.log().info("alerts", "stored " + std::to_string(unstored_.size()) + " alert changes and queued " +
+                                std::to_string(unqueued_posts_.size()) +
                                 " webhook posts that waited in memory for the database");
+  unstored_.clear();
   unqueued_posts_.clear();
   webhooks_.kick();
 }
@@ -476,6 +520,8 @@ std::string AlertService::render_metrics() {
   counter(out, "kiosk_alert_store_errors_total", "Alert changes that could not be stored.", counters_.store_errors);
   counter(out, "kiosk_webhook_posts_unqueued", "Webhook posts waiting in memory for the database to take them.",
           unqueued_posts_.size(), "gauge");
+  counter(out, "kiosk_alert_changes_unstored", "Alert changes waiting in memory for the database to take them.",
+          unstored_.size(), "gauge");
   std::uint64_t open = 0;
   std::uint64_t acked = 0;
   for (const auto& t : machine_.active_alerts()) (t.alert.state == AlertState::acked ? acked : open) += 1;

@@ -3,6 +3,7 @@
 #include "kiosk/hub/alert_store.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <limits>
 
 #include <sqlite3.h>
@@ -65,12 +66,6 @@ Alert alert_from(const Statement& s, int i = 0) {
   if (!s.column_null(i + 11)) a.acked_by = s.column_text(i + 11);
   return a;
 }
-
-// Resets a read statement when it goes out of scope, so no read transaction lingers.
-struct ResetAfter {
-  Statement& s;
-  ~ResetAfter() { s.reset(); }
-};
 
 }  // namespace
 
@@ -138,7 +133,10 @@ std::optional<std::string> AlertStore::in_transaction(const std::function<std::o
   if (auto e = db_.exec("BEGIN IMMEDIATE")) return "begin: " + *e;
   auto error = body();
   if (!error) {
-    if (auto e = db_.exec("COMMIT"); !e) return std::nullopt;
+    if (auto e = db_.exec("COMMIT"); !e) {
+      assert(db_.busy_statements() == 0 && "a statement left on a row holds a read transaction open");
+      return std::nullopt;
+    }
     error = "commit: " + db_.last_error();
   }
   db_.exec("ROLLBACK");

@@ -1,6 +1,8 @@
 // SQLite adapter: connection and statement RAII, versioned migrations, and the hub's queries.
 #include "kiosk/hub/sqlite_store.hpp"
 
+#include <cassert>
+
 #include <sqlite3.h>
 
 #include <boost/json.hpp>
@@ -41,6 +43,13 @@ void Database::exec_or_throw(const std::string& sql) {
 }
 
 std::string Database::last_error() const { return sqlite3_errmsg(db_); }
+
+int Database::busy_statements() const {
+  int n = 0;
+  for (sqlite3_stmt* s = sqlite3_next_stmt(db_, nullptr); s != nullptr; s = sqlite3_next_stmt(db_, s))
+    n += sqlite3_stmt_busy(s) ? 1 : 0;
+  return n;
+}
 
 Statement::Statement(Database& db, std::string_view sql) {
   if (sqlite3_prepare_v3(db.handle(), sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt_,
@@ -413,7 +422,10 @@ std::optional<std::string> SqliteStore::in_transaction(const std::function<std::
   if (!error) {
     commit_.reset();
     commit_.step();
-    if (!commit_.failed()) return std::nullopt;
+    if (!commit_.failed()) {
+      assert(db_.busy_statements() == 0 && "a statement left on a row holds a read transaction open");
+      return std::nullopt;
+    }
     error = "commit: " + db_.last_error();
   }
   rollback_.reset();
@@ -453,6 +465,7 @@ std::optional<std::string> SqliteStore::commit_presses(const std::vector<PressRe
       // move, a repeat flag, a later receive): button, rating and scale may not.
       auto& q = stored_press_;
       q.reset();
+      ResetAfter done{q};
       q.bind(1, site_).bind(2, r.device).bind(3, static_cast<std::int64_t>(r.seq));
       if (!q.step())
         return q.failed() ? "read stored press: " + db_.last_error()

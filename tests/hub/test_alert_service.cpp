@@ -291,6 +291,34 @@ TEST_CASE("an unacknowledged alert escalates to the next contact, and the ack te
   CHECK(history[1].at("level").as_int64() == 1);
 }
 
+TEST_CASE("a hub restarted on a wall clock behind its stored alerts escalates on time, not after the clock's error",
+          "[integration]") {
+  // A board without RTC after a power cut: the clock starts where it was last saved, 70 minutes
+  // behind the alert the hub stored. Escalation is due 60 s after the alert opened, and must not
+  // wait those 70 minutes on top.
+  HookServer server;
+  server.start();
+  const auto settings = alert_settings(R"([{"id": "alice", "webhook": ")" + server.url("/alice") + R"("},
+      {"id": "bob", "webhook": ")" + server.url("/bob") + R"("}])",
+                                       R"(, "escalation": ["alice", "bob"])");
+  Venue v(settings);
+  press_bad(v.device, *v.hub, "t-1", 1, 3);
+  REQUIRE(wait_until([&] { return server.count("/alice") == 1; }));
+  v.clock.advance(std::chrono::seconds(30));
+  v.hub.reset();
+  v.clock.step_wall(-std::chrono::minutes(70));
+
+  v.hub = std::make_unique<AlertHub>(v.broker, v.dir.path(), settings,
+                                     std::vector<AlertHub::Device>{{"t-1", "front-desk"}, {"t-3", "bar"}}, v.clock);
+  REQUIRE(wait_until([&] { return v.hub->on_io([&] { return v.hub->alerts().active_alerts().size() == 1; }); }));
+  CHECK(server.count("/bob") == 0);
+  // The timeline continues from the newest stored time (the alert's opening): the 30 s the hub
+  // was down cannot be known, so escalation comes 60 s after the restart at the latest.
+  v.clock.advance(std::chrono::seconds(61));
+  REQUIRE(wait_until([&] { return server.count("/bob") == 1; }));
+  CHECK(json::parse(server.requests().back().body).at("event").as_string() == "escalated");
+}
+
 TEST_CASE("a call-a-manager button raises a critical alert at once", "[integration]") {
   Venue v(alert_settings("[]", R"(, "call_manager": [{"location": "bar", "button": 3}])"));
   auto& hub = *v.hub;
@@ -468,6 +496,41 @@ TEST_CASE("webhook posts of an alert change the database refused wait in memory 
   REQUIRE(wait_until([&] { return server.count("/alice") == 1; }));
   CHECK(json::parse(server.requests().back().body).at("event").as_string() == "opened");
   CHECK(metrics().find("kiosk_webhook_posts_unqueued 0") != std::string::npos);
+  sqlite3_close(db);
+}
+
+TEST_CASE("alert changes the database refused are stored once it takes writes: an ack is not lost to a full disk",
+          "[integration]") {
+  Venue v(alert_settings());
+  auto& hub = *v.hub;
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((v.dir / "data" / "hub.db").c_str(), &db) == SQLITE_OK);
+  const auto exec = [&](const char* sql) {
+    INFO(sql);
+    REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+  };
+  const auto stored_state = [&]() -> std::string {
+    sqlite3_stmt* s = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT state, (SELECT COUNT(*) FROM alert_history WHERE alert_id = 'a-000001') "
+                                   "FROM alerts WHERE id = 'a-000001'", -1, &s, nullptr) == SQLITE_OK);
+    std::string state = "none";
+    if (sqlite3_step(s) == SQLITE_ROW)
+      state = std::string(reinterpret_cast<const char*>(sqlite3_column_text(s, 0))) + " after " +
+              std::to_string(sqlite3_column_int(s, 1)) + " changes";
+    sqlite3_finalize(s);
+    return state;
+  };
+  // Every alert change writes its history: refusing that refuses the whole change, as a full disk would.
+  exec("CREATE TRIGGER refuse BEFORE INSERT ON alert_history BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END");
+  press_bad(v.device, hub, "t-1", 1, 3);
+  REQUIRE(wait_until([&] { return http_get(hub.port(), "/metrics").body.find("kiosk_alert_changes_unstored 1") != std::string::npos; }));
+  REQUIRE(http_post(hub.port(), "/api/alerts/a-000001/ack", R"({"by":"bob"})", hub.token()).status == 200);
+  CHECK(http_get(hub.port(), "/metrics").body.find("kiosk_alert_changes_unstored 2") != std::string::npos);
+  CHECK(stored_state() == "none");
+
+  exec("DROP TRIGGER refuse");
+  CHECK(wait_until([&] { return stored_state() == "acked after 2 changes"; }));
+  CHECK(http_get(hub.port(), "/metrics").body.find("kiosk_alert_changes_unstored 0") != std::string::npos);
   sqlite3_close(db);
 }
 

@@ -69,6 +69,13 @@ TEST_CASE("alert settings with a mistake are refused with the place and the reas
   CHECK(error(R"({"detector": {"min_bad": 0}})") == "detector.min_bad: 0 is outside 1..10000");
   CHECK(error(R"({"contacts": [{"id": "alice", "webhook": "https://x"}]})").find("must start with http://") !=
         std::string::npos);
+  // A URL the sender could not use is refused at start, not given up at the first page.
+  CHECK(error(R"({"contacts": [{"id": "alice", "webhook": "http://user:token@relay.local/hook"}]})") ==
+        "contacts[0].webhook: \"http://user:token@relay.local/hook\" is not a usable URL: user or password in the "
+        "address (not allowed)");
+  CHECK(error(R"({"contacts": [{"id": "alice", "webhook": "http://pager:99999/x"}]})") ==
+        "contacts[0].webhook: \"http://pager:99999/x\" is not a usable URL: port must be a number in 1..65535");
+  CHECK(parse_alert_config(R"({"contacts": [{"id": "alice", "webhook": "http://relay.local:8080/hook?k=1"}]})"));
   CHECK(error(R"({"contacts": [{"id": "alice", "on_duty": "someday"}]})").rfind("contacts[0].on_duty", 0) == 0);
   CHECK(error(R"({"contacts": [{"id": "a"}, {"id": "a"}]})") == "contacts[1].id: a appears twice");
   CHECK(error(R"({"escalation": ["nobody"]})") == "escalation: \"nobody\" is not a contact");

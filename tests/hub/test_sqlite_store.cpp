@@ -81,6 +81,30 @@ TEST_CASE("committing the same press twice stores it once") {
   CHECK(store.press_count() == 3);
 }
 
+TEST_CASE("a re-sent press leaves no read open: the WAL can be checkpointed and another writer does not lock the hub out") {
+  // The duplicate check reads the stored copy; a read left on its row held a read transaction
+  // from the first re-send on, so the WAL grew until the card was full, and after any other
+  // process wrote (sqlite3 during maintenance) every commit failed with "database is locked".
+  kiosk::test::TempDir dir;
+  const auto path = (dir / "r.db").string();
+  SqliteStore store(path, "s");
+  std::vector<bool> inserted;
+  REQUIRE_FALSE(kiosk::test::commit_presses(store, {row("d1", 1, 1000)}, inserted));
+  REQUIRE_FALSE(kiosk::test::commit_presses(store, {row("d1", 1, 1000)}, inserted));  // the re-send
+  REQUIRE(inserted == std::vector<bool>{false});
+
+  Database other(path);
+  {
+    Statement checkpoint(other, "PRAGMA wal_checkpoint(TRUNCATE)");
+    REQUIRE(checkpoint.step());
+    CHECK(checkpoint.column_int(0) == 0);  // busy: 0, no reader holds the WAL
+  }
+  other.exec_or_throw("CREATE TABLE maintenance_note (text TEXT)");
+  auto error = kiosk::test::commit_presses(store, {row("d1", 2, 2000)}, inserted);
+  CHECK(error.value_or("") == "");
+  CHECK(store.press_count() == 2);
+}
+
 TEST_CASE("a re-sent press dated earlier than the stored copy corrects its time; a later one does not") {
   // The first copy waited in the broker while the hub was down: its receive time - age_ms is late.
   kiosk::test::TempDir dir;

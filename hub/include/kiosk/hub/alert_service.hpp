@@ -62,12 +62,16 @@ class AlertService {
   void schedule_tick();
   // Now on the timeline (timers) and on the wall clock as it reads now (on-duty hours).
   EventTime event_time() const;
+  // A wall clock behind the stored alerts and presses (no RTC, no NTP yet): the timeline starts at them.
+  void continue_from_stored_times(const std::vector<TrackedAlert>& active);
   void warm_up();
   void run(std::vector<Effect> effects);
   bool publish(const protocol::Alert& alert, Change change);
   void republish_pending();
-  void keep_unqueued(std::vector<WebhookPost> posts);
-  void queue_unqueued_posts();
+  // An alert change the database refused, and its webhook posts: kept, then stored on a later
+  // write or tick (store_what_waits), so the record catches up once the database takes writes.
+  void keep_unstored(std::vector<Effect> persists, std::vector<WebhookPost> posts);
+  void store_what_waits();
   void reject_ack(const std::string& reason, const std::string& detail);
   std::string display_name(const std::string& location) const;
   // The machine and the detectors run on timeline_; what leaves the service is on the wall clock.
@@ -87,8 +91,10 @@ class AlertService {
   WebhookSender webhooks_;
   boost::asio::steady_timer tick_timer_;
   std::map<std::string, protocol::Alert> unpublished_;  // by location: the last state the broker has not taken
-  // Webhook posts whose alert change could not be stored (disk full, database locked): kept here
-  // and queued on a later tick, so a manager is still told once the database takes writes again.
+  // Alert changes and webhook posts the database refused (disk full, database locked): kept here
+  // and stored on a later write or tick, so the record is right again and a manager is still
+  // told once the database takes writes again.
+  std::vector<Effect> unstored_;
   std::vector<WebhookPost> unqueued_posts_;
   bool was_connected_ = false;
   std::map<std::string, SteadyTime> reject_logged_;

@@ -55,6 +55,16 @@ class Timeline {
     return wall_ + std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - steady_);
   }
   std::chrono::milliseconds offset() const { return clock_.wall_now() - now(); }
+  // Moves the timeline forward to `t` if it is behind it (never back): a hub restarted on a board
+  // without RTC starts on a stale wall clock, behind the times it stored before. Continuing from
+  // them keeps restored timers (escalation, repeat, resolve) from waiting out the clock's error.
+  // Returns how far it moved.
+  std::chrono::milliseconds not_before(protocol::WallTime t) {
+    const auto behind = t - now();
+    if (behind.count() <= 0) return std::chrono::milliseconds{0};
+    wall_ += behind;
+    return behind;
+  }
 
  private:
   const Clock& clock_;

@@ -38,6 +38,9 @@ class Database {
   std::optional<std::string> exec(const std::string& sql);
   void exec_or_throw(const std::string& sql);
   std::string last_error() const;
+  // Statements of this connection that are still stepping (left on a row): each holds a read
+  // transaction open. Zero after every transaction; the debug and sanitizer builds assert it.
+  int busy_statements() const;
 
  private:
   sqlite3* db_ = nullptr;
@@ -76,6 +79,15 @@ class Statement {
  private:
   sqlite3_stmt* stmt_ = nullptr;
   int rc_ = 0;
+};
+
+// Resets a long-lived statement when the scope ends, however it ends. A SELECT left on a row keeps
+// its read transaction open: the WAL can never be checkpointed past it (it grows until the disk
+// is full) and another process's write locks the hub out. Every member statement that returns
+// rows is read under one of these.
+struct ResetAfter {
+  Statement& s;
+  ~ResetAfter() { s.reset(); }
 };
 
 // One schema migration: applied once, in order, inside a transaction.
