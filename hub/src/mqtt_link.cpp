@@ -124,6 +124,9 @@ void MqttLink::stop(std::chrono::milliseconds timeout) {
     return *done;
   };
   auto* client = client_.get();
+  // The last batch is committed: presses arriving from now on stay at the broker for the next
+  // session instead of being acknowledged to it and dropped here.
+  client->pause_inbound();
   if (client->connected()) {
     bool acked = run_step([client, topic = protocol::hub_status_topic(settings_.site)](std::shared_ptr<bool> done) {
       if (!client->publish(topic, hub_status(protocol::DeviceState::offline), 1, true,

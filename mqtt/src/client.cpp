@@ -149,6 +149,8 @@ class Client::Session : public std::enable_shared_from_this<Session> {
     return true;
   }
 
+  void pause_inbound() { inbound_paused_ = true; }
+
   void disconnect(std::function<void()> done) {
     retry_timer_.cancel();
     stopped_ = true;
@@ -313,7 +315,7 @@ class Client::Session : public std::enable_shared_from_this<Session> {
     // PUBACK the whole read before any handler runs: a handler may block (the hub commits to
     // SQLite), and the broker's in-flight window should refill meanwhile. Durability comes from
     // the hub's own end-to-end acks, not from this PUBACK.
-    if (state_ != State::disconnecting) {
+    if (state_ != State::disconnecting && !inbound_paused_) {
       for (const auto& in : batch_)
         if (in.publish && *in.publish && (*in.publish)->qos == 1) encode_puback(queue_, (*in.publish)->packet_id);
       if (!queue_.empty()) flush();
@@ -339,7 +341,7 @@ class Client::Session : public std::enable_shared_from_this<Session> {
       }
       case PacketType::publish: {
         // Closing: leave it unacknowledged at the broker for the next session.
-        if (state_ == State::disconnecting) return;
+        if (state_ == State::disconnecting || inbound_paused_) return;
         const auto& m = *in.publish;
         if (!m) return fail(link, "protocol error: " + m.error().message());
         if (handlers_.message)
@@ -509,6 +511,7 @@ class Client::Session : public std::enable_shared_from_this<Session> {
   std::minstd_rand random_;
   std::shared_ptr<Link> link_;
   State state_ = State::idle;
+  bool inbound_paused_ = false;  // pause_inbound(): no PUBACK, no delivery, until destruction
   bool stopped_ = true;
   bool write_busy_ = false;
   bool flush_posted_ = false;
@@ -538,6 +541,7 @@ bool Client::publish(std::string_view topic, std::string_view payload, int qos, 
 
 void Client::flush() { session_->flush_now(); }
 void Client::disconnect(std::function<void()> done) { session_->disconnect(std::move(done)); }
+void Client::pause_inbound() { session_->pause_inbound(); }
 bool Client::connected() const { return session_->connected(); }
 std::size_t Client::in_flight() const { return session_->in_flight(); }
 const std::string& Client::last_refusal() const { return session_->refusal(); }

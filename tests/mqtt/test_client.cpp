@@ -163,6 +163,41 @@ TEST_CASE("messages published while a persistent session is away arrive after it
   }));
 }
 
+TEST_CASE("messages arriving after pause_inbound are neither taken nor acknowledged: the next session gets them",
+          "[integration]") {
+  // The hub's shutdown: its last batch is committed, then it waits for the broker to take its
+  // offline status. A press arriving meanwhile must stay at the broker, not be acknowledged to it
+  // and dropped.
+  Broker broker;
+  auto o = options_for(broker, "pausing-hub");
+  o.clean_session = false;
+  o.subscriptions = {{"dev/+/press", 1}};
+  MqttProbe probe(broker.url());
+  probe.connect();
+  {
+    Harness first(o);
+    REQUIRE(first.connect());
+    bool acked = false;
+    REQUIRE(first.client->publish("dev/self/press", "0", 1, false, [&](auto e) { acked = !e; }));
+    REQUIRE(first.run_until([&] { return acked && first.got("dev/self/press", "0"); }));
+
+    first.client->pause_inbound();
+    REQUIRE(probe.publish("dev/d1/press", "1", 1));
+    // The broker queued d1 to us before it acknowledged the probe, so it reaches us before the
+    // PUBACK of this later publish: once that is in, d1 has been read (and left alone).
+    bool last = false;
+    REQUIRE(first.client->publish("hub/status", "offline", 1, true, [&](auto e) { last = !e; }));
+    REQUIRE(first.run_until([&] { return last; }));
+    CHECK_FALSE(first.got("dev/d1/press", "1"));
+    bool closed = false;
+    first.client->disconnect([&] { closed = true; });
+    REQUIRE(first.run_until([&] { return closed; }));
+  }
+  Harness second(o);
+  REQUIRE(second.connect());
+  REQUIRE(second.run_until([&] { return second.got("dev/d1/press", "1"); }));
+}
+
 TEST_CASE("the MQTT client hands over an oversized QoS 1 message truncated, acknowledges it once and does not get it "
           "again",
           "[integration]") {

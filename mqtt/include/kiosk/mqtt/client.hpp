@@ -96,6 +96,10 @@ class Client {
   void flush();
   // Sends DISCONNECT after everything queued, closes, stops reconnecting; `done` when closed.
   void disconnect(std::function<void()> done = {});
+  // From now on incoming PUBLISHes are neither acknowledged nor delivered: they stay at the broker
+  // for the next session (clean_session false), as while disconnecting. For a last publish before
+  // disconnect(): messages that arrive while its PUBACK is awaited are not taken and then dropped.
+  void pause_inbound();
   bool connected() const;
   std::size_t in_flight() const;  // QoS 1 publishes awaiting PUBACK
   const std::string& last_refusal() const;
