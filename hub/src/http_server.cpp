@@ -42,12 +42,7 @@ void HttpSession::read() {
   parser_ = std::make_unique<http::request_parser<http::string_body>>();
   parser_->body_limit(64 * 1024);
   parser_->header_limit(16 * 1024);
-  // The timer holds no reference: closing the socket ends the read, and with it the session.
-  request_timer_.expires_after(limits_.request_timeout);
-  request_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
-    if (ec) return;  // cancelled: the request arrived
-    if (auto self = weak.lock()) self->close();
-  });
+  arm_deadline(limits_.request_timeout);
   http::async_read(socket_, buffer_, *parser_, [self = shared_from_this()](boost::beast::error_code ec, std::size_t) {
     self->request_timer_.cancel();
     if (ec) {
@@ -70,15 +65,35 @@ void HttpSession::read() {
     HttpRequest req = self->parser_->release();
     self->keep_alive_ = req.keep_alive();
     self->head_ = req.method() == http::verb::head;
-    self->handler_(req, self);
+    self->answered_ = false;
+    try {
+      self->handler_(req, self);
+    } catch (const std::exception& e) {
+      // A database that fails under a query (an I/O error re-reading its schema on a dying card)
+      // must cost this request, not the hub and every terminal's acks with it.
+      if (!self->answered_) self->send(error_response(req, 503, std::string("the hub could not answer: ") + e.what()));
+      else self->close();
+    }
+  });
+}
+
+void HttpSession::arm_deadline(std::chrono::milliseconds limit) {
+  // The timer holds no reference: closing the socket ends the read or write, and with it the session.
+  request_timer_.expires_after(limit);
+  request_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    if (ec) return;  // cancelled: done in time
+    if (auto self = weak.lock()) self->close();
   });
 }
 
 void HttpSession::send(HttpResponse response) {
   if (closed_) return;
+  answered_ = true;
   auto res = std::make_shared<HttpResponse>(std::move(response));
   if (!keep_alive_) res->keep_alive(false);
+  arm_deadline(limits_.write_timeout);
   auto written = [self = shared_from_this(), res](boost::beast::error_code ec, std::size_t) {
+    self->request_timer_.cancel();
     if (ec || !res->keep_alive()) {
       self->close();
       return;
@@ -97,17 +112,24 @@ void HttpSession::send(HttpResponse response) {
 
 void HttpSession::start_events() {
   if (closed_) return;
+  answered_ = true;
   streaming_ = true;
   outbox_.push_back(
       "HTTP/1.1 200 OK\r\nServer: kiosk-hub\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
       "Connection: close\r\n\r\n: kiosk-hub events\n\n");
   streams_.add(weak_from_this());
   write_next_event();
-  // Reading detects the client going away (it sends nothing more).
+  watch_for_close();
+}
+
+void HttpSession::watch_for_close() {
+  // Reading detects the client going away; whatever it sends meanwhile is ignored, and the read
+  // goes on (a stray byte must not end the watch).
   auto buf = std::make_shared<std::array<char, 256>>();
   socket_.async_read_some(boost::asio::buffer(*buf), [self = shared_from_this(), buf](boost::system::error_code ec,
                                                                                      std::size_t) {
-    if (ec) self->close();
+    if (ec) return self->close();
+    if (!self->closed_) self->watch_for_close();
   });
 }
 
@@ -124,8 +146,10 @@ void HttpSession::push_event(const std::string& frame) {
 void HttpSession::write_next_event() {
   if (writing_ || outbox_.empty() || closed_) return;
   writing_ = true;
+  arm_deadline(limits_.write_timeout);
   boost::asio::async_write(socket_, boost::asio::buffer(outbox_.front()),
                            [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                             self->request_timer_.cancel();
                              self->writing_ = false;
                              if (ec) {
                                self->close();

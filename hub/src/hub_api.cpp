@@ -1,5 +1,7 @@
 // The hub's HTTP API: health, devices, locations, presses, report, counters, events, metrics and the dashboard.
 // Reads are open (loopback by default, see --open-reads); writes need the bearer token.
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 #include "kiosk/hub/access_token.hpp"
@@ -95,6 +97,15 @@ std::optional<std::string> string_field(const json::object& o, std::string_view 
     return std::nullopt;
   }
   return std::string(v->as_string());
+}
+
+// A location's display name: shown on the dashboard, in kioskctl's tables and in managers' alerts.
+// Control characters would garble (or drive) a technician's terminal.
+std::optional<std::string> check_location_name(const std::string& name) {
+  if (name.empty() || name.size() > 200) return "name: must be 1..200 characters";
+  if (std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+    return "name: must not contain control characters (tabs, newlines, escapes)";
+  return std::nullopt;
 }
 
 // Splits "/api/devices/x/move" into {"api","devices","x","move"}.
@@ -366,6 +377,8 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
       if (auto e = protocol::check_id("id", *id)) return fail(400, e->message());
       auto name = string_field(*body, "name", false, error);
       if (!error.empty()) return fail(400, error);
+      if (name)
+        if (auto e = check_location_name(*name)) return fail(400, *e);
       if (registry_.location(*id)) return fail(409, "location " + *id + " exists");
       LocationRecord l{*id, name.value_or(*id)};
       if (auto e = store_.save_location(l)) return fail(503, *e);
@@ -380,7 +393,7 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
       if (!body) return fail(400, error);
       auto name = string_field(*body, "name", true, error);
       if (!name) return fail(400, error);
-      if (name->empty() || name->size() > 200) return fail(400, "name: must be 1..200 characters");
+      if (auto e = check_location_name(*name)) return fail(400, *e);
       LocationRecord l{seg[1], *name};
       if (auto e = store_.save_location(l)) return fail(503, *e);
       registry_.put_location(l);

@@ -23,7 +23,8 @@ using kiosk::hub::HttpSession;
 
 namespace {
 
-// An HttpServer on 127.0.0.1 with its own io thread; GET /events streams, anything else gets "ok".
+// An HttpServer on 127.0.0.1 with its own io thread; GET /events streams, GET /big gets 32 MB
+// (more than the sockets' buffers hold), anything else gets "ok".
 struct Server {
   boost::asio::io_context io;
   HttpServer server;
@@ -33,6 +34,9 @@ struct Server {
       : server(io, "127.0.0.1", 0,
                [](const HttpRequest& req, std::shared_ptr<HttpSession> s) {
                  if (req.target() == "/events") return s->start_events();
+                 if (req.target() == "/throw") throw std::runtime_error("disk I/O error");
+                 if (req.target() == "/big")
+                   return s->send(kiosk::hub::json_response(req, 200, "\"" + std::string(32 << 20, 'x') + "\""));
                  s->send(kiosk::hub::json_response(req, 200, R"({"ok":true})"));
                },
                limits) {
@@ -121,6 +125,47 @@ TEST_CASE("an event stream outlives the request timeout and gets a ping comment 
   // Still open after several request timeouts: streams are not requests.
   CHECK_THAT(c.read_until(": ping\n\n", closed), Catch::Contains(": ping"));
   CHECK_FALSE(closed);
+}
+
+TEST_CASE("a client that stops reading its answer or its event stream is closed after the write timeout", "[http]") {
+  // One connection allowed: while a stalled client holds it, others are turned away; once the
+  // write timeout closes the stalled one, the next client is served.
+  Server s(HttpLimits{.request_timeout = 5s, .write_timeout = 300ms, .max_sessions = 1});
+  bool closed = false;
+  {
+    Client stalled(s.server.port());
+    stalled.send("GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");  // and never reads
+    CHECK(wait_until([&] {
+      Client next(s.server.port(), 2s);
+      next.send(kGet);
+      return next.read_until(R"({"ok":true})", closed).find("200 OK") != std::string::npos;
+    }, 10s, 50ms));
+  }
+  // An event stream whose client reads nothing while frames pile up: the same. (The last client
+  // above may still hold the one slot for a moment: the server sees its close when it reads.)
+  std::unique_ptr<Client> listener;
+  REQUIRE(wait_until([&] {
+    listener = std::make_unique<Client>(s.server.port(), 2s);
+    listener->send("GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    return listener->read_until("kiosk-hub events", closed).find("text/event-stream") != std::string::npos;
+  }, 10s, 50ms));
+  const std::string frame(1 << 20, 'y');
+  CHECK(wait_until([&] {
+    boost::asio::post(s.io, [&s, frame] { s.server.streams().broadcast("big", "\"" + frame + "\""); });
+    Client next(s.server.port(), 2s);
+    next.send(kGet);
+    return next.read_until(R"({"ok":true})", closed).find("200 OK") != std::string::npos;
+  }, 10s, 50ms));
+}
+
+TEST_CASE("a handler that throws gets its client a 503 with the reason, and the server goes on", "[http]") {
+  Server s(HttpLimits{});
+  Client c(s.server.port());
+  bool closed = false;
+  c.send("GET /throw HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  CHECK_THAT(c.read_until("}", closed), Catch::Contains("503") && Catch::Contains("the hub could not answer: disk I/O error"));
+  c.send(kGet);
+  CHECK_THAT(c.read_until(R"({"ok":true})", closed), Catch::Contains("200 OK"));
 }
 
 TEST_CASE("a body or headers over the limits get 413 and 431 with a reason", "[http]") {

@@ -275,6 +275,13 @@ TEST_CASE("devices are registered, moved and listed with their locations, and ge
   auto locations = v.hub.get_json("/api/locations").as_array();
   REQUIRE(locations.size() == 2);
   CHECK(http_post(v.hub.port(), "/api/locations/spa/rename", R"({"name":"Spa & pool"})", v.hub.token()).status == 200);
+  // Names reach technicians' terminals: no control characters, 1..200 characters, at creation too.
+  auto escape = http_post(v.hub.port(), "/api/locations", R"({"id":"bar","name":"Bar\u001b[2J"})", v.hub.token());
+  CHECK(escape.status == 400);
+  CHECK_THAT(escape.body, Catch::Contains("control characters"));
+  CHECK(http_post(v.hub.port(), "/api/locations", R"({"id":"bar","name":""})", v.hub.token()).status == 400);
+  CHECK(http_post(v.hub.port(), "/api/locations/spa/rename", R"({"name":"Spa\npool"})", v.hub.token()).status == 400);
+  CHECK(http_post(v.hub.port(), "/api/locations", R"({"id":"bar","name":"Bar"})", v.hub.token()).status == 201);
   CHECK(http_post(v.hub.port(), "/api/devices/nope/move", R"({"location":"spa"})", v.hub.token()).status == 404);
   CHECK(http_post(v.hub.port(), "/api/devices", R"({"id":"Bad Id","location":"spa"})", v.hub.token()).status == 400);
   CHECK(http_get(v.hub.port(), "/api/devices/nope").status == 404);

@@ -30,6 +30,9 @@ struct HttpLimits {
   // A request (or, on a kept-alive connection, the next one) must arrive whole within this;
   // idle and trickling clients are closed.
   std::chrono::milliseconds request_timeout{std::chrono::seconds(30)};
+  // An answer, or an event stream's next frame, must be taken by the client within this: one that
+  // stops reading would otherwise hold its connection and the answer's memory for ever.
+  std::chrono::milliseconds write_timeout{std::chrono::seconds(30)};
   // Event streams get a comment line this often: a client gone without a word (a tablet off
   // the Wi-Fi) is noticed when the writes fail, and proxies keep quiet streams open.
   std::chrono::milliseconds ping_interval{std::chrono::seconds(20)};
@@ -58,6 +61,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
  private:
   void read();
   void write_next_event();
+  void watch_for_close();
+  // request_timer_ bounds whichever is under way: reading a request or writing an answer/frame.
+  void arm_deadline(std::chrono::milliseconds limit);
 
   boost::asio::ip::tcp::socket socket_;
   HttpHandler& handler_;
@@ -68,6 +74,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::unique_ptr<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   bool keep_alive_ = false;
   bool head_ = false;  // the request was HEAD: the answer goes without its body
+  bool answered_ = false;  // send() or start_events() was called for the current request
   bool streaming_ = false;
   bool writing_ = false;
   bool closed_ = false;
