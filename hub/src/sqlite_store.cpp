@@ -634,15 +634,23 @@ std::optional<std::string> SqliteStore::save_runtime(const std::vector<DeviceRec
   });
 }
 
-std::vector<PressRecord> SqliteStore::presses(const PressQuery& q) {
+std::string presses_sql(const PressQuery& q) {
   std::string sql =
       "SELECT device, seq, location, button, rating, scale, flags, pressed_at_ms, received_at_ms FROM presses "
       "WHERE site = ?1";
   if (q.device) sql += " AND device = ?2";
   if (q.location) sql += " AND location = ?3";
-  if (q.since) sql += " AND pressed_at_ms >= ?4";
-  sql += " ORDER BY pressed_at_ms DESC, id DESC LIMIT ?5";
-  Statement s(db_, sql);
+  // One device's presses come from its own index (site, device, seq) and are sorted: walking the
+  // time index newest first and skipping other devices read the whole table for a quiet device
+  // (0.7 s at 2 million presses, on the hub's only thread). "+" keeps the time index out.
+  const std::string time = q.device ? "+pressed_at_ms" : "pressed_at_ms";
+  if (q.since) sql += " AND " + time + " >= ?4";
+  sql += " ORDER BY " + time + " DESC, id DESC LIMIT ?5";
+  return sql;
+}
+
+std::vector<PressRecord> SqliteStore::presses(const PressQuery& q) {
+  Statement s(db_, presses_sql(q));
   s.bind(1, site_);
   if (q.device) s.bind(2, *q.device);
   if (q.location) s.bind(3, *q.location);

@@ -119,6 +119,20 @@ TEST_CASE("a re-sent press dated earlier than the stored copy corrects its time;
   CHECK(stored[0].received_at_ms == 50'010);  // when the hub first had it
 }
 
+TEST_CASE("one device's recent presses are read from its own index, not by walking every press newest first") {
+  kiosk::test::TempDir dir;
+  SqliteStore store((dir / "plan.db").string(), "s");
+  const auto plan = [&](const PressQuery& q) {
+    Statement s(store.database(), "EXPLAIN QUERY PLAN " + presses_sql(q));
+    std::string text;
+    while (s.step()) text += s.column_text(3) + "\n";
+    return text;
+  };
+  CHECK_THAT(plan(PressQuery{.device = "d1"}), Catch::Contains("(site=? AND device=?)"));
+  CHECK_THAT(plan(PressQuery{.device = "d1", .since = from_ms(1000)}), Catch::Contains("(site=? AND device=?)"));
+  CHECK_THAT(plan(PressQuery{}), Catch::Contains("presses_by_time"));
+}
+
 TEST_CASE("recent presses are listed newest first with filters") {
   kiosk::test::TempDir dir;
   SqliteStore store((dir / "q.db").string(), "s");

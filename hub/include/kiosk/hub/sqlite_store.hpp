@@ -102,6 +102,10 @@ int schema_version(Database& db);
 // Applies pending migrations up to `up_to` (default: all). Applying twice is a no-op.
 void migrate(Database& db, int up_to = -1);
 
+// The query behind SqliteStore::presses (parameters ?1 site, ?2 device, ?3 location, ?4 since,
+// ?5 limit, each only when the query has it); public for its query-plan test.
+std::string presses_sql(const PressQuery& q);
+
 class SqliteStore {
  public:
   SqliteStore(const std::string& path, std::string site);
