@@ -28,6 +28,19 @@ std::string alert_settings(const std::string& contacts = "[]", const std::string
 
 json::object payload_of(const Message& m) { return json::parse(m.payload).as_object(); }
 
+// A second connection to the hub's database, as another process (or a full disk) would touch it.
+struct SideDoor {
+  sqlite3* db = nullptr;
+  explicit SideDoor(const std::filesystem::path& path) { REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK); }
+  ~SideDoor() { sqlite3_close(db); }
+  SideDoor(const SideDoor&) = delete;
+  SideDoor& operator=(const SideDoor&) = delete;
+  void exec(const char* sql) {
+    INFO(sql);
+    REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+  }
+};
+
 bool is_alert(const Message& m, const std::string& topic, const std::string& state) {
   return m.topic == topic && payload_of(m).at("state").as_string() == state;
 }
@@ -474,12 +487,8 @@ TEST_CASE("webhook posts of an alert change the database refused wait in memory 
   Venue v(alert_settings(R"([{"id": "alice", "webhook": ")" + server.url("/alice") + R"("}])"));
   auto& hub = *v.hub;
   // From now on the database refuses webhook posts, as a full disk would refuse any write.
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open((v.dir / "data" / "hub.db").c_str(), &db) == SQLITE_OK);
-  const auto exec = [&](const char* sql) {
-    INFO(sql);
-    REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
-  };
+  SideDoor side(v.dir / "data" / "hub.db");
+  const auto exec = [&](const char* sql) { side.exec(sql); };
   exec("CREATE TRIGGER refuse BEFORE INSERT ON webhook_queue BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END");
   MqttProbe manager(v.broker.url());
   manager.connect();
@@ -496,19 +505,15 @@ TEST_CASE("webhook posts of an alert change the database refused wait in memory 
   REQUIRE(wait_until([&] { return server.count("/alice") == 1; }));
   CHECK(json::parse(server.requests().back().body).at("event").as_string() == "opened");
   CHECK(metrics().find("kiosk_webhook_posts_unqueued 0") != std::string::npos);
-  sqlite3_close(db);
 }
 
 TEST_CASE("alert changes the database refused are stored once it takes writes: an ack is not lost to a full disk",
           "[integration]") {
   Venue v(alert_settings());
   auto& hub = *v.hub;
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open((v.dir / "data" / "hub.db").c_str(), &db) == SQLITE_OK);
-  const auto exec = [&](const char* sql) {
-    INFO(sql);
-    REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
-  };
+  SideDoor side(v.dir / "data" / "hub.db");
+  const auto exec = [&](const char* sql) { side.exec(sql); };
+  sqlite3* db = side.db;
   const auto stored_state = [&]() -> std::string {
     sqlite3_stmt* s = nullptr;
     REQUIRE(sqlite3_prepare_v2(db, "SELECT state, (SELECT COUNT(*) FROM alert_history WHERE alert_id = 'a-000001') "
@@ -531,7 +536,6 @@ TEST_CASE("alert changes the database refused are stored once it takes writes: a
   exec("DROP TRIGGER refuse");
   CHECK(wait_until([&] { return stored_state() == "acked after 2 changes"; }));
   CHECK(http_get(hub.port(), "/metrics").body.find("kiosk_alert_changes_unstored 0") != std::string::npos);
-  sqlite3_close(db);
 }
 
 TEST_CASE("ratings a terminal could not date open no alert, and its call for a manager still pages", "[integration]") {
