@@ -2,7 +2,7 @@
 # Builds the protocol's libFuzzer targets with clang and runs each for a while, seeded from protocol/vectors.
 set -uo pipefail
 
-ALL_TARGETS=(press ack status telemetry config alert alert_ack hub_status topic time)
+ALL_TARGETS=(press ack status telemetry config alert alert_ack hub_status topic time time_zone)
 
 usage() {
   cat <<USAGE
@@ -73,6 +73,14 @@ seed() {
     *) file="$target.json"; field=payload ;;
   esac
   rm -rf "$dir"; mkdir -p "$dir"
+  if [[ $target == time_zone ]]; then  # a few real zones and rules from the tz database
+    local z
+    for z in Europe/Berlin Australia/Lord_Howe America/Santiago Asia/Kolkata UTC; do
+      cp "/usr/share/zoneinfo/$z" "$dir/${z//\//-}" || return 1
+      tail -n 1 "/usr/share/zoneinfo/$z" >"$dir/rule-${z//\//-}"
+    done
+    return 0
+  fi
   local n i
   n="$(jq '.vectors | length' "$root/protocol/vectors/$file")" || return 1
   for ((i = 0; i < n; i++)); do

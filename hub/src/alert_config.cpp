@@ -1,7 +1,9 @@
 // The alert settings file: strict JSON (unknown keys are typos, reported), every key optional.
 //
 // {
-//   "utc_offset_min": 60,            venue local time for duty windows, baselines, reports [0]; a multiple of 15
+//   "time_zone": "Europe/Berlin",    venue local time for duty windows, baselines, reports, with its
+//                                    daylight saving time: a tz database name or a POSIX TZ rule [UTC]
+//   "utc_offset_min": 60,            or a fixed offset instead (no daylight saving time); a multiple of 15
 //   "tick_ms": 1000,                 resolution / repeat / escalation check period [1000]
 //   "repeat_interval_s": 300,        re-notify an unacknowledged alert [300]
 //   "escalate_after_s": 600,         no ack this long: the next escalation level [600]
@@ -220,13 +222,25 @@ std::optional<Error> parse_contact(const json::value& v, const std::string& path
 Result<AlertConfig> parse_root(const json::object& root) {
   AlertConfig c;
   Fields f(root, "");
-  if (auto e = f.duration("utc_offset_min", -14 * 60, 14 * 60, c.utc_offset)) return *e;
+  std::chrono::minutes offset{0};
+  if (auto e = f.duration("utc_offset_min", -14 * 60, 14 * 60, offset)) return *e;
   // Every real time zone is a whole quarter hour from UTC (Nepal +05:45, Chatham +12:45), and the
   // report's 15-minute press slots are whole local quarter hours only for such offsets.
-  if (c.utc_offset.count() % 15 != 0)
+  if (offset.count() % 15 != 0)
     return Error{f.where("utc_offset_min"), "must be a multiple of 15 minutes (e.g. 60, 330, 345), not " +
-                                                std::to_string(c.utc_offset.count())};
-  c.default_detector.baseline.utc_offset = c.utc_offset;
+                                                std::to_string(offset.count())};
+  c.time_zone = TimeZone::fixed(offset);
+  std::string zone_name;
+  if (auto e = f.string("time_zone", zone_name)) return *e;
+  if (root.contains("time_zone")) {
+    if (root.contains("utc_offset_min"))
+      return Error{f.where("time_zone"), "give time_zone or utc_offset_min, not both (time_zone follows daylight "
+                                         "saving time, utc_offset_min is fixed)"};
+    auto zone = load_time_zone(zone_name);
+    if (!zone) return zone.error();
+    c.time_zone = std::move(*zone);
+  }
+  c.default_detector.baseline.time_zone = c.time_zone;
   if (auto e = f.duration("tick_ms", 10, 60000, c.tick)) return *e;
   if (auto e = f.duration("repeat_interval_s", 1, 7 * 86400, c.alert.repeat_interval)) return *e;
   if (auto e = f.duration("escalate_after_s", 1, 7 * 86400, c.alert.escalate_after)) return *e;
@@ -312,8 +326,8 @@ Result<AlertConfig> parse_root(const json::object& root) {
     if (p.backoff_max < p.backoff_initial) p.backoff_max = p.backoff_initial;
   }
   if (auto e = f.unknown_keys()) return *e;
-  // The venue's offset applies to every detector, also those given per location.
-  for (auto& [location, d] : c.detectors) d.baseline.utc_offset = c.utc_offset;
+  // The venue's time zone applies to every detector, also those given per location.
+  for (auto& [location, d] : c.detectors) d.baseline.time_zone = c.time_zone;
   return c;
 }
 

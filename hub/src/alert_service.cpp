@@ -72,7 +72,7 @@ AlertService::AlertService(Hub& hub, AlertConfig config)
       webhooks_(hub.io(), store_, hub.clock(), hub.log(), config_.webhooks),
       tick_timer_(hub.io()) {
   ReportSettings report;
-  report.utc_offset = config_.utc_offset;
+  report.time_zone = config_.time_zone;
   // "bad_max_rating" sets the baseline and the naive detector alike (alert_config.cpp).
   report.bad_max_rating = config_.default_detector.baseline.bad_max_rating;
   for (const auto& [location, d] : config_.detectors) report.bad_max_by_location[location] = d.baseline.bad_max_rating;
@@ -101,7 +101,8 @@ AlertService::AlertService(Hub& hub, AlertConfig config)
   hub_.add_metrics_source([this, alive] { return *alive ? render_metrics() : std::string(); });
   hub_.log().info("alerts", std::to_string(machine_.active_alerts().size()) + " active alerts restored, next id " +
                                 format_alert_id(machine_.next_id()) + ", " + std::to_string(config_.contacts.size()) +
-                                " contacts");
+                                " contacts, venue time " + config_.time_zone.name() + " (" +
+                                utc_offset_name(config_.time_zone.offset_at(hub_.clock().wall_now())) + " now)");
   webhooks_.start();
   schedule_tick();
 }

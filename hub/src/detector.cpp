@@ -66,8 +66,8 @@ double binomial_upper_tail(int k, int n, double p) {
   return std::exp(log_binomial_upper_tail(k, n, p));
 }
 
-int hour_of_week(WallTime t, std::chrono::minutes utc_offset) {
-  const auto local = std::chrono::floor<std::chrono::hours>(t + utc_offset).time_since_epoch().count();
+int hour_of_week(WallTime t, const TimeZone& zone) {
+  const auto local = std::chrono::floor<std::chrono::hours>(zone.local(t)).time_since_epoch().count();
   // 1970-01-01 was a Thursday: shift by three days so that 0 is Monday 00:00.
   const long long h = (local + 72) % 168;
   return static_cast<int>(h < 0 ? h + 168 : h);
@@ -99,7 +99,7 @@ double BaselineDetector::baseline_at(WallTime t) const {
   const double w0 = settings_.prior_weight;
   const double location = (all_.bad + w0 * settings_.prior_bad_share) / (all_.total + w0);
   // The hour itself counts fully, its neighbours half: an hour of week sees little data.
-  const int h = hour_of_week(t, settings_.utc_offset);
+  const int h = hour_of_week(t, settings_.time_zone);
   double bad = 0;
   double total = 0;
   for (int d = -1; d <= 1; ++d) {
@@ -113,7 +113,7 @@ double BaselineDetector::baseline_at(WallTime t) const {
 }
 
 double BaselineDetector::baseline_weight_at(WallTime t) const {
-  const int h = hour_of_week(t, settings_.utc_offset);
+  const int h = hour_of_week(t, settings_.time_zone);
   double total = 0;
   for (int d = -1; d <= 1; ++d)
     total += (d == 0 ? 1.0 : 0.5) * by_hour_[static_cast<std::size_t>((h + d + 168) % 168)].total;
@@ -125,7 +125,7 @@ void BaselineDetector::learn(const Recent& r) {
   const double d_hour = 1.0 - 1.0 / std::max(1.0, settings_.hour_memory_presses);
   all_.bad = all_.bad * d_all + (r.bad ? 1.0 : 0.0);
   all_.total = all_.total * d_all + 1.0;
-  auto& s = by_hour_[static_cast<std::size_t>(hour_of_week(r.at, settings_.utc_offset))];
+  auto& s = by_hour_[static_cast<std::size_t>(hour_of_week(r.at, settings_.time_zone))];
   s.bad = s.bad * d_hour + (r.bad ? 1.0 : 0.0);
   s.total = s.total * d_hour + 1.0;
 }
@@ -154,8 +154,11 @@ double cautious(double p, double weight) {
   return std::clamp(p + std::sqrt(p * (1 - p) / (weight + 1)), kMinBaseline, kMaxBaseline);
 }
 
-long long local_hours(WallTime t, std::chrono::minutes utc_offset) {
-  return std::chrono::floor<std::chrono::hours>(t + utc_offset).time_since_epoch().count();
+// Hours since the epoch on the venue's clock. When the clocks go forward, one local hour has no
+// traffic and is learned as such; when they go back, two hours' presses count as one: once a year
+// each, in the quietest hour of the week.
+long long local_hours(WallTime t, const TimeZone& zone) {
+  return std::chrono::floor<std::chrono::hours>(zone.local(t)).time_since_epoch().count();
 }
 
 // 0..23 an hour of a weekday, 24..47 of a weekend day; from hours since the epoch (local).
@@ -176,7 +179,7 @@ double BaselineDetector::llr_of(bool bad, WallTime at) const {
 std::optional<double> BaselineDetector::usual_bad_per_s(WallTime t) const {
   // The hour itself counts fully, its neighbours (same kind of day) half: smooths the noise of
   // a few presses an hour. Unknown until the hour has been seen twice.
-  const long long local = local_hours(t, settings_.utc_offset);
+  const long long local = local_hours(t, settings_.time_zone);
   const auto smoothed = [](const auto& rates, int slot, int base, int period) -> std::optional<double> {
     if (rates[static_cast<std::size_t>(slot)].hours < 2) return std::nullopt;
     double sum = 0;
@@ -190,7 +193,7 @@ std::optional<double> BaselineDetector::usual_bad_per_s(WallTime t) const {
     }
     return sum / w;
   };
-  const int how = hour_of_week(t, settings_.utc_offset);
+  const int how = hour_of_week(t, settings_.time_zone);
   const int slot = slot_of(local);
   auto learned = smoothed(week_rates_, how, 0, 168);
   if (!learned) learned = smoothed(rates_, slot, slot < 24 ? 0 : 24, 24);
@@ -203,7 +206,7 @@ std::optional<double> BaselineDetector::usual_bad_per_s(WallTime t) const {
 
 void BaselineDetector::advance(WallTime t) {
   if (settings_.spike_rate_ratio <= 1) return;
-  const long long h = local_hours(t, settings_.utc_offset);
+  const long long h = local_hours(t, settings_.time_zone);
   if (!rate_clock_) {
     rate_clock_ = t;
     hour_index_ = h;  // a partial first hour is not learned
@@ -213,9 +216,11 @@ void BaselineDetector::advance(WallTime t) {
   // The bad presses expected at the usual rate, hour by hour (at most a week: runs are shorter).
   WallTime from = std::max(*rate_clock_, t - std::chrono::hours(24 * 7));
   while (from < t) {
-    const WallTime boundary =
-        std::chrono::floor<std::chrono::hours>(from + settings_.utc_offset) + std::chrono::hours(1) - settings_.utc_offset;
-    const WallTime to = std::min(t, boundary);
+    // The next local hour, or the clocks' change if that comes first.
+    const auto& zone = settings_.time_zone;
+    WallTime to = std::min<WallTime>(t, std::chrono::floor<std::chrono::hours>(zone.local(from)) + std::chrono::hours(1) -
+                                  zone.offset_at(from));
+    if (const auto change = zone.next_change(from)) to = std::min(to, *change);
     if (const auto per_s = usual_bad_per_s(from)) expected_bad_ += *per_s * std::chrono::duration<double>(to - from).count();
     from = to;
   }

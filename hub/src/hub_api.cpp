@@ -301,10 +301,10 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
     }
     const auto& settings = report_settings_;
     const auto period = resolve_period(PeriodRequest{param("from"), param("to"), param("days")}, clock_.wall_now(),
-                                       settings.utc_offset);
+                                       settings.time_zone);
     if (!period) return fail(400, period.error().message());
     auto counts =
-        read_press_counts(store_.database(), config_.site, *period, settings.utc_offset, location, settings.call_manager);
+        read_press_counts(store_.database(), config_.site, *period, settings.time_zone, location, settings.call_manager);
     if (!counts) return fail(503, counts.error().message());
     auto alerts = read_alert_times(store_.database(), config_.site, *period, location);
     if (!alerts) return fail(503, alerts.error().message());

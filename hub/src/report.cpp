@@ -18,8 +18,6 @@ using namespace std::chrono;
 using protocol::Error;
 using protocol::Result;
 
-constexpr std::int64_t kMsPerHour = 3'600'000;
-
 bool digits_at(std::string_view s, std::size_t pos, std::size_t n) {
   if (pos + n > s.size()) return false;
   for (std::size_t i = pos; i < pos + n; ++i)
@@ -44,16 +42,16 @@ std::optional<year_month_day> date_at(std::string_view s) {
 // One end of the period: a local date (whole day) or an RFC 3339 time with Z or an offset.
 struct Bound {
   WallTime at;      // the instant; for a date its local midnight
-  bool date = false;
+  std::optional<sys_days> date;  // the local date when the bound was one
 };
 
-Result<Bound> parse_bound(std::string_view text, std::string_view field, minutes utc_offset) {
+Result<Bound> parse_bound(std::string_view text, std::string_view field, const TimeZone& zone) {
   const auto fail = [&](std::string why) { return Error{std::string(field), std::move(why)}; };
   const std::string q = "\"" + std::string(text) + "\"";
   const auto date = text.size() >= 10 ? date_at(text) : std::nullopt;
   if (!date) return fail(q + " is not a date (YYYY-MM-DD) or an RFC 3339 time (YYYY-MM-DDTHH:MM:SSZ)");
   const auto midnight = time_point_cast<milliseconds>(sys_days{*date});
-  if (text.size() == 10) return Bound{midnight - utc_offset, true};
+  if (text.size() == 10) return Bound{zone.from_local(midnight), sys_days{*date}};
   // YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)
   if ((text[10] != 'T' && text[10] != 't' && text[10] != ' ') || !digits_at(text, 11, 2) || text.size() < 19 ||
       text[13] != ':' || !digits_at(text, 14, 2) || text[16] != ':' || !digits_at(text, 17, 2))
@@ -69,23 +67,25 @@ Result<Bound> parse_bound(std::string_view text, std::string_view field, minutes
     if (n == 0) return fail(q + " has a '.' without digits");
     for (; n < 3; ++n) ms *= 10;
   }
-  minutes zone{0};
+  minutes offset{0};
   const auto rest = text.substr(i);
   if (rest == "Z" || rest == "z") {
   } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && digits_at(rest, 1, 2) && rest[3] == ':' &&
              digits_at(rest, 4, 2) && number_at(rest, 1, 2) <= 23 && number_at(rest, 4, 2) <= 59) {
-    zone = minutes{number_at(rest, 1, 2) * 60 + number_at(rest, 4, 2)};
-    if (rest[0] == '-') zone = -zone;
+    offset = minutes{number_at(rest, 1, 2) * 60 + number_at(rest, 4, 2)};
+    if (rest[0] == '-') offset = -offset;
   } else {
     return fail(q + " needs a time zone: Z or an offset such as +01:00");
   }
-  const auto t = midnight + hours{h} + minutes{m} + seconds{s} + milliseconds{ms} - zone;
-  return Bound{t, false};
+  const auto t = midnight + hours{h} + minutes{m} + seconds{s} + milliseconds{ms} - offset;
+  return Bound{t, std::nullopt};
 }
 
-WallTime local_day_start(WallTime t, minutes utc_offset) {
-  return time_point_cast<milliseconds>(floor<days>(t + utc_offset)) - utc_offset;
-}
+// The venue's date at t.
+sys_days local_date(WallTime t, const TimeZone& zone) { return floor<days>(zone.local(t)); }
+
+// When the venue's day `d` starts (not always 24 h after the last: the clocks change).
+WallTime day_start(sys_days d, const TimeZone& zone) { return zone.from_local(time_point_cast<milliseconds>(d)); }
 
 std::string date_text(std::int64_t days_since_epoch) { return protocol::format_date(WallTime{days{days_since_epoch}}); }
 
@@ -236,19 +236,9 @@ std::optional<double> median_of(std::vector<double> values) {
   return (lower + upper) / 2;
 }
 
-std::string utc_offset_name(std::chrono::minutes offset) {
-  if (offset.count() == 0) return "UTC";
-  const auto m = std::abs(offset.count());
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "UTC%c%02d:%02d", offset.count() < 0 ? '-' : '+', static_cast<int>(m / 60),
-                static_cast<int>(m % 60));
-  return buf;
-}
+std::string local_time_text(WallTime t, const TimeZone& zone) { return protocol::format_minute(zone.local(t)); }
 
-std::string local_time_text(WallTime t, std::chrono::minutes offset) { return protocol::format_minute(t + offset); }
-
-protocol::Result<ReportPeriod> resolve_period(const PeriodRequest& request, WallTime now,
-                                              std::chrono::minutes utc_offset) {
+protocol::Result<ReportPeriod> resolve_period(const PeriodRequest& request, WallTime now, const TimeZone& zone) {
   using namespace report_detail;
   std::optional<int> days_asked;
   if (request.days) {
@@ -263,16 +253,16 @@ protocol::Result<ReportPeriod> resolve_period(const PeriodRequest& request, Wall
     return Error{"days", "give at most two of from, to and days (from and to already fix the period)"};
   std::optional<Bound> from;
   if (request.from) {
-    auto b = parse_bound(*request.from, "from", utc_offset);
+    auto b = parse_bound(*request.from, "from", zone);
     if (!b) return b.error();
     from = *b;
   }
   WallTime to = now;
   if (request.to) {
-    auto b = parse_bound(*request.to, "to", utc_offset);
+    auto b = parse_bound(*request.to, "to", zone);
     if (!b) return b.error();
     // A date as the end includes that day.
-    to = b->date ? b->at + days{1} : b->at;
+    to = b->date ? day_start(*b->date + days{1}, zone) : b->at;
   } else if (from && days_asked) {
     to = from->at + days{*days_asked};
   }
@@ -282,7 +272,7 @@ protocol::Result<ReportPeriod> resolve_period(const PeriodRequest& request, Wall
     p.from = from->at;
   } else {
     const int n = days_asked.value_or(kDefaultReportDays);
-    p.from = local_day_start(to - milliseconds{1}, utc_offset) - days{n - 1};
+    p.from = day_start(local_date(to - milliseconds{1}, zone) - days{n - 1}, zone);
   }
   if (p.from >= p.to)
     return Error{"from", protocol::format_time(p.from) + " is not before to (" + protocol::format_time(p.to) + ")"};
@@ -295,9 +285,8 @@ Report build_report(const ReportPeriod& period, const ReportSettings& settings,
                     const std::map<std::string, std::string>& locations, const std::vector<PressCount>& counts,
                     const std::vector<AlertTimes>& alerts) {
   using namespace report_detail;
-  const auto offset_ms = duration_cast<milliseconds>(settings.utc_offset).count();
-  const auto first_day = floor_div(period.from.time_since_epoch().count() + offset_ms, 24 * kMsPerHour);
-  const auto last_day = floor_div(period.to.time_since_epoch().count() - 1 + offset_ms, 24 * kMsPerHour);
+  const auto first_day = local_date(period.from, settings.time_zone).time_since_epoch().count();
+  const auto last_day = local_date(period.to - milliseconds{1}, settings.time_zone).time_since_epoch().count();
   const Builder blank{settings, first_day, last_day, {}, {}, {}, {}, {}, {}};
   Builder site = blank;
   std::map<std::string, Builder> by_location;
@@ -346,10 +335,11 @@ boost::json::object to_json(const Report& r) {
   json::object o;
   o["from"] = protocol::format_time(r.period.from);
   o["to"] = protocol::format_time(r.period.to);
-  o["time_zone"] = utc_offset_name(r.settings.utc_offset);
-  o["utc_offset_min"] = r.settings.utc_offset.count();
-  o["from_local"] = local_time_text(r.period.from, r.settings.utc_offset);
-  o["to_local"] = local_time_text(r.period.to, r.settings.utc_offset);
+  const auto& zone = r.settings.time_zone;
+  o["time_zone"] = zone.name();
+  o["utc_offset_min"] = duration_cast<minutes>(zone.offset_at(r.period.to)).count();
+  o["from_local"] = local_time_text(r.period.from, zone);
+  o["to_local"] = local_time_text(r.period.to, zone);
   o["bad_rule"] = bad_rule_text(r.settings.bad_max_rating);
   o["score_rule"] = "average of (rating - 1) / (scale - 1) x 100: 0 all worst, 100 all best";
   o["min_hour_presses"] = r.settings.min_hour_presses;

@@ -44,7 +44,7 @@ std::optional<std::string> append_counts(Database& db, const std::string& sql, c
 
 protocol::Result<std::vector<PressCount>> read_press_counts(Database& db, const std::string& site,
                                                             const ReportPeriod& period,
-                                                            std::chrono::minutes utc_offset,
+                                                            const TimeZone& zone,
                                                             const std::optional<std::string>& location,
                                                             const std::vector<CallManagerButton>& call_manager) {
   // Whole 15-minute slots come from press_slots; the partial slots at either end (a period up to
@@ -87,26 +87,33 @@ protocol::Result<std::vector<PressCount>> read_press_counts(Database& db, const 
   std::set<std::pair<std::string, int>> device_buttons;
   for (const auto& b : call_manager)
     if (!b.device.empty()) device_buttons.emplace(b.device, b.button);
-  const std::int64_t from = to_ms(period.from);
-  const std::int64_t to = to_ms(period.to);
-  const std::int64_t first_slot = (from + kSlotMs - 1) / kSlotMs;  // the first whole slot
-  const std::int64_t end_slot = to / kSlotMs;                      // past the last whole slot
-  const auto offset_ms =
-      static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(utc_offset).count());
   std::vector<PressCount> out;
   try {
     std::optional<std::string> error;
-    if (first_slot >= end_slot) {
-      error = append_counts(db, from_presses, site, from, to, offset_ms, location, out);
-    } else {
-      error = append_counts(db, from_presses, site, from, first_slot * kSlotMs, offset_ms, location, out);
-      if (!error) error = append_counts(db, from_slots, site, first_slot, end_slot, offset_ms, location, out);
-      if (!error) error = append_counts(db, from_presses, site, end_slot * kSlotMs, to, offset_ms, location, out);
-    }
-    for (const auto& [device, button] : device_buttons) {
-      if (error) break;
-      const DeviceButton d{device, button};
-      error = append_counts(db, from_device, site, from, to, offset_ms, location, out, &d);
+    // The hours are local, so each stretch between two changes of the clocks is read with its own
+    // offset (a year has at most three); the hour the clocks repeat gets the rows of both.
+    for (WallTime start = period.from; start < period.to && !error;) {
+      const auto change = zone.next_change(start);
+      const WallTime end = change ? std::min(period.to, *change) : period.to;
+      const std::int64_t from = to_ms(start);
+      const std::int64_t to = to_ms(end);
+      const std::int64_t offset_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(zone.offset_at(start)).count();
+      const std::int64_t first_slot = (from + kSlotMs - 1) / kSlotMs;  // the first whole slot
+      const std::int64_t end_slot = to / kSlotMs;                      // past the last whole slot
+      if (first_slot >= end_slot) {
+        error = append_counts(db, from_presses, site, from, to, offset_ms, location, out);
+      } else {
+        error = append_counts(db, from_presses, site, from, first_slot * kSlotMs, offset_ms, location, out);
+        if (!error) error = append_counts(db, from_slots, site, first_slot, end_slot, offset_ms, location, out);
+        if (!error) error = append_counts(db, from_presses, site, end_slot * kSlotMs, to, offset_ms, location, out);
+      }
+      for (const auto& [device, button] : device_buttons) {
+        if (error) break;
+        const DeviceButton d{device, button};
+        error = append_counts(db, from_device, site, from, to, offset_ms, location, out, &d);
+      }
+      start = end;
     }
     if (error) return protocol::Error{"database", *error};
   } catch (const StoreError& e) {

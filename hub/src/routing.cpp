@@ -81,9 +81,9 @@ bool covers(const Contact& c, std::string_view location) {
                      [&](const std::string& l) { return l == "*" || l == location; });
 }
 
-bool on_duty(const Contact& c, WallTime now, std::chrono::minutes utc_offset) {
+bool on_duty(const Contact& c, WallTime now, const TimeZone& zone) {
   if (c.on_duty.empty()) return true;
-  const auto local = now + utc_offset;
+  const auto local = zone.local(now);
   const auto day_start = std::chrono::floor<std::chrono::days>(local);
   const int minute = static_cast<int>(std::chrono::duration_cast<std::chrono::minutes>(local - day_start).count());
   // 1970-01-01 was a Thursday (index 3 when Monday is 0).
@@ -97,19 +97,19 @@ bool on_duty(const Contact& c, WallTime now, std::chrono::minutes utc_offset) {
   });
 }
 
-Routing::Routing(std::vector<Contact> contacts, std::chrono::minutes utc_offset)
-    : contacts_(std::move(contacts)), utc_offset_(utc_offset) {}
+Routing::Routing(std::vector<Contact> contacts, TimeZone zone)
+    : contacts_(std::move(contacts)), zone_(std::move(zone)) {}
 
 Recipients Routing::who_gets(std::string_view location, WallTime now, int level) const {
   std::optional<int> best;
   for (const auto& c : contacts_)
-    if (c.level >= level && covers(c, location) && on_duty(c, now, utc_offset_) && (!best || c.level < *best))
+    if (c.level >= level && covers(c, location) && on_duty(c, now, zone_) && (!best || c.level < *best))
       best = c.level;
   Recipients r;
   if (!best) return r;
   r.level = *best;
   for (const auto& c : contacts_)
-    if (c.level == *best && covers(c, location) && on_duty(c, now, utc_offset_)) r.contacts.push_back(c);
+    if (c.level == *best && covers(c, location) && on_duty(c, now, zone_)) r.contacts.push_back(c);
   return r;
 }
 

@@ -43,7 +43,7 @@ Contact contact(std::string id, int level) {
   return c;
 }
 
-Routing two_levels() { return Routing({contact("alice", 0), contact("bob", 1)}, 0min); }
+Routing two_levels() { return Routing({contact("alice", 0), contact("bob", 1)}, TimeZone()); }
 
 std::size_t count(const std::vector<Effect>& effects, Effect::Kind kind, std::optional<Change> change = {}) {
   return static_cast<std::size_t>(std::count_if(effects.begin(), effects.end(), [&](const Effect& e) {
@@ -148,7 +148,7 @@ TEST_CASE("an unacknowledged alert repeats every repeat interval and escalates a
 }
 
 TEST_CASE("a reminder or an escalation is published again, so managers on MQTT alone hear it too") {
-  AlertMachine m({}, Routing({}, 0min));  // no contacts at all: MQTT is the only way to hear
+  AlertMachine m({}, Routing({}, TimeZone()));  // no contacts at all: MQTT is the only way to hear
   const WallTime t = t0();
   m.on_verdict("spa", "Spa", spike(4, 5), t);
   const auto r = m.tick(t + 5min);

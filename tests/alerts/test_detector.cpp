@@ -76,11 +76,18 @@ TEST_CASE("the beta-binomial tail is the binomial one for a well-known share and
 
 TEST_CASE("hour of week counts from Monday midnight in venue local time") {
   const WallTime mon = kiosk::protocol::parse_time("2026-10-05T00:30:00.000Z").value();
-  CHECK(hour_of_week(mon, 0min) == 0);
-  CHECK(hour_of_week(mon + 10h, 0min) == 10);
-  CHECK(hour_of_week(mon - 1h, 0min) == 167);  // Sunday 23:30
-  CHECK(hour_of_week(mon, 120min) == 2);       // UTC+2
-  CHECK(hour_of_week(mon, -60min) == 167);
+  const TimeZone utc;
+  CHECK(hour_of_week(mon, utc) == 0);
+  CHECK(hour_of_week(mon + 10h, utc) == 10);
+  CHECK(hour_of_week(mon - 1h, utc) == 167);  // Sunday 23:30
+  CHECK(hour_of_week(mon, TimeZone::fixed(120min)) == 2);  // UTC+2
+  CHECK(hour_of_week(mon, TimeZone::fixed(-60min)) == 167);
+  // Daylight saving time: Monday 00:30 is 22:30 UTC in summer, 23:30 UTC in winter.
+  const auto berlin = load_time_zone("Europe/Berlin");
+  REQUIRE(berlin);
+  CHECK(hour_of_week(kiosk::protocol::parse_time("2026-10-18T22:30:00.000Z").value(), *berlin) == 0);
+  CHECK(hour_of_week(kiosk::protocol::parse_time("2026-10-25T23:30:00.000Z").value(), *berlin) == 0);
+  CHECK(hour_of_week(kiosk::protocol::parse_time("2026-10-25T22:30:00.000Z").value(), *berlin) == 167);
 }
 
 TEST_CASE("a lone bad press is no spike") {

@@ -42,16 +42,22 @@ TEST_CASE("a duty schedule is parsed from plain weekly windows and bad ones are 
 
 TEST_CASE("on duty follows the weekly windows in venue local time, including past midnight") {
   const Contact day = person("alice", 0, {"*"}, "mon-fri 08:00-18:00");
-  CHECK(on_duty(day, at("2026-10-05T08:00:00.000Z"), 0min));   // Monday 08:00
-  CHECK_FALSE(on_duty(day, at("2026-10-05T18:00:00.000Z"), 0min));
-  CHECK_FALSE(on_duty(day, at("2026-10-10T09:00:00.000Z"), 0min));  // Saturday
-  CHECK(on_duty(day, at("2026-10-05T06:30:00.000Z"), 120min));       // 08:30 at UTC+2
+  CHECK(on_duty(day, at("2026-10-05T08:00:00.000Z"), TimeZone()));   // Monday 08:00
+  CHECK_FALSE(on_duty(day, at("2026-10-05T18:00:00.000Z"), TimeZone()));
+  CHECK_FALSE(on_duty(day, at("2026-10-10T09:00:00.000Z"), TimeZone()));  // Saturday
+  CHECK(on_duty(day, at("2026-10-05T06:30:00.000Z"), TimeZone::fixed(120min)));       // 08:30 at UTC+2
   const Contact night = person("nina", 0, {"*"}, "fri 22:00-06:00");
-  CHECK(on_duty(night, at("2026-10-09T23:00:00.000Z"), 0min));   // Friday 23:00
-  CHECK(on_duty(night, at("2026-10-10T05:59:00.000Z"), 0min));   // Saturday 05:59
-  CHECK_FALSE(on_duty(night, at("2026-10-10T23:00:00.000Z"), 0min));  // Saturday 23:00
-  CHECK_FALSE(on_duty(night, at("2026-10-09T05:00:00.000Z"), 0min));  // Friday 05:00
-  CHECK(on_duty(Contact{}, at("2026-10-09T05:00:00.000Z"), 0min));    // no schedule: always
+  CHECK(on_duty(night, at("2026-10-09T23:00:00.000Z"), TimeZone()));   // Friday 23:00
+  CHECK(on_duty(night, at("2026-10-10T05:59:00.000Z"), TimeZone()));   // Saturday 05:59
+  CHECK_FALSE(on_duty(night, at("2026-10-10T23:00:00.000Z"), TimeZone()));  // Saturday 23:00
+  CHECK_FALSE(on_duty(night, at("2026-10-09T05:00:00.000Z"), TimeZone()));  // Friday 05:00
+  CHECK(on_duty(Contact{}, at("2026-10-09T05:00:00.000Z"), TimeZone()));    // no schedule: always
+  // With daylight saving time 08:00 is 06:00 UTC in summer and 07:00 UTC in winter.
+  const auto berlin = load_time_zone("Europe/Berlin");
+  REQUIRE(berlin);
+  CHECK(on_duty(day, at("2026-10-23T06:30:00.000Z"), *berlin));        // Friday 08:30 CEST
+  CHECK_FALSE(on_duty(day, at("2026-10-30T06:30:00.000Z"), *berlin));  // Friday 07:30 CET
+  CHECK(on_duty(day, at("2026-10-30T07:30:00.000Z"), *berlin));        // Friday 08:30 CET
 }
 
 TEST_CASE("routing picks the on-duty contacts covering the location and falls back up the chain") {
@@ -59,7 +65,7 @@ TEST_CASE("routing picks the on-duty contacts covering the location and falls ba
                    person("carol", 0, {"spa"}, ""),
                    person("bob", 1, {"*"}, ""),
                    person("gm", 2, {"*"}, "")},
-                  0min);
+                  TimeZone());
   const WallTime monday_10h = at("2026-10-05T10:00:00.000Z");
   const WallTime monday_22h = at("2026-10-05T22:00:00.000Z");
   auto a = r.who_gets("front-desk", monday_10h, 0);

@@ -37,11 +37,11 @@ TEST_CASE("alert settings give detectors per location, contacts with duty hours,
     "webhooks": {"backoff_initial_ms": 200, "backoff_max_ms": 100}
   })");
   REQUIRE(c);
-  CHECK(c->utc_offset == 60min);
+  CHECK(c->time_zone.name() == "UTC+01:00");
   CHECK(c->alert.escalate_after == 120s);
   CHECK(c->detector_for("lobby").kind == DetectorChoice::Kind::baseline);
   CHECK(c->detector_for("lobby").baseline.min_bad == 4);
-  CHECK(c->detector_for("lobby").baseline.utc_offset == 60min);
+  CHECK(c->detector_for("lobby").baseline.time_zone.offset_at(WallTime{}) == 60min);
   CHECK(c->detector_for("bar").kind == DetectorChoice::Kind::naive);
   CHECK(c->detector_for("bar").naive.bad == 5);
   CHECK(c->detector_for("bar").naive.window == 900s);  // inherited from "detector"
@@ -85,6 +85,31 @@ TEST_CASE("alert settings with a mistake are refused with the place and the reas
   CHECK(error(R"({"utc_offset_min": 900})") == "utc_offset_min: 900 is outside -840..840");
   CHECK(parse_alert_config(R"({"utc_offset_min": 345})"));   // Nepal
   CHECK(parse_alert_config(R"({"utc_offset_min": -570})"));  // Marquesas
+  CHECK(error(R"({"time_zone": "Europe/Berln"})").rfind("time_zone: no time zone \"Europe/Berln\"", 0) == 0);
+  CHECK(error(R"({"time_zone": 60})") == "time_zone: must be a string");
+  CHECK(error(R"({"time_zone": "Europe/Berlin", "utc_offset_min": 60})").rfind("time_zone: give time_zone or", 0) == 0);
+}
+
+TEST_CASE("the venue's time zone follows daylight saving time in routing, detectors and reports") {
+  auto c = parse_alert_config(R"({"time_zone": "Europe/Berlin", "detectors": {"bar": {"kind": "baseline"}},
+    "contacts": [{"id": "alice", "on_duty": "mon-fri 08:00-18:00"}]})");
+  REQUIRE(c);
+  CHECK(c->time_zone.name() == "Europe/Berlin");
+  const auto summer = kiosk::protocol::parse_time("2026-07-01T12:00:00.000Z").value();
+  const auto winter = kiosk::protocol::parse_time("2026-12-01T12:00:00.000Z").value();
+  for (const auto* where : {"lobby", "bar"}) {
+    INFO(where);
+    CHECK(c->detector_for(where).baseline.time_zone.offset_at(summer) == 2h);
+    CHECK(c->detector_for(where).baseline.time_zone.offset_at(winter) == 1h);
+  }
+  // 07:30 UTC is 09:30 in summer (on duty) and 08:30 in winter (on duty); 06:30 UTC only in summer.
+  const auto routing = c->routing();
+  CHECK_FALSE(routing.who_gets("lobby", kiosk::protocol::parse_time("2026-07-01T06:30:00.000Z").value(), 0).empty());
+  CHECK(routing.who_gets("lobby", kiosk::protocol::parse_time("2026-12-01T06:30:00.000Z").value(), 0).empty());
+  // A POSIX rule works without the tz database.
+  auto posix = parse_alert_config(R"({"time_zone": "CET-1CEST,M3.5.0,M10.5.0/3"})");
+  REQUIRE(posix);
+  CHECK(posix->time_zone.offset_at(summer) == 2h);
 }
 
 TEST_CASE("webhook URLs are http with a host, an optional port and a path") {
@@ -508,7 +533,7 @@ std::vector<kiosk::protocol::Alert> published(const std::vector<Effect>& effects
 TEST_CASE("a call for a manager on an open alert is published with its reason and paged to whoever holds it") {
   using kiosk::protocol::Severity;
   ManualClock clock;
-  AlertMachine m({}, Routing({person("alice", 0), person("bob", 1)}, 0min));
+  AlertMachine m({}, Routing({person("alice", 0), person("bob", 1)}, TimeZone()));
   // Already critical from ratings: the call changes neither the severity nor the state.
   const auto opened = m.on_verdict("spa", "Spa", ratings_spike(8, 9, Severity::critical), clock.wall_now());
   REQUIRE(told(opened, Change::opened) == std::vector<std::string>{"alice"});
@@ -539,7 +564,7 @@ TEST_CASE("a call for a manager on an open alert is published with its reason an
 TEST_CASE("a call for a manager on an acked alert resolves it and opens a new critical alert that pages again") {
   using kiosk::protocol::Severity;
   ManualClock clock;
-  AlertMachine m({}, Routing({person("alice", 0), person("bob", 1)}, 0min));
+  AlertMachine m({}, Routing({person("alice", 0), person("bob", 1)}, TimeZone()));
   m.on_verdict("spa", "Spa", ratings_spike(4, 5), clock.wall_now());
   clock.advance(1min);
   REQUIRE(m.ack("a-000001", "alice", clock.wall_now()).ok());
@@ -569,7 +594,7 @@ TEST_CASE("on-duty hours are judged on the wall clock as it reads now, timers on
   const WallTime monday = kiosk::protocol::parse_time("2026-10-05T10:00:00.000Z").value();
   const DutyWindow mondays{.first_day = 0, .last_day = 0, .start_min = 0, .end_min = 24 * 60};
   const DutyWindow wednesdays{.first_day = 2, .last_day = 2, .start_min = 0, .end_min = 24 * 60};
-  AlertMachine m({}, Routing({person("alice", 0, {mondays}), person("bob", 0, {wednesdays})}, 0min));
+  AlertMachine m({}, Routing({person("alice", 0, {mondays}), person("bob", 0, {wednesdays})}, TimeZone()));
   // The hub started on a stale Monday; NTP has since stepped the wall clock to Wednesday.
   const WallTime wednesday = monday + 48h;
   const auto opened = m.on_verdict("spa", "Spa", ratings_spike(4, 5), EventTime(monday + 1min, wednesday));

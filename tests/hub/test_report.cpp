@@ -40,15 +40,15 @@ const LocationReport& location(const Report& r, const std::string& id) {
   throw std::logic_error("unreachable");
 }
 
-ReportPeriod period_of(PeriodRequest request, const char* now, minutes offset = minutes{0}) {
-  auto p = resolve_period(request, at(now), offset);
+ReportPeriod period_of(PeriodRequest request, const char* now, const TimeZone& zone = TimeZone()) {
+  auto p = resolve_period(request, at(now), zone);
   INFO((p ? std::string() : p.error().message()));
   REQUIRE(p.ok());
   return *p;
 }
 
 std::string period_error(PeriodRequest request, const char* now = "2026-11-22T14:03:00.000Z") {
-  auto p = resolve_period(request, at(now), minutes{0});
+  auto p = resolve_period(request, at(now), TimeZone());
   REQUIRE_FALSE(p.ok());
   return p.error().message();
 }
@@ -275,7 +275,7 @@ TEST_CASE("worst hours rank hours of day by bad share, only those with enough pr
 
 TEST_CASE("hours and days are the venue's local time when the hub knows its UTC offset") {
   ReportSettings settings;
-  settings.utc_offset = minutes{60};
+  settings.time_zone = TimeZone::fixed(minutes{60});
   // 23:30 UTC on the 17th is 00:30 on the 18th at UTC+01:00.
   const auto local_hour = (to_ms(at("2026-11-17T23:30:00.000Z")) + kHourMs) / kHourMs;
   const ReportPeriod period{at("2026-11-16T23:00:00.000Z"), at("2026-11-18T23:00:00.000Z")};  // two local days
@@ -293,8 +293,7 @@ TEST_CASE("hours and days are the venue's local time when the hub knows its UTC 
   CHECK(j.at("time_zone") == "UTC+01:00");
   CHECK(j.at("from_local") == "2026-11-17 00:00");
   CHECK(j.at("to_local") == "2026-11-19 00:00");
-  CHECK(utc_offset_name(minutes{-210}) == "UTC-03:30");
-  CHECK(utc_offset_name(minutes{0}) == "UTC");
+  CHECK(j.at("utc_offset_min") == 60);
 }
 
 TEST_CASE("the default period is the last 7 local days, today so far included") {
@@ -302,14 +301,14 @@ TEST_CASE("the default period is the last 7 local days, today so far included") 
   CHECK(p.from == at("2026-11-16T00:00:00.000Z"));
   CHECK(p.to == at("2026-11-22T14:03:00.000Z"));
   // At UTC+01:00 the local day started at 23:00 UTC.
-  p = period_of({}, "2026-11-22T14:03:00.000Z", minutes{60});
+  p = period_of({}, "2026-11-22T14:03:00.000Z", TimeZone::fixed(minutes{60}));
   CHECK(p.from == at("2026-11-15T23:00:00.000Z"));
   p = period_of({.from = {}, .to = {}, .days = "1"}, "2026-11-22T14:03:00.000Z");
   CHECK(p.from == at("2026-11-22T00:00:00.000Z"));
 }
 
 TEST_CASE("from and to take dates (to includes its day) or RFC 3339 times with Z or an offset") {
-  auto p = period_of({.from = "2026-11-01", .to = "2026-11-07", .days = {}}, "2026-11-22T14:03:00.000Z", minutes{60});
+  auto p = period_of({.from = "2026-11-01", .to = "2026-11-07", .days = {}}, "2026-11-22T14:03:00.000Z", TimeZone::fixed(minutes{60}));
   CHECK(p.from == at("2026-10-31T23:00:00.000Z"));
   CHECK(p.to == at("2026-11-07T23:00:00.000Z"));
   p = period_of({.from = "2026-11-01T08:00:00+01:00", .to = "2026-11-01T10:30:00.5Z", .days = {}}, "2026-11-22T14:03:00.000Z");
@@ -372,7 +371,7 @@ TEST_CASE("the report's SQL counts presses by location and local hour, edges of 
   std::vector<bool> inserted;
   REQUIRE_FALSE(kiosk::test::commit_presses(store, rows, inserted));
   const ReportPeriod period{from_ms(base + 500), from_ms(base + 75 * 60'000)};
-  auto counts = read_press_counts(store.database(), "s", period, minutes{0}, std::nullopt);
+  auto counts = read_press_counts(store.database(), "s", period, TimeZone::fixed(minutes{0}), std::nullopt);
   REQUIRE(counts.ok());
   const auto h10 = base / kHourMs;
   const std::map<Key, std::pair<std::int64_t, std::int64_t>> expected{
@@ -380,13 +379,13 @@ TEST_CASE("the report's SQL counts presses by location and local hour, edges of 
   CHECK(totals(*counts) == expected);
 
   SECTION("one location only") {
-    auto spa = read_press_counts(store.database(), "s", period, minutes{0}, std::string("spa"));
+    auto spa = read_press_counts(store.database(), "s", period, TimeZone::fixed(minutes{0}), std::string("spa"));
     REQUIRE(spa.ok());
     CHECK(totals(*spa) == std::map<Key, std::pair<std::int64_t, std::int64_t>>{{{"spa", h10, 2}, {1, 0}},
                                                                                {{"spa", h10 + 1, 3}, {1, 0}}});
   }
   SECTION("a half-hour UTC offset moves presses to their local hour") {
-    auto local = read_press_counts(store.database(), "s", period, minutes{30}, std::nullopt);
+    auto local = read_press_counts(store.database(), "s", period, TimeZone::fixed(minutes{30}), std::nullopt);
     REQUIRE(local.ok());
     const auto t = totals(*local);
     CHECK(t.at({"lobby", h10, 1}).first == 2);      // 10:30 local
@@ -398,7 +397,7 @@ TEST_CASE("the report's SQL counts presses by location and local hour, edges of 
     auto conflict = press("d1", 3, "lobby", 1, base + 21 * 60'000);          // in a whole slot
     auto early = press("d1", 1, "lobby", 2, base + 5 * 60'000);              // in the partial first slot
     REQUIRE_FALSE(kiosk::test::commit_presses(store, {conflict, conflict, early}, inserted));  // a re-send in the same batch
-    auto after = read_press_counts(store.database(), "s", period, minutes{0}, std::nullopt);
+    auto after = read_press_counts(store.database(), "s", period, TimeZone::fixed(minutes{0}), std::nullopt);
     REQUIRE(after.ok());
     const auto t = totals(*after);
     CHECK(t.at({"lobby", h10, 1}).first == 3);  // the two of 10:00, and the conflict
@@ -409,18 +408,68 @@ TEST_CASE("the report's SQL counts presses by location and local hour, edges of 
     auto resent = press("d1", 3, "lobby", 4, base - 30 * 60'000);  // now 09:30: out of the period
     REQUIRE_FALSE(kiosk::test::commit_presses(store, {resent}, inserted));
     REQUIRE_FALSE(inserted[0]);
-    auto after = read_press_counts(store.database(), "s", period, minutes{0}, std::nullopt);
+    auto after = read_press_counts(store.database(), "s", period, TimeZone::fixed(minutes{0}), std::nullopt);
     REQUIRE(after.ok());
     const auto t = totals(*after);
     const auto moved = t.find({"lobby", h10, 4});
     CHECK((moved == t.end() ? 0 : moved->second.first) == 0);
     // Counted once, at its new time: the re-send itself is not a press.
-    auto earlier = read_press_counts(store.database(), "s", {from_ms(base - kHourMs), from_ms(base)}, minutes{0},
+    auto earlier = read_press_counts(store.database(), "s", {from_ms(base - kHourMs), from_ms(base)}, TimeZone(),
                                      std::nullopt);
     REQUIRE(earlier.ok());
     CHECK(totals(*earlier) == std::map<Key, std::pair<std::int64_t, std::int64_t>>{{{"lobby", h10 - 1, 4}, {1, 0}},
                                                                                    {{"spa", h10 - 1, 3}, {1, 0}}});
   }
+}
+
+TEST_CASE("report days and hours follow the venue's daylight saving time, the repeated hour counted once as local time") {
+  const auto berlin = load_time_zone("Europe/Berlin");
+  REQUIRE(berlin);
+  // The clocks go back at 03:00 CEST on 2026-10-25: that day has 25 hours.
+  auto p = period_of({.from = "2026-10-24", .to = "2026-10-26", .days = {}}, "2026-11-22T14:03:00.000Z", *berlin);
+  CHECK(p.from == at("2026-10-23T22:00:00.000Z"));  // midnight CEST
+  CHECK(p.to == at("2026-10-26T23:00:00.000Z"));    // midnight CET
+  // ... and forward at 02:00 CET on 2026-03-29: two days back from the 30th start at midnight CET.
+  CHECK(period_of({.from = {}, .to = {}, .days = "2"}, "2026-03-30T12:00:00.000Z", *berlin).from ==
+        at("2026-03-28T23:00:00.000Z"));
+
+  kiosk::test::TempDir dir;
+  SqliteStore store((dir / "hub.db").string(), "s");
+  std::vector<PressRecord> rows{
+      press("d1", 1, "lobby", 1, to_ms(at("2026-10-25T00:30:00.000Z"))),  // 02:30 CEST
+      press("d1", 2, "lobby", 4, to_ms(at("2026-10-25T01:30:00.000Z"))),  // 02:30 CET, an hour later
+      press("d1", 3, "lobby", 4, to_ms(at("2026-10-25T22:59:00.000Z"))),  // 23:59 CET on the 25th
+      press("d1", 4, "lobby", 1, to_ms(at("2026-10-25T23:30:00.000Z"))),  // 00:30 CET on the 26th
+      press("d1", 5, "lobby", 1, to_ms(at("2026-10-23T22:10:00.000Z"))),  // 00:10 CEST on the 24th
+  };
+  std::vector<bool> inserted;
+  REQUIRE_FALSE(kiosk::test::commit_presses(store, rows, inserted));
+  auto counts = read_press_counts(store.database(), "s", p, *berlin, std::nullopt);
+  REQUIRE(counts.ok());
+  // Hours since the epoch on Berlin's clock: 02:00 on the 25th holds both 02:30s.
+  const auto local_hour = [](const char* local) { return to_ms(at(local)) / kHourMs; };
+  const auto t = totals(*counts);
+  CHECK(t.at({"lobby", local_hour("2026-10-25T02:00:00.000Z"), 1}).first == 1);
+  CHECK(t.at({"lobby", local_hour("2026-10-25T02:00:00.000Z"), 4}).first == 1);
+  CHECK(t.at({"lobby", local_hour("2026-10-25T23:00:00.000Z"), 4}).first == 1);
+  CHECK(t.at({"lobby", local_hour("2026-10-26T00:00:00.000Z"), 1}).first == 1);
+  CHECK(t.at({"lobby", local_hour("2026-10-24T00:00:00.000Z"), 1}).first == 1);
+  ReportSettings settings;
+  settings.time_zone = *berlin;
+  const auto r = build_report(p, settings, {}, *counts, {});
+  const auto& lobby = location(r, "lobby");
+  REQUIRE(lobby.days.size() == 3);
+  CHECK(lobby.days[0].date == "2026-10-24");
+  CHECK(lobby.days[0].tally.presses == 1);
+  CHECK(lobby.days[1].date == "2026-10-25");
+  CHECK(lobby.days[1].tally.presses == 3);
+  CHECK(lobby.days[2].date == "2026-10-26");
+  CHECK(lobby.days[2].tally.presses == 1);
+  const auto j = to_json(r);
+  CHECK(j.at("time_zone") == "Europe/Berlin");
+  CHECK(j.at("from_local") == "2026-10-24 00:00");
+  CHECK(j.at("to_local") == "2026-10-27 00:00");
+  CHECK(j.at("utc_offset_min") == 60);
 }
 
 TEST_CASE("the report's SQL reads a device's own call button apart, so its presses count as calls for a manager") {
@@ -450,7 +499,7 @@ TEST_CASE("the report's SQL reads a device's own call button apart, so its press
   ReportSettings settings;
   settings.call_manager = {{.location = "*", .device = {}, .button = 5}, {.location = "*", .device = "t-7", .button = 0}};
   const auto report = [&](const std::optional<std::string>& location) {
-    auto counts = read_press_counts(store.database(), "s", period, minutes{0}, location, settings.call_manager);
+    auto counts = read_press_counts(store.database(), "s", period, TimeZone::fixed(minutes{0}), location, settings.call_manager);
     INFO((counts ? std::string() : counts.error().message()));
     REQUIRE(counts.ok());
     return build_report(period, settings, {}, *counts, {});
@@ -537,7 +586,7 @@ TEST_CASE("migration 4 fills the 15-minute press counts from the presses already
   }
   SqliteStore store(path, "s");
   REQUIRE(schema_version(store.database()) == latest_schema_version());
-  auto counts = read_press_counts(store.database(), "s", {from_ms(base), from_ms(base + kHourMs)}, minutes{0}, std::nullopt);
+  auto counts = read_press_counts(store.database(), "s", {from_ms(base), from_ms(base + kHourMs)}, TimeZone(), std::nullopt);
   REQUIRE(counts.ok());
   CHECK(totals(*counts).at({"lobby", base / kHourMs, 1}) == std::pair<std::int64_t, std::int64_t>{5, 1});
 }
@@ -568,11 +617,11 @@ TEST_CASE("report on a week of 1 million presses", "[.perf]") {
   const ReportPeriod period{from_ms(start), from_ms(start + 7 * 24 * kHourMs - 123'456)};  // partial last slot
   for (int run = 0; run < 3; ++run) {
     const auto t0 = steady_clock::now();
-    auto counts = read_press_counts(store.database(), "s", period, minutes{60}, std::nullopt);
+    auto counts = read_press_counts(store.database(), "s", period, TimeZone::fixed(minutes{60}), std::nullopt);
     auto alerts = read_alert_times(store.database(), "s", period, std::nullopt);
     REQUIRE(counts.ok());
     REQUIRE(alerts.ok());
-    const auto report = build_report(period, ReportSettings{.utc_offset = minutes{60}}, {}, *counts, *alerts);
+    const auto report = build_report(period, ReportSettings{.time_zone = TimeZone::fixed(minutes{60})}, {}, *counts, *alerts);
     const auto json = boost::json::serialize(to_json(report));
     const auto ms = duration_cast<microseconds>(steady_clock::now() - t0).count() / 1000.0;
     WARN("report over " << report.site.tally.presses + report.site.tally.repeats << " presses (" << counts->size()
@@ -583,10 +632,10 @@ TEST_CASE("report on a week of 1 million presses", "[.perf]") {
   // apart from the presses: on button 0 every one of d3's 25,000 presses is a call (the worst case),
   // on button 4 none is (the usual case: calls are rare).
   const auto calls_run = [&](CallManagerButton button) {
-    ReportSettings with_calls{.utc_offset = minutes{60}};
+    ReportSettings with_calls{.time_zone = TimeZone::fixed(minutes{60})};
     with_calls.call_manager = {button};
     const auto t0 = steady_clock::now();
-    auto counts = read_press_counts(store.database(), "s", period, minutes{60}, std::nullopt, with_calls.call_manager);
+    auto counts = read_press_counts(store.database(), "s", period, TimeZone::fixed(minutes{60}), std::nullopt, with_calls.call_manager);
     auto alerts = read_alert_times(store.database(), "s", period, std::nullopt);
     REQUIRE(counts.ok());
     REQUIRE(alerts.ok());

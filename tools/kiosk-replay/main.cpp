@@ -40,7 +40,9 @@ void usage(std::ostream& os) {
         "  --baseline-weight W       most presses' worth of trust in the baseline (default 200)\n"
         "  --prior SHARE             site-wide bad share before any data (default 0.10)\n"
         "  --resolve-minutes M       back to normal this long before resolving (default 10)\n"
-        "  --utc-offset-minutes M    venue local time for the hour of week (default 0)\n"
+        "  --time-zone NAME          venue local time for the hour of week: a tz database name\n"
+        "                            (Europe/Berlin) or a POSIX TZ rule (default UTC)\n"
+        "  --utc-offset-minutes M    ... or a fixed offset from UTC\n"
         "\n"
         "Evaluate: scores alert files against the ground truth of kiosk-sim and prints a table:\n"
         "incidents detected (an alert opened at the location between start and end + grace), median\n"
@@ -146,7 +148,11 @@ int main(int argc, char** argv) {
         s.detector.resolve_after = minutes();
         s.naive.resolve_after = s.detector.resolve_after;
       } else if (a == "--utc-offset-minutes") {
-        s.detector.utc_offset = std::chrono::minutes(std::stoi(value()));
+        s.detector.time_zone = TimeZone::fixed(std::chrono::minutes(std::stoi(value())));
+      } else if (a == "--time-zone") {
+        auto zone = load_time_zone(value());
+        if (!zone) return fail_usage("--time-zone: " + zone.error().reason);
+        s.detector.time_zone = std::move(*zone);
       } else if (a == "--evaluate") {
         truth_path = value();
       } else if (a == "--alerts") {

@@ -106,7 +106,7 @@ const std::vector<CommandSpec>& commands() {
        "are not counted. Presses of \"call a manager\" buttons (the alert settings' call_manager) are\n"
        "not ratings: they are counted apart, as calls for a manager. Worst hours: the hours of day\n"
        "with the highest bad share, among those with at least 20 presses. Times are the venue's\n"
-       "(the hub's alert settings, utc_offset_min) or UTC.\n"
+       "(the hub's alert settings: time_zone, with daylight saving time, or utc_offset_min) or UTC.\n"
        "Give at most two of --from, --to and --days.",
        false},
       {{"manager", "add"},

@@ -52,7 +52,7 @@ struct AlertConfig {
   std::map<std::string, DetectorChoice> detectors;  // by location; others use default_detector
   AlertSettings alert;                               // repeat, escalate, update intervals
   std::vector<Contact> contacts;
-  std::chrono::minutes utc_offset{0};  // venue local time, for duty windows and hour-of-week baselines
+  TimeZone time_zone;  // venue local time, for duty windows, hour-of-week baselines and reports
   std::vector<CallManagerButton> call_manager;
   WebhookPolicy webhooks;
   std::chrono::milliseconds tick{1000};  // how often resolution, repeats and escalation are checked
@@ -65,7 +65,7 @@ struct AlertConfig {
 
   const DetectorChoice& detector_for(std::string_view location) const;
   bool is_call_manager(std::string_view device, std::string_view location, int button) const;
-  Routing routing() const { return Routing(contacts, utc_offset); }
+  Routing routing() const { return Routing(contacts, time_zone); }
 };
 
 // Parses the settings file's text; every key is optional (see docs in alert_config.cpp).

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "kiosk/protocol/messages.hpp"
+#include "kiosk/hub/time_zone.hpp"
 #include "kiosk/protocol/time.hpp"
 
 namespace kiosk::hub {
@@ -81,7 +82,7 @@ struct DetectorSettings {
   // baseline plus one standard deviation of that uncertainty, so a new location or a rare hour
   // (fewer presses learned) takes more to be surprising.
   double max_baseline_weight = 200;
-  std::chrono::minutes utc_offset{0};   // venue local time, for the hour of week
+  TimeZone time_zone;  // venue local time, for the hour of week
   std::chrono::seconds resolve_after{std::chrono::minutes(10)};  // back to normal this long
   // "Near baseline": no run in the window has a likelihood ratio over 1 / calm_p.
   double calm_p = 0.05;
@@ -116,7 +117,7 @@ double binomial_upper_tail(int k, int n, double p);
 double log_beta_binomial_upper_tail(int k, int n, double p, double weight);
 
 // 0 = Monday 00:00-00:59 .. 167 = Sunday 23:00-23:59, in the venue's local time.
-int hour_of_week(WallTime t, std::chrono::minutes utc_offset);
+int hour_of_week(WallTime t, const TimeZone& zone);
 
 // One location's detector. Feed presses in time order; call check() from a timer.
 class Detector {

@@ -38,8 +38,7 @@ constexpr int kMaxReportDays = 366;
 
 // Without `from`: the `days` local days ending with the day of `to` (default now), today so far
 // included. With `from` and `days`: `days` x 24 h from `from`. All three: an error.
-protocol::Result<ReportPeriod> resolve_period(const PeriodRequest& request, WallTime now,
-                                              std::chrono::minutes utc_offset);
+protocol::Result<ReportPeriod> resolve_period(const PeriodRequest& request, WallTime now, const TimeZone& zone);
 
 // Presses of one location in one local hour with one (scale, rating, button), as SQL groups them.
 // A row with a device is a breakdown, not more presses: those of its presses that the device-less
@@ -65,7 +64,7 @@ struct AlertTimes {
 };
 
 struct ReportSettings {
-  std::chrono::minutes utc_offset{0};
+  TimeZone time_zone;
   std::optional<int> bad_max_rating;                      // the detector's setting; unset: scale / 2
   std::map<std::string, std::optional<int>> bad_max_by_location;  // per-location detector settings
   // The alert settings' "call a manager" buttons: a guest asking for a manager is not a rating.
@@ -128,8 +127,6 @@ struct Report {
 // Middle value; the mean of the two middle ones for an even count; none when empty.
 std::optional<double> median_of(std::vector<double> values);
 
-// "UTC", "UTC+01:00", "UTC-03:30".
-std::string utc_offset_name(std::chrono::minutes offset);
 // "rating <= 3", or "rating <= scale / 2" when unset.
 std::string bad_rule_text(std::optional<int> bad_max_rating);
 // The bad_max_rating a location's ratings are judged by: its own detector's when it has one (unset
@@ -137,7 +134,7 @@ std::string bad_rule_text(std::optional<int> bad_max_rating);
 std::optional<int> bad_max_for(const ReportSettings& settings, const std::string& location);
 
 // "2026-11-16 08:00" in venue time.
-std::string local_time_text(WallTime t, std::chrono::minutes offset);
+std::string local_time_text(WallTime t, const TimeZone& zone);
 
 // `locations` (id -> display name) are listed even without presses; a location seen only in the
 // rows or alerts is listed too (named by its id).

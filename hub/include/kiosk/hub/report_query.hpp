@@ -17,7 +17,7 @@ namespace kiosk::hub {
 // presses of that button are read apart too (rows with a device: see PressCount).
 protocol::Result<std::vector<PressCount>> read_press_counts(Database& db, const std::string& site,
                                                             const ReportPeriod& period,
-                                                            std::chrono::minutes utc_offset,
+                                                            const TimeZone& zone,
                                                             const std::optional<std::string>& location,
                                                             const std::vector<CallManagerButton>& call_manager = {});
 protocol::Result<std::vector<AlertTimes>> read_alert_times(Database& db, const std::string& site,

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kiosk/protocol/result.hpp"
+#include "kiosk/hub/time_zone.hpp"
 #include "kiosk/protocol/time.hpp"
 
 namespace kiosk::hub {
@@ -38,7 +39,7 @@ struct Contact {
 };
 
 bool covers(const Contact& c, std::string_view location);
-bool on_duty(const Contact& c, WallTime now, std::chrono::minutes utc_offset);
+bool on_duty(const Contact& c, WallTime now, const TimeZone& zone);
 
 struct Recipients {
   int level = -1;  // the escalation level these contacts are at; -1: nobody
@@ -49,7 +50,7 @@ struct Recipients {
 class Routing {
  public:
   Routing() = default;
-  Routing(std::vector<Contact> contacts, std::chrono::minutes utc_offset);
+  Routing(std::vector<Contact> contacts, TimeZone zone);
 
   // The on-duty contacts covering `location` at the lowest escalation level >= `level` that has
   // anyone: when nobody on a level is on duty, the alert goes one level up rather than nowhere.
@@ -59,7 +60,7 @@ class Routing {
 
  private:
   std::vector<Contact> contacts_;
-  std::chrono::minutes utc_offset_{0};
+  TimeZone zone_;
 };
 
 }  // namespace kiosk::hub
