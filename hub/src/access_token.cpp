@@ -13,6 +13,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <boost/asio/ip/address.hpp>
+
 namespace kiosk::hub {
 namespace {
 
@@ -56,6 +58,37 @@ bool bearer_matches(std::string_view header, std::string_view token) {
   for (std::size_t i = 0; i < token.size(); ++i)
     diff |= static_cast<unsigned char>(token[i] ^ (i < given.size() ? given[i] : 0));
   return diff == 0;
+}
+
+bool host_is_ours(std::string_view host, const std::vector<std::string>& names) {
+  if (host.empty()) return true;
+  std::string name;
+  if (host.front() == '[') {  // [v6 address]:port
+    const auto close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    boost::system::error_code ec;
+    boost::asio::ip::make_address_v6(std::string(host.substr(1, close - 1)), ec);
+    return !ec;
+  }
+  const auto colon = host.rfind(':');
+  name = std::string(host.substr(0, colon));
+  if (colon != std::string_view::npos) {
+    const auto port = host.substr(colon + 1);
+    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos) return false;
+  }
+  if (!name.empty() && name.back() == '.') name.pop_back();
+  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  boost::system::error_code ec;
+  boost::asio::ip::make_address_v4(name, ec);
+  if (!ec || name == "localhost") return true;
+  for (const auto& n : names) {
+    if (n.size() != name.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < n.size() && same; ++i)
+      same = std::tolower(static_cast<unsigned char>(n[i])) == name[i];
+    if (same) return true;
+  }
+  return false;
 }
 
 }  // namespace kiosk::hub

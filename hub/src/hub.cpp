@@ -2,6 +2,8 @@
 // periodic persistence of liveness and counters, start-up and graceful shutdown.
 #include "kiosk/hub/hub.hpp"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -21,6 +23,14 @@ std::string make_dir_for(const std::string& file) {
   if (!dir.empty()) std::filesystem::create_directories(dir);
   return file;
 }
+
+// This machine's host name and its mDNS name: what a browser in the venue reaches the hub by.
+std::vector<std::string> own_host_names() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return {};
+  const std::string name(buf);
+  return {name, name + ".local"};
+}
 }  // namespace
 
 Hub::Hub(boost::asio::io_context& io, HubConfig config, const Clock& clock, const Log& log,
@@ -37,6 +47,7 @@ Hub::Hub(boost::asio::io_context& io, HubConfig config, const Clock& clock, cons
             [this](const HttpRequest& req, std::shared_ptr<HttpSession> s) { handle_http(req, std::move(s)); }),
       batch_timer_(io_),
       persist_timer_(io_) {
+  if (config_.http_names.empty()) config_.http_names = own_host_names();
   registry_.load(store_.load_locations(), store_.load_devices(), store_.load_unknown_devices());
   counters_.rejected = store_.load_rejected();
   MqttSettings mqtt{config_.broker_url, config_.effective_client_id(), config_.username, config_.password,

@@ -141,6 +141,14 @@ void Hub::handle_http(const HttpRequest& req, std::shared_ptr<HttpSession> sessi
   bool read = req.method() == http::verb::get || req.method() == http::verb::head;
   if (!read || !config_.open_reads) {
     if (!authorize_write(req, session)) return;
+  } else if (const auto host = req[http::field::host];
+             !host_is_ours(host, config_.http_names) && !bearer_matches(req[http::field::authorization], token_)) {
+    std::string names = "its IP address, localhost";
+    for (const auto& n : config_.http_names) names += ", " + n;
+    session->send(error_response(req, 403, "this hub does not answer to the name '" +
+                                               std::string(host.substr(0, 100)) +
+                                               "' without a token: use " + names + " (or name it with --http-names)"));
+    return;
   }
   // HEAD is answered as GET is (the session leaves the body out).
   const std::string_view method = read ? std::string_view("GET")

@@ -1,6 +1,8 @@
 // Hub settings table: one row per setting drives flags, the config file keys and --help.
 #include "kiosk/hub/hub_config.hpp"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
@@ -47,6 +49,21 @@ std::uint64_t to_number(const std::string& name, const std::string& v, std::uint
 bool to_bool(const std::string& name, const std::string& v) {
   if (const auto on = protocol::parse_switch_word(v)) return *on;
   throw std::invalid_argument("--" + name + ": \"" + v + "\" is not one of " + std::string(protocol::kSwitchWords));
+}
+
+// "hub.local,reception-pc": DNS names of letters, digits, '-' and '.'.
+std::vector<std::string> host_names(const std::string& name, const std::string& v) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= v.size()) {
+    const auto end = std::min(v.find(',', start), v.size());
+    const auto n = v.substr(start, end - start);
+    if (n.empty() || n.size() > 253 || n.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") != std::string::npos)
+      throw std::invalid_argument("--" + name + ": \"" + n + "\" is not a host name (letters, digits, '-' and '.', comma-separated)");
+    out.push_back(n);
+    start = end + 1;
+  }
+  return out;
 }
 
 void set_http(HubConfig& c, const std::string& v) {
@@ -108,6 +125,9 @@ const std::vector<Setting>& settings() {
       {"open-reads", "BOOL", "true",
        "GET requests need no token (the API listens on loopback by default); false: every request needs it",
        [](HubConfig& c, const std::string& v) { c.open_reads = to_bool("open-reads", v); }},
+      {"http-names", "NAME,...", "(host name, host name.local)",
+       "names a browser reaches the hub by, for reads without a token (IP addresses and localhost always work)",
+       [](HubConfig& c, const std::string& v) { c.http_names = host_names("http-names", v); }},
       {"ack-qos", "0|1", "1",
        "QoS of acks to devices; 0 is faster and still safe (an unacked press is re-sent and acked again)",
        [](HubConfig& c, const std::string& v) { c.ack_qos = static_cast<int>(to_number("ack-qos", v, 0, 1)); }},
@@ -215,7 +235,8 @@ std::string help_text() {
   os << "  --help                        this text\n"
         "  --version                     print the version\n\n"
         "HTTP API: reads (GET) are open by default, because the API listens on the loopback unless --http says\n"
-        "otherwise; writes need 'Authorization: Bearer <token>' with the token from --token-file.\n"
+        "otherwise, to requests sent to the hub's IP address, localhost or a name of --http-names; writes need\n"
+        "'Authorization: Bearer <token>' with the token from --token-file.\n"
         "Exit codes: 0 clean shutdown (SIGINT/SIGTERM), 1 failure, 2 usage error.\n";
   return os.str();
 }

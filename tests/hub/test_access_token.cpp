@@ -31,3 +31,23 @@ TEST_CASE("only the exact bearer token authorizes") {
   CHECK_FALSE(bearer_matches("", "abcdef0123456789"));
   CHECK_FALSE(bearer_matches("Bearer ", ""));
 }
+
+TEST_CASE("reads without the token answer to the hub's own names only, not to a page that rebinds its DNS name") {
+  const std::vector<std::string> names{"venue-hub", "venue-hub.local"};
+  CHECK(host_is_ours("127.0.0.1:8080", names));
+  CHECK(host_is_ours("192.168.1.20", names));
+  CHECK(host_is_ours("[::1]:8080", names));
+  CHECK(host_is_ours("localhost:8080", names));
+  CHECK(host_is_ours("LocalHost.", names));
+  CHECK(host_is_ours("venue-hub:8080", names));
+  CHECK(host_is_ours("Venue-Hub.local.:8080", names));
+  CHECK(host_is_ours("", names));  // HTTP/1.0 tools; browsers always send a Host
+  CHECK_FALSE(host_is_ours("attacker.example:8080", names));
+  CHECK_FALSE(host_is_ours("127.0.0.1.attacker.example", names));
+  CHECK_FALSE(host_is_ours("localhost.attacker.example", names));
+  CHECK_FALSE(host_is_ours("venue-hub.attacker.example", names));
+  CHECK_FALSE(host_is_ours("venue-hub:80x", names));
+  CHECK_FALSE(host_is_ours("[::1", names));
+  CHECK_FALSE(host_is_ours("[evil]:8080", names));
+  CHECK_FALSE(host_is_ours("venue-hub", {}));
+}

@@ -343,6 +343,25 @@ TEST_CASE("the dashboard, health and metrics answer without a token", "[integrat
   CHECK(http_get(v.hub.port(), "/api/nothing").status == 404);
 }
 
+TEST_CASE("reads without a token are refused to a name that is not the hub's (DNS rebinding), with the names it answers to",
+          "[integration]") {
+  Venue v;
+  const auto as = [&](const std::string& host, const std::string& token = "") {
+    return kiosk::test::http_request(v.hub.port(), "GET", "/api/devices", "", token, 10s, host);
+  };
+  const auto port = std::to_string(v.hub.port());
+  const auto refused = as("attacker.example:" + port);
+  CHECK(refused.status == 403);
+  CHECK(refused.body.find("does not answer to the name 'attacker.example:" + port + "'") != std::string::npos);
+  CHECK(refused.body.find("localhost") != std::string::npos);
+  CHECK(as("attacker.example:" + port, v.hub.token()).status == 200);  // the token is enough anywhere
+  CHECK(as("localhost:" + port).status == 200);
+  CHECK(as("127.0.0.1:" + port).status == 200);
+  char name[256] = {};
+  REQUIRE(::gethostname(name, sizeof name - 1) == 0);
+  CHECK(as(std::string(name) + ":" + port).status == 200);  // this machine's name, by default
+}
+
 TEST_CASE("HEAD of the event stream gets its header and no stream, and the connection answers the next request",
           "[integration]") {
   Venue v;

@@ -15,7 +15,7 @@ namespace http = boost::beast::http;
 using boost::asio::ip::tcp;
 
 HttpResult http_request(int port, const std::string& method, const std::string& target, const std::string& body,
-                        const std::string& token, std::chrono::milliseconds timeout) {
+                        const std::string& token, std::chrono::milliseconds timeout, const std::string& host) {
   HttpResult result;
   try {
     boost::asio::io_context io;
@@ -23,7 +23,7 @@ HttpResult http_request(int port, const std::string& method, const std::string& 
     stream.expires_after(timeout);
     stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::host, host);
     if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
     if (!body.empty()) req.set(http::field::content_type, "application/json");
     req.body() = body;

@@ -13,10 +13,12 @@ struct HttpResult {
 };
 
 // One request on a fresh connection to 127.0.0.1:port; token empty = no Authorization header.
-// Status 0 when nothing answers within `timeout` (connect, write and read together).
+// Status 0 when nothing answers within `timeout` (connect, write and read together). `host` is
+// the Host header.
 HttpResult http_request(int port, const std::string& method, const std::string& target,
                         const std::string& body = "", const std::string& token = "",
-                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                        std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                        const std::string& host = "127.0.0.1");
 
 inline HttpResult http_get(int port, const std::string& target) { return http_request(port, "GET", target); }
 inline HttpResult http_post(int port, const std::string& target, const std::string& body, const std::string& token) {

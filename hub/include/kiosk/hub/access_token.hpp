@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace kiosk::hub {
 
@@ -12,5 +13,11 @@ std::string load_or_create_token(const std::string& path);
 
 // "Bearer <token>" matches, compared in constant time.
 bool bearer_matches(std::string_view authorization_header, std::string_view token);
+
+// Whether a request without the token was sent to one of the hub's own names: an IP address,
+// "localhost", or one of `names` (case-insensitive; a port and a trailing dot are ignored). A web
+// page that re-points its own DNS name at the hub (DNS rebinding) sends its name, not these.
+// No Host header at all (HTTP/1.0 tools) passes: browsers always send one.
+bool host_is_ours(std::string_view host_header, const std::vector<std::string>& names);
 
 }  // namespace kiosk::hub

@@ -29,8 +29,11 @@ struct HubConfig {
   std::uint32_t batch_window_us = 2000;  // how long a batch waits for company before committing
   std::string register_devices;     // PREFIX:COUNT[:LOCATION], a benchmark/demo shortcut
   std::string alerts_file;          // alert settings (JSON, see alert_config.cpp); empty: no spike alerts
-  bool open_reads = true;
-  int ack_qos = 1;                  // protocol v1 says 1; 0 trades broker-level retries for throughput           // GET requests without a token (documented: loopback by default)
+  bool open_reads = true;           // GET requests without a token (documented: loopback by default)
+  // Host names those requests may be sent to, besides IP addresses and localhost; empty: this
+  // machine's host name and <host name>.local.
+  std::vector<std::string> http_names;
+  int ack_qos = 1;                  // protocol v1 says 1; 0 trades broker-level retries for throughput
 
   std::string effective_client_id() const { return client_id.empty() ? "kiosk-hub-" + site : client_id; }
   std::string effective_token_file() const;
