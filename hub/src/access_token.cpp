@@ -70,6 +70,9 @@ bool host_is_ours(std::string_view host, const std::vector<std::string>& names) 
     boost::asio::ip::make_address_v6(std::string(host.substr(1, close - 1)), ec);
     return !ec;
   }
+  boost::system::error_code v6;
+  boost::asio::ip::make_address_v6(std::string(host), v6);  // a bare IPv6 address is no DNS name
+  if (!v6) return true;
   const auto colon = host.rfind(':');
   name = std::string(host.substr(0, colon));
   if (colon != std::string_view::npos) {

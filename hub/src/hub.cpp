@@ -24,12 +24,16 @@ std::string make_dir_for(const std::string& file) {
   return file;
 }
 
-// This machine's host name and its mDNS name: what a browser in the venue reaches the hub by.
+// This machine's host name, short and full, and its mDNS name: what a browser in the venue
+// reaches the hub by. Names from the router's DNS (hub.fritz.box, hub.lan) are for --http-names.
 std::vector<std::string> own_host_names() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return {};
   const std::string name(buf);
-  return {name, name + ".local"};
+  const std::string short_name = name.substr(0, name.find('.'));
+  std::vector<std::string> names{short_name, short_name + ".local"};
+  if (name != short_name) names.push_back(name);
+  return names;
 }
 }  // namespace
 

@@ -57,7 +57,8 @@ std::vector<std::string> host_names(const std::string& name, const std::string& 
   std::size_t start = 0;
   while (start <= v.size()) {
     const auto end = std::min(v.find(',', start), v.size());
-    const auto n = v.substr(start, end - start);
+    auto n = v.substr(start, end - start);
+    if (n.size() > 1 && n.back() == '.') n.pop_back();  // "hub.lan." is "hub.lan"
     if (n.empty() || n.size() > 253 || n.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") != std::string::npos)
       throw std::invalid_argument("--" + name + ": \"" + n + "\" is not a host name (letters, digits, '-' and '.', comma-separated)");
     out.push_back(n);

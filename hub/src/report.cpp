@@ -264,7 +264,8 @@ protocol::Result<ReportPeriod> resolve_period(const PeriodRequest& request, Wall
     // A date as the end includes that day.
     to = b->date ? day_start(*b->date + days{1}, zone) : b->at;
   } else if (from && days_asked) {
-    to = from->at + days{*days_asked};
+    // From a date: whole local days, 23 or 25 hours long when the clocks change.
+    to = from->date ? day_start(*from->date + days{*days_asked}, zone) : from->at + days{*days_asked};
   }
   ReportPeriod p;
   p.to = to;
@@ -276,7 +277,8 @@ protocol::Result<ReportPeriod> resolve_period(const PeriodRequest& request, Wall
   }
   if (p.from >= p.to)
     return Error{"from", protocol::format_time(p.from) + " is not before to (" + protocol::format_time(p.to) + ")"};
-  if (p.to - p.from > days{kMaxReportDays})
+  // Counted in local days: a period of 366 days with a clock change in it is 366 days and an hour.
+  if (local_date(p.to - milliseconds{1}, zone) - local_date(p.from, zone) >= days{kMaxReportDays})
     return Error{"from", "the period is longer than " + std::to_string(kMaxReportDays) + " days; ask for less"};
   return p;
 }

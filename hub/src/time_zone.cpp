@@ -237,7 +237,7 @@ struct TimeZoneBuilder {
   void follow(const time_zone_detail::PosixRule& r, std::int64_t after_s, int from_year) {
     using namespace time_zone_detail;
     if (!r.dst_s) {
-      change(after_s + 1, r.std_s);
+      if (after_s < std::numeric_limits<std::int64_t>::max()) change(after_s + 1, r.std_s);
       return;
     }
     for (int y = from_year; y <= kLastRuleYear; ++y) {
@@ -346,16 +346,27 @@ std::chrono::seconds TimeZone::offset_at(WallTime t) const {
 }
 
 WallTime TimeZone::from_local(WallTime local) const {
-  // Real offsets are within a day of UTC, and a zone's changes are months apart: the offsets a day
-  // before and a day after are the only candidates.
-  const auto before = offset_at(local - std::chrono::days{1});
-  const auto after = offset_at(local + std::chrono::days{1});
+  if (!rules_) return local;
+  // Offsets are within 26 h of UTC, so every instant whose clock reads `local` is in this window;
+  // each offset in force in it is a candidate (real zones have one or two, months apart).
+  const WallTime lo = local - std::chrono::hours(26);
+  const WallTime hi = local + std::chrono::hours(26);
   std::optional<WallTime> best;
-  for (auto o : {before, after}) {
+  std::optional<WallTime> skipped;  // `local` fell in a gap: as if the clocks had not gone forward
+  auto previous = offset_at(lo);
+  const auto consider = [&](std::chrono::seconds o) {
     const WallTime u = local - o;
     if (offset_at(u) == o && (!best || u < *best)) best = u;
+  };
+  consider(previous);
+  for (auto change = next_change(lo); change && *change <= hi; change = next_change(*change)) {
+    const auto o = offset_at(*change);
+    if (!skipped && o > previous && local >= *change + previous && local < *change + o) skipped = local - previous;
+    consider(o);
+    previous = o;
   }
-  return best ? *best : local - before;
+  if (best) return *best;
+  return skipped ? *skipped : local - offset_at(lo);
 }
 
 std::optional<WallTime> TimeZone::next_change(WallTime t) const {

@@ -37,6 +37,7 @@ TEST_CASE("reads without the token answer to the hub's own names only, not to a 
   CHECK(host_is_ours("127.0.0.1:8080", names));
   CHECK(host_is_ours("192.168.1.20", names));
   CHECK(host_is_ours("[::1]:8080", names));
+  CHECK(host_is_ours("::1", names));  // a bare IPv6 address (no port) is no DNS name either
   CHECK(host_is_ours("localhost:8080", names));
   CHECK(host_is_ours("LocalHost.", names));
   CHECK(host_is_ours("venue-hub:8080", names));

@@ -50,7 +50,7 @@ class ShiftedClock final : public hub::Clock {
   std::atomic<long long> wall_step_ms_{0};
 };
 
-// An HTTP/1.1 server on 127.0.0.1:port that answers every request with `status` and records it.
+// An HTTP/1.1 server on 127.0.0.1:port that records every request and answers it with `status`.
 class HookServer {
  public:
   struct Request {
@@ -158,10 +158,13 @@ class HookServer {
     r.target = in.substr(sp1 + 1, sp2 - sp1 - 1);
     r.body = in.substr(header_end + 4, length);
     if (auto line_end = in.find("\r\n"); line_end < header_end) r.headers = in.substr(line_end + 2, header_end - line_end - 2);
+    {
+      // Recorded before it is answered: a client holding the answer finds its request here.
+      std::lock_guard lock(mutex_);
+      requests_.push_back(std::move(r));
+    }
     std::string out = "HTTP/1.1 " + std::to_string(status_) + " X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     (void)::write(c, out.data(), out.size());
-    std::lock_guard lock(mutex_);
-    requests_.push_back(std::move(r));
   }
 
   PortReservation reserved_;

@@ -52,6 +52,9 @@ TEST_CASE("bad settings are usage errors that say what is wrong") {
   CHECK(port.kind == CommandLine::Kind::usage_error);
   CHECK(port.message.find("--http") != std::string::npos);
   CHECK(parse_command_line({"--site", "s", "--http"}).kind == CommandLine::Kind::usage_error);
+  auto names = parse_command_line({"--site", "s", "--http-names", "hub.lan,,x"});
+  CHECK(names.kind == CommandLine::Kind::usage_error);
+  CHECK(names.message.find("--http-names: \"\" is not a host name") != std::string::npos);
   kiosk::test::TempDir dir;
   std::ofstream(dir / "bad.json") << R"({"nope":1})";
   CHECK(parse_command_line({"--site", "s", "--config", (dir / "bad.json").string()}).kind ==
@@ -67,6 +70,13 @@ TEST_CASE("--help documents every setting with its default") {
                            "--client-id", "--log-level", "--port-file", "--batch-max", "--batch-window-us"})
     CHECK(text.find(flag) != std::string::npos);
   CHECK(text.find("[default: 127.0.0.1:8080]") != std::string::npos);
+}
+
+TEST_CASE("the names a browser reaches the hub by (--http-names) drop a trailing dot") {
+  auto cli = parse_command_line({"--site", "s", "--http-names", "hub.fritz.box.,Reception-PC"});
+  REQUIRE(cli.kind == CommandLine::Kind::run);
+  CHECK(cli.config.http_names == std::vector<std::string>{"hub.fritz.box", "Reception-PC"});
+  CHECK(parse_command_line({"--site", "s"}).config.http_names.empty());  // the hub fills in its own names
 }
 
 TEST_CASE("the broker's certificate must name its host unless tls-verify-host is false") {

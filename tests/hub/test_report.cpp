@@ -432,6 +432,12 @@ TEST_CASE("report days and hours follow the venue's daylight saving time, the re
   // ... and forward at 02:00 CET on 2026-03-29: two days back from the 30th start at midnight CET.
   CHECK(period_of({.from = {}, .to = {}, .days = "2"}, "2026-03-30T12:00:00.000Z", *berlin).from ==
         at("2026-03-28T23:00:00.000Z"));
+  // A week from a date is seven local days, though one of them has 23 hours.
+  CHECK(period_of({.from = "2026-03-23", .to = {}, .days = "7"}, "2026-11-22T14:03:00.000Z", *berlin).to ==
+        at("2026-03-29T22:00:00.000Z"));  // Monday the 30th, 00:00 CEST
+  // 366 local days with a 25-hour day in them are not longer than 366 days.
+  CHECK(period_of({.from = {}, .to = "2026-10-25", .days = "366"}, "2026-11-22T14:03:00.000Z", *berlin).from ==
+        at("2025-10-24T22:00:00.000Z"));
 
   kiosk::test::TempDir dir;
   SqliteStore store((dir / "hub.db").string(), "s");

@@ -121,6 +121,21 @@ TEST_CASE("a local time maps to its instant: the earlier one when the clocks go 
   }
 }
 
+TEST_CASE("every wall clock reading maps back to its first instant, also for rules whose changes are hours apart") {
+  // Not real zones: daylight saving time for 5 hours on January 1st, and for 1 hour a day.
+  for (const char* rule : {"AAA0BBB,J1/0,J1/5", "AAA0BBB-5,0/1,0/2", "CET-1CEST,M3.5.0,M10.5.0/3"}) {
+    auto zone = TimeZone::from_posix(rule);
+    INFO(rule);
+    REQUIRE(zone);
+    int wrong = 0;
+    for (WallTime t = at("2026-12-30T00:00:00.000Z"); t < at("2027-01-03T00:00:00.000Z"); t += minutes{7}) {
+      const auto back = zone->from_local(zone->local(t));
+      if (back > t || zone->local(back) != zone->local(t)) ++wrong;
+    }
+    CHECK(wrong == 0);
+  }
+}
+
 TEST_CASE("southern zones are in daylight saving time over the new year") {
   const auto sydney = zone("Australia/Sydney");
   CHECK(sydney.offset_at(at("2027-01-15T00:00:00.000Z")) == hours{11});

@@ -79,7 +79,7 @@ TEST_CASE("a webhook post that keeps failing holds back neither the contact's ot
   alice.start();
   out.queue("alice", alice, "a-000002", "opened");
   out.queue("bob", bob, "a-000002", "opened");
-  // (The stub records a request once it has answered it: wait for both sides.)
+  // (The sender counts a post delivered once it has the answer: wait for both sides.)
   REQUIRE(run_io_until(out.io, [&] {
     return alice.count() == 1 && bob.count() == 2 && out.sender.counters().delivered == 3;
   }));
@@ -159,7 +159,7 @@ TEST_CASE("each webhook post carries a delivery id, the same on every retry and 
   REQUIRE(run_io_until(out.io, [&] { return out.sender.counters().delivered == 2; }));
   // The queue is empty now; a new post must not get a delivery id a receiver has seen already.
   out.queue("alice", alice, "a-000003", "opened");
-  // (The stub records a request once it has answered it: wait for both sides.)
+  // (The sender counts a post delivered once it has the answer: wait for both sides.)
   REQUIRE(run_io_until(out.io, [&] { return out.sender.counters().delivered == 3 && alice.count() == 4; }));
 
   const auto r = alice.requests();
@@ -195,7 +195,7 @@ TEST_CASE("a contact's post in backoff neither holds back nor spins the sender w
   out.sender.start();
   std::size_t handlers = 0;
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  // (The stub records a request once it has answered it: wait for both sides.)
+  // (The sender counts a post delivered once it has the answer: wait for both sides.)
   while ((out.sender.counters().delivered == 0 || bob.count() == 0) && std::chrono::steady_clock::now() < deadline)
     handlers += out.io.run_one_for(10ms);
   REQUIRE(bob.count() == 1);

@@ -142,7 +142,9 @@ class Session {
     const auto arg = inv_.args.empty() ? std::string("<id>") : inv_.args[0];
     switch (reply.status) {
       case 401:
-      case 403: return "check the API token (--token-file <hub db dir>/hub.token)";
+      case 403:
+        return "check the API token (--token-file <hub db dir>/hub.token), or reach the hub by a name it answers "
+               "to (kiosk-hub --http-names)";
       case 404:
         if (group == "alerts") return "check the alert id (kioskctl alerts)";
         if (group == "location") return "check the id (kioskctl location list)";

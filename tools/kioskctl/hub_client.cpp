@@ -62,7 +62,9 @@ namespace {
 
 template <class Request>
 void add_headers(Request& req, const HubUrl& url, const std::optional<std::string>& token) {
-  req.set(http::field::host, url.host + ":" + url.port);
+  // An IPv6 address goes back into its brackets (RFC 7230 5.4).
+  const bool v6 = url.host.find(':') != std::string::npos;
+  req.set(http::field::host, (v6 ? "[" + url.host + "]" : url.host) + ":" + url.port);
   req.set(http::field::user_agent, "kioskctl/" KIOSK_VERSION);
   if (token) req.set(http::field::authorization, "Bearer " + *token);
 }
