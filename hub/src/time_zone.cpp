@@ -225,6 +225,14 @@ struct TimeZoneBuilder {
   TimeZone::Rules rules;
 
   void change(std::int64_t at_s, std::int32_t offset_s) {
+    // Kept within what a WallTime (ms) holds: zic writes a first change at -2^59 s ("the big
+    // bang"), which only says what held before the table; changes are added in time order.
+    constexpr std::int64_t kFar = std::int64_t{1} << 43;  // about 280,000 years
+    if (at_s > kFar) return;
+    if (at_s < -kFar) {
+      rules.initial_s = offset_s;
+      return;
+    }
     auto& c = rules.changes;
     // Two changes at one instant (the end of one year's all-year daylight saving time and the start
     // of the next): the later one holds.
@@ -319,8 +327,8 @@ protocol::Result<TimeZone> TimeZone::from_tzif(std::string name, std::string_vie
     if (type >= c.type) return fail("a change names local time type " + std::to_string(type) + " of " + std::to_string(c.type));
     auto off = type_offset(type);
     if (!off) return off.error();
-    b.change(at, *off);
     last = at;
+    b.change(at, *off);
   }
   // The footer: "\n" rule "\n", the rule for every instant after the table.
   const auto footer = bytes.substr(data + static_cast<std::size_t>(v2_size));

@@ -227,4 +227,19 @@ TEST_CASE("broken TZif files are refused, never half read") {
   REQUIRE(changes > 0);
   bad_type[h2 + 44 + changes * 8] = static_cast<char>(200);
   CHECK_THAT(refused(bad_type), Catch::Contains("local time type 200"));
+
+  // Changes at the ends of time (zic's "big bang" at -2^59 s, a far-future one) are read without
+  // overflowing a millisecond clock: the first says what held before, the last is beyond reach.
+  std::string far = berlin;
+  const auto put = [&](std::size_t at, std::int64_t v) {
+    for (int k = 7; k >= 0; --k, v >>= 8) far[at + static_cast<std::size_t>(k)] = static_cast<char>(v & 0xff);
+  };
+  put(h2 + 44, -(std::int64_t{1} << 59));
+  put(h2 + 44 + (changes - 1) * 8, std::int64_t{1} << 62);
+  auto zone = TimeZone::from_tzif("far", far);
+  REQUIRE(zone);
+  CHECK(zone->offset_at(at("2026-07-01T00:00:00.000Z")) == hours{2});
+  REQUIRE(zone->next_change(at("2026-07-01T00:00:00.000Z")));
+  CHECK(*zone->next_change(at("2026-07-01T00:00:00.000Z")) == at("2026-10-25T01:00:00.000Z"));
+  CHECK(zone->next_change(at("1800-01-01T00:00:00.000Z")));
 }
