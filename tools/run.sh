@@ -9,14 +9,16 @@ usage() {
 usage: tools/run.sh [--data DIR] [--http-port N] [--mqtt-port N] [--site ID] [--no-traffic]
   Builds what is missing, then starts on 127.0.0.1:
     mosquitto (dynamic-security plugin, anonymous access off, generated secrets)
-    kiosk-hub (database DIR/hub.db, dashboard and API on --http-port)
+    kiosk-hub (database DIR/hub.db, dashboard and API on --http-port, alert settings
+      DIR/hub/alerts.json, made once with this machine's time zone)
     six simulated terminals at three locations, and traffic that presses their buttons
   --data DIR      where the broker, hub and terminals keep their files (default: ./data)
   --http-port N   the hub's dashboard/API port (default 8080)
   --mqtt-port N   the broker's port (default 1883)
   --site ID       the venue's site id (default: the data folder's, else demo)
   --no-traffic    start the terminals but press nothing (press by hand, see the printed hints)
-  Ctrl-C stops everything cleanly; the data folder is kept, so a restart resumes.
+  Ctrl-C stops everything cleanly; the data folder is kept, so a restart resumes. Should the
+  broker or the hub stop on its own, the rest is stopped too and the exit status is 1.
 USAGE
 }
 
@@ -90,8 +92,10 @@ $( [[ $(id -u) -eq 0 ]] && echo "user root" )
 CONF
 
 pids=()
+stopping=0
 cleanup() {
   trap - INT TERM EXIT
+  stopping=1
   echo
   echo "run: stopping"
   for ((i=${#pids[@]}-1; i>=0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null || true; done
@@ -111,9 +115,17 @@ mosquitto -c "$data/broker/mosquitto.conf" >>"$data/logs/mosquitto.log" 2>&1 &
 pids+=($!)
 wait_for "mosquitto" 10 port_busy "$mqtt_port"
 
+# Alert settings, made once: the venue's time zone (this machine's) for on-duty hours, baselines
+# and report days. Contacts, detectors and webhooks go in the same file (hub/src/alert_config.cpp).
+alerts="$data/hub/alerts.json"
+if [[ ! -s $alerts ]]; then
+  zone=$(readlink -f /etc/localtime 2>/dev/null | sed -n 's|^/usr/share/zoneinfo/||p')
+  echo "{\"time_zone\": \"${zone:-UTC}\"}" >"$alerts"
+fi
+
 "$bin/kiosk-hub" --broker "tcp://127.0.0.1:$mqtt_port" --site "$site" --db "$data/hub/hub.db" \
   --http "127.0.0.1:$http_port" --username hub --password-file "$data/broker/hub.password" --dynsec \
-  >>"$data/logs/hub.log" 2>&1 &
+  --alerts "$alerts" >>"$data/logs/hub.log" 2>&1 &
 pids+=($!)
 wait_for "the hub" 20 port_busy "$http_port"
 export KIOSK_TOKEN_FILE="$data/hub/hub.token"
@@ -166,6 +178,7 @@ cat <<INFO
     metrics     http://127.0.0.1:$http_port/metrics
     broker      tcp://127.0.0.1:$mqtt_port (per-device credentials; hub password in $data/broker/hub.password)
     logs        $data/logs/
+    settings    $alerts (venue time zone, contacts, detectors)
   Try:
     echo "press 0" > $data/devices/front-desk-1.fifo      # a guest presses the worst button
     build/bin/kioskctl --hub http://127.0.0.1:$http_port --token-file $KIOSK_TOKEN_FILE device list
@@ -173,4 +186,11 @@ cat <<INFO
   Ctrl-C stops everything.
 
 INFO
-wait "${pids[1]}"
+# Runs until Ctrl-C, or until the broker or the hub stops: then says which, and stops the rest.
+set +e
+wait -n "${pids[0]}" "${pids[1]}"
+status=$?
+[[ $stopping -eq 1 ]] && exit 0  # Ctrl-C: cleanup has stopped everything
+if kill -0 "${pids[0]}" 2>/dev/null; then what="the hub"; log=hub; else what="the broker"; log=mosquitto; fi
+echo "run: $what stopped (exit $status); see $data/logs/$log.log" >&2
+exit 1

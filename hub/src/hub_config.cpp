@@ -238,7 +238,7 @@ std::string help_text() {
         "HTTP API: reads (GET) are open by default, because the API listens on the loopback unless --http says\n"
         "otherwise, to requests sent to the hub's IP address, localhost or a name of --http-names; writes need\n"
         "'Authorization: Bearer <token>' with the token from --token-file.\n"
-        "Exit codes: 0 clean shutdown (SIGINT/SIGTERM), 1 failure, 2 usage error.\n";
+        "Exit codes: 0 clean shutdown (SIGINT/SIGTERM), 1 failure, 2 usage error or a mistake in the --alerts file.\n";
   return os.str();
 }
 

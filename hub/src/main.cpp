@@ -27,6 +27,20 @@ int main(int argc, char** argv) {
       break;
   }
   Log log(parse_log_level(cli.config.log_level));
+  // Alerting is the product: on by default with the documented defaults (retained MQTT alerts,
+  // SSE, HTTP acks); --alerts FILE adds per-location settings, contacts and webhooks. A mistake
+  // in it is a settings error (exit 2, which systemd does not restart into), found before
+  // anything starts.
+  AlertConfig alert_config;
+  if (!cli.config.alerts_file.empty()) {
+    try {
+      alert_config = load_alert_config(cli.config.alerts_file);
+    } catch (const std::exception& e) {  // std::invalid_argument with the reason, by its contract
+      log.error("hub", e.what());
+      std::cerr << "kiosk-hub: " << e.what() << "\n";
+      return 2;
+    }
+  }
   try {
     boost::asio::io_context io(1);
     SystemClock clock;
@@ -37,10 +51,7 @@ int main(int argc, char** argv) {
                                                     log)
                              : make_open_accounts(io);
     Hub hub(io, cli.config, clock, log, std::move(accounts));
-    // Alerting is the product: on by default with the documented defaults (retained MQTT alerts,
-    // SSE, HTTP acks); --alerts FILE adds per-location settings, contacts and webhooks.
-    auto alerts = std::make_unique<AlertService>(hub, c.alerts_file.empty() ? AlertConfig{}
-                                                                             : load_alert_config(c.alerts_file));
+    auto alerts = std::make_unique<AlertService>(hub, std::move(alert_config));
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code ec, int sig) {
       if (ec) return;
