@@ -238,6 +238,14 @@ Result<AlertConfig> parse_root(const json::object& root) {
                                          "saving time, utc_offset_min is fixed)"};
     auto zone = load_time_zone(zone_name);
     if (!zone) return zone.error();
+    // As for utc_offset_min: the report's 15-minute press slots must be whole local quarter hours.
+    const WallTime since_1980{std::chrono::sys_days{std::chrono::year{1980} / 1 / 1}};
+    if (const auto odd = zone->off_quarter_offset_from(since_1980)) {
+      const auto seconds = std::abs(odd->count() % 60);
+      return Error{f.where("time_zone"), "\"" + zone_name + "\" has an offset of " + utc_offset_name(*odd) +
+                                             (seconds ? " and " + std::to_string(seconds) + " s" : std::string()) +
+                                             ", not a whole quarter hour from UTC"};
+    }
     c.time_zone = std::move(*zone);
   }
   c.default_detector.baseline.time_zone = c.time_zone;

@@ -391,6 +391,14 @@ const std::string& TimeZone::name() const {
   return rules_ ? rules_->name : utc;
 }
 
+std::optional<std::chrono::seconds> TimeZone::off_quarter_offset_from(WallTime t) const {
+  const auto off_quarter = [](std::chrono::seconds o) { return o.count() % 900 != 0; };
+  if (const auto now = offset_at(t); off_quarter(now)) return now;
+  for (auto change = next_change(t); change; change = next_change(*change))
+    if (const auto o = offset_at(*change); off_quarter(o)) return o;
+  return std::nullopt;
+}
+
 std::string utc_offset_name(std::chrono::seconds offset) {
   const auto m = std::abs(offset.count()) / 60;
   if (m == 0) return "UTC";

@@ -87,6 +87,12 @@ TEST_CASE("alert settings with a mistake are refused with the place and the reas
   CHECK(parse_alert_config(R"({"utc_offset_min": -570})"));  // Marquesas
   CHECK(error(R"({"time_zone": "Europe/Berln"})").rfind("time_zone: no time zone \"Europe/Berln\"", 0) == 0);
   CHECK(error(R"({"time_zone": 60})") == "time_zone: must be a string");
+  CHECK(error(R"({"time_zone": "<+0520>-5:20"})") ==
+        "time_zone: \"<+0520>-5:20\" has an offset of UTC+05:20, not a whole quarter hour from UTC");
+  CHECK(error(R"({"time_zone": "<+052010>-5:20:10"})") ==
+        "time_zone: \"<+052010>-5:20:10\" has an offset of UTC+05:20 and 10 s, not a whole quarter hour from UTC");
+  CHECK(parse_alert_config(R"({"time_zone": "Asia/Kathmandu"})"));  // +05:45
+  CHECK(parse_alert_config(R"({"time_zone": "Africa/Monrovia"})"));  // -00:44:30 until 1972
   CHECK(error(R"({"time_zone": "Europe/Berlin", "utc_offset_min": 60})").rfind("time_zone: give time_zone or", 0) == 0);
 }
 

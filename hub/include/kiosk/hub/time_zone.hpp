@@ -45,6 +45,8 @@ class TimeZone {
   std::optional<WallTime> next_change(WallTime t) const;
   // "Europe/Berlin", the POSIX rule, or "UTC+01:00".
   const std::string& name() const;
+  // The first offset in force from t on that is not a whole quarter hour (every zone's since 1980).
+  std::optional<std::chrono::seconds> off_quarter_offset_from(WallTime t) const;
 
  private:
   struct Change {
