@@ -92,17 +92,18 @@ $( [[ $(id -u) -eq 0 ]] && echo "user root" )
 CONF
 
 pids=()
-stopping=0
 cleanup() {
   trap - INT TERM EXIT
-  stopping=1
   echo
   echo "run: stopping"
   for ((i=${#pids[@]}-1; i>=0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   echo "run: stopped; data kept in $data"
 }
-trap cleanup INT TERM EXIT
+# Ctrl-C or SIGTERM at any point, also while starting up, stops everything and ends the script.
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+trap cleanup EXIT
 
 wait_for() {  # wait_for <what> <seconds> <command...>
   local what=$1 secs=$2; shift 2
@@ -119,8 +120,12 @@ wait_for "mosquitto" 10 port_busy "$mqtt_port"
 # and report days. Contacts, detectors and webhooks go in the same file (hub/src/alert_config.cpp).
 alerts="$data/hub/alerts.json"
 if [[ ! -s $alerts ]]; then
-  zone=$(readlink -f /etc/localtime 2>/dev/null | sed -n 's|^/usr/share/zoneinfo/||p')
-  echo "{\"time_zone\": \"${zone:-UTC}\"}" >"$alerts"
+  # /etc/localtime links into the tz database; a copied file (containers) leaves /etc/timezone.
+  zone=$(readlink -f /etc/localtime 2>/dev/null | sed -nE 's#^/usr/share/zoneinfo/(posix/|right/)?##p' || true)
+  [[ -n $zone && -f /usr/share/zoneinfo/$zone ]] || zone=$(head -n 1 /etc/timezone 2>/dev/null || true)
+  [[ -n $zone && -f /usr/share/zoneinfo/$zone ]] || zone=UTC
+  echo "{\"time_zone\": \"$zone\"}" >"$alerts"
+  echo "run: venue time zone $zone (this machine's), in $alerts"
 fi
 
 "$bin/kiosk-hub" --broker "tcp://127.0.0.1:$mqtt_port" --site "$site" --db "$data/hub/hub.db" \
@@ -188,9 +193,8 @@ cat <<INFO
 INFO
 # Runs until Ctrl-C, or until the broker or the hub stops: then says which, and stops the rest.
 set +e
-wait -n "${pids[0]}" "${pids[1]}"
+wait -n -p stopped "${pids[0]}" "${pids[1]}"
 status=$?
-[[ $stopping -eq 1 ]] && exit 0  # Ctrl-C: cleanup has stopped everything
-if kill -0 "${pids[0]}" 2>/dev/null; then what="the hub"; log=hub; else what="the broker"; log=mosquitto; fi
+if [[ ${stopped:-} == "${pids[1]}" ]]; then what="the hub"; log=hub; else what="the broker"; log=mosquitto; fi
 echo "run: $what stopped (exit $status); see $data/logs/$log.log" >&2
 exit 1
