@@ -617,6 +617,35 @@ std::vector<fs::path> files_named(const fs::path& dir, const std::string& part) 
   return out;
 }
 
+TEST_CASE("a press that finds the outbox damaged gets the whole refused light before the daemon exits 1",
+          "[integration]") {
+  Broker broker;
+  auto probe = hub_probe(broker);
+  Terminal terminal(broker, {"--lockout-ms", "0", "--debounce-ms", "1"});
+  terminal.press(0);
+  auto first = next_press(*probe);
+  REQUIRE(first);
+  ack(*probe, {first->seq});
+  REQUIRE(wait_until([&] { return terminal.log().find("queued=0\n") != std::string::npos; }));
+  // With the broker away nothing reads the outbox on its own: the press is what finds the damage.
+  broker.stop();
+  REQUIRE(wait_until([&] { return terminal.log().find("warn mqtt:") != std::string::npos; }));
+  damage_presses_table(terminal.outbox_path());
+  terminal.press(1);
+  auto status = terminal.child().wait(10s);
+  const auto log = terminal.log();
+  INFO(log);
+  CHECK(status == 1);
+  const auto refused = log.find("error outbox: press refused, not stored");
+  REQUIRE(refused != std::string::npos);
+  // The guest sees the refused pattern blink, and the light goes out, before the process ends.
+  const auto pattern = log.find("debug led: pattern=refused", refused);
+  REQUIRE(pattern != std::string::npos);
+  const auto blink = log.find("debug led: level=", pattern);
+  CHECK(blink != std::string::npos);
+  CHECK(log.find("debug led: pattern=idle", pattern) != std::string::npos);
+}
+
 TEST_CASE("an outbox damaged while the daemon runs is moved aside by the daemon before it exits 1, and the "
           "restart starts a new outbox",
           "[integration]") {
