@@ -617,15 +617,20 @@ std::vector<fs::path> files_named(const fs::path& dir, const std::string& part) 
   return out;
 }
 
+// One press, played through the hub and acknowledged: the terminal's outbox exists and is empty.
+void press_and_ack(Terminal& terminal, MqttProbe& probe) {
+  terminal.press(0);
+  auto first = next_press(probe);
+  REQUIRE(first);
+  ack(probe, {first->seq});
+}
+
 TEST_CASE("a press that finds the outbox damaged gets the whole refused light before the daemon exits 1",
           "[integration]") {
   Broker broker;
   auto probe = hub_probe(broker);
   Terminal terminal(broker, {"--lockout-ms", "0", "--debounce-ms", "1"});
-  terminal.press(0);
-  auto first = next_press(*probe);
-  REQUIRE(first);
-  ack(*probe, {first->seq});
+  press_and_ack(terminal, *probe);
   REQUIRE(wait_until([&] { return terminal.log().find("queued=0\n") != std::string::npos; }));
   // With the broker away nothing reads the outbox on its own: the press is what finds the damage.
   broker.stop();
@@ -652,10 +657,7 @@ TEST_CASE("an outbox damaged while the daemon runs is moved aside by the daemon 
   Broker broker;
   auto probe = hub_probe(broker);
   Terminal terminal(broker, {"--lockout-ms", "0", "--debounce-ms", "1"});
-  terminal.press(0);
-  auto first = next_press(*probe);
-  REQUIRE(first);
-  ack(*probe, {first->seq});
+  press_and_ack(terminal, *probe);
   damage_presses_table(terminal.outbox_path());
   // A press makes it touch the outbox; it may have found the damage already on its own (a pending
   // read), and then nobody reads the FIFO any more.
