@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <boost/algorithm/string/predicate.hpp>
 #include <boost/asio/ip/address.hpp>
 
 namespace kiosk::hub {
@@ -62,7 +64,6 @@ bool bearer_matches(std::string_view header, std::string_view token) {
 
 bool host_is_ours(std::string_view host, const std::vector<std::string>& names) {
   if (host.empty()) return true;
-  std::string name;
   if (host.front() == '[') {  // [v6 address]:port
     const auto close = host.find(']');
     if (close == std::string_view::npos) return false;
@@ -70,28 +71,19 @@ bool host_is_ours(std::string_view host, const std::vector<std::string>& names) 
     boost::asio::ip::make_address_v6(std::string(host.substr(1, close - 1)), ec);
     return !ec;
   }
-  boost::system::error_code v6;
-  boost::asio::ip::make_address_v6(std::string(host), v6);  // a bare IPv6 address is no DNS name
-  if (!v6) return true;
+  boost::system::error_code ec;
+  boost::asio::ip::make_address_v6(std::string(host), ec);  // a bare IPv6 address is no DNS name
+  if (!ec) return true;
   const auto colon = host.rfind(':');
-  name = std::string(host.substr(0, colon));
+  auto name = host.substr(0, colon);
   if (colon != std::string_view::npos) {
     const auto port = host.substr(colon + 1);
     if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos) return false;
   }
-  if (!name.empty() && name.back() == '.') name.pop_back();
-  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  boost::system::error_code ec;
-  boost::asio::ip::make_address_v4(name, ec);
-  if (!ec || name == "localhost") return true;
-  for (const auto& n : names) {
-    if (n.size() != name.size()) continue;
-    bool same = true;
-    for (std::size_t i = 0; i < n.size() && same; ++i)
-      same = std::tolower(static_cast<unsigned char>(n[i])) == name[i];
-    if (same) return true;
-  }
-  return false;
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  boost::asio::ip::make_address_v4(std::string(name), ec);
+  if (!ec || boost::algorithm::iequals(name, "localhost")) return true;
+  return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return boost::algorithm::iequals(n, name); });
 }
 
 }  // namespace kiosk::hub

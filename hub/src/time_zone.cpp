@@ -345,12 +345,16 @@ protocol::Result<TimeZone> TimeZone::from_tzif(std::string name, std::string_vie
   return b.done();
 }
 
-std::chrono::seconds TimeZone::offset_at(WallTime t) const {
-  if (!rules_) return std::chrono::seconds{0};
+std::vector<TimeZone::Change>::const_iterator TimeZone::first_change_after(WallTime t) const {
   const auto s = std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
   const auto& c = rules_->changes;
-  auto it = std::upper_bound(c.begin(), c.end(), s, [](std::int64_t v, const Change& ch) { return v < ch.at_s; });
-  return std::chrono::seconds{it == c.begin() ? rules_->initial_s : std::prev(it)->offset_s};
+  return std::upper_bound(c.begin(), c.end(), s, [](std::int64_t v, const Change& ch) { return v < ch.at_s; });
+}
+
+std::chrono::seconds TimeZone::offset_at(WallTime t) const {
+  if (!rules_) return std::chrono::seconds{0};
+  const auto it = first_change_after(t);
+  return std::chrono::seconds{it == rules_->changes.begin() ? rules_->initial_s : std::prev(it)->offset_s};
 }
 
 WallTime TimeZone::from_local(WallTime local) const {
@@ -379,10 +383,8 @@ WallTime TimeZone::from_local(WallTime local) const {
 
 std::optional<WallTime> TimeZone::next_change(WallTime t) const {
   if (!rules_) return std::nullopt;
-  const auto s = std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
-  const auto& c = rules_->changes;
-  auto it = std::upper_bound(c.begin(), c.end(), s, [](std::int64_t v, const Change& ch) { return v < ch.at_s; });
-  if (it == c.end()) return std::nullopt;
+  const auto it = first_change_after(t);
+  if (it == rules_->changes.end()) return std::nullopt;
   return WallTime{std::chrono::seconds{it->at_s}};
 }
 

@@ -59,6 +59,8 @@ class TimeZone {
     std::vector<Change> changes;  // by time; every change changes the offset
   };
   explicit TimeZone(std::shared_ptr<const Rules> rules) : rules_(std::move(rules)) {}
+  // The first change after t (rules_ set); changes.end() when none.
+  std::vector<Change>::const_iterator first_change_after(WallTime t) const;
   friend struct TimeZoneBuilder;
 
   std::shared_ptr<const Rules> rules_;  // none: UTC
