@@ -2,7 +2,8 @@
 //
 // {
 //   "time_zone": "Europe/Berlin",    venue local time for duty windows, baselines, reports, with its
-//                                    daylight saving time: a tz database name or a POSIX TZ rule [UTC]
+//                                    daylight saving time: a tz database name or a POSIX TZ rule [UTC];
+//                                    read from $TZDIR or /usr/share/zoneinfo, and again after a tzdata update
 //   "utc_offset_min": 60,            or a fixed offset instead (no daylight saving time); a multiple of 15
 //   "tick_ms": 1000,                 resolution / repeat / escalation check period [1000]
 //   "repeat_interval_s": 300,        re-notify an unacknowledged alert [300]
@@ -236,17 +237,10 @@ Result<AlertConfig> parse_root(const json::object& root) {
     if (root.contains("utc_offset_min"))
       return Error{f.where("time_zone"), "give time_zone or utc_offset_min, not both (time_zone follows daylight "
                                          "saving time, utc_offset_min is fixed)"};
-    auto zone = load_time_zone(zone_name);
+    auto zone = load_venue_time_zone(zone_name);
     if (!zone) return zone.error();
-    // As for utc_offset_min: the report's 15-minute press slots must be whole local quarter hours.
-    const WallTime since_1980{std::chrono::sys_days{std::chrono::year{1980} / 1 / 1}};
-    if (const auto odd = zone->off_quarter_offset_from(since_1980)) {
-      const auto seconds = std::abs(odd->count() % 60);
-      return Error{f.where("time_zone"), "\"" + zone_name + "\" has an offset of " + utc_offset_name(*odd) +
-                                             (seconds ? " and " + std::to_string(seconds) + " s" : std::string()) +
-                                             ", not a whole quarter hour from UTC"};
-    }
     c.time_zone = std::move(*zone);
+    c.time_zone_setting = zone_name;
   }
   c.default_detector.baseline.time_zone = c.time_zone;
   if (auto e = f.duration("tick_ms", 10, 60000, c.tick)) return *e;
@@ -340,6 +334,20 @@ Result<AlertConfig> parse_root(const json::object& root) {
 }
 
 }  // namespace
+
+Result<TimeZone> load_venue_time_zone(std::string_view name, const std::string& zoneinfo) {
+  auto zone = load_time_zone(name, zoneinfo);
+  if (!zone) return zone.error();
+  // As for utc_offset_min: the report's 15-minute press slots must be whole local quarter hours.
+  const WallTime since_1980{std::chrono::sys_days{std::chrono::year{1980} / 1 / 1}};
+  if (const auto odd = zone->off_quarter_offset_from(since_1980)) {
+    const auto seconds = std::abs(odd->count() % 60);
+    return Error{"time_zone", quoted(name, " has an offset of " + utc_offset_name(*odd) +
+                                               (seconds ? " and " + std::to_string(seconds) + " s" : std::string()) +
+                                               ", not a whole quarter hour from UTC")};
+  }
+  return zone;
+}
 
 Result<AlertConfig> parse_alert_config(std::string_view text) {
   json::error_code ec;

@@ -71,13 +71,8 @@ AlertService::AlertService(Hub& hub, AlertConfig config)
       detectors_([this] { return config_.detector_for(making_for_).make(); }),
       webhooks_(hub.io(), store_, hub.clock(), hub.log(), config_.webhooks),
       tick_timer_(hub.io()) {
-  ReportSettings report;
-  report.time_zone = config_.time_zone;
-  // "bad_max_rating" sets the baseline and the naive detector alike (alert_config.cpp).
-  report.bad_max_rating = config_.default_detector.baseline.bad_max_rating;
-  for (const auto& [location, d] : config_.detectors) report.bad_max_by_location[location] = d.baseline.bad_max_rating;
-  report.call_manager = config_.call_manager;  // calls for a manager are counted apart from ratings
-  hub_.set_report_settings(std::move(report));
+  if (!config_.time_zone_setting.empty()) zone_file_.emplace(config_.time_zone_setting);
+  hub_.set_report_settings(report_settings());
   auto active = store_.load_active();
   continue_from_stored_times(active);
   for (auto& t : active) {
@@ -105,6 +100,39 @@ AlertService::AlertService(Hub& hub, AlertConfig config)
                                 utc_offset_name(config_.time_zone.offset_at(hub_.clock().wall_now())) + " now)");
   webhooks_.start();
   schedule_tick();
+}
+
+ReportSettings AlertService::report_settings() const {
+  ReportSettings report;
+  report.time_zone = config_.time_zone;
+  // "bad_max_rating" sets the baseline and the naive detector alike (alert_config.cpp).
+  report.bad_max_rating = config_.default_detector.baseline.bad_max_rating;
+  for (const auto& [location, d] : config_.detectors) report.bad_max_by_location[location] = d.baseline.bad_max_rating;
+  report.call_manager = config_.call_manager;  // calls for a manager are counted apart from ratings
+  return report;
+}
+
+void AlertService::follow_time_zone_file() {
+  if (!zone_file_ || !zone_file_->changed()) return;
+  const std::string& name = config_.time_zone_setting;
+  auto zone = load_venue_time_zone(name, zone_file_->zoneinfo());
+  if (!zone) {
+    ++counters_.time_zone_update_errors;
+    hub_.log().error("alerts", "venue time " + name + ": its tz database file changed and cannot be used (" +
+                                   zone.error().message() + "); the rules read before stay in force");
+    return;
+  }
+  if (*zone == config_.time_zone) return;  // the update left this zone's rules as they were
+  ++counters_.time_zone_updates;
+  config_.time_zone = *zone;
+  config_.default_detector.baseline.time_zone = *zone;
+  for (auto& [location, d] : config_.detectors) d.baseline.time_zone = *zone;
+  detectors_.set_time_zone(*zone);
+  machine_.set_routing(config_.routing());
+  hub_.set_report_settings(report_settings());
+  hub_.log().info("alerts", "venue time " + name + ": new rules from the tz database (" +
+                                utc_offset_name(zone->offset_at(hub_.clock().wall_now())) +
+                                " now); on-duty hours, baselines and reports follow them");
 }
 
 AlertService::~AlertService() {
@@ -446,6 +474,7 @@ void AlertService::schedule_tick() {
 }
 
 void AlertService::tick() {
+  follow_time_zone_file();
   const EventTime now = event_time();
   std::set<std::string> checked;
   for (auto& [location, verdict] : detectors_.check(now.at)) {
@@ -519,6 +548,11 @@ std::string AlertService::render_metrics() {
   counter(out, "kiosk_alert_publish_failures_total", "Alert publishes the broker did not take (retried).",
           counters_.publish_failures);
   counter(out, "kiosk_alert_store_errors_total", "Alert changes that could not be stored.", counters_.store_errors);
+  counter(out, "kiosk_time_zone_updates_total", "New rules for the venue's time zone taken from a tzdata update.",
+          counters_.time_zone_updates);
+  counter(out, "kiosk_time_zone_update_errors_total",
+          "Changes of the venue's zone file that could not be used (the rules before stay).",
+          counters_.time_zone_update_errors);
   counter(out, "kiosk_webhook_posts_unqueued", "Webhook posts waiting in memory for the database to take them.",
           unqueued_posts_.size(), "gauge");
   counter(out, "kiosk_alert_changes_unstored", "Alert changes waiting in memory for the database to take them.",

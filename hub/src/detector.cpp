@@ -169,6 +169,15 @@ int slot_of(long long local_hour) {
 
 }  // namespace
 
+void BaselineDetector::set_time_zone(const TimeZone& zone) {
+  settings_.time_zone = zone;
+  // The hour being counted is renamed on the new clock and not learned (it may be cut short or
+  // run long); what was learned by hour of week stays: it was the venue's local time then too.
+  if (rate_clock_) hour_index_ = local_hours(*rate_clock_, zone);
+  hour_presses_ = 0;
+  hour_usable_ = false;
+}
+
 double BaselineDetector::llr_of(bool bad, WallTime at) const {
   const double p0 = cautious(baseline_at(at), baseline_weight_at(at));
   const double p1 = std::clamp(std::max(settings_.spike_share, settings_.spike_ratio * p0), p0, 0.99);
@@ -427,6 +436,10 @@ double SiteDetectors::site_bad_share() const {
   // The initial prior weighs like 20 presses, so the first few presses of a site do not swing it.
   constexpr double kWeight = 20;
   return (bad_ + kWeight * prior_) / (total_ + kWeight);
+}
+
+void SiteDetectors::set_time_zone(const TimeZone& zone) {
+  for (auto& [location, detector] : by_location_) detector->set_time_zone(zone);
 }
 
 Verdict SiteDetectors::observe(const std::string& location, const RatedPress& press) {

@@ -9,6 +9,8 @@
 #include <limits>
 #include <sstream>
 
+#include <sys/stat.h>
+
 namespace kiosk::hub {
 // Named, not anonymous: the hub is built as a unity build.
 namespace time_zone_detail {
@@ -410,12 +412,29 @@ std::string utc_offset_name(std::chrono::seconds offset) {
   return buf;
 }
 
-protocol::Result<TimeZone> load_time_zone(std::string_view name, std::string_view zoneinfo) {
+bool operator==(const TimeZone& a, const TimeZone& b) {
+  if (a.rules_ == b.rules_) return true;
+  if (a.name() != b.name()) return false;
+  const auto initial = [](const TimeZone& z) { return z.rules_ ? z.rules_->initial_s : 0; };
+  const auto changes = [](const TimeZone& z) { return z.rules_ ? z.rules_->changes.size() : 0; };
+  if (initial(a) != initial(b) || changes(a) != changes(b)) return false;
+  return changes(a) == 0 || std::equal(a.rules_->changes.begin(), a.rules_->changes.end(), b.rules_->changes.begin(),
+                                       [](const auto& x, const auto& y) {
+                                         return x.at_s == y.at_s && x.offset_s == y.offset_s;
+                                       });
+}
+
+std::string zoneinfo_dir() {
+  const char* dir = std::getenv("TZDIR");
+  return dir && *dir ? std::string(dir) : std::string(kZoneinfo);
+}
+
+protocol::Result<TimeZone> load_time_zone(std::string_view name, const std::string& zoneinfo) {
   using namespace time_zone_detail;
   const std::string quoted = "\"" + std::string(name) + "\"";
   if (name.empty()) return Error{"time_zone", "is empty: give a tz database name such as Europe/Berlin"};
   if (is_zone_name(name)) {
-    const std::string path = std::string(zoneinfo) + "/" + std::string(name);
+    const std::string path = zoneinfo + "/" + std::string(name);
     std::ifstream in(path, std::ios::binary);
     if (in) {
       std::ostringstream bytes;
@@ -428,9 +447,32 @@ protocol::Result<TimeZone> load_time_zone(std::string_view name, std::string_vie
     auto posix = TimeZone::from_posix(name);
     if (posix || !is_zone_name(name)) return posix;
   }
-  return Error{"time_zone", "no time zone " + quoted + " in " + std::string(zoneinfo) +
+  return Error{"time_zone", "no time zone " + quoted + " in " + zoneinfo +
                                 " (names as in `timedatectl list-timezones`, e.g. Europe/Berlin; tools/setup.sh "
                                 "installs tzdata) and it is not a POSIX TZ rule such as CET-1CEST,M3.5.0,M10.5.0/3"};
+}
+
+ZoneFileWatch::ZoneFileWatch(std::string name, std::string zoneinfo)
+    : name_(std::move(name)), zoneinfo_(std::move(zoneinfo)), seen_(identity()) {}
+
+ZoneFileWatch::Identity ZoneFileWatch::identity() const {
+  Identity id;
+  struct stat st {};
+  // Only names of the tz database have a file; stat follows the links tzdata uses between names.
+  if (!time_zone_detail::is_zone_name(name_) || ::stat((zoneinfo_ + "/" + name_).c_str(), &st) != 0) return id;
+  id.exists = true;
+  id.device = static_cast<unsigned long long>(st.st_dev);
+  id.inode = static_cast<unsigned long long>(st.st_ino);
+  id.size = static_cast<long long>(st.st_size);
+  id.mtime_ns = static_cast<long long>(st.st_mtim.tv_sec) * 1'000'000'000LL + st.st_mtim.tv_nsec;
+  return id;
+}
+
+bool ZoneFileWatch::changed() {
+  const Identity now = identity();
+  if (now == seen_) return false;
+  seen_ = now;
+  return true;
 }
 
 }  // namespace kiosk::hub

@@ -283,6 +283,12 @@ TEST_CASE("the baseline is learned per hour of week") {
   CHECK(busy > 0.2);
   CHECK(calm < 0.06);
   CHECK(d.learned_weight() > 200);
+
+  // New rules for the venue's clock (a tzdata update): what was learned stays with the venue's
+  // hours, which now fall five hours earlier in UTC.
+  d.set_time_zone(TimeZone::fixed(5h));
+  CHECK(d.baseline_at(later - 5h + 30min) == Approx(busy));
+  CHECK(d.baseline_at(later + 30min) == Approx(calm));
 }
 
 TEST_CASE("presses during a spike do not teach the baseline that spikes are normal") {

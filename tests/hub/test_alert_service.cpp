@@ -435,6 +435,56 @@ TEST_CASE("on-duty contacts are chosen by the wall clock after it stepped since 
   CHECK(server.count("/alice") == 0);
 }
 
+TEST_CASE("a tzdata update that changes the venue's rules moves on-duty hours without a hub restart",
+          "[integration]") {
+  HookServer server;
+  server.start();
+  // The venue's zone, in a tz database of the test's own ($TZDIR, as for the C library).
+  TempDir zones;
+  fs::create_directories(zones / "Venue");
+  const auto install = [&](const std::string& from) {  // as dpkg does: written beside, renamed over
+    fs::copy_file(fs::path(kiosk::hub::kZoneinfo) / from, zones / "Venue/Here.new");
+    fs::rename(zones / "Venue/Here.new", zones / "Venue/Here");
+  };
+  install("Etc/UTC");
+  ScopedEnv tzdir("TZDIR", zones.path());
+  // Alice is on duty for three hours either side of now on UTC, Bob around now on UTC+12.
+  const auto hour = std::chrono::floor<std::chrono::hours>(std::chrono::system_clock::now().time_since_epoch()).count() % 24;
+  const auto window = [&](long long from) {
+    const auto hh = [](long long h) { return (h % 24 < 10 ? "0" : "") + std::to_string(h % 24) + ":00"; };
+    return "daily " + hh(hour + from + 24) + "-" + hh(hour + from + 6 + 24);
+  };
+  Venue v(alert_settings(R"([{"id": "alice", "webhook": ")" + server.url("/alice") + R"(", "on_duty": ")" +
+                             window(-3) + R"("},
+      {"id": "bob", "webhook": ")" + server.url("/bob") + R"(", "on_duty": ")" + window(9) + R"("}])",
+                         R"(, "time_zone": "Venue/Here")"));
+  auto& hub = *v.hub;
+  const auto offset_now = [&] {
+    const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    return hub.on_io([&] { return hub.alerts().time_zone().offset_at(now); });
+  };
+  CHECK(offset_now() == std::chrono::hours(0));
+
+  // The government moved the venue twelve hours east; the hub's next tick reads the new file.
+  install("Etc/GMT-12");
+  REQUIRE(wait_until([&] { return offset_now() == std::chrono::hours(12); }));
+  press_bad(v.device, hub, "t-1", 1, 3);
+  REQUIRE(wait_until([&] { return server.count("/bob") == 1; }));
+  REQUIRE(wait_until([&] {
+    return http_get(hub.port(), "/metrics").body.find("kiosk_webhook_queue_pending 0") != std::string::npos;
+  }));
+  CHECK(server.count("/alice") == 0);
+
+  // A damaged file in a later update is not taken: the rules in force stay.
+  {
+    std::ofstream(zones / "Venue/Here.new") << "not a TZif file";
+    fs::rename(zones / "Venue/Here.new", zones / "Venue/Here");
+  }
+  REQUIRE(wait_until([&] { return hub.on_io([&] { return hub.alerts().counters().time_zone_update_errors; }) == 1; }));
+  CHECK(offset_now() == std::chrono::hours(12));
+  CHECK(hub.on_io([&] { return hub.alerts().counters().time_zone_updates; }) == 1);
+}
+
 TEST_CASE("a resolved alert the broker missed before a hub restart is published once the broker is back",
           "[integration]") {
   TempDir broker_store;  // a broker that keeps retained messages across its restarts

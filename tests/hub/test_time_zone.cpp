@@ -12,6 +12,7 @@
 #include "kiosk_test.hpp"
 
 using namespace std::chrono;
+namespace fs = std::filesystem;
 using kiosk::hub::load_time_zone;
 using kiosk::hub::TimeZone;
 using kiosk::protocol::WallTime;
@@ -33,17 +34,12 @@ TimeZone zone(std::string_view name) {
 
 // The C library's offset for `name` at t (TZ set for this process for the call only).
 seconds libc_offset(const std::string& name, WallTime t) {
-  const char* old = std::getenv("TZ");
-  const std::string saved = old ? old : "";
-  setenv("TZ", (":" + name).c_str(), 1);
-  tzset();
-  const std::time_t s = floor<seconds>(t).time_since_epoch().count();
   std::tm tm{};
-  localtime_r(&s, &tm);
-  if (old) {
-    setenv("TZ", saved.c_str(), 1);
-  } else {
-    unsetenv("TZ");
+  {
+    kiosk::test::ScopedEnv tz("TZ", ":" + name);
+    tzset();
+    const std::time_t s = floor<seconds>(t).time_since_epoch().count();
+    localtime_r(&s, &tm);
   }
   tzset();
   return seconds{tm.tm_gmtoff};
@@ -242,4 +238,44 @@ TEST_CASE("broken TZif files are refused, never half read") {
   REQUIRE(zone->next_change(at("2026-07-01T00:00:00.000Z")));
   CHECK(*zone->next_change(at("2026-07-01T00:00:00.000Z")) == at("2026-10-25T01:00:00.000Z"));
   CHECK(zone->next_change(at("1800-01-01T00:00:00.000Z")));
+}
+
+TEST_CASE("a tzdata update that replaces a zone's file is noticed once; a POSIX rule has no file to watch") {
+  kiosk::test::TempDir zones;
+  fs::create_directories(zones / "Venue");
+  // As dpkg installs a package's files: written beside, then renamed over the old one.
+  const auto install = [&](const std::string& from) {
+    std::ofstream(zones / "Venue/Here.new", std::ios::binary) << read_file(std::string(kiosk::hub::kZoneinfo) + "/" + from);
+    fs::rename(zones / "Venue/Here.new", zones / "Venue/Here");
+  };
+  install("Europe/Berlin");
+  kiosk::hub::ZoneFileWatch watch("Venue/Here", zones.path());
+  CHECK_FALSE(watch.changed());
+  auto before = load_time_zone("Venue/Here", zones.path());
+  REQUIRE(before);
+  CHECK(*before == *load_time_zone("Venue/Here", zones.path()));  // read twice: the same rules
+
+  install("Europe/Moscow");
+  CHECK(watch.changed());
+  CHECK_FALSE(watch.changed());  // once per change
+  auto after = load_time_zone("Venue/Here", zones.path());
+  REQUIRE(after);
+  CHECK_FALSE(*after == *before);
+  CHECK(after->offset_at(at("2026-07-01T12:00:00.000Z")) == 3h);
+
+  fs::remove(zones / "Venue/Here");  // gone (a zone renamed by an update): a change too
+  CHECK(watch.changed());
+  CHECK_FALSE(watch.changed());
+
+  kiosk::hub::ZoneFileWatch rule("CET-1CEST,M3.5.0,M10.5.0/3", zones.path());
+  CHECK_FALSE(rule.changed());
+}
+
+TEST_CASE("zones are equal when name and offsets are") {
+  CHECK(zone("Europe/Berlin") == zone("Europe/Berlin"));
+  CHECK_FALSE(zone("Europe/Berlin") == zone("Europe/Paris"));  // same rules since 1977, another name
+  CHECK(TimeZone::fixed(0min) == TimeZone());
+  CHECK(TimeZone::fixed(60min) == TimeZone::fixed(60min));
+  CHECK_FALSE(TimeZone::fixed(60min) == TimeZone::fixed(120min));
+  CHECK_FALSE(TimeZone::fixed(60min) == zone("Europe/Berlin"));
 }

@@ -43,6 +43,19 @@ class TempDir {
   fs::path path_;
 };
 
+// Sets an environment variable of this process until destruction, then puts back what was there.
+class ScopedEnv {
+ public:
+  ScopedEnv(std::string name, const std::string& value);
+  ~ScopedEnv();
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
 // Runs a program to its end, stdout+stderr to `log`; its exit status. Throws when it has not ended
 // within `timeout` (it is then killed).
 int run_to_end(std::vector<std::string> argv, const fs::path& log, std::chrono::milliseconds timeout = 30s);

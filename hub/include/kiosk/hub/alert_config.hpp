@@ -53,6 +53,7 @@ struct AlertConfig {
   AlertSettings alert;                               // repeat, escalate, update intervals
   std::vector<Contact> contacts;
   TimeZone time_zone;  // venue local time, for duty windows, hour-of-week baselines and reports
+  std::string time_zone_setting;  // "time_zone" as given (empty: utc_offset_min or UTC), to follow tzdata updates
   std::vector<CallManagerButton> call_manager;
   WebhookPolicy webhooks;
   std::chrono::milliseconds tick{1000};  // how often resolution, repeats and escalation are checked
@@ -68,6 +69,9 @@ struct AlertConfig {
   Routing routing() const { return Routing(contacts, time_zone); }
 };
 
+// A "time_zone" setting: a tz database name or POSIX rule (load_time_zone) whose offsets are whole
+// quarter hours from 1980 on (the report's 15-minute slots).
+protocol::Result<TimeZone> load_venue_time_zone(std::string_view name, const std::string& zoneinfo = zoneinfo_dir());
 // Parses the settings file's text; every key is optional (see docs in alert_config.cpp).
 protocol::Result<AlertConfig> parse_alert_config(std::string_view json);
 // Reads and parses a file; throws std::invalid_argument with a one-line reason (startup boundary).

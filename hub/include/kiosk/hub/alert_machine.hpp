@@ -96,6 +96,8 @@ class AlertMachine {
   const TrackedAlert* active(std::string_view location) const;
   std::vector<TrackedAlert> active_alerts() const;
   const Routing& routing() const { return routing_; }
+  // New contacts' rules (the venue's time zone changed): the next notice goes by them.
+  void set_routing(Routing routing) { routing_ = std::move(routing); }
 
  private:
   void emit(std::vector<Effect>& out, TrackedAlert& t, Change change, WallTime now);

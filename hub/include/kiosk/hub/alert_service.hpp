@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -18,6 +19,8 @@
 #include "kiosk/hub/alert_store.hpp"
 #include "kiosk/hub/detector.hpp"
 #include "kiosk/hub/hub.hpp"
+#include "kiosk/hub/report.hpp"
+#include "kiosk/hub/time_zone.hpp"
 #include "kiosk/hub/webhooks.hpp"
 
 namespace kiosk::hub {
@@ -32,6 +35,8 @@ struct AlertCounters {
   std::uint64_t acks_rejected = 0;
   std::uint64_t publish_failures = 0;  // retried on the next tick
   std::uint64_t store_errors = 0;
+  std::uint64_t time_zone_updates = 0;        // new rules from a tzdata update, in force
+  std::uint64_t time_zone_update_errors = 0;  // a changed zone file that could not be used
 };
 
 class AlertService {
@@ -49,6 +54,8 @@ class AlertService {
 
   const AlertCounters& counters() const { return counters_; }
   const WebhookSender::Counters& webhook_counters() const { return webhooks_.counters(); }
+  // Venue local time as in force now (follows tzdata updates).
+  const TimeZone& time_zone() const { return config_.time_zone; }
   // Active alerts with their times on the wall clock.
   std::vector<TrackedAlert> active_alerts() const;
   // Prometheus text for the hub's /metrics (kiosk_alerts_*, kiosk_webhook_*).
@@ -60,6 +67,10 @@ class AlertService {
   void on_http(const HttpRequest& req, const std::shared_ptr<HttpSession>& session);
   void tick();
   void schedule_tick();
+  // The report's view of the settings: venue time, what is bad, call buttons.
+  ReportSettings report_settings() const;
+  // A tzdata update replaced the venue's zone file: its new rules from now on, without a restart.
+  void follow_time_zone_file();
   // Now on the timeline (timers) and on the wall clock as it reads now (on-duty hours).
   EventTime event_time() const;
   // A wall clock behind the stored alerts and presses (no RTC, no NTP yet): the timeline starts at them.
@@ -90,6 +101,7 @@ class AlertService {
   std::map<std::string, WallTime> last_fed_;  // per location: keeps the detector's input in time order
   WebhookSender webhooks_;
   boost::asio::steady_timer tick_timer_;
+  std::optional<ZoneFileWatch> zone_file_;  // when "time_zone" names a zone of the tz database
   std::map<std::string, protocol::Alert> unpublished_;  // by location: the last state the broker has not taken
   // Alert changes and webhook posts the database refused (disk full, database locked): kept here
   // and stored on a later write or tick, so the record is right again and a manager is still

@@ -127,6 +127,8 @@ class Detector {
   virtual Verdict check(WallTime now) = 0;
   // The site-wide bad share, used as the prior while this location has little history.
   virtual void set_prior(double bad_share) { (void)bad_share; }
+  // The venue's rules changed (a tzdata update): hours of week from now on follow `zone`.
+  virtual void set_time_zone(const TimeZone& zone) { (void)zone; }
 };
 
 class BaselineDetector final : public Detector {
@@ -136,6 +138,7 @@ class BaselineDetector final : public Detector {
   Verdict observe(const RatedPress& press) override;
   Verdict check(WallTime now) override;
   void set_prior(double bad_share) override;
+  void set_time_zone(const TimeZone& zone) override;
 
   // The usual bad share at this time (hour of week), as the test uses it.
   double baseline_at(WallTime t) const;
@@ -263,6 +266,7 @@ class SiteDetectors {
   // check(now) of every known location, in location order.
   std::vector<std::pair<std::string, Verdict>> check(WallTime now);
   double site_bad_share() const;
+  void set_time_zone(const TimeZone& zone);
 
  private:
   Factory make_;

@@ -20,6 +20,8 @@ using protocol::WallTime;
 
 // Where Debian's tzdata package puts the tz database.
 inline constexpr std::string_view kZoneinfo = "/usr/share/zoneinfo";
+// The tz database to read: $TZDIR when set (as for the C library), else kZoneinfo.
+std::string zoneinfo_dir();
 
 // An immutable, cheaply copied time zone. The default is UTC.
 class TimeZone {
@@ -48,6 +50,9 @@ class TimeZone {
   // The first offset in force from t on that is not a whole quarter hour (every zone's since 1980).
   std::optional<std::chrono::seconds> off_quarter_offset_from(WallTime t) const;
 
+  // Same name and the same offsets at every instant.
+  friend bool operator==(const TimeZone& a, const TimeZone& b);
+
  private:
   struct Change {
     std::int64_t at_s;      // from this second since the epoch (UTC) ...
@@ -71,6 +76,31 @@ std::string utc_offset_name(std::chrono::seconds offset);
 
 // A time zone by name: a tz database name ("Europe/Berlin", "UTC", read from `zoneinfo`) or a
 // POSIX TZ rule. The error says what was tried and what to do.
-protocol::Result<TimeZone> load_time_zone(std::string_view name, std::string_view zoneinfo = kZoneinfo);
+protocol::Result<TimeZone> load_time_zone(std::string_view name, const std::string& zoneinfo = zoneinfo_dir());
+
+// Notices when the tz database file behind a zone name is replaced, changed, appears or goes (a
+// tzdata update installs new rules while the hub runs for months). Compares the file's device,
+// inode, size and modification time; a POSIX rule, which has no file, never changes.
+class ZoneFileWatch {
+ public:
+  explicit ZoneFileWatch(std::string name, std::string zoneinfo = zoneinfo_dir());
+  // Whether the file differs from what it was at the last call (or at construction).
+  bool changed();
+  const std::string& name() const { return name_; }
+  const std::string& zoneinfo() const { return zoneinfo_; }
+
+ private:
+  struct Identity {
+    bool exists = false;
+    unsigned long long device = 0, inode = 0;
+    long long size = 0, mtime_ns = 0;
+    bool operator==(const Identity&) const = default;
+  };
+  Identity identity() const;
+
+  std::string name_;
+  std::string zoneinfo_;
+  Identity seen_;
+};
 
 }  // namespace kiosk::hub
