@@ -225,6 +225,15 @@ class Session : public std::enable_shared_from_this<Session> {
                                     "; retrying every 5 s at most");
         }
         return;
+      case kiosk::mqtt::LinkEvent::Kind::subscription_refused: {
+        // No answers can come: every batch would wait for its timeout.
+        const std::string why = "dynamic-security: the broker refused " + settings_.username +
+                                " the subscription to " + e.reason +
+                                " (the account needs the plugin's admin role, as mosquitto_ctrl dynsec init makes it)";
+        if (state_ != State::ready) return fail_start(why);
+        log_.error("accounts", why + "; adding, rotating and removing devices and managers fail until it is fixed");
+        return;
+      }
       case kiosk::mqtt::LinkEvent::Kind::lost:
         // Answers to what is pending went with the link (the session is clean): say so now.
         fail_pending("dynamic-security: lost the connection to the broker (" + e.reason + ")");

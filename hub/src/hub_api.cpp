@@ -184,10 +184,13 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
   if (seg.size() == 1 && seg[0] == "health" && get) {
     auto db = store_.check();
     if (!db && last_db_error_) db = last_db_error_;
-    bool ok = mqtt_->connected() && !db;
+    const std::string& refused = mqtt_->refused_subscriptions();
+    bool ok = mqtt_->connected() && refused.empty() && !db;
     json::object o{{"status", ok ? "ok" : "degraded"},
                    {"site", config_.site},
-                   {"broker", mqtt_->connected() ? "connected" : "disconnected"},
+                   {"broker", !mqtt_->connected() ? "disconnected"
+                              : refused.empty()   ? "connected"
+                                                  : "connected, refused the subscription to " + refused},
                    {"db", db ? "error: " + *db : std::string("ok")},
                    {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(clock_.steady_now() - started_at_).count()},
                    {"version", KIOSK_VERSION}};

@@ -77,6 +77,7 @@ void MqttLink::on_link(const mqtt::LinkEvent& e) {
   switch (e.kind) {
     case mqtt::LinkEvent::Kind::connected:
       publish_failing_ = false;
+      refused_subscriptions_.clear();  // the SUBACK of this connection tells again
       // Retained, so dashboards and terminals see the hub back even if they connect later.
       client_->publish(protocol::hub_status_topic(settings_.site), hub_status(protocol::DeviceState::online), 1, true);
       if (!e.session_present) log_.info("mqtt", "new broker session for " + settings_.client_id);
@@ -96,6 +97,13 @@ void MqttLink::on_link(const mqtt::LinkEvent& e) {
     }
     case mqtt::LinkEvent::Kind::lost:
       handlers_.connection(false, e.reason);
+      return;
+    case mqtt::LinkEvent::Kind::subscription_refused:
+      // Connected, yet deaf to these topics: presses would pile up on the terminals unacknowledged.
+      refused_subscriptions_ = e.reason;
+      log_.error("mqtt", "the broker refused the hub (" + settings_.client_id + ") the subscription to " + e.reason +
+                             ": nothing published there reaches the hub. Give the hub's broker account the right to "
+                             "read them (its role, or the ACL file), then restart the hub");
       return;
   }
 }

@@ -154,6 +154,14 @@ class Client::Session : public std::enable_shared_from_this<Session> {
   void disconnect(std::function<void()> done) {
     retry_timer_.cancel();
     stopped_ = true;
+    if (state_ == State::disconnecting && link_) {
+      // Already closing: the DISCONNECT is on its way; this caller hears when it has gone too.
+      disconnect_done_ = [first = std::move(disconnect_done_), done = std::move(done)] {
+        if (first) first();
+        if (done) done();
+      };
+      return;
+    }
     if (state_ == State::connected && link_) {
       disconnect_done_ = std::move(done);
       state_ = State::disconnecting;
@@ -273,8 +281,9 @@ class Client::Session : public std::enable_shared_from_this<Session> {
     }
     // The SUBSCRIBE takes its id from the same counter as publishes, so it never shares an id with
     // an unacknowledged publish (§2.3.1). No id is free only with 65,535 publishes unacknowledged.
+    subscribe_id_.reset();
     if (!options_.subscriptions.empty())
-      if (auto id = next_packet_id()) encode_subscribe(queue_, *id, options_.subscriptions);
+      if ((subscribe_id_ = next_packet_id())) encode_subscribe(queue_, *subscribe_id_, options_.subscriptions);
     last_received_ = last_sent_ = Clock::now();
     schedule_keepalive(link);
     flush();
@@ -361,8 +370,13 @@ class Client::Session : public std::enable_shared_from_this<Session> {
       case PacketType::suback: {
         auto s = parse_suback(packet);
         if (!s) return fail(link, "protocol error: " + s.error().message());
+        if (s->packet_id != subscribe_id_) return;  // not the answer to this connection's SUBSCRIBE
+        subscribe_id_.reset();
+        std::string refused;
         for (std::size_t i = 0; i < s->granted.size() && i < options_.subscriptions.size(); ++i)
-          if (s->granted[i] == 0x80) refusal_ = "the broker refused the subscription to " + options_.subscriptions[i].filter;
+          if (s->granted[i] == 0x80) refused.append(refused.empty() ? "" : ", ").append(options_.subscriptions[i].filter);
+        if (!refused.empty() && handlers_.link)
+          handlers_.link(LinkEvent{LinkEvent::Kind::subscription_refused, refused, false, {}});
         return;
       }
       default:  // PINGRESP, UNSUBACK: reading them is enough (last_received_)
@@ -460,6 +474,10 @@ class Client::Session : public std::enable_shared_from_this<Session> {
     auto lost = std::move(queued_done_);
     queued_done_.clear();
     for (auto& d : lost) d("link closed: " + reason);
+    // A clean session keeps nothing at the broker, and the client must not send them again after
+    // a reconnect (MQTT 3.1.1 §3.1.2.4): the owner hears now that they went with the link, rather
+    // than have the broker act on a request it was told had failed.
+    if (options_.clean_session) fail_in_flight("link closed: " + reason);
     if (disconnecting || stopped_) return finish_disconnect();
     auto delay = next_delay();
     retry_timer_.expires_after(delay);
@@ -525,6 +543,7 @@ class Client::Session : public std::enable_shared_from_this<Session> {
   Clock::time_point last_sent_{};
   Clock::time_point last_received_{};
   std::function<void()> disconnect_done_;
+  std::optional<std::uint16_t> subscribe_id_;  // this connection's SUBSCRIBE, until its SUBACK
   std::string refusal_;
 };
 

@@ -16,48 +16,65 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-// Plays the broker for one client connection: CONNACK to its CONNECT, and to its SUBSCRIBE a
-// SUBACK followed by `after_subscribe` in the same write (so the client reads them together).
-// Records the type of every packet the client sends, and the id of each PUBACK.
+// Plays the broker for a client, one connection at a time: CONNACK to its CONNECT, and to its
+// SUBSCRIBE a SUBACK with `suback_codes` followed by `after_subscribe` in the same write (so the
+// client reads them together). Never acknowledges the client's PUBLISHes. Records the type of
+// every packet the client sends, the id of each PUBACK and the DUP flag of each PUBLISH.
 struct ScriptedBroker {
   tcp::acceptor acceptor;
   std::optional<tcp::socket> socket;
   mqtt::Decoder decoder;
   std::string after_subscribe;
+  std::vector<std::uint8_t> suback_codes{1};
   std::vector<mqtt::PacketType> received;
   std::vector<std::uint16_t> pubacks;
+  std::vector<bool> publish_dups;
+  int connections = 0;
 
   explicit ScriptedBroker(asio::io_context& io) : acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
-    acceptor.async_accept([this](boost::system::error_code ec, tcp::socket s) {
-      if (ec) return;
-      socket.emplace(std::move(s));
-      read();
-    });
+    accept();
   }
   std::string url() const { return "tcp://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()); }
-  bool got(mqtt::PacketType type) const { return std::find(received.begin(), received.end(), type) != received.end(); }
+  bool got(mqtt::PacketType type) const { return count(type) > 0; }
+  std::size_t count(mqtt::PacketType type) const { return std::count(received.begin(), received.end(), type); }
+  // Closes the client's connection, as a broker restart would; the next one is accepted.
+  void drop() {
+    if (socket) socket->close();
+  }
 
  private:
-  void read() {
+  void accept() {
+    acceptor.async_accept([this](boost::system::error_code ec, tcp::socket s) {
+      if (ec) return;
+      drop();
+      socket.emplace(std::move(s));
+      decoder.reset();
+      ++connections;
+      read(&*socket);
+      accept();
+    });
+  }
+  void read(tcp::socket* from) {
     char* at = decoder.prepare(4096);
-    socket->async_read_some(asio::buffer(at, decoder.capacity_after_prepare()),
-                            [this](boost::system::error_code ec, std::size_t n) {
-                              if (ec) return;
-                              decoder.commit(n);
-                              mqtt::Packet p;
-                              while (decoder.next(p) == mqtt::Decoder::Status::packet) on_packet(p);
-                              read();
-                            });
+    from->async_read_some(asio::buffer(at, decoder.capacity_after_prepare()),
+                          [this, from](boost::system::error_code ec, std::size_t n) {
+                            if (ec || !socket || from != &*socket) return;
+                            decoder.commit(n);
+                            mqtt::Packet p;
+                            while (decoder.next(p) == mqtt::Decoder::Status::packet) on_packet(p);
+                            read(from);
+                          });
   }
   void on_packet(const mqtt::Packet& p) {
     received.push_back(p.type());
     std::string out;
     if (p.type() == mqtt::PacketType::connect) mqtt::encode_connack(out, false, 0);
     if (p.type() == mqtt::PacketType::puback) pubacks.push_back(*mqtt::parse_packet_id(p));
+    if (p.type() == mqtt::PacketType::publish) publish_dups.push_back(mqtt::parse_publish(p)->dup);
     if (p.type() == mqtt::PacketType::subscribe) {
       std::uint16_t id = 0;
       REQUIRE(mqtt::parse_subscribe(p, id));
-      mqtt::encode_suback(out, id, {1});
+      mqtt::encode_suback(out, id, suback_codes);
       out += after_subscribe;
     }
     if (out.empty()) return;
@@ -149,4 +166,69 @@ TEST_CASE("the MQTT client acknowledges an oversized PUBLISH and hands it over m
   CHECK(client.connected());
   REQUIRE(events.size() == 1);
   CHECK(events[0].kind == mqtt::LinkEvent::Kind::connected);
+}
+
+TEST_CASE("a clean-session client fails its unacknowledged QoS 1 publishes with the link and never sends them "
+          "again; a persistent one sends them again with DUP") {
+  for (const bool clean : {true, false}) {
+    INFO("clean session: " << clean);
+    asio::io_context io;
+    ScriptedBroker broker(io);
+    auto o = options_for(broker);
+    o.clean_session = clean;
+    o.reconnect_min = std::chrono::milliseconds(10);
+    o.reconnect_max = std::chrono::milliseconds(20);
+    std::vector<mqtt::LinkEvent> events;
+    mqtt::Client client(io, o, mqtt::Client::Handlers{{}, [&](const mqtt::LinkEvent& e) { events.push_back(e); }});
+    client.start();
+    REQUIRE(run_io_until(io, [&] { return broker.got(mqtt::PacketType::subscribe); }));
+    std::optional<std::optional<std::string>> outcome;
+    REQUIRE(client.publish("cmd/set-password", "x", 1, false, [&](std::optional<std::string> e) { outcome = e; }));
+    REQUIRE(run_io_until(io, [&] { return broker.got(mqtt::PacketType::publish); }));
+    broker.drop();  // no PUBACK: the broker restarts
+    // The client's re-sends go in the same write as its SUBSCRIBE, just before it.
+    REQUIRE(run_io_until(io, [&] { return broker.count(mqtt::PacketType::subscribe) == 2; }));
+    if (clean) {
+      REQUIRE(outcome.has_value());
+      REQUIRE(outcome->has_value());
+      CHECK(outcome->value().rfind("link closed: ", 0) == 0);
+      CHECK(broker.publish_dups == std::vector<bool>{false});
+      CHECK(client.in_flight() == 0);
+    } else {
+      CHECK_FALSE(outcome.has_value());  // still waiting for its PUBACK
+      CHECK(broker.publish_dups == std::vector<bool>{false, true});
+      CHECK(client.in_flight() == 1);
+    }
+  }
+}
+
+TEST_CASE("a SUBACK refusing a subscription is reported with the refused filters, and the link stays up") {
+  asio::io_context io;
+  ScriptedBroker broker(io);
+  broker.suback_codes = {1, 0x80, 0x80};
+  auto o = options_for(broker);
+  o.subscriptions = {{"kiosk/v1/s/device/+/press", 1}, {"kiosk/v1/s/alert/+/ack", 1}, {"other/#", 0}};
+  std::vector<mqtt::LinkEvent> events;
+  mqtt::Client client(io, o, mqtt::Client::Handlers{{}, [&](const mqtt::LinkEvent& e) { events.push_back(e); }});
+  client.start();
+  REQUIRE(run_io_until(io, [&] { return events.size() == 2; }));
+  CHECK(events[0].kind == mqtt::LinkEvent::Kind::connected);
+  CHECK(events[1].kind == mqtt::LinkEvent::Kind::subscription_refused);
+  CHECK(events[1].reason == "kiosk/v1/s/alert/+/ack, other/#");
+  CHECK(client.connected());
+}
+
+TEST_CASE("a second disconnect while the first is under way waits for the same DISCONNECT, and both hear of it") {
+  asio::io_context io;
+  ScriptedBroker broker(io);
+  mqtt::Client client(io, options_for(broker), mqtt::Client::Handlers{});
+  client.start();
+  REQUIRE(run_io_until(io, [&] { return client.connected(); }));
+  int done = 0;
+  client.disconnect([&] { ++done; });
+  client.disconnect([&] { ++done; });
+  REQUIRE(run_io_until(io, [&] { return done == 2; }));
+  // The DISCONNECT went out whole: the broker did not see the link cut without it (it would send the Will).
+  REQUIRE(run_io_until(io, [&] { return broker.got(mqtt::PacketType::disconnect); }));
+  CHECK_FALSE(client.connected());
 }

@@ -23,9 +23,10 @@ struct LinkHarness {
   std::vector<std::pair<std::string, std::size_t>> oversized;
   std::unique_ptr<MqttLink> link;
 
-  explicit LinkHarness(const Broker& broker) {
+  explicit LinkHarness(const Broker& broker, const std::string& username = "", const std::string& password = "") {
     link = std::make_unique<MqttLink>(
-        io, clock, log, kiosk::hub::MqttSettings{broker.url(), "hub-link-test", "", "", "", "", "", "s1"},
+        io, clock, log,
+        kiosk::hub::MqttSettings{broker.url(), "hub-link-test", username, password, "", "", "", "s1"},
         MqttLink::Handlers{
             [this](std::string_view t, std::string_view p, kiosk::hub::Received) { messages.emplace_back(t, p); },
             [this](bool up, const std::string& why) { changes.emplace_back(up, why); },
@@ -126,4 +127,35 @@ TEST_CASE("a message over the hub link's limit reaches its oversized handler wit
   CHECK(h.oversized[0] == std::make_pair(std::string("kiosk/v1/s1/device/d-1/press"), big));
   CHECK(h.oversized[1] == std::make_pair(std::string("kiosk/v1/s1/device/d-1/status"), MqttLink::kMaxMessageBytes));
   CHECK(h.changes.size() == 1);  // the link stayed up
+}
+
+TEST_CASE("a subscription the broker refuses is named by the hub link, whose other topics still flow",
+          "[integration]") {
+  // A hub account whose role may read what devices publish but not managers' alert acks.
+  Broker broker(Broker::Options{.dynsec = true});
+  TempDir dir;
+  auto ctrl = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{"mosquitto_ctrl", "-h", "127.0.0.1", "-p", std::to_string(broker.port()),
+                                  "-u", "admin", "-P", "admin-secret", "dynsec"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Child c(argv, Child::Options{.env = {}, .log_file = dir / "ctrl.log", .working_dir = {}});
+    REQUIRE(c.wait(10s) == 0);
+  };
+  ctrl({"createRole", "half-hub"});
+  ctrl({"addRoleACL", "half-hub", "subscribePattern", "kiosk/v1/s1/device/#", "allow"});
+  ctrl({"addRoleACL", "half-hub", "publishClientSend", "kiosk/v1/s1/#", "allow"});
+  ctrl({"createClient", "hub", "-p", "hub-secret"});
+  ctrl({"addClientRole", "hub", "half-hub"});
+  ctrl({"createClient", "d-1", "-p", "d-1-secret"});
+  ctrl({"addClientRole", "d-1", "half-hub"});
+  LinkHarness h(broker, "hub", "hub-secret");
+  h.link->start();
+  REQUIRE(h.run_until([&] { return !h.link->refused_subscriptions().empty(); }));
+  CHECK(h.link->refused_subscriptions() == kiosk::protocol::alert_ack_filter("s1"));
+  CHECK(h.link->connected());
+  MqttProbe device(broker.url(), MqttProbe::Options{.client_id = "d-1", .username = "d-1", .password = "d-1-secret"});
+  device.connect();
+  REQUIRE(device.publish("kiosk/v1/s1/device/d-1/press", "p1", 1));
+  REQUIRE(h.run_until([&] { return !h.messages.empty(); }));
+  CHECK(h.messages[0].first == "kiosk/v1/s1/device/d-1/press");
 }

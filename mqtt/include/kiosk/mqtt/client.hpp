@@ -45,7 +45,9 @@ struct ClientOptions {
 
 // What the client reports about its link; `reason` is for a log line.
 struct LinkEvent {
-  enum class Kind { connected, connect_failed, lost };
+  // subscription_refused: the broker's SUBACK refused some of the subscriptions (its ACL); the
+  // link stays up, and `reason` names the filters.
+  enum class Kind { connected, connect_failed, lost, subscription_refused };
   Kind kind = Kind::connected;
   std::string reason;
   bool session_present = false;               // connected
