@@ -63,6 +63,7 @@ std::vector<TrackedAlert> AlertMachine::active_alerts() const {
 void AlertMachine::restore(TrackedAlert record) {
   if (const auto n = parse_alert_number(record.alert.id); n && *n >= next_id_) next_id_ = *n + 1;
   if (record.alert.state == AlertState::resolved) return;
+  if (record.alert.state == AlertState::acked && !record.acked_at) record.acked_at = record.alert.updated;
   active_[record.alert.location] = std::move(record);
 }
 
@@ -176,6 +177,16 @@ std::vector<Effect> AlertMachine::on_verdict(const std::string& location, std::s
       open(out, location, display_name, v, now);
       return out;
     }
+    // Acked, and every rating of this spike came after the ack: the location calmed down once the
+    // manager was on it and went bad again (or is still bad after a whole detection window). Whoever
+    // acked is dealing with what they were told; this is news, so it pages as a new alert.
+    if (t.alert.state == AlertState::acked && t.acked_at &&
+        now.at - std::chrono::seconds(v.window_s) > *t.acked_at) {
+      resolve(out, t, now);
+      active_.erase(it);
+      open(out, location, display_name, v, now);
+      return out;
+    }
     const bool worse = v.severity == Severity::critical && t.alert.severity == Severity::warning;
     const bool counts_changed = v.bad != t.alert.bad || v.total != t.alert.total;
     if (counts_changed) {
@@ -215,6 +226,7 @@ protocol::Result<std::vector<Effect>> AlertMachine::ack(std::string_view id, std
     if (t.alert.state == AlertState::acked) return out;
     t.alert.state = AlertState::acked;
     t.alert.acked_by = std::string(by);
+    t.acked_at = now.at;
     emit(out, t, Change::acked, now.at);
     // The others who were told can stop worrying: someone is on it.
     notify_up_to_level(out, t, Change::acked, now.wall, by);

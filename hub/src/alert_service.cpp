@@ -383,6 +383,9 @@ void AlertService::on_ack(const protocol::Topic& topic, const std::string& paylo
   const auto* t = machine_.active(topic.location);
   if (!t || t->alert.id != ack->id)
     return reject_ack("unknown_alert", ack->id + " is not an open alert at " + topic.location + " (unknown or resolved)");
+  // The same manager again (a retried publish) is fine; another one is told who holds it.
+  if (t->alert.state == AlertState::acked && t->alert.acked_by && *t->alert.acked_by != ack->by)
+    return reject_ack("already_acked", ack->id + " was already acknowledged by " + *t->alert.acked_by);
   auto effects = machine_.ack(ack->id, ack->by, event_time());
   if (!effects) return reject_ack("unknown_alert", effects.error().message());
   run(std::move(*effects));
@@ -444,6 +447,9 @@ void AlertService::on_http(const HttpRequest& req, const std::shared_ptr<HttpSes
     const std::string who(by->as_string());
     if (auto e = protocol::check_id("by", who)) return fail(400, e->message());
     const std::string& id = seg[2];
+    for (const auto& t : machine_.active_alerts())
+      if (t.alert.id == id && t.alert.state == AlertState::acked && t.alert.acked_by && *t.alert.acked_by != who)
+        return fail(409, "alert " + id + " was already acknowledged by " + *t.alert.acked_by);
     auto effects = machine_.ack(id, who, event_time());
     if (!effects) {
       auto stored = store_.find(id);

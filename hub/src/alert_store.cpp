@@ -270,7 +270,7 @@ std::optional<std::string> AlertStore::sync() {
 std::vector<TrackedAlert> AlertStore::load_active() {
   Statement s(db_, std::string("SELECT a.id, a.location, a.state, a.severity, a.since_ms, a.updated_ms, a.bad, a.total, "
                                "a.window_s, a.baseline, a.reason, a.acked_by, t.display_name, t.cause, t.level, "
-                               "t.last_notice_ms, t.level_since_ms, t.last_publish_ms, t.unpublished "
+                               "t.last_notice_ms, t.level_since_ms, t.last_publish_ms, t.unpublished, a.acked_at_ms "
                                "FROM alerts a LEFT JOIN alert_tracking t ON t.site = a.site AND t.id = a.id "
                                "WHERE a.site = ? AND a.state IN ('open', 'acked') ORDER BY a.since_ms"));
   s.bind(1, site_);
@@ -287,6 +287,7 @@ std::vector<TrackedAlert> AlertStore::load_active() {
     t.level_since = tracked ? from_ms(s.column_int(16)) : t.alert.updated;
     t.last_publish = tracked ? from_ms(s.column_int(17)) : t.alert.updated;
     t.unpublished = tracked && s.column_int(18) != 0;
+    if (t.alert.state == protocol::AlertState::acked && !s.column_null(19)) t.acked_at = from_ms(s.column_int(19));
     out.push_back(std::move(t));
   }
   return out;

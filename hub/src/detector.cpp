@@ -445,12 +445,15 @@ void SiteDetectors::set_time_zone(const TimeZone& zone) {
 Verdict SiteDetectors::observe(const std::string& location, const RatedPress& press) {
   auto it = by_location_.find(location);
   if (it == by_location_.end()) it = by_location_.emplace(location, make_()).first;
-  if (!press.repeat && !press.call_manager) {
+  it->second->set_prior(site_bad_share());
+  Verdict v = it->second->observe(press);
+  // Only calm locations teach the site what is usual: an incident's bad presses would raise every
+  // new location's prior, and a young site's first incident would hide its second one.
+  if (!press.repeat && !press.call_manager && !v.spike && v.back_to_normal) {
     bad_ = bad_ * decay_ + (is_bad_rating(press.rating, press.scale, std::nullopt) ? 1.0 : 0.0);
     total_ = total_ * decay_ + 1.0;
   }
-  it->second->set_prior(site_bad_share());
-  return it->second->observe(press);
+  return v;
 }
 
 std::vector<std::pair<std::string, Verdict>> SiteDetectors::check(WallTime now) {

@@ -184,6 +184,39 @@ TEST_CASE("an ack stops repeats and escalation") {
   CHECK(m.active("spa")->level == 0);
 }
 
+TEST_CASE("an acked alert pages again for a new wave of bad ratings after the ack, not while the first goes on") {
+  AlertMachine m({}, two_levels());
+  const WallTime t = t0();
+  const std::string id = m.on_verdict("spa", "Spa", spike(4, 5), t).front().alert.id;
+  REQUIRE(m.ack(id, "alice", t + 2min).ok());
+  // The spike that was acked goes on: its run began before the ack (window 300 s). Counts only.
+  auto going_on = m.on_verdict("spa", "Spa", spike(6, 8), t + 4min);
+  CHECK(count(going_on, Effect::Kind::notify) == 0);
+  CHECK(m.active("spa")->alert.id == id);
+  CHECK(m.active("spa")->alert.state == AlertState::acked);
+  // Calm, then bad again: a spike whose ratings all came after the ack is a new alert that pages.
+  auto wave = m.on_verdict("spa", "Spa", spike(3, 3), t + 8min);  // its run began at t + 3 min
+  CHECK(notified(wave, Change::resolved) == std::vector<std::string>{"alice"});
+  CHECK(notified(wave, Change::opened) == std::vector<std::string>{"alice"});
+  REQUIRE(m.active("spa"));
+  CHECK(m.active("spa")->alert.id != id);
+  CHECK(m.active("spa")->alert.state == AlertState::open);
+}
+
+TEST_CASE("a restored acked alert keeps its ack time for telling a new wave from the spike that was acked") {
+  AlertMachine before({}, two_levels());
+  const WallTime t = t0();
+  const auto opened = before.on_verdict("spa", "Spa", spike(4, 5), t);
+  const auto acked = before.ack(opened.front().alert.id, "alice", t + 2min);
+  REQUIRE(acked.ok());
+  TrackedAlert saved = *acked->front().record;
+  saved.acked_at.reset();  // as an older hub's row: its last change (the ack) stands in
+  AlertMachine after({}, two_levels());
+  after.restore(saved);
+  CHECK(count(after.on_verdict("spa", "Spa", spike(6, 8), t + 6min), Effect::Kind::notify) == 0);  // from t + 1 min
+  CHECK(count(after.on_verdict("spa", "Spa", spike(3, 3), t + 8min), Effect::Kind::notify, Change::opened) == 1);
+}
+
 TEST_CASE("an ack of an unknown or resolved alert is an error and a second ack changes nothing") {
   AlertMachine m({}, two_levels());
   const WallTime t = t0();

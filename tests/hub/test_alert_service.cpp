@@ -145,6 +145,14 @@ TEST_CASE("alert acks for unknown or resolved alerts and malformed acks are reje
   REQUIRE(wait_until([&] { return rejected("unknown_alert") == 2 && rejected("bad_alert_ack") == 1; }));
   CHECK(hub.on_io([&] { return hub.alerts().active_alerts().at(0).alert.state; }) == kiosk::protocol::AlertState::open);
   CHECK(hub.on_io([&] { return hub.alerts().counters().acks_rejected; }) == 3);
+
+  // Alice acks; her retry is fine, Bob's later ack is refused: Alice holds it.
+  REQUIRE(manager.publish(topic + "/ack", R"({"id":"a-000001","by":"alice"})"));
+  REQUIRE(manager.publish(topic + "/ack", R"({"id":"a-000001","by":"alice"})"));
+  REQUIRE(manager.publish(topic + "/ack", R"({"id":"a-000001","by":"bob"})"));
+  REQUIRE(wait_until([&] { return rejected("already_acked") == 1; }));
+  CHECK(hub.on_io([&] { return *hub.alerts().active_alerts().at(0).alert.acked_by; }) == "alice");
+  CHECK(hub.on_io([&] { return hub.alerts().counters().acks_rejected; }) == 4);
 }
 
 TEST_CASE("the HTTP ack needs the token, moves the alert to acked and refuses unknown and resolved alerts",
@@ -169,6 +177,11 @@ TEST_CASE("the HTTP ack needs the token, moves the alert to acked and refuses un
   auto acked = manager.wait_for([&](const Message& m) { return is_alert(m, topic, "acked"); });
   REQUIRE(acked);
   CHECK(payload_of(*acked).at("acked_by").as_string() == "bob");
+  // Bob again (a retry) is fine; Carol is told Bob holds it.
+  CHECK(http_post(hub.port(), "/api/alerts/a-000001/ack", R"({"by":"bob"})", hub.token()).status == 200);
+  auto other = http_post(hub.port(), "/api/alerts/a-000001/ack", R"({"by":"carol"})", hub.token());
+  CHECK(other.status == 409);
+  CHECK(other.body.find("already acknowledged by bob") != std::string::npos);
 
   // Back to normal for resolve_after: resolved, published as the retained last state.
   v.clock.advance(std::chrono::seconds(121));

@@ -196,6 +196,7 @@ TEST_CASE("stored alerts come back as they were, with their history and the next
     auto a = tracked("a-000007", "bar", now);
     a.alert.state = AlertState::acked;
     a.alert.acked_by = "alice";
+    a.acked_at = now + 5s;  // when the ack was stored: tells a new wave from the spike that was acked
     return a;
   }());
   CHECK(store.load_next_id() == 9);

@@ -40,6 +40,8 @@ struct TrackedAlert {
   WallTime level_since{};      // when the current level was first notified: the escalation timer
   WallTime last_publish{};     // the update rate limit
   bool unpublished = false;    // counts changed since the last publish
+  // When it was acked, on the timeline (not stored: a restored acked alert takes its `updated`).
+  std::optional<WallTime> acked_at;
   friend bool operator==(const TrackedAlert&, const TrackedAlert&) = default;
 };
 
@@ -82,6 +84,8 @@ class AlertMachine {
   // A verdict of the location's detector: opens or updates on a spike, resolves when back to normal.
   // A "call a manager" verdict always reaches someone: on an open alert it is published and notified
   // at the current level; an acked alert is resolved and a new critical alert opened (no acked -> open).
+  // So is a spike on an acked alert whose ratings all came after the ack (a new wave: the location
+  // calmed down and went bad again), where a spike going on since before the ack only updates counts.
   std::vector<Effect> on_verdict(const std::string& location, std::string_view display_name,
                                  const Verdict& verdict, EventTime now);
   // A manager's ack. Unknown or resolved ids are an error; a second ack changes nothing.
