@@ -298,6 +298,21 @@ TEST_CASE("kioskctl follows, lists and acknowledges an alert raised by a burst o
   REQUIRE(ack.status == 0);
   CHECK_THAT(ack.output, Catch::Contains("acked") && Catch::Contains("alice"));
   CHECK(wait_until([&] { return slurp(log).find(id + "  acked") != std::string::npos; }, 10s));
+  // Each line says what changed.
+  CHECK_THAT(slurp(log), Catch::Contains("opened    " + id) && Catch::Contains("acked     " + id));
+  // Who starts following now sees what is going on before any change.
+  const auto late_log = v.dir / "follow-late.log";
+  Child late(v.argv({"alerts", "--follow"}), v.options(late_log));
+  CHECK(wait_until([&] { return slurp(late_log).find("active    " + id + "  acked") != std::string::npos; }, 10s));
+  // A hub restart is waited for, and what is active is listed again.
+  REQUIRE(v.hub.stop() == 0);
+  CHECK(wait_until([&] { return slurp(late_log).find("lost the hub") != std::string::npos; }, 10s));
+  REQUIRE(v.hub.start());
+  CHECK(wait_until([&] {
+    const auto text = slurp(late_log);
+    const auto again = text.find("following again");
+    return again != std::string::npos && text.find("active    " + id, again) != std::string::npos;
+  }, 20s));
   auto acked = json::parse(v.kioskctl({"alerts", "--state", "acked", "--json"}).output);
   REQUIRE(acked.as_array().size() == 1);
   CHECK(acked.as_array()[0].at("acked_by") == "alice");

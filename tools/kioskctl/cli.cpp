@@ -85,7 +85,7 @@ const std::vector<CommandSpec>& commands() {
       {{"alerts"},
        {},
        {{"state", "S", "open, acked, active (open or acked), resolved or all (default active)"},
-        {"follow", "", "print alerts as they happen until interrupted"}},
+        {"follow", "", "the active alerts, then every change as it happens, until interrupted (waits for a hub that restarts)"}},
        {},
        "list alerts, or follow them live",
        "",

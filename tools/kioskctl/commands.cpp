@@ -6,6 +6,7 @@
 #include <functional>
 #include <iomanip>
 #include <sstream>
+#include <thread>
 
 #include <boost/json.hpp>
 
@@ -584,28 +585,70 @@ class Session {
     return 0;
   }
 
+  // One line of alerts --follow: when and what changed, then the alert ("active" when listed at the start).
+  void print_follow_line(const json::object& a, std::string_view change) {
+    out_ << field(a, "updated") << "  " << std::left << std::setw(9) << change << std::right << " ";
+    print_alert(a);
+  }
+
+  // What is active when following starts (or starts again): the changes before it are not replayed.
+  void print_active_alerts() {
+    auto v = call(false, "/api/alerts?state=active");
+    if (!v.is_array()) throw Failure{"unexpected answer from the hub", "check the hub version"};
+    if (v.get_array().empty() && !inv_.globals.json) out_ << "no active alerts\n";
+    for (auto& item : v.get_array()) {
+      if (!item.is_object()) continue;
+      if (inv_.globals.json) {
+        item.get_object()["change"] = "active";
+        print_json(item);
+      } else {
+        print_follow_line(item.get_object(), "active");
+      }
+    }
+  }
+
+  // Like tail -F: the active alerts, then every change as it comes. A hub that goes away after the
+  // first connection (a restart, a network blip) is waited for, and the active alerts listed again.
   int alerts_follow() {
-    const auto end = follow_events(
-        [&] {
-          if (!inv_.globals.json) out_ << "following alerts at " << settings_.hub << " (Ctrl-C to stop)\n" << std::flush;
-        },
-        [&](const ServerEvent& e) {
-          if (e.event != "alert") return true;
-          if (inv_.globals.json) {
-            out_ << e.data << "\n" << std::flush;
-            return true;
-          }
-          json::error_code ec;
-          auto v = json::parse(e.data, ec);
-          if (!ec && v.is_object()) print_alert(v.get_object());
-          out_ << std::flush;
-          return true;
-        },
-        std::chrono::steady_clock::time_point::max());
-    if (end == HubClient::StreamEnd::silent)
-      throw Failure{"no word from the hub for " + std::to_string(HubClient::kStreamSilence.count()) + " s",
-                    "check the hub is running and reachable, then run the command again"};
-    throw Failure{"the hub closed the event stream", "run the command again"};
+    bool followed = false;
+    std::chrono::seconds pause{1};
+    const auto on_event = [&](const ServerEvent& e) {
+      if (e.event != "alert") return true;
+      if (inv_.globals.json) {
+        out_ << e.data << "\n" << std::flush;
+        return true;
+      }
+      json::error_code ec;
+      auto v = json::parse(e.data, ec);
+      if (!ec && v.is_object()) print_follow_line(v.get_object(), field(v.get_object(), "change"));
+      out_ << std::flush;
+      return true;
+    };
+    while (true) {
+      std::string why;
+      try {
+        const auto end = follow_events(
+            [&] {
+              if (!inv_.globals.json)
+                out_ << (followed ? "following again" : "following alerts") << " at " << settings_.hub
+                     << " (Ctrl-C to stop)\n";
+              print_active_alerts();
+              out_ << std::flush;
+              followed = true;
+              pause = std::chrono::seconds(1);
+            },
+            on_event, std::chrono::steady_clock::time_point::max());
+        why = end == HubClient::StreamEnd::silent
+                  ? "no word from the hub for " + std::to_string(HubClient::kStreamSilence.count()) + " s"
+                  : "the hub closed the event stream";
+      } catch (const Failure& f) {
+        if (!followed) throw;  // a wrong --hub or token: say so and stop
+        why = f.what;
+      }
+      err_ << "lost the hub: " << why << "; trying again in " << pause.count() << " s\n" << std::flush;
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::seconds(30));
+    }
   }
 
   // --- report ----------------------------------------------------------------------------------
