@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 
 #include "kiosk/hub/access_token.hpp"
+#include "kiosk/hub/detector.hpp"
 #include "kiosk/protocol/ids.hpp"
 #include "kiosk/protocol/messages.hpp"
 
@@ -197,11 +198,12 @@ void Hub::on_status(const std::string& device, std::string_view payload, Receive
   if (changed) {
     const auto* d = registry_.device(device);
     log_.info("registry", "device " + device + " is " + std::string(to_string(d->state)));
-    if (has_event_listeners()) {
-      boost::json::object o{{"device", device}, {"state", to_string(d->state)}, {"location", d->location}};
-      publish_event("device", boost::json::serialize(o));
-    }
+    device_changed(*d);
   }
+}
+
+bool Hub::rated_bad(const std::string& location, int rating, int scale) const {
+  return is_bad_rating(rating, scale, bad_max_for(report_settings_, location));
 }
 
 void Hub::on_telemetry(const std::string& device, std::string_view payload, Received at) {
@@ -265,8 +267,12 @@ void Hub::acknowledged(const PressRecord& row, bool inserted, bool acked) {
   registry_.on_press_stored(row.device, from_ms(row.pressed_at_ms), from_ms(row.received_at_ms));
   for (auto& observer : press_observers_) observer(row, inserted);
   if (has_event_listeners()) {
+    boost::json::array flags;
+    for (const auto& f : row.flags) flags.emplace_back(f);
     boost::json::object o{{"device", row.device},   {"seq", row.seq},       {"location", row.location},
                           {"rating", row.rating},   {"scale", row.scale},   {"button", row.button},
+                          {"bad", rated_bad(row.location, row.rating, row.scale)},
+                          {"flags", std::move(flags)},
                           {"stored", inserted},     {"acked", acked},
                           {"pressed_at", protocol::format_time(from_ms(row.pressed_at_ms))}};
     publish_event("press", boost::json::serialize(o));

@@ -41,6 +41,17 @@ json::object device_json(const DeviceRecord& d) {
   return o;
 }
 
+}  // namespace
+
+void Hub::device_changed(const DeviceRecord& device) {
+  if (!has_event_listeners()) return;
+  json::object o = device_json(device);
+  o["device"] = device.id;  // as press events name it
+  publish_event("device", json::serialize(o));
+}
+
+namespace {
+
 json::value credentials_json(const std::optional<BrokerCredentials>& c) {
   if (!c) return nullptr;
   return json::object{{"username", c->username}, {"password", c->password}};
@@ -288,6 +299,7 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
                                {"button", p.button},
                                {"rating", p.rating},
                                {"scale", p.scale},
+                               {"bad", rated_bad(p.location, p.rating, p.scale)},
                                {"flags", flags},
                                {"pressed_at", protocol::format_time(from_ms(p.pressed_at_ms))},
                                {"received_at", protocol::format_time(from_ms(p.received_at_ms))}});
@@ -472,6 +484,7 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
         registry_.forget_unknown(id);
       }
       publish_device_config(d);
+      device_changed(d);
       log_.info("registry", "registered device " + id + " at " + location);
       session->send(json_response(
           req, 201, json::serialize(json::object{{"device", device_json(d)}, {"credentials", credentials_json(result.credentials)}})));
@@ -496,6 +509,7 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
     if (auto e = store_.save_device(d)) return fail(503, *e);
     registry_.put_device(d);
     publish_device_config(d);
+    device_changed(d);
     log_.info("registry", "moved device " + id + " to " + *location);
     reply(200, device_json(d));
     return;
@@ -529,6 +543,7 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
         return;
       }
       registry_.put_device(d);
+      device_changed(d);
       log_.info("registry", "retired device " + id);
       session->send(json_response(req, 200, json::serialize(device_json(d))));
     });

@@ -396,6 +396,15 @@ TEST_CASE("the event stream reports each acknowledged press and device status ch
                            R"({"state":"online","fw":"0.1.0","board":"sim","buttons":4})", 1, true));
   REQUIRE(events.wait_for("event: device", 10s));
   CHECK(events.received().find(R"("state":"online")") != std::string::npos);
+  // Whether a press is bad is the hub's rule, said with it; so are its flags.
+  CHECK(events.received().find(R"("rating":4,"scale":4,"button":0,"bad":false,"flags":[])") != std::string::npos);
+  REQUIRE(v.device.publish(v.hub.topic("kiosk-1", "press"), press(4, 1)));
+  REQUIRE(events.wait_for(R"("seq":4)", 10s));
+  CHECK(events.received().find(R"("rating":1,"scale":4,"button":0,"bad":true)") != std::string::npos);
+  // A move is news to the dashboard at once, with the whole device.
+  REQUIRE(http_post(v.hub.port(), "/api/devices/kiosk-1/move", R"({"location":"spa"})", v.hub.token()).status == 200);
+  REQUIRE(events.wait_for(R"("location":"spa")", 10s));
+  CHECK(events.received().find(R"("id":"kiosk-1","location":"spa","board":"sim","fw":"0.1.0")") != std::string::npos);
 }
 
 TEST_CASE("a burst larger than one batch is committed and acknowledged to the last press", "[integration]") {
