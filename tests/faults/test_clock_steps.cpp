@@ -207,4 +207,10 @@ TEST_CASE("the hub's timeline ignores wall clock steps and says how far the wall
   clock.step_wall(-std::chrono::hours(3));
   CHECK(timeline.now() == start + std::chrono::seconds(35));
   CHECK(timeline.offset() == -std::chrono::hours(2));
+
+  // A millisecond between reading the two clocks is no step: the same alert keeps its times.
+  clock.step_wall(std::chrono::milliseconds(1));
+  CHECK(timeline.offset() == -std::chrono::hours(2));
+  clock.step_wall(std::chrono::milliseconds(-2));
+  CHECK(timeline.offset() == -std::chrono::hours(2));
 }

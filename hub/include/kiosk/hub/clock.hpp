@@ -54,7 +54,14 @@ class Timeline {
   protocol::WallTime now() const {
     return wall_ + std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - steady_);
   }
-  std::chrono::milliseconds offset() const { return clock_.wall_now() - now(); }
+  // How far the wall clock has stepped since the timeline began, as it reads now. Under a second
+  // is not a step (reading two clocks a moment apart, NTP's slewing): the offset stays put, so an
+  // alert shows the same times each time it is shown.
+  std::chrono::milliseconds offset() const {
+    const auto read = clock_.wall_now() - now();
+    if (std::chrono::abs(read - offset_) >= std::chrono::seconds(1)) offset_ = read;
+    return offset_;
+  }
   // Moves the timeline forward to `t` if it is behind it (never back): a hub restarted on a board
   // without RTC starts on a stale wall clock, behind the times it stored before. Continuing from
   // them keeps restored timers (escalation, repeat, resolve) from waiting out the clock's error.
@@ -70,6 +77,7 @@ class Timeline {
   const Clock& clock_;
   protocol::WallTime wall_;
   SteadyTime steady_;
+  mutable std::chrono::milliseconds offset_{0};
 };
 
 inline std::int64_t to_ms(protocol::WallTime t) { return t.time_since_epoch().count(); }
