@@ -155,7 +155,8 @@ done
 if [[ $traffic -eq 1 ]]; then
   # Guests, not a load test: a press somewhere every second or two, each terminal at most every
   # 12 s (a terminal's own repeat window is 10 s), mostly happy; from the first minute on, for 2
-  # minutes in every 5 the restroom goes wrong, which the hub should notice within a few guests.
+  # minutes in every 20 the restroom goes wrong, which the hub should notice within a few guests;
+  # the calm between is long enough for the alert to resolve (10 minutes back to normal).
   (
     trap 'exit 0' TERM
     declare -A last
@@ -165,7 +166,7 @@ if [[ $traffic -eq 1 ]]; then
       (( SECONDS - ${last[$id]:--100} < 12 )) && continue
       last[$id]=$SECONDS
       r=$((RANDOM % 100))
-      if [[ $id == restroom-* ]] && (( (SECONDS + 120) % 300 >= 180 )); then b=$((r < 80 ? 0 : 1))
+      if [[ $id == restroom-* ]] && (( SECONDS >= 60 && (SECONDS - 60) % 1200 < 120 )); then b=$((r < 80 ? 0 : 1))
       elif (( r < 5 )); then b=0; elif (( r < 12 )); then b=1; elif (( r < 45 )); then b=2; else b=3; fi
       # Opening a FIFO for writing waits for its reader: a terminal that has exited must not
       # stop the traffic to the others.
@@ -186,8 +187,8 @@ cat <<INFO
     settings    $alerts (venue time zone, contacts, detectors)
   Try:
     echo "press 0" > $data/devices/front-desk-1.fifo      # a guest presses the worst button
-    build/bin/kioskctl --hub http://127.0.0.1:$http_port --token-file $KIOSK_TOKEN_FILE device list
-    build/bin/kioskctl --hub http://127.0.0.1:$http_port --token-file $KIOSK_TOKEN_FILE alerts --follow
+    $bin/kioskctl --hub http://127.0.0.1:$http_port --token-file $KIOSK_TOKEN_FILE device list
+    $bin/kioskctl --hub http://127.0.0.1:$http_port --token-file $KIOSK_TOKEN_FILE alerts --follow
   Ctrl-C stops everything.
 
 INFO
