@@ -181,6 +181,10 @@ TEST_CASE("kioskctl move, rotate and retire change the hub and the broker", "[in
   REQUIRE(v.kioskctl({"device", "move", "desk-1", "--location", "bar"}).status == 0);
   CHECK_THAT(v.kioskctl({"device", "show", "desk-1"}).output, Catch::Contains("location    bar"));
   CHECK_THAT(v.kioskctl({"location", "list"}).output, Catch::Contains("bar"));
+  // A long name keeps its column: the device count stays apart from it.
+  const std::string long_name(60, 'n');
+  REQUIRE(v.kioskctl({"location", "rename", "bar", "--name", long_name}).status == 0);
+  CHECK_THAT(v.kioskctl({"location", "list"}).output, Catch::Contains(long_name + "  1"));
 
   auto rotate = v.kioskctl({"device", "rotate", "desk-1", "--out", "desk-1.json", "--force"});
   INFO(rotate.output);

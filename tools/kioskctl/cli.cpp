@@ -90,7 +90,7 @@ const std::vector<CommandSpec>& commands() {
        "list alerts, or follow them live",
        "",
        false},
-      {{"alerts", "ack"}, {"id"}, {{"by", "MANAGER", "who acknowledges"}}, {"by"}, "acknowledge an alert", "", true},
+      {{"alerts", "ack"}, {"id"}, {{"by", "MANAGER", "who acknowledges: a manager id (a-z, 0-9 and -), e.g. alice"}}, {"by"}, "acknowledge an alert", "", true},
       {{"report"},
        {},
        {{"from", "D", "start: a date YYYY-MM-DD (venue time) or an RFC 3339 time"},

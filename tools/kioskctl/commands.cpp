@@ -529,11 +529,21 @@ class Session {
     auto v = call(false, "/api/locations");
     if (inv_.globals.json) return print_json(v), 0;
     if (!v.is_array()) throw Failure{"unexpected answer from the hub", "check the hub version"};
-    out_ << std::left << std::setw(24) << "ID" << std::setw(32) << "NAME" << "DEVICES\n";
+    // Columns as wide as their longest entry (names are up to 200 characters), two spaces apart.
+    std::size_t id_width = 2;
+    std::size_t name_width = 4;
+    for (const auto& item : v.get_array()) {
+      if (!item.is_object()) continue;
+      id_width = std::max(id_width, field(item.get_object(), "id").size());
+      name_width = std::max(name_width, field(item.get_object(), "name").size());
+    }
+    const auto width = [](std::size_t w) { return static_cast<int>(w + 2); };
+    out_ << std::left << std::setw(width(id_width)) << "ID" << std::setw(width(name_width)) << "NAME" << "DEVICES\n";
     for (const auto& item : v.get_array()) {
       if (!item.is_object()) continue;
       const auto& l = item.get_object();
-      out_ << std::left << std::setw(24) << field(l, "id") << std::setw(32) << field(l, "name") << field(l, "devices") << "\n";
+      out_ << std::left << std::setw(width(id_width)) << field(l, "id") << std::setw(width(name_width)) << field(l, "name")
+           << field(l, "devices") << "\n";
     }
     return 0;
   }
