@@ -389,14 +389,8 @@ namespace {
 
 // A dynsec broker account for kDevice whose role may publish under its own topics and read its
 // config, not its acks.
-void add_device_without_acks(const Broker& broker, const TempDir& dir) {
-  auto ctrl = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv{"mosquitto_ctrl", "-h", "127.0.0.1", "-p", std::to_string(broker.port()),
-                                  "-u", "admin", "-P", "admin-secret", "dynsec"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    Child c(argv, Child::Options{.env = {}, .log_file = dir / "ctrl.log", .working_dir = {}});
-    REQUIRE(c.wait(10s) == 0);
-  };
+void add_device_without_acks(const Broker& broker) {
+  const auto ctrl = [&](const std::vector<std::string>& args) { broker.dynsec(args); };
   ctrl({"createRole", "device"});
   ctrl({"addRoleACL", "device", "publishClientSend", "kiosk/v1/demo/device/desk-1/#", "allow"});
   ctrl({"addRoleACL", "device", "subscribeLiteral", topic(proto::TopicKind::config), "allow"});
@@ -420,14 +414,13 @@ std::vector<long> refusal_retry_delays(const std::string& log) {
 // A broker with accounts on which the device may not subscribe to its ack topic, and the terminal
 // connecting to it with that account.
 struct RefusedAcks {
-  RefusedAcks() : terminal(with_device(broker, dir), {"--username", kDevice, "--password", "device-secret"}) {}
-  static const Broker& with_device(const Broker& broker, const TempDir& dir) {
-    add_device_without_acks(broker, dir);
+  RefusedAcks() : terminal(with_device(broker), {"--username", kDevice, "--password", "device-secret"}) {}
+  static const Broker& with_device(const Broker& broker) {
+    add_device_without_acks(broker);
     return broker;
   }
   Broker broker{Broker::Options{.dynsec = true, .admin_user = "admin", .admin_password = "admin-secret",
                                 .extra_config = ""}};
-  TempDir dir;
   Terminal terminal;
 };
 

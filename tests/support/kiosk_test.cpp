@@ -221,6 +221,15 @@ Broker::Broker(Options options) : options_(std::move(options)) {
   start();
 }
 
+void Broker::dynsec(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv{"mosquitto_ctrl", "-h", "127.0.0.1", "-p", std::to_string(port()),
+                                "-u", options_.admin_user, "-P", options_.admin_password, "dynsec"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Child c(argv, Child::Options{.env = {}, .log_file = dir() / "ctrl.log", .working_dir = {}});
+  const auto status = c.wait(std::chrono::seconds(10));
+  if (!status || *status != 0) throw std::runtime_error("mosquitto_ctrl dynsec failed: " + c.log());
+}
+
 Broker::~Broker() {
   if (process_) process_->kill9();
 }

@@ -135,6 +135,8 @@ class Broker {
   static fs::path dynsec_plugin();
   const Options& options() const { return options_; }
 
+  // mosquitto_ctrl dynsec <args> as the admin account (dynsec brokers); throws with its output on failure.
+  void dynsec(const std::vector<std::string>& args) const;
   void start();    // starts and waits until the port accepts connections (throws on timeout)
   void stop();     // SIGTERM and wait
   void kill9();    // SIGKILL
