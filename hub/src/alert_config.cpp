@@ -62,12 +62,17 @@ const DetectorChoice& AlertConfig::detector_for(std::string_view location) const
   return it == detectors.end() ? default_detector : it->second;
 }
 
-bool AlertConfig::is_call_manager(std::string_view device, std::string_view location, int button) const {
-  return std::any_of(call_manager.begin(), call_manager.end(), [&](const CallManagerButton& b) {
+bool is_call_manager(const std::vector<CallManagerButton>& buttons, std::string_view device, std::string_view location,
+                     int button) {
+  return std::any_of(buttons.begin(), buttons.end(), [&](const CallManagerButton& b) {
     if (b.button != button) return false;
     if (!b.device.empty()) return b.device == device;
     return b.location == "*" || b.location == location;
   });
+}
+
+bool AlertConfig::is_call_manager(std::string_view device, std::string_view location, int button) const {
+  return kiosk::hub::is_call_manager(call_manager, device, location, button);
 }
 
 namespace {

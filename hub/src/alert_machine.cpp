@@ -64,6 +64,7 @@ void AlertMachine::restore(TrackedAlert record) {
   if (const auto n = parse_alert_number(record.alert.id); n && *n >= next_id_) next_id_ = *n + 1;
   if (record.alert.state == AlertState::resolved) return;
   if (record.alert.state == AlertState::acked && !record.acked_at) record.acked_at = record.alert.updated;
+  if (record.spikes.empty()) record.spikes.push_back(std::max(record.alert.updated, record.acked_at.value_or(WallTime{})));
   active_[record.alert.location] = std::move(record);
 }
 
@@ -124,6 +125,7 @@ TrackedAlert& AlertMachine::open(std::vector<Effect>& out, const std::string& lo
   t.level = std::max(0, r.level);
   t.last_notice = now.at;
   t.level_since = now.at;
+  t.spikes.push_back(v.at);
   auto& stored = active_.insert_or_assign(location, std::move(t)).first->second;
   emit(out, stored, Change::opened, now.at);
   notify(out, stored, Change::opened, r);
@@ -155,6 +157,13 @@ void AlertMachine::call_manager(std::vector<Effect>& out, TrackedAlert& t, const
   notify(out, t, Change::updated, r);
 }
 
+bool AlertMachine::is_new_wave(const TrackedAlert& t, const Verdict& v) {
+  if (!t.acked_at || v.run_start <= *t.acked_at) return false;
+  // The last spike before this run began: a spike going on has one just before each bad press.
+  const auto after = std::lower_bound(t.spikes.begin(), t.spikes.end(), v.run_start);
+  return after == t.spikes.begin() || v.run_start - *std::prev(after) >= kNewWaveGap;
+}
+
 std::vector<Effect> AlertMachine::on_verdict(const std::string& location, std::string_view display_name,
                                              const Verdict& v, EventTime now) {
   std::vector<Effect> out;
@@ -177,16 +186,18 @@ std::vector<Effect> AlertMachine::on_verdict(const std::string& location, std::s
       open(out, location, display_name, v, now);
       return out;
     }
-    // Acked, and every rating of this spike came after the ack: the location calmed down once the
-    // manager was on it and went bad again (or is still bad after a whole detection window). Whoever
-    // acked is dealing with what they were told; this is news, so it pages as a new alert.
-    if (t.alert.state == AlertState::acked && t.acked_at &&
-        now.at - std::chrono::seconds(v.window_s) > *t.acked_at) {
+    // Acked, every rating of this spike came after the ack, and the spike before it was a while
+    // before it began: the location calmed down once the manager was on it and went bad again.
+    // Whoever acked is dealing with what they were told; this is news, so it pages as a new alert.
+    if (t.alert.state == AlertState::acked && is_new_wave(t, v)) {
       resolve(out, t, now);
       active_.erase(it);
       open(out, location, display_name, v, now);
       return out;
     }
+    t.spikes.push_back(v.at);
+    while (t.spikes.size() > 1 && (t.spikes.size() > 1000 || v.at - t.spikes.front() > std::chrono::hours(2)))
+      t.spikes.pop_front();
     const bool worse = v.severity == Severity::critical && t.alert.severity == Severity::warning;
     const bool counts_changed = v.bad != t.alert.bad || v.total != t.alert.total;
     if (counts_changed) {

@@ -119,7 +119,10 @@ void AlertService::follow_time_zone_file() {
   if (!zone) {
     ++counters_.time_zone_update_errors;
     hub_.log().error("alerts", "venue time " + name + ": its tz database file changed and cannot be used (" +
-                                   zone.error().message() + "); the rules read before stay in force");
+                                   zone.error().message() +
+                                   "); the rules read before stay in force until the hub restarts, which this "
+                                   "setting would stop: install the zone again (tzdata) or set time_zone to a zone "
+                                   "that exists");
     return;
   }
   if (*zone == config_.time_zone) return;  // the update left this zone's rules as they were

@@ -33,7 +33,8 @@ function drawDevices(){let h='';for(const d of [...devices.values()].sort((a,b)=
 function addPress(p,top){const tr=document.createElement('tr');
  // "bad" is the hub's own rule (the alert settings); a repeat is the same guest pressing again.
  const bad=p.bad??p.rating<=Math.floor((p.scale||4)/2);const repeat=(p.flags||[]).includes('repeat');
- tr.innerHTML=`<td>${esc(when(p.pressed_at))}</td><td>${esc(p.device)}</td><td>${esc(place(p.location))}</td><td class="${bad?'bad':''}">${esc(p.rating)}/${esc(p.scale)}${repeat?' <span class="unknown">(repeat)</span>':''}</td>`;
+ const rating=p.call_manager?'<b class="bad">calls a manager</b>':`<span class="${bad?'bad':''}">${esc(p.rating)}/${esc(p.scale)}</span>`;
+ tr.innerHTML=`<td>${esc(when(p.pressed_at))}</td><td>${esc(p.device)}</td><td>${esc(place(p.location))}</td><td>${rating}${repeat?' <span class="unknown">(repeat)</span>':''}</td>`;
  const tb=$('presses');top?tb.prepend(tr):tb.append(tr);while(tb.rows.length>50)tb.deleteRow(-1)}
 const alerts=new Map();
 function drawAlerts(){const open=[...alerts.values()].filter(a=>a.state!=='resolved').sort((a,b)=>a.since<b.since?-1:1);
@@ -55,7 +56,7 @@ es.addEventListener('press',e=>{const p=JSON.parse(e.data);if(!p.stored)return;a
 // Liveness changes carry the state; registering, moving and retiring carry the whole device.
 es.addEventListener('device',e=>{const x=JSON.parse(e.data);const d=devices.get(x.device)||{id:x.device};
  Object.assign(d,x);devices.set(x.device,d);if(x.location&&!names.has(x.location))names.set(x.location,x.location);drawDevices()});
-es.addEventListener('alert',e=>{const a=JSON.parse(e.data);alerts.set(a.id,a);drawAlerts()});
+es.addEventListener('alert',e=>{const a=JSON.parse(e.data);a.state==='resolved'?alerts.delete(a.id):alerts.set(a.id,a);drawAlerts()});
 load();
 </script></body></html>
 )html";

@@ -74,8 +74,8 @@ int hour_of_week(WallTime t, const TimeZone& zone) {
 }
 
 Verdict call_manager_verdict(const RatedPress& press) {
-  (void)press;
   Verdict v;
+  v.at = v.run_start = press.at;
   v.spike = true;
   v.cause = Verdict::Cause::call_manager;
   v.severity = protocol::Severity::critical;
@@ -305,10 +305,12 @@ BaselineDetector::Best BaselineDetector::best_rate_run() const {
 
 Verdict BaselineDetector::assess(WallTime now, bool test) {
   Verdict v;
+  v.at = v.run_start = now;
   v.baseline = baseline_at(now);
   if (recent_.empty()) return v;
   const Recent& last = recent_.back();
   const Recent& first = recent_.front();
+  v.run_start = first.at;
   // The whole window, for information, unless a run qualifies.
   v.total = static_cast<int>(recent_.size());
   v.bad = static_cast<int>(last.cum_bad - first.cum_bad + (first.bad ? 1 : 0));
@@ -320,6 +322,7 @@ Verdict BaselineDetector::assess(WallTime now, bool test) {
   if (best.seq < 0) return v;
   const Recent& r = at_seq(best.seq);
   v.log_lr = best.llr;
+  v.run_start = r.at;
   v.bad = static_cast<int>(last.cum_bad - r.cum_bad + 1);
   v.total = static_cast<int>(next_seq_ - best.seq);
   v.window_s = span_s(r.at, now);
@@ -397,10 +400,13 @@ NaiveRuleDetector::NaiveRuleDetector(NaiveRuleSettings settings) : settings_(std
 Verdict NaiveRuleDetector::assess(WallTime now) {
   while (!recent_.empty() && now - recent_.front().first > settings_.window) recent_.pop_front();
   Verdict v;
+  v.at = now;
   v.total = static_cast<int>(recent_.size());
   v.bad = static_cast<int>(std::count_if(recent_.begin(), recent_.end(), [](const auto& r) { return r.second; }));
   v.window_s = static_cast<int>(settings_.window.count());
   v.p_value = 1;
+  const auto oldest_bad = std::find_if(recent_.begin(), recent_.end(), [](const auto& r) { return r.second; });
+  v.run_start = oldest_bad == recent_.end() ? now : oldest_bad->first;
   return v;
 }
 
@@ -411,6 +417,9 @@ Verdict NaiveRuleDetector::observe(const RatedPress& press) {
   Verdict v = assess(press.at);
   v.spike = bad && !press.repeat && v.bad >= settings_.bad;
   if (v.spike) {
+    // One run while spikes follow each other: it began with the first of them.
+    if (!in_incident_) run_start_ = v.run_start;
+    v.run_start = run_start_;
     last_spike_ = press.at;
     in_incident_ = true;
   } else if (in_incident_ && press.at - *last_spike_ >= settings_.resolve_after) {

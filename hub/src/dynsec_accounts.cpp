@@ -164,6 +164,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   enum class State { idle, connecting, setting_up, granting, checking, ready, failed };
+  std::string refused_;  // the broker refused the response subscription on this connection
 
   // ---- batches ---------------------------------------------------------------------------------
 
@@ -172,6 +173,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (stopped_) return answered("dynamic-security: stopped", {});
     if (state_ == State::failed) return answered(failure_, {});
     if (!client_ || !client_->connected()) return answered("dynamic-security: not connected to the broker", {});
+    if (!refused_.empty()) return answered(refused_, {});  // no answer could come back
     const auto tag = "k" + std::to_string(++next_tag_);
     const auto payload = dynsec::batch(tag, std::move(commands));
     if (!client_->publish(dynsec::kCommandTopic, payload, qos, false)) {
@@ -206,6 +208,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_link(const kiosk::mqtt::LinkEvent& e) {
     switch (e.kind) {
       case kiosk::mqtt::LinkEvent::Kind::connected:
+        refused_.clear();  // this connection's SUBACK tells again
         if (state_ == State::connecting) return set_up();
         if (state_ == State::granting) return check_grant(std::nullopt);
         if (down_since_) {  // the client has subscribed again by itself
@@ -231,6 +234,7 @@ class Session : public std::enable_shared_from_this<Session> {
                                 " the subscription to " + e.reason +
                                 " (the account needs the plugin's admin role, as mosquitto_ctrl dynsec init makes it)";
         if (state_ != State::ready) return fail_start(why);
+        refused_ = why;
         log_.error("accounts", why + "; adding, rotating and removing devices and managers fail until it is fixed");
         return;
       }

@@ -202,8 +202,10 @@ void Hub::on_status(const std::string& device, std::string_view payload, Receive
   }
 }
 
-bool Hub::rated_bad(const std::string& location, int rating, int scale) const {
-  return is_bad_rating(rating, scale, bad_max_for(report_settings_, location));
+Hub::PressReading Hub::read_press(const std::string& device, const std::string& location, int button, int rating,
+                                  int scale) const {
+  if (is_call_manager(report_settings_.call_manager, device, location, button)) return {.call_manager = true};
+  return {.bad = is_bad_rating(rating, scale, bad_max_for(report_settings_, location))};
 }
 
 void Hub::on_telemetry(const std::string& device, std::string_view payload, Received at) {
@@ -269,9 +271,10 @@ void Hub::acknowledged(const PressRecord& row, bool inserted, bool acked) {
   if (has_event_listeners()) {
     boost::json::array flags;
     for (const auto& f : row.flags) flags.emplace_back(f);
+    const auto reading = read_press(row.device, row.location, row.button, row.rating, row.scale);
     boost::json::object o{{"device", row.device},   {"seq", row.seq},       {"location", row.location},
                           {"rating", row.rating},   {"scale", row.scale},   {"button", row.button},
-                          {"bad", rated_bad(row.location, row.rating, row.scale)},
+                          {"bad", reading.bad},     {"call_manager", reading.call_manager},
                           {"flags", std::move(flags)},
                           {"stored", inserted},     {"acked", acked},
                           {"pressed_at", protocol::format_time(from_ms(row.pressed_at_ms))}};

@@ -195,19 +195,19 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
   if (seg.size() == 1 && seg[0] == "health" && get) {
     auto db = store_.check();
     if (!db && last_db_error_) db = last_db_error_;
-    const std::string& refused = mqtt_->refused_subscriptions();
+    const auto& refused = mqtt_->refused_subscriptions();
     bool ok = mqtt_->connected() && refused.empty() && !db;
     json::object o{{"status", ok ? "ok" : "degraded"},
                    {"site", config_.site},
-                   {"broker", !mqtt_->connected() ? "disconnected"
-                              : refused.empty()   ? "connected"
-                                                  : "connected, refused the subscription to " + refused},
+                   {"broker", mqtt_->connected() ? "connected" : "disconnected"},
                    {"db", db ? "error: " + *db : std::string("ok")},
                    {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(clock_.steady_now() - started_at_).count()},
                    {"version", KIOSK_VERSION}};
     // The account link is separate from the main one and may lag it after a broker restart; it is
     // reported, not folded into status: presses flow without it, and tools wait on a 200 here.
     if (auto accounts = accounts_->connected()) o["accounts"] = *accounts ? "connected" : "disconnected";
+    // Connected, yet deaf to these topics (the hub's broker account lacks the right): degraded.
+    if (!refused.empty()) o["refused_subscriptions"] = json::array(refused.begin(), refused.end());
     reply(ok ? 200 : 503, o);
     return;
   }
@@ -293,13 +293,15 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
     for (const auto& p : store_.presses(q)) {
       json::array flags;
       for (const auto& f : p.flags) flags.emplace_back(f);
+      const auto reading = read_press(p.device, p.location, p.button, p.rating, p.scale);
       a.push_back(json::object{{"device", p.device},
                                {"seq", p.seq},
                                {"location", p.location},
                                {"button", p.button},
                                {"rating", p.rating},
                                {"scale", p.scale},
-                               {"bad", rated_bad(p.location, p.rating, p.scale)},
+                               {"bad", reading.bad},
+                               {"call_manager", reading.call_manager},
                                {"flags", flags},
                                {"pressed_at", protocol::format_time(from_ms(p.pressed_at_ms))},
                                {"received_at", protocol::format_time(from_ms(p.received_at_ms))}});

@@ -100,7 +100,7 @@ void MqttLink::on_link(const mqtt::LinkEvent& e) {
       return;
     case mqtt::LinkEvent::Kind::subscription_refused:
       // Connected, yet deaf to these topics: presses would pile up on the terminals unacknowledged.
-      refused_subscriptions_ = e.reason;
+      refused_subscriptions_ = e.filters;
       log_.error("mqtt", "the broker refused the hub (" + settings_.client_id + ") the subscription to " + e.reason +
                              ": nothing published there reaches the hub. Give the hub's broker account the right to "
                              "read them (its role, or the ACL file), then restart the hub");

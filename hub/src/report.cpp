@@ -294,18 +294,19 @@ Report build_report(const ReportPeriod& period, const ReportSettings& settings,
   std::map<std::string, Builder> by_location;
   for (const auto& [id, name] : locations) by_location.emplace(id, blank);
   // The alert settings' own rule, so the report and the alerts never disagree on what a call is.
-  AlertConfig calls;
-  calls.call_manager = settings.call_manager;
+  const auto is_call = [&](std::string_view device, std::string_view location, int button) {
+    return is_call_manager(settings.call_manager, device, location, button);
+  };
   for (const auto& c : counts) {
     auto it = by_location.find(c.location);
     if (it == by_location.end()) it = by_location.emplace(c.location, blank).first;
     const bool bad = is_bad_rating(c.rating, c.scale, bad_max_for(settings, c.location));
     // No device id is empty, so "" matches the location's (and "*") buttons only.
-    const bool location_call = calls.is_call_manager("", c.location, c.button);
+    const bool location_call = is_call("", c.location, c.button);
     if (c.device.empty()) {
       it->second.add(c, bad, location_call);
       site.add(c, bad, location_call);
-    } else if (!location_call && calls.is_call_manager(c.device, c.location, c.button)) {
+    } else if (!location_call && is_call(c.device, c.location, c.button)) {
       // A device's own call button: its presses are in the device-less rows as ratings; move them.
       for (auto* b : {&it->second, &site}) {
         b->add(c, bad, false, -1);

@@ -372,11 +372,13 @@ class Client::Session : public std::enable_shared_from_this<Session> {
         if (!s) return fail(link, "protocol error: " + s.error().message());
         if (s->packet_id != subscribe_id_) return;  // not the answer to this connection's SUBSCRIBE
         subscribe_id_.reset();
-        std::string refused;
-        for (std::size_t i = 0; i < s->granted.size() && i < options_.subscriptions.size(); ++i)
-          if (s->granted[i] == 0x80) refused.append(refused.empty() ? "" : ", ").append(options_.subscriptions[i].filter);
-        if (!refused.empty() && handlers_.link)
-          handlers_.link(LinkEvent{LinkEvent::Kind::subscription_refused, refused, false, {}});
+        LinkEvent refused{LinkEvent::Kind::subscription_refused, "", false, {}, {}};
+        for (std::size_t i = 0; i < s->granted.size() && i < options_.subscriptions.size(); ++i) {
+          if (s->granted[i] != 0x80) continue;
+          refused.reason.append(refused.filters.empty() ? "" : ", ").append(options_.subscriptions[i].filter);
+          refused.filters.push_back(options_.subscriptions[i].filter);
+        }
+        if (!refused.filters.empty() && handlers_.link) handlers_.link(refused);
         return;
       }
       default:  // PINGRESP, UNSUBACK: reading them is enough (last_received_)

@@ -184,18 +184,30 @@ TEST_CASE("an ack stops repeats and escalation") {
   CHECK(m.active("spa")->level == 0);
 }
 
-TEST_CASE("an acked alert pages again for a new wave of bad ratings after the ack, not while the first goes on") {
+// A spike verdict for the press at `at` whose run began at `run_start` (both on the detector's clock).
+Verdict spike_run(int bad, int total, WallTime at, WallTime run_start) {
+  Verdict v = spike(bad, total);
+  v.at = at;
+  v.run_start = run_start;
+  return v;
+}
+
+TEST_CASE("an acked alert pages again for a new wave of bad ratings after a pause, not while the first goes on") {
   AlertMachine m({}, two_levels());
   const WallTime t = t0();
-  const std::string id = m.on_verdict("spa", "Spa", spike(4, 5), t).front().alert.id;
+  const std::string id = m.on_verdict("spa", "Spa", spike_run(4, 5, t, t - 3min), t).front().alert.id;
   REQUIRE(m.ack(id, "alice", t + 2min).ok());
-  // The spike that was acked goes on: its run began before the ack (window 300 s). Counts only.
-  auto going_on = m.on_verdict("spa", "Spa", spike(6, 8), t + 4min);
-  CHECK(count(going_on, Effect::Kind::notify) == 0);
+  // The spike that was acked goes on: its run began before the ack. Counts only.
+  CHECK(count(m.on_verdict("spa", "Spa", spike_run(6, 8, t + 4min, t - 1min), t + 4min), Effect::Kind::notify) == 0);
+  // Late presses (a terminal back from an outage) of a run that began before the ack: counts only.
+  CHECK(count(m.on_verdict("spa", "Spa", spike_run(7, 9, t + 5min, t - 1min), t + 11min), Effect::Kind::notify) == 0);
+  // A run that began after the ack but without a pause since the last spike: the same spike.
+  CHECK(count(m.on_verdict("spa", "Spa", spike_run(3, 4, t + 6min, t + 5min + 30s), t + 12min),
+              Effect::Kind::notify) == 0);
   CHECK(m.active("spa")->alert.id == id);
   CHECK(m.active("spa")->alert.state == AlertState::acked);
-  // Calm, then bad again: a spike whose ratings all came after the ack is a new alert that pages.
-  auto wave = m.on_verdict("spa", "Spa", spike(3, 3), t + 8min);  // its run began at t + 3 min
+  // Calm, then bad again: a new alert that pages.
+  auto wave = m.on_verdict("spa", "Spa", spike_run(3, 3, t + 12min, t + 9min), t + 12min);
   CHECK(notified(wave, Change::resolved) == std::vector<std::string>{"alice"});
   CHECK(notified(wave, Change::opened) == std::vector<std::string>{"alice"});
   REQUIRE(m.active("spa"));
@@ -206,15 +218,17 @@ TEST_CASE("an acked alert pages again for a new wave of bad ratings after the ac
 TEST_CASE("a restored acked alert keeps its ack time for telling a new wave from the spike that was acked") {
   AlertMachine before({}, two_levels());
   const WallTime t = t0();
-  const auto opened = before.on_verdict("spa", "Spa", spike(4, 5), t);
+  const auto opened = before.on_verdict("spa", "Spa", spike_run(4, 5, t, t - 3min), t);
   const auto acked = before.ack(opened.front().alert.id, "alice", t + 2min);
   REQUIRE(acked.ok());
   TrackedAlert saved = *acked->front().record;
   saved.acked_at.reset();  // as an older hub's row: its last change (the ack) stands in
+  saved.spikes.clear();    // never stored
   AlertMachine after({}, two_levels());
   after.restore(saved);
-  CHECK(count(after.on_verdict("spa", "Spa", spike(6, 8), t + 6min), Effect::Kind::notify) == 0);  // from t + 1 min
-  CHECK(count(after.on_verdict("spa", "Spa", spike(3, 3), t + 8min), Effect::Kind::notify, Change::opened) == 1);
+  CHECK(count(after.on_verdict("spa", "Spa", spike_run(6, 8, t + 6min, t + 1min), t + 6min), Effect::Kind::notify) == 0);
+  CHECK(count(after.on_verdict("spa", "Spa", spike_run(3, 3, t + 10min, t + 9min), t + 10min), Effect::Kind::notify,
+              Change::opened) == 1);
 }
 
 TEST_CASE("an ack of an unknown or resolved alert is an error and a second ack changes nothing") {

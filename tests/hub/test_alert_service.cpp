@@ -356,6 +356,11 @@ TEST_CASE("a call-a-manager button raises a critical alert at once", "[integrati
   REQUIRE(alert);
   CHECK(payload_of(*alert).at("severity").as_string() == "critical");
   CHECK(payload_of(*alert).at("reason").as_string() == "A guest asked for a manager at bar");
+  // The API says what the press was, by the same settings: a call, not a rating.
+  const auto presses = json::parse(http_get(hub.port(), "/api/presses?limit=1").body).as_array();
+  REQUIRE(presses.size() == 1);
+  CHECK(presses[0].at("call_manager").as_bool());
+  CHECK_FALSE(presses[0].at("bad").as_bool());
 }
 
 TEST_CASE("alert changes go out on the event stream that kioskctl alerts --follow reads", "[integration]") {

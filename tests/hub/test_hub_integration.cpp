@@ -397,7 +397,7 @@ TEST_CASE("the event stream reports each acknowledged press and device status ch
   REQUIRE(events.wait_for("event: device", 10s));
   CHECK(events.received().find(R"("state":"online")") != std::string::npos);
   // Whether a press is bad is the hub's rule, said with it; so are its flags.
-  CHECK(events.received().find(R"("rating":4,"scale":4,"button":0,"bad":false,"flags":[])") != std::string::npos);
+  CHECK(events.received().find(R"("rating":4,"scale":4,"button":0,"bad":false,"call_manager":false,"flags":[])") != std::string::npos);
   REQUIRE(v.device.publish(v.hub.topic("kiosk-1", "press"), press(4, 1)));
   REQUIRE(events.wait_for(R"("seq":4)", 10s));
   CHECK(events.received().find(R"("rating":1,"scale":4,"button":0,"bad":true)") != std::string::npos);

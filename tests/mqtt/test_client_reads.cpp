@@ -215,6 +215,7 @@ TEST_CASE("a SUBACK refusing a subscription is reported with the refused filters
   CHECK(events[0].kind == mqtt::LinkEvent::Kind::connected);
   CHECK(events[1].kind == mqtt::LinkEvent::Kind::subscription_refused);
   CHECK(events[1].reason == "kiosk/v1/s/alert/+/ack, other/#");
+  CHECK(events[1].filters == std::vector<std::string>{"kiosk/v1/s/alert/+/ack", "other/#"});
   CHECK(client.connected());
 }
 

@@ -144,7 +144,7 @@ TEST_CASE("a subscription the broker refuses is named by the hub link, whose oth
   LinkHarness h(broker, "hub", "hub-secret");
   h.link->start();
   REQUIRE(h.run_until([&] { return !h.link->refused_subscriptions().empty(); }));
-  CHECK(h.link->refused_subscriptions() == kiosk::protocol::alert_ack_filter("s1"));
+  CHECK(h.link->refused_subscriptions() == std::vector<std::string>{kiosk::protocol::alert_ack_filter("s1")});
   CHECK(h.link->connected());
   MqttProbe device(broker.url(), MqttProbe::Options{.client_id = "d-1", .username = "d-1", .password = "d-1-secret"});
   device.connect();

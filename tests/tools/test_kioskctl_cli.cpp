@@ -477,6 +477,9 @@ TEST_CASE("kioskctl status shows the hub's broker accounts link only when the hu
   health["accounts"] = "disconnected";
   const auto with = render_status("http://hub:8080", health);
   CHECK_THAT(with, Catch::Contains("broker   connected\naccounts disconnected\n"));
+  // Topics the broker will not let the hub read are named, one a line.
+  health["refused_subscriptions"] = boost::json::array{"kiosk/v1/venue/alert/+/ack"};
+  CHECK_THAT(render_status("http://hub:8080", health), Catch::Contains("refused  kiosk/v1/venue/alert/+/ack ("));
 }
 
 TEST_CASE("kioskctl exits 2 with the command's help for arguments found wrong once it runs, before any request") {

@@ -160,6 +160,8 @@ class Session {
           return "terminals and managers share the broker's account names";
         if (name == "manager add") return manager_exists_hint(arg);
         if (group == "manager") return "that name is not a manager's account; check the id";
+        if (group == "alerts" && hub_error_message(reply).find("already acknowledged") != std::string::npos)
+          return "the first ack stands: that manager holds the alert (kioskctl alerts)";
         if (group == "alerts") return "see kioskctl alerts --state all";
         return "see kioskctl device show " + arg;
       case 502:
@@ -637,7 +639,8 @@ class Session {
     while (true) {
       std::string why;
       try {
-        const auto end = follow_events(
+        const auto end = client_.events(
+            "/api/events",
             [&] {
               if (!inv_.globals.json)
                 out_ << (followed ? "following again" : "following alerts") << " at " << settings_.hub
@@ -651,9 +654,13 @@ class Session {
         why = end == HubClient::StreamEnd::silent
                   ? "no word from the hub for " + std::to_string(HubClient::kStreamSilence.count()) + " s"
                   : "the hub closed the event stream";
-      } catch (const Failure& f) {
-        if (!followed) throw;  // a wrong --hub or token: say so and stop
-        why = f.what;
+      } catch (const HubUnreachable& e) {
+        if (!followed) throw unreachable(e);  // a wrong --hub: say so and stop
+        why = e.what();                       // a hub restarting: wait for it
+      } catch (const std::runtime_error& e) {
+        // Refused (a token that no longer works, a name the hub does not answer to): waiting
+        // will not change that.
+        throw Failure{std::string("the hub refused the event stream: ") + e.what(), "check the API token"};
       }
       err_ << "lost the hub: " << why << "; trying again in " << pause.count() << " s\n" << std::flush;
       std::this_thread::sleep_for(pause);
@@ -704,6 +711,9 @@ std::string render_status(const std::string& hub, const json::object& o) {
       << "site     " << field(o, "site") << "\n"
       << "broker   " << field(o, "broker") << "\n";
   if (o.contains("accounts")) out << "accounts " << field(o, "accounts") << "\n";
+  if (const auto* refused = o.if_contains("refused_subscriptions"); refused && refused->is_array())
+    for (const auto& f : refused->get_array())
+      out << "refused  " << text_of(f) << " (the broker will not let the hub read it: check the hub's broker account)\n";
   out << "database " << field(o, "db") << "\n"
       << "version  " << field(o, "version") << "\n";
   return out.str();

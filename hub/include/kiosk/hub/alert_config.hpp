@@ -37,6 +37,10 @@ struct CallManagerButton {
   friend bool operator==(const CallManagerButton&, const CallManagerButton&) = default;
 };
 
+// Whether a press of `button` at `device` (placed at `location`) is one of `buttons`.
+bool is_call_manager(const std::vector<CallManagerButton>& buttons, std::string_view device, std::string_view location,
+                     int button);
+
 struct WebhookPolicy {
   std::chrono::milliseconds timeout{5000};         // per attempt: connect + request + response
   std::chrono::milliseconds backoff_initial{1000};  // first retry after this (then doubling) ...

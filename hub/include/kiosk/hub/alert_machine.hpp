@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -40,8 +41,11 @@ struct TrackedAlert {
   WallTime level_since{};      // when the current level was first notified: the escalation timer
   WallTime last_publish{};     // the update rate limit
   bool unpublished = false;    // counts changed since the last publish
-  // When it was acked, on the timeline (not stored: a restored acked alert takes its `updated`).
+  // When it was acked, on the timeline (stored as the alert's acked_at; an older row: its `updated`).
   std::optional<WallTime> acked_at;
+  // The detector's times of its recent spike verdicts, oldest first, to tell a new wave from a
+  // spike going on (not stored: a restored alert takes its `updated` as the last one).
+  std::deque<WallTime> spikes;
   friend bool operator==(const TrackedAlert&, const TrackedAlert&) = default;
 };
 
@@ -79,13 +83,16 @@ struct EventTime {
 
 class AlertMachine {
  public:
+  static constexpr std::chrono::minutes kNewWaveGap{2};
+
   explicit AlertMachine(AlertSettings settings = {}, Routing routing = {}, std::uint64_t next_id = 1);
 
   // A verdict of the location's detector: opens or updates on a spike, resolves when back to normal.
   // A "call a manager" verdict always reaches someone: on an open alert it is published and notified
   // at the current level; an acked alert is resolved and a new critical alert opened (no acked -> open).
-  // So is a spike on an acked alert whose ratings all came after the ack (a new wave: the location
-  // calmed down and went bad again), where a spike going on since before the ack only updates counts.
+  // So is a new wave on an acked alert: a spike whose ratings all came after the ack, starting at
+  // least kNewWaveGap after the spike before it (the location calmed down and went bad again). A
+  // spike going on since before the ack, or without such a pause, only updates the counts.
   std::vector<Effect> on_verdict(const std::string& location, std::string_view display_name,
                                  const Verdict& verdict, EventTime now);
   // A manager's ack. Unknown or resolved ids are an error; a second ack changes nothing.
@@ -113,6 +120,7 @@ class AlertMachine {
                      const Verdict& v, EventTime now);
   void resolve(std::vector<Effect>& out, TrackedAlert& t, EventTime now);
   void call_manager(std::vector<Effect>& out, TrackedAlert& t, const Verdict& v, EventTime now);
+  static bool is_new_wave(const TrackedAlert& t, const Verdict& v);
 
   AlertSettings settings_;
   Routing routing_;

@@ -102,6 +102,10 @@ struct Verdict {
   // P(X >= bad | total, baseline) of the reported run, computed for a spike (1 otherwise).
   double p_value = 1;
   double log_lr = 0;    // the best run's log likelihood ratio, incident vs usual (0: none)
+  // On the detector's clock (press times): the press (or tick) this verdict is for, and the first
+  // press of the run a spike is made of (the naive rule: of its run of spikes).
+  WallTime at{};
+  WallTime run_start{};
 };
 
 // Whether a rating counts as bad: rating <= bad_max_rating, unset: the lower half of the scale
@@ -249,6 +253,7 @@ class NaiveRuleDetector final : public Detector {
   NaiveRuleSettings settings_;
   std::deque<std::pair<WallTime, bool>> recent_;
   std::optional<WallTime> last_spike_;
+  WallTime run_start_{};  // the oldest bad press in the window when this run of spikes began
   bool in_incident_ = false;
 };
 

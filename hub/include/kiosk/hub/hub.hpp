@@ -62,8 +62,14 @@ class Hub final : private IngestPorts {
   // The venue's UTC offset and bad-rating rule for /api/report: the alert service, which owns
   // those settings, hands them over; without it the report is in UTC with bad = rating <= scale / 2.
   void set_report_settings(ReportSettings settings) { report_settings_ = std::move(settings); }
-  // Whether a rating at `location` counts as bad under the alert settings (the detector's rule).
-  bool rated_bad(const std::string& location, int rating, int scale) const;
+  // How the alert settings read a press: a call for a manager, or a rating that is bad or not
+  // (the detectors' and the report's rule), for the dashboard and the API.
+  struct PressReading {
+    bool call_manager = false;
+    bool bad = false;
+  };
+  PressReading read_press(const std::string& device, const std::string& location, int button, int rating,
+                          int scale) const;
   // Tells the dashboard's event stream about a device's new state (registered, moved, retired, liveness).
   void device_changed(const DeviceRecord& device);
   // A Server-Sent Event to every /api/events client (data: one JSON object).

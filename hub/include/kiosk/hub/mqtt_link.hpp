@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include <boost/asio/io_context.hpp>
@@ -59,8 +60,8 @@ class MqttLink {
   // io_context for up to `timeout` (called from a handler at shutdown).
   void stop(std::chrono::milliseconds timeout);
   bool connected() const;
-  // The filters the broker refused this connection (its SUBACK), "" when none.
-  const std::string& refused_subscriptions() const { return refused_subscriptions_; }
+  // The filters the broker refused this connection (its SUBACK).
+  const std::vector<std::string>& refused_subscriptions() const { return refused_subscriptions_; }
 
  private:
   void on_link(const mqtt::LinkEvent& event);
@@ -73,7 +74,7 @@ class MqttLink {
   std::unique_ptr<mqtt::Client> client_;
   bool stopping_ = false;
   bool publish_failing_ = false;  // logs the first failure of a run of them
-  std::string refused_subscriptions_;
+  std::vector<std::string> refused_subscriptions_;
 };
 
 }  // namespace kiosk::hub

@@ -52,6 +52,7 @@ struct LinkEvent {
   std::string reason;
   bool session_present = false;               // connected
   std::chrono::milliseconds retry_in{0};      // connect_failed, lost: next attempt
+  std::vector<std::string> filters;           // subscription_refused: the refused filters
 };
 
 struct Message {
