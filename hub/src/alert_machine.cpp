@@ -64,7 +64,6 @@ void AlertMachine::restore(TrackedAlert record) {
   if (const auto n = parse_alert_number(record.alert.id); n && *n >= next_id_) next_id_ = *n + 1;
   if (record.alert.state == AlertState::resolved) return;
   if (record.alert.state == AlertState::acked && !record.acked_at) record.acked_at = record.alert.updated;
-  if (record.spikes.empty()) record.spikes.push_back(std::max(record.alert.updated, record.acked_at.value_or(WallTime{})));
   active_[record.alert.location] = std::move(record);
 }
 
@@ -125,7 +124,6 @@ TrackedAlert& AlertMachine::open(std::vector<Effect>& out, const std::string& lo
   t.level = std::max(0, r.level);
   t.last_notice = now.at;
   t.level_since = now.at;
-  t.spikes.push_back(v.at);
   auto& stored = active_.insert_or_assign(location, std::move(t)).first->second;
   emit(out, stored, Change::opened, now.at);
   notify(out, stored, Change::opened, r);
@@ -157,13 +155,6 @@ void AlertMachine::call_manager(std::vector<Effect>& out, TrackedAlert& t, const
   notify(out, t, Change::updated, r);
 }
 
-bool AlertMachine::is_new_wave(const TrackedAlert& t, const Verdict& v) {
-  if (!t.acked_at || v.run_start <= *t.acked_at) return false;
-  // The last spike before this run began: a spike going on has one just before each bad press.
-  const auto after = std::lower_bound(t.spikes.begin(), t.spikes.end(), v.run_start);
-  return after == t.spikes.begin() || v.run_start - *std::prev(after) >= kNewWaveGap;
-}
-
 std::vector<Effect> AlertMachine::on_verdict(const std::string& location, std::string_view display_name,
                                              const Verdict& v, EventTime now) {
   std::vector<Effect> out;
@@ -179,25 +170,27 @@ std::vector<Effect> AlertMachine::on_verdict(const std::string& location, std::s
         call_manager(out, t, v, now);
         return out;
       }
-      // Acked: whoever acked it is on the ratings, not on this guest. An alert never goes from
-      // acked back to open, so this one ends and the call is a new alert that pages again.
+      // A call acked a moment ago, pressed again (the guest waiting): the manager is on the way.
+      if (t.cause == Verdict::Cause::call_manager && t.acked_at && v.at - *t.acked_at < kCallAgain) {
+        emit(out, t, Change::updated, now.at);
+        return out;
+      }
+      // Acked: whoever acked it is on the ratings (or an earlier call), not on this guest. An alert
+      // never goes from acked back to open, so this one ends and the call is a new alert that pages.
       resolve(out, t, now);
       active_.erase(it);
       open(out, location, display_name, v, now);
       return out;
     }
-    // Acked, every rating of this spike came after the ack, and the spike before it was a while
-    // before it began: the location calmed down once the manager was on it and went bad again.
-    // Whoever acked is dealing with what they were told; this is news, so it pages as a new alert.
-    if (t.alert.state == AlertState::acked && is_new_wave(t, v)) {
+    // Acked, and this run of spikes began after the ack: the location calmed down once the manager
+    // was on it and went bad again. Whoever acked is dealing with what they were told; this is
+    // news, so it pages as a new alert.
+    if (t.alert.state == AlertState::acked && t.acked_at && v.run_start > *t.acked_at) {
       resolve(out, t, now);
       active_.erase(it);
       open(out, location, display_name, v, now);
       return out;
     }
-    t.spikes.push_back(v.at);
-    while (t.spikes.size() > 1 && (t.spikes.size() > 1000 || v.at - t.spikes.front() > std::chrono::hours(2)))
-      t.spikes.pop_front();
     const bool worse = v.severity == Severity::critical && t.alert.severity == Severity::warning;
     const bool counts_changed = v.bad != t.alert.bad || v.total != t.alert.total;
     if (counts_changed) {

@@ -338,6 +338,10 @@ Verdict BaselineDetector::assess(WallTime now, bool test) {
 
 Verdict BaselineDetector::settle(Verdict v, WallTime now) {
   if (v.spike) {
+    // One run of spikes while they follow each other within resolve_after: it began with the
+    // first of them, however the window slides meanwhile (an acked alert is the same incident).
+    if (!in_incident_ || !last_spike_ || now - *last_spike_ >= settings_.resolve_after) spikes_since_ = v.run_start;
+    v.run_start = spikes_since_;
     last_spike_ = now;
     in_incident_ = true;
     hour_usable_ = false;  // an incident's presses do not teach the usual rate
@@ -418,7 +422,7 @@ Verdict NaiveRuleDetector::observe(const RatedPress& press) {
   v.spike = bad && !press.repeat && v.bad >= settings_.bad;
   if (v.spike) {
     // One run while spikes follow each other: it began with the first of them.
-    if (!in_incident_) run_start_ = v.run_start;
+    if (!in_incident_ || press.at - *last_spike_ >= settings_.resolve_after) run_start_ = v.run_start;
     v.run_start = run_start_;
     last_spike_ = press.at;
     in_incident_ = true;

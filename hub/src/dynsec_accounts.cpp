@@ -158,7 +158,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // Ready and linked: a batch sent now would reach the plugin.
-  bool connected() const { return state_ == State::ready && client_ && client_->connected(); }
+  bool connected() const { return state_ == State::ready && client_ && client_->connected() && refused_.empty(); }
 
   const DynsecSettings& settings() const { return settings_; }
 
@@ -235,6 +235,7 @@ class Session : public std::enable_shared_from_this<Session> {
                                 " (the account needs the plugin's admin role, as mosquitto_ctrl dynsec init makes it)";
         if (state_ != State::ready) return fail_start(why);
         refused_ = why;
+        fail_pending(why);  // their answers cannot come either
         log_.error("accounts", why + "; adding, rotating and removing devices and managers fail until it is fixed");
         return;
       }

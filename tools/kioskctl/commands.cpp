@@ -657,6 +657,9 @@ class Session {
       } catch (const HubUnreachable& e) {
         if (!followed) throw unreachable(e);  // a wrong --hub: say so and stop
         why = e.what();                       // a hub restarting: wait for it
+      } catch (const Failure& f) {
+        if (!followed) throw;
+        why = f.what;  // listing the active alerts failed (a hub still starting): try again
       } catch (const std::runtime_error& e) {
         // Refused (a token that no longer works, a name the hub does not answer to): waiting
         // will not change that.

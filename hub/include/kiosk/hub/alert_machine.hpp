@@ -7,7 +7,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -43,9 +42,6 @@ struct TrackedAlert {
   bool unpublished = false;    // counts changed since the last publish
   // When it was acked, on the timeline (stored as the alert's acked_at; an older row: its `updated`).
   std::optional<WallTime> acked_at;
-  // The detector's times of its recent spike verdicts, oldest first, to tell a new wave from a
-  // spike going on (not stored: a restored alert takes its `updated` as the last one).
-  std::deque<WallTime> spikes;
   friend bool operator==(const TrackedAlert&, const TrackedAlert&) = default;
 };
 
@@ -83,16 +79,16 @@ struct EventTime {
 
 class AlertMachine {
  public:
-  static constexpr std::chrono::minutes kNewWaveGap{2};
+  static constexpr std::chrono::minutes kCallAgain{2};
 
   explicit AlertMachine(AlertSettings settings = {}, Routing routing = {}, std::uint64_t next_id = 1);
 
   // A verdict of the location's detector: opens or updates on a spike, resolves when back to normal.
   // A "call a manager" verdict always reaches someone: on an open alert it is published and notified
   // at the current level; an acked alert is resolved and a new critical alert opened (no acked -> open).
-  // So is a new wave on an acked alert: a spike whose ratings all came after the ack, starting at
-  // least kNewWaveGap after the spike before it (the location calmed down and went bad again). A
-  // spike going on since before the ack, or without such a pause, only updates the counts.
+  // So is a new wave on an acked alert: a run of spikes that began after the ack (the detector had
+  // no spike for resolve_after, the location went bad again). Spikes of the run that was acked only
+  // update the counts, and so does a call pressed again within kCallAgain of the ack.
   std::vector<Effect> on_verdict(const std::string& location, std::string_view display_name,
                                  const Verdict& verdict, EventTime now);
   // A manager's ack. Unknown or resolved ids are an error; a second ack changes nothing.
@@ -120,7 +116,6 @@ class AlertMachine {
                      const Verdict& v, EventTime now);
   void resolve(std::vector<Effect>& out, TrackedAlert& t, EventTime now);
   void call_manager(std::vector<Effect>& out, TrackedAlert& t, const Verdict& v, EventTime now);
-  static bool is_new_wave(const TrackedAlert& t, const Verdict& v);
 
   AlertSettings settings_;
   Routing routing_;

@@ -102,8 +102,9 @@ struct Verdict {
   // P(X >= bad | total, baseline) of the reported run, computed for a spike (1 otherwise).
   double p_value = 1;
   double log_lr = 0;    // the best run's log likelihood ratio, incident vs usual (0: none)
-  // On the detector's clock (press times): the press (or tick) this verdict is for, and the first
-  // press of the run a spike is made of (the naive rule: of its run of spikes).
+  // On the detector's clock (press times): the press (or tick) this verdict is for, and where the
+  // run of spikes it belongs to began (its first spike's first press; spikes no more than
+  // resolve_after apart are one run).
   WallTime at{};
   WallTime run_start{};
 };
@@ -233,6 +234,7 @@ class BaselineDetector final : public Detector {
   std::array<Share, 168> by_hour_{};
   bool in_incident_ = false;
   std::optional<WallTime> last_spike_;
+  WallTime spikes_since_{};  // the run start of this run of spikes (Verdict::run_start)
 };
 
 struct NaiveRuleSettings {
