@@ -79,8 +79,48 @@ bool run_io_until(boost::asio::io_context& io, const std::function<bool()>& done
 }
 
 // ---------------------------------------------------------------------------------------------
+namespace {
+
+// The program's path as execvp would find it, looked up before fork (see Child::Child).
+std::string find_program(const std::string& name) {
+  if (name.find('/') != std::string::npos) return name;
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    const std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return name;  // execve fails with ENOENT, reported through the handshake
+}
+
+// This process's environment with `overrides` set, as "KEY=value" strings.
+std::vector<std::string> environment_with(const std::map<std::string, std::string>& overrides) {
+  std::vector<std::string> out;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry(*e);
+    if (!overrides.count(entry.substr(0, entry.find('=')))) out.push_back(entry);
+  }
+  for (const auto& [k, v] : overrides) out.push_back(k + "=" + v);
+  return out;
+}
+
+}  // namespace
+
 Child::Child(std::vector<std::string> argv, Options options) : argv_(std::move(argv)), options_(std::move(options)) {
   if (argv_.empty()) throw std::invalid_argument("Child: empty argv");
+  // Everything the child needs is made here, before fork: the test process has other threads
+  // (io threads, servers), and one of them may hold the allocator's lock at the moment of the
+  // fork, so the child may call nothing that allocates (it hung under ASan) - only system calls.
+  const std::string program = find_program(argv_[0]);
+  std::vector<char*> args;
+  for (auto& a : argv_) args.push_back(a.data());
+  args.push_back(nullptr);
+  std::vector<std::string> env = environment_with(options_.env);
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const std::string out = options_.log_file.empty() ? std::string("/dev/null") : options_.log_file.string();
+  const std::string dir = options_.working_dir.string();
   // The exec handshake: the pipe closes on a successful exec, or carries errno if exec failed,
   // so the constructor returns only once the child really runs the program.
   int handshake[2];
@@ -99,7 +139,6 @@ Child::Child(std::vector<std::string> argv, Options options) : argv_(std::move(a
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);
     ::setpgid(0, 0);
-    std::string out = options_.log_file.empty() ? std::string("/dev/null") : options_.log_file.string();
     int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
       ::dup2(fd, STDOUT_FILENO);
@@ -112,13 +151,9 @@ Child::Child(std::vector<std::string> argv, Options options) : argv_(std::move(a
       ::close(devnull);
     }
     int err = 0;
-    if (!options_.working_dir.empty() && ::chdir(options_.working_dir.c_str()) != 0) err = errno;
+    if (!dir.empty() && ::chdir(dir.c_str()) != 0) err = errno;
     if (err == 0) {
-      for (const auto& [k, v] : options_.env) ::setenv(k.c_str(), v.c_str(), 1);
-      std::vector<char*> args;
-      for (auto& a : argv_) args.push_back(a.data());
-      args.push_back(nullptr);
-      ::execvp(args[0], args.data());
+      ::execve(program.c_str(), args.data(), envp.data());
       err = errno;
     }
     [[maybe_unused]] auto n = ::write(handshake[1], &err, sizeof err);
