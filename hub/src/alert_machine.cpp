@@ -54,6 +54,12 @@ const TrackedAlert* AlertMachine::active(std::string_view location) const {
   return it == active_.end() ? nullptr : &it->second;
 }
 
+const TrackedAlert* AlertMachine::find(std::string_view id) const {
+  for (const auto& [location, t] : active_)
+    if (t.alert.id == id) return &t;
+  return nullptr;
+}
+
 std::vector<TrackedAlert> AlertMachine::active_alerts() const {
   std::vector<TrackedAlert> out;
   for (const auto& [location, t] : active_) out.push_back(t);

@@ -51,6 +51,12 @@ std::string query_value(std::string_view query, std::string_view key) {
 
 json::value alert_value(const Alert& a) { return json::parse(protocol::to_json(a)); }
 
+// Who holds `t` when it is not `by`: the first manager's ack stands (the same manager again is a retry).
+std::optional<std::string> held_by_other(const TrackedAlert* t, const std::string& by) {
+  if (!t || t->alert.state != AlertState::acked || !t->alert.acked_by || *t->alert.acked_by == by) return std::nullopt;
+  return t->alert.acked_by;
+}
+
 bool has_flag(const PressRecord& r, std::string_view flag) {
   return std::find(r.flags.begin(), r.flags.end(), flag) != r.flags.end();
 }
@@ -386,9 +392,8 @@ void AlertService::on_ack(const protocol::Topic& topic, const std::string& paylo
   const auto* t = machine_.active(topic.location);
   if (!t || t->alert.id != ack->id)
     return reject_ack("unknown_alert", ack->id + " is not an open alert at " + topic.location + " (unknown or resolved)");
-  // The same manager again (a retried publish) is fine; another one is told who holds it.
-  if (t->alert.state == AlertState::acked && t->alert.acked_by && *t->alert.acked_by != ack->by)
-    return reject_ack("already_acked", ack->id + " was already acknowledged by " + *t->alert.acked_by);
+  if (const auto holder = held_by_other(t, ack->by))
+    return reject_ack("already_acked", ack->id + " was already acknowledged by " + *holder);
   auto effects = machine_.ack(ack->id, ack->by, event_time());
   if (!effects) return reject_ack("unknown_alert", effects.error().message());
   run(std::move(*effects));
@@ -450,9 +455,8 @@ void AlertService::on_http(const HttpRequest& req, const std::shared_ptr<HttpSes
     const std::string who(by->as_string());
     if (auto e = protocol::check_id("by", who)) return fail(400, e->message());
     const std::string& id = seg[2];
-    for (const auto& t : machine_.active_alerts())
-      if (t.alert.id == id && t.alert.state == AlertState::acked && t.alert.acked_by && *t.alert.acked_by != who)
-        return fail(409, "alert " + id + " was already acknowledged by " + *t.alert.acked_by);
+    if (const auto holder = held_by_other(machine_.find(id), who))
+      return fail(409, "alert " + id + " was already acknowledged by " + *holder);
     auto effects = machine_.ack(id, who, event_time());
     if (!effects) {
       auto stored = store_.find(id);
@@ -461,8 +465,7 @@ void AlertService::on_http(const HttpRequest& req, const std::shared_ptr<HttpSes
     }
     run(std::move(*effects));
     // From memory: the database may be refusing writes just now (the change waits in memory).
-    for (const auto& t : machine_.active_alerts())
-      if (t.alert.id == id) return reply(200, alert_value(on_wall_clock(t.alert)));
+    if (const auto* t = machine_.find(id)) return reply(200, alert_value(on_wall_clock(t->alert)));
     auto stored = store_.find(id);
     if (!stored) return fail(503, "the alert was acknowledged but cannot be read back");
     return reply(200, alert_value(*stored));

@@ -409,8 +409,7 @@ Verdict NaiveRuleDetector::assess(WallTime now) {
   v.bad = static_cast<int>(std::count_if(recent_.begin(), recent_.end(), [](const auto& r) { return r.second; }));
   v.window_s = static_cast<int>(settings_.window.count());
   v.p_value = 1;
-  const auto oldest_bad = std::find_if(recent_.begin(), recent_.end(), [](const auto& r) { return r.second; });
-  v.run_start = oldest_bad == recent_.end() ? now : oldest_bad->first;
+  v.run_start = now;
   return v;
 }
 
@@ -421,8 +420,10 @@ Verdict NaiveRuleDetector::observe(const RatedPress& press) {
   Verdict v = assess(press.at);
   v.spike = bad && !press.repeat && v.bad >= settings_.bad;
   if (v.spike) {
-    // One run while spikes follow each other: it began with the first of them.
-    if (!in_incident_ || press.at - *last_spike_ >= settings_.resolve_after) run_start_ = v.run_start;
+    // One run while spikes follow each other: it began with the oldest bad press in the window
+    // of the first of them.
+    if (!in_incident_ || press.at - *last_spike_ >= settings_.resolve_after)
+      run_start_ = std::find_if(recent_.begin(), recent_.end(), [](const auto& r) { return r.second; })->first;
     v.run_start = run_start_;
     last_spike_ = press.at;
     in_incident_ = true;

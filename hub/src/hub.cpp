@@ -208,6 +208,23 @@ Hub::PressReading Hub::read_press(const std::string& device, const std::string& 
   return {.bad = is_bad_rating(rating, scale, bad_max_for(report_settings_, location))};
 }
 
+boost::json::object Hub::press_json(const PressRecord& press) const {
+  boost::json::array flags;
+  for (const auto& f : press.flags) flags.emplace_back(f);
+  const auto reading = read_press(press.device, press.location, press.button, press.rating, press.scale);
+  return {{"device", press.device},
+          {"seq", press.seq},
+          {"location", press.location},
+          {"rating", press.rating},
+          {"scale", press.scale},
+          {"button", press.button},
+          {"bad", reading.bad},
+          {"call_manager", reading.call_manager},
+          {"flags", std::move(flags)},
+          {"pressed_at", protocol::format_time(from_ms(press.pressed_at_ms))},
+          {"received_at", protocol::format_time(from_ms(press.received_at_ms))}};
+}
+
 void Hub::on_telemetry(const std::string& device, std::string_view payload, Received at) {
   auto t = protocol::parse_telemetry(payload);
   if (!t) {
@@ -269,15 +286,9 @@ void Hub::acknowledged(const PressRecord& row, bool inserted, bool acked) {
   registry_.on_press_stored(row.device, from_ms(row.pressed_at_ms), from_ms(row.received_at_ms));
   for (auto& observer : press_observers_) observer(row, inserted);
   if (has_event_listeners()) {
-    boost::json::array flags;
-    for (const auto& f : row.flags) flags.emplace_back(f);
-    const auto reading = read_press(row.device, row.location, row.button, row.rating, row.scale);
-    boost::json::object o{{"device", row.device},   {"seq", row.seq},       {"location", row.location},
-                          {"rating", row.rating},   {"scale", row.scale},   {"button", row.button},
-                          {"bad", reading.bad},     {"call_manager", reading.call_manager},
-                          {"flags", std::move(flags)},
-                          {"stored", inserted},     {"acked", acked},
-                          {"pressed_at", protocol::format_time(from_ms(row.pressed_at_ms))}};
+    boost::json::object o = press_json(row);
+    o["stored"] = inserted;
+    o["acked"] = acked;
     publish_event("press", boost::json::serialize(o));
   }
 }

@@ -290,22 +290,7 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
       q.limit = static_cast<std::size_t>(n);
     }
     json::array a;
-    for (const auto& p : store_.presses(q)) {
-      json::array flags;
-      for (const auto& f : p.flags) flags.emplace_back(f);
-      const auto reading = read_press(p.device, p.location, p.button, p.rating, p.scale);
-      a.push_back(json::object{{"device", p.device},
-                               {"seq", p.seq},
-                               {"location", p.location},
-                               {"button", p.button},
-                               {"rating", p.rating},
-                               {"scale", p.scale},
-                               {"bad", reading.bad},
-                               {"call_manager", reading.call_manager},
-                               {"flags", flags},
-                               {"pressed_at", protocol::format_time(from_ms(p.pressed_at_ms))},
-                               {"received_at", protocol::format_time(from_ms(p.received_at_ms))}});
-    }
+    for (const auto& p : store_.presses(q)) a.push_back(press_json(p));
     reply(200, a);
     return;
   }

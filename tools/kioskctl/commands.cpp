@@ -197,8 +197,12 @@ class Session {
     } catch (const HubUnreachable& e) {
       throw unreachable(e);
     } catch (const std::runtime_error& e) {
-      throw Failure{std::string("the hub refused the event stream: ") + e.what(), "check the API token"};
+      throw refused_stream(e);
     }
+  }
+
+  static Failure refused_stream(const std::runtime_error& e) {
+    return Failure{std::string("the hub refused the event stream: ") + e.what(), "check the API token"};
   }
 
   int status() {
@@ -663,7 +667,7 @@ class Session {
       } catch (const std::runtime_error& e) {
         // Refused (a token that no longer works, a name the hub does not answer to): waiting
         // will not change that.
-        throw Failure{std::string("the hub refused the event stream: ") + e.what(), "check the API token"};
+        throw refused_stream(e);
       }
       err_ << "lost the hub: " << why << "; trying again in " << pause.count() << " s\n" << std::flush;
       std::this_thread::sleep_for(pause);

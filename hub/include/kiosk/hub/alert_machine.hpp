@@ -101,6 +101,7 @@ class AlertMachine {
 
   std::uint64_t next_id() const { return next_id_; }
   const TrackedAlert* active(std::string_view location) const;
+  const TrackedAlert* find(std::string_view id) const;  // an active alert by its id
   std::vector<TrackedAlert> active_alerts() const;
   const Routing& routing() const { return routing_; }
   // New contacts' rules (the venue's time zone changed): the next notice goes by them.

@@ -14,6 +14,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/json/object.hpp>
 
 #include "kiosk/hub/broker_accounts.hpp"
 #include "kiosk/hub/clock.hpp"
@@ -70,6 +71,8 @@ class Hub final : private IngestPorts {
   };
   PressReading read_press(const std::string& device, const std::string& location, int button, int rating,
                           int scale) const;
+  // A stored press as the API and the event stream show it, with its reading.
+  boost::json::object press_json(const PressRecord& press) const;
   // Tells the dashboard's event stream about a device's new state (registered, moved, retired, liveness).
   void device_changed(const DeviceRecord& device);
   // A Server-Sent Event to every /api/events client (data: one JSON object).

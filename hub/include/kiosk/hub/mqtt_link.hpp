@@ -7,8 +7,8 @@
 #include <cstddef>
 #include <memory>
 #include <string>
-#include <vector>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 
