@@ -89,6 +89,7 @@ struct Link {
 struct Inbound {
   Packet packet;
   std::optional<Result<Publish>> publish;
+  bool acked = false;  // its PUBACK went out with the read: the broker will not send it again
 };
 
 class Client::Session : public std::enable_shared_from_this<Session> {
@@ -113,6 +114,15 @@ class Client::Session : public std::enable_shared_from_this<Session> {
       if (!options_.cert_file.empty()) tls_->use_certificate_chain_file(options_.cert_file);
       if (!options_.key_file.empty()) tls_->use_private_key_file(options_.key_file, asio::ssl::context::pem);
     }
+    // What the options put into CONNECT and SUBSCRIBE must fit MQTT's lengths: refused here, in
+    // words, rather than thrown from a completion handler later.
+    try {
+      std::string probe;
+      encode_connect(probe, connect_request());
+      if (!options_.subscriptions.empty()) encode_subscribe(probe, 1, options_.subscriptions);
+    } catch (const std::length_error& e) {
+      throw std::invalid_argument(std::string("MQTT client options: ") + e.what());
+    }
   }
 
   void start() {
@@ -127,6 +137,10 @@ class Client::Session : public std::enable_shared_from_this<Session> {
     }
     if (queue_.size() > options_.max_queued_bytes) {
       refusal_ = "outgoing queue full (" + std::to_string(queue_.size()) + " bytes waiting for the socket)";
+      return false;
+    }
+    if (auto why = publish_too_long(topic, payload.size(), qos)) {
+      refusal_ = *why;
       return false;
     }
     if (qos <= 0) {
@@ -252,7 +266,7 @@ class Client::Session : public std::enable_shared_from_this<Session> {
                            });
   }
 
-  void send_connect(const std::shared_ptr<Link>& link) {
+  ConnectRequest connect_request() const {
     ConnectRequest r;
     r.client_id = options_.client_id;
     r.clean_session = options_.clean_session;
@@ -260,7 +274,11 @@ class Client::Session : public std::enable_shared_from_this<Session> {
     r.username = options_.username;
     r.password = options_.password;
     r.will = options_.will;
-    encode_connect(queue_, r);
+    return r;
+  }
+
+  void send_connect(const std::shared_ptr<Link>& link) {
+    encode_connect(queue_, connect_request());
     flush();
     read(link);
   }
@@ -325,16 +343,28 @@ class Client::Session : public std::enable_shared_from_this<Session> {
     // SQLite), and the broker's in-flight window should refill meanwhile. Durability comes from
     // the hub's own end-to-end acks, not from this PUBACK.
     if (state_ != State::disconnecting && !inbound_paused_) {
-      for (const auto& in : batch_)
-        if (in.publish && *in.publish && (*in.publish)->qos == 1) encode_puback(queue_, (*in.publish)->packet_id);
+      for (auto& in : batch_)
+        if (in.publish && *in.publish && (*in.publish)->qos == 1) {
+          encode_puback(queue_, (*in.publish)->packet_id);
+          in.acked = true;
+        }
       if (!queue_.empty()) flush();
     }
     for (const auto& in : batch_) {
-      handle(link, in);
-      if (link != link_) return;  // the packet closed the link (or a handler did)
+      // A packet of this read may break the link, or a handler may close or pause it: the
+      // publishes acknowledged above still go to the owner, since the broker will not send them
+      // again (a manager's alert ack has no other copy). The rest stay at the broker.
+      if (link == link_) handle(link, in);
+      else if (in.acked) deliver(**in.publish);
     }
+    if (link != link_) return;
     if (!queue_.empty()) schedule_flush();
     read(link);
+  }
+
+  void deliver(const Publish& m) {
+    if (handlers_.message)
+      handlers_.message(Message{m.topic, m.payload, m.qos, m.retain, m.dup, m.truncated, m.payload_size});
   }
 
   void handle(const std::shared_ptr<Link>& link, const Inbound& in) {
@@ -350,12 +380,10 @@ class Client::Session : public std::enable_shared_from_this<Session> {
       }
       case PacketType::publish: {
         // Closing: leave it unacknowledged at the broker for the next session.
-        if (state_ == State::disconnecting || inbound_paused_) return;
+        if (!in.acked && (state_ == State::disconnecting || inbound_paused_)) return;
         const auto& m = *in.publish;
         if (!m) return fail(link, "protocol error: " + m.error().message());
-        if (handlers_.message)
-          handlers_.message(Message{m->topic, m->payload, m->qos, m->retain, m->dup, m->truncated, m->payload_size});
-        return;
+        return deliver(*m);
       }
       case PacketType::puback: {
         auto id = parse_packet_id(packet);

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
+#include <stdexcept>
 
 namespace kiosk::mqtt {
 
@@ -14,10 +16,14 @@ void put16(std::string& out, std::size_t v) {
   out.push_back(static_cast<char>(v & 0xff));
 }
 void put_str(std::string& out, std::string_view s) {
+  if (s.size() > kMaxStringLength)
+    throw std::length_error("MQTT string of " + std::to_string(s.size()) + " bytes: the limit is 65,535");
   put16(out, s.size());
   out.append(s);
 }
 void put_length(std::string& out, std::size_t len) {
+  if (len > kMaxRemainingLength)
+    throw std::length_error("MQTT packet of " + std::to_string(len) + " bytes: the limit is 268,435,455");
   do {
     auto byte = static_cast<std::uint8_t>(len % 128);
     len /= 128;
@@ -26,6 +32,22 @@ void put_length(std::string& out, std::size_t len) {
   } while (len > 0);
 }
 std::size_t str_size(std::string_view s) { return 2 + s.size(); }
+
+// An encoder that throws half way leaves `out` as it found it: `out` is a write queue.
+class Rollback {
+ public:
+  explicit Rollback(std::string& out) : out_(out), mark_(out.size()), exceptions_(std::uncaught_exceptions()) {}
+  ~Rollback() {
+    if (std::uncaught_exceptions() > exceptions_) out_.resize(mark_);
+  }
+  Rollback(const Rollback&) = delete;
+  Rollback& operator=(const Rollback&) = delete;
+
+ private:
+  std::string& out_;
+  std::size_t mark_;
+  int exceptions_;
+};
 
 // Reads fields of a packet body in order; any overrun turns it failed.
 class Reader {
@@ -72,6 +94,7 @@ Error malformed(std::string_view what, std::string reason) { return Error{std::s
 }  // namespace
 
 void encode_connect(std::string& out, const ConnectRequest& r) {
+  Rollback rollback(out);
   std::size_t len = str_size("MQTT") + 1 + 1 + 2 + str_size(r.client_id);
   std::uint8_t flags = r.clean_session ? 0x02 : 0x00;
   if (r.will) {
@@ -101,8 +124,17 @@ void encode_connect(std::string& out, const ConnectRequest& r) {
   if (r.password) put_str(out, *r.password);
 }
 
+std::optional<std::string> publish_too_long(std::string_view topic, std::size_t payload_size, int qos) {
+  if (topic.size() > kMaxStringLength)
+    return "topic of " + std::to_string(topic.size()) + " bytes: MQTT allows 65,535";
+  if (str_size(topic) + (qos > 0 ? 2 : 0) + payload_size > kMaxRemainingLength)
+    return "message of " + std::to_string(payload_size) + " bytes: over MQTT's packet limit of 268,435,455";
+  return std::nullopt;
+}
+
 void encode_publish(std::string& out, std::string_view topic, std::string_view payload, int qos, bool retain,
                     bool dup, std::uint16_t packet_id) {
+  Rollback rollback(out);
   std::size_t len = str_size(topic) + (qos > 0 ? 2 : 0) + payload.size();
   put8(out, static_cast<std::uint8_t>(0x30 | (dup ? 0x08 : 0) | ((qos & 3) << 1) | (retain ? 1 : 0)));
   put_length(out, len);
@@ -118,6 +150,7 @@ void encode_puback(std::string& out, std::uint16_t packet_id) {
 }
 
 void encode_subscribe(std::string& out, std::uint16_t packet_id, const std::vector<Subscription>& subscriptions) {
+  Rollback rollback(out);
   std::size_t len = 2;
   for (const auto& s : subscriptions) len += str_size(s.filter) + 1;
   put8(out, 0x82);
@@ -130,6 +163,7 @@ void encode_subscribe(std::string& out, std::uint16_t packet_id, const std::vect
 }
 
 void encode_unsubscribe(std::string& out, std::uint16_t packet_id, const std::vector<std::string>& filters) {
+  Rollback rollback(out);
   std::size_t len = 2;
   for (const auto& f : filters) len += str_size(f);
   put8(out, 0xa2);

@@ -310,6 +310,25 @@ TEST_CASE("publish refuses with a clear reason when not connected or the queue i
   CHECK(h.client->last_refusal().find("outgoing queue full") != std::string::npos);
   REQUIRE(h.run_until([&] { return h.client->in_flight() == 0; }));
   CHECK(h.client->publish("flood/t", "again", 1, false));
+  // A topic MQTT cannot carry is refused in words, and the link is unharmed.
+  CHECK_FALSE(h.client->publish(std::string(70'000, 't'), "x", 1, false));
+  CHECK(h.client->last_refusal() == "topic of 70000 bytes: MQTT allows 65,535");
+  bool delivered = false;
+  REQUIRE(h.client->publish("flood/t", "after", 1, false, [&](auto e) { delivered = !e; }));
+  REQUIRE(h.run_until([&] { return delivered; }));
+}
+
+TEST_CASE("client options longer than MQTT allows are refused at construction, in words") {
+  boost::asio::io_context io;
+  kiosk::mqtt::ClientOptions o;
+  o.url = "tcp://127.0.0.1:1";
+  o.client_id = "terminal";
+  o.username = std::string(70'000, 'u');
+  CHECK_THROWS_WITH(kiosk::mqtt::Client(io, o, {}),
+                    Catch::Contains("MQTT client options") && Catch::Contains("the limit is 65,535"));
+  o.username.reset();
+  o.subscriptions = {{std::string(70'000, 'f'), 1}};
+  CHECK_THROWS_AS(kiosk::mqtt::Client(io, o, {}), std::invalid_argument);
 }
 
 TEST_CASE("the client connects over TLS with the venue CA and rejects an unknown one", "[integration]") {

@@ -101,8 +101,8 @@ mqtt::ClientOptions options_for(const ScriptedBroker& broker) {
 
 }  // namespace
 
-TEST_CASE("the MQTT client acknowledges every QoS 1 PUBLISH of a read before its handlers run, even when the "
-          "first disconnects") {
+TEST_CASE("the MQTT client acknowledges every QoS 1 PUBLISH of a read before its handlers run, and hands over "
+          "all of them even when the first disconnects") {
   asio::io_context io;
   ScriptedBroker broker(io);
   for (std::uint16_t id : {11, 12, 13})
@@ -120,14 +120,39 @@ TEST_CASE("the MQTT client acknowledges every QoS 1 PUBLISH of a read before its
   client->start();
   REQUIRE(run_io_until(io, [&] { return closed && broker.got(mqtt::PacketType::disconnect); }));
   // The handler of the first message closed the session; the other two were acknowledged all the
-  // same (with their read) and were not handed over after the close.
+  // same (with their read), so the broker will not send them again: they are handed over too.
   CHECK(broker.pubacks == std::vector<std::uint16_t>{11, 12, 13});
-  REQUIRE(seen.size() == 1);
+  REQUIRE(seen.size() == 3);
   CHECK(seen[0].topic == "t/11");
+  CHECK(seen[2].topic == "t/13");
   CHECK(seen[0].payload_size == 1);
   CHECK_FALSE(seen[0].truncated);
   // PUBACKs first, DISCONNECT last.
   CHECK(broker.received.back() == mqtt::PacketType::disconnect);
+}
+
+TEST_CASE("a packet that breaks the link in the middle of a read loses none of the publishes acknowledged with it") {
+  // A broker breaking the protocol (a second CONNACK) between two QoS 1 publishes of one read: the
+  // publish after it was acknowledged with the read, so it is handed over though the link is gone.
+  asio::io_context io;
+  ScriptedBroker broker(io);
+  mqtt::encode_publish(broker.after_subscribe, "t/21", "before", 1, false, false, 21);
+  mqtt::encode_connack(broker.after_subscribe, false, 0);
+  mqtt::encode_publish(broker.after_subscribe, "t/22", "after", 1, false, false, 22);
+  std::vector<std::string> seen;
+  std::vector<mqtt::LinkEvent> events;
+  mqtt::Client client(io, options_for(broker),
+                      mqtt::Client::Handlers{[&](const mqtt::Message& m) { seen.emplace_back(m.payload); },
+                                             [&](const mqtt::LinkEvent& e) { events.push_back(e); }});
+  client.start();
+  auto is_lost = [](const mqtt::LinkEvent& e) { return e.kind == mqtt::LinkEvent::Kind::lost; };
+  REQUIRE(run_io_until(io, [&] {
+    return seen.size() == 2 && broker.pubacks.size() == 2 && std::any_of(events.begin(), events.end(), is_lost);
+  }));
+  CHECK(seen == std::vector<std::string>{"before", "after"});
+  CHECK(broker.pubacks == std::vector<std::uint16_t>{21, 22});
+  CHECK_THAT(std::find_if(events.begin(), events.end(), is_lost)->reason, Catch::Contains("a second CONNACK"));
+  client.disconnect({});
 }
 
 TEST_CASE("the MQTT client acknowledges an oversized PUBLISH and hands it over marked truncated with its size, and "

@@ -366,3 +366,29 @@ TEST_CASE("truncated or invalid packet bodies are errors, not half-filled values
   CHECK(parse_publish(Packet{0x32, std::string_view("\x00\x01" "a", 3)}).error().message() ==
         "publish.packet_id: truncated");
 }
+
+TEST_CASE("a field or packet longer than MQTT can express throws and leaves the buffer as it was") {
+  std::string out = "queued";
+  const std::string long_topic(kMaxStringLength + 1, 't');
+  CHECK_THROWS_AS(encode_publish(out, long_topic, "p", 1, false, false, 7), std::length_error);
+  CHECK(out == "queued");
+  ConnectRequest r;
+  r.client_id = "terminal";
+  r.password = std::string(70'000, 'x');
+  CHECK_THROWS_AS(encode_connect(out, r), std::length_error);
+  CHECK_THROWS_AS(encode_subscribe(out, 3, {{"ok/#", 1}, {long_topic, 1}}), std::length_error);
+  CHECK(out == "queued");
+  // At the limit it still encodes and decodes.
+  const std::string topic(kMaxStringLength, 't');
+  encode_publish(out, topic, "p", 1, false, false, 7);
+  Decoder d(1 << 20);
+  d.feed(std::string_view(out).substr(6));
+  Packet p;
+  REQUIRE(d.next(p) == Decoder::Status::packet);
+  CHECK(parse_publish(p)->topic.size() == kMaxStringLength);
+
+  CHECK_FALSE(publish_too_long(topic, 10, 1));
+  CHECK(*publish_too_long(long_topic, 10, 1) == "topic of 65536 bytes: MQTT allows 65,535");
+  CHECK(publish_too_long("t", kMaxRemainingLength, 0)->find("over MQTT's packet limit") != std::string::npos);
+  CHECK_FALSE(publish_too_long("t", kMaxRemainingLength - 3, 0));
+}

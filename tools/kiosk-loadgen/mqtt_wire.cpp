@@ -10,7 +10,7 @@
 namespace kiosk::loadgen {
 
 WireClient::WireClient(boost::asio::io_context& io, std::string client_id, OnMessage on_message, OnError on_error)
-    : socket_(io), client_id_(std::move(client_id)), on_message_(std::move(on_message)), on_error_(std::move(on_error)) {}
+    : io_(io), socket_(io), client_id_(std::move(client_id)), on_message_(std::move(on_message)), on_error_(std::move(on_error)) {}
 
 void WireClient::connect_blocking(const std::string& host, std::uint16_t port) {
   socket_.connect({boost::asio::ip::make_address(host), port});
@@ -109,11 +109,18 @@ void WireClient::handle(const mqtt::Packet& packet) {
 
 void WireClient::close() {
   if (closed_) return;
-  closed_ = true;
+  closed_ = true;  // no new writes start; errors are no longer reported
+  // The write under way finishes first: a DISCONNECT written into the middle of its packets would
+  // garble the stream (the broker would drop the connection as a protocol error). Then what is
+  // still queued (PUBACKs) and the DISCONNECT last.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (write_busy_ && !io_.stopped() && std::chrono::steady_clock::now() < deadline) io_.run_one_until(deadline);
   boost::system::error_code ec;
-  std::string disconnect;
-  mqtt::encode_disconnect(disconnect);
-  boost::asio::write(socket_, boost::asio::buffer(disconnect), ec);
+  if (!write_busy_) {
+    mqtt::encode_disconnect(pending_);
+    boost::asio::write(socket_, boost::asio::buffer(pending_), ec);
+    pending_.clear();
+  }
   socket_.close(ec);
 }
 

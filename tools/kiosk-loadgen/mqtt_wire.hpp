@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -32,6 +33,8 @@ class WireClient : public std::enable_shared_from_this<WireClient> {
   bool subscribed() const { return subscribed_; }
   void publish(std::string_view topic, std::string_view payload, int qos);
   std::uint64_t pubacks() const { return pubacks_; }
+  // Sends what is queued and DISCONNECT after the write under way (running the io_context for
+  // it, at most 2 s), then closes the socket.
   void close();
 
  private:
@@ -39,6 +42,7 @@ class WireClient : public std::enable_shared_from_this<WireClient> {
   void read();
   void handle(const mqtt::Packet& packet);
 
+  boost::asio::io_context& io_;
   boost::asio::ip::tcp::socket socket_;
   std::string client_id_;
   OnMessage on_message_;

@@ -81,7 +81,8 @@ class Client {
     std::function<void(const Message&)> message;
     std::function<void(const LinkEvent&)> link;
   };
-  // Throws std::invalid_argument for a URL it cannot use (start-up boundary).
+  // Throws std::invalid_argument for a URL it cannot use, or a client id, credentials, Will or
+  // filter longer than MQTT allows (start-up boundary).
   Client(boost::asio::io_context& io, ClientOptions options, Handlers handlers);
   // Closes the socket at once, without DISCONNECT (the broker publishes the Will); no callback runs after.
   ~Client();
@@ -90,8 +91,8 @@ class Client {
 
   // Connects, and keeps reconnecting until disconnect() or destruction.
   void start();
-  // Queues a PUBLISH. False (and `done` is not called) when not connected or the queue is full;
-  // see last_refusal(). QoS 1 messages not acknowledged when the link drops are re-sent with DUP
+  // Queues a PUBLISH. False (and `done` is not called) when not connected, the queue is full or
+  // the topic or message is longer than MQTT allows; see last_refusal(). QoS 1 messages not acknowledged when the link drops are re-sent with DUP
   // after the reconnect.
   bool publish(std::string_view topic, std::string_view payload, int qos, bool retain, PublishDone done = {});
   // Starts writing what is queued now rather than when the current handler returns (publishes
@@ -100,7 +101,8 @@ class Client {
   // Sends DISCONNECT after everything queued, closes, stops reconnecting; `done` when closed.
   void disconnect(std::function<void()> done = {});
   // From now on incoming PUBLISHes are neither acknowledged nor delivered: they stay at the broker
-  // for the next session (clean_session false), as while disconnecting. For a last publish before
+  // for the next session (clean_session false), as while disconnecting. (Those of the current read
+  // were acknowledged with it and are still delivered.) For a last publish before
   // disconnect(): messages that arrive while its PUBACK is awaited are not taken and then dropped.
   void pause_inbound();
   bool connected() const;

@@ -35,6 +35,11 @@ enum class PacketType : std::uint8_t {
 
 // The largest remaining length MQTT can express (four length bytes).
 constexpr std::size_t kMaxRemainingLength = 268'435'455;
+// The longest string field (topic, client id, user name, password, Will): a 16-bit length.
+constexpr std::size_t kMaxStringLength = 65'535;
+
+// Why a PUBLISH of this topic and payload cannot be encoded (too long for MQTT), or nullopt.
+std::optional<std::string> publish_too_long(std::string_view topic, std::size_t payload_size, int qos);
 
 struct Will {
   std::string topic;
@@ -58,6 +63,8 @@ struct Subscription {
 };
 
 // Encoders append one whole packet to `out`, so a write queue coalesces packets without copies.
+// A field or packet longer than MQTT can express throws std::length_error (check first:
+// publish_too_long), never a packet whose lengths wrap around and garble the stream.
 void encode_connect(std::string& out, const ConnectRequest& request);
 void encode_publish(std::string& out, std::string_view topic, std::string_view payload, int qos, bool retain,
                     bool dup = false, std::uint16_t packet_id = 0);
