@@ -310,8 +310,8 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
       if (!registry_.location(*location)) return fail(404, "no location " + *location);
     }
     const auto& settings = report_settings_;
-    const auto period = resolve_period(PeriodRequest{param("from"), param("to"), param("days")}, clock_.wall_now(),
-                                       settings.time_zone);
+    const auto now = clock_.wall_now();
+    const auto period = resolve_period(PeriodRequest{param("from"), param("to"), param("days")}, now, settings.time_zone);
     if (!period) return fail(400, period.error().message());
     auto counts =
         read_press_counts(store_.database(), config_.site, *period, settings.time_zone, location, settings.call_manager);
@@ -323,6 +323,7 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
       if (!location || id == *location) names[id] = l.name;
     auto o = to_json(build_report(*period, settings, names, *counts, *alerts));
     o["site"] = config_.site;
+    if (auto note = period_note(*period, now, settings.time_zone)) o["note"] = *note;
     reply(200, o);
     return;
   }

@@ -238,6 +238,13 @@ std::optional<double> median_of(std::vector<double> values) {
 
 std::string local_time_text(WallTime t, const TimeZone& zone) { return protocol::format_minute(zone.local(t)); }
 
+std::optional<std::string> period_note(const ReportPeriod& period, WallTime now, const TimeZone& zone) {
+  if (period.from >= now)
+    return "the period has not begun (it is now " + local_time_text(now, zone) + "): nothing to count yet";
+  if (period.to > now) return "figures up to now, " + local_time_text(now, zone) + "; the period goes on after";
+  return std::nullopt;
+}
+
 protocol::Result<ReportPeriod> resolve_period(const PeriodRequest& request, WallTime now, const TimeZone& zone) {
   using namespace report_detail;
   std::optional<int> days_asked;

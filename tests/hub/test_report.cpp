@@ -325,6 +325,17 @@ TEST_CASE("from and to take dates (to includes its day) or RFC 3339 times with Z
   CHECK(p.to == at("2026-11-08T00:00:00.000Z"));
 }
 
+TEST_CASE("a period not all in the past carries a note: not begun yet, or figures up to now") {
+  const auto zone = TimeZone::fixed(minutes{60});
+  const auto now = at("2026-11-22T14:03:00.000Z");
+  CHECK_FALSE(period_note(period_of({}, "2026-11-22T14:03:00.000Z", zone), now, zone));
+  CHECK_FALSE(period_note(week(), at("2026-11-23T00:00:00.000Z"), zone));  // ends at now: over
+  CHECK(period_note(period_of({.from = {}, .to = "2026-11-22", .days = {}}, "2026-11-22T14:03:00.000Z", zone), now, zone) ==
+        "figures up to now, 2026-11-22 15:03; the period goes on after");
+  CHECK(period_note(period_of({.from = "2026-12-01", .to = {}, .days = "3"}, "2026-11-22T14:03:00.000Z", zone), now, zone) ==
+        "the period has not begun (it is now 2026-11-22 15:03): nothing to count yet");
+}
+
 TEST_CASE("a bad period is an error that says what to fix") {
   CHECK_THAT(period_error({.from = "yesterday", .to = {}, .days = {}}), Catch::Contains("from: \"yesterday\" is not a date"));
   CHECK_THAT(period_error({.from = "2026-02-30", .to = {}, .days = {}}), Catch::Contains("is not a date"));

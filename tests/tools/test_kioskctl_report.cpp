@@ -159,6 +159,15 @@ TEST_CASE("kioskctl report shows the presses stored through the hub, bad share, 
     CHECK(before.at("total").at("presses") == 0);
     CHECK(before.at("from") == "2019-12-31T23:00:00.000Z");
     CHECK(before.at("locations").at(0).at("days").as_array().size() == 2);
+    CHECK_FALSE(before.contains("note"));
+    CHECK_FALSE(report.contains("note"));  // the last 7 days up to now
+  }
+  SECTION("a period that has not begun says so instead of showing bare zeros") {
+    auto r = v.kioskctl({"report", "--from", "2099-01-01", "--days", "1"});
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    CHECK_THAT(r.output, Catch::Contains("\nNote: the period has not begun (it is now ") &&
+                             Catch::Contains("nothing to count yet.\n"));
   }
 }
 

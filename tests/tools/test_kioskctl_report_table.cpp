@@ -43,6 +43,14 @@ TEST_CASE("the report table has a line per location and one for the site, '-' wh
   CHECK_THAT(text, !Catch::Contains("DAY"));
 }
 
+TEST_CASE("the report table prints the hub's note on a period not all in the past under its title") {
+  auto r = sample();
+  CHECK_THAT(render_report(r, false), !Catch::Contains("Note:"));
+  r["note"] = "figures up to now, 2026-11-22 14:03; the period goes on after";
+  CHECK_THAT(render_report(r, false),
+             Catch::Contains("(UTC+01:00)\nNote: figures up to now, 2026-11-22 14:03; the period goes on after.\nBad: "));
+}
+
 TEST_CASE("the report table adds a line per location and day with --daily") {
   const auto text = render_report(sample(), true);
   CHECK_THAT(text, Catch::Contains("\nlobby                2026-11-16       130     13  10.0% 80.2\n"));

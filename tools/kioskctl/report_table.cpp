@@ -142,8 +142,10 @@ std::string render_report(const json::object& r, bool daily) {
   const auto& total = object_at(r, "total");
   const auto* locations = member(r, "locations");
   out << "Report for site " << text(r, "site") << ", " << text(r, "from_local") << " to " << text(r, "to_local")
-      << " (" << text(r, "time_zone") << ")\n"
-      << "Bad: " << text(r, "bad_rule") << own_bad_rules(r, locations)
+      << " (" << text(r, "time_zone") << ")\n";
+  if (const auto* note = member(r, "note"); note && note->is_string())
+    out << "Note: " << std::string_view(note->get_string()) << ".\n";
+  out << "Bad: " << text(r, "bad_rule") << own_bad_rules(r, locations)
       << ". Score: average rating on 0..100 (0 all worst, 100 all best).\n"
       << "Repeat presses (the same guest again) are not counted";
   if (auto repeats = number(total, "repeats"); repeats && *repeats > 0)

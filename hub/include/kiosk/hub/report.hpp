@@ -136,6 +136,10 @@ std::optional<int> bad_max_for(const ReportSettings& settings, const std::string
 // "2026-11-16 08:00" in venue time.
 std::string local_time_text(WallTime t, const TimeZone& zone);
 
+// What a reader must know about a period that is not all in the past: it has not begun (so its
+// zeros mean nothing yet), or its figures stop at `now`. None for a period already over.
+std::optional<std::string> period_note(const ReportPeriod& period, WallTime now, const TimeZone& zone);
+
 // `locations` (id -> display name) are listed even without presses; a location seen only in the
 // rows or alerts is listed too (named by its id).
 Report build_report(const ReportPeriod& period, const ReportSettings& settings,
