@@ -450,6 +450,8 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
     if (!error.empty()) return fail(400, error);
     if (auto e = protocol::check_id("id", *id)) return fail(400, e->message());
     if (auto e = protocol::check_id("location", *location)) return fail(400, e->message());
+    if (board)
+      if (auto e = protocol::check_id("board", *board)) return fail(400, e->message());
     if (const auto* d = registry_.device(*id); d && !d->retired) return fail(409, "device " + *id + " is registered");
     accounts_->add_device(*id, [this, req, session, id = *id, location = *location, board,
                                 ensure_location](AccountsResult result) {

@@ -249,6 +249,10 @@ TEST_CASE("writes without the bearer token are refused with 401 and the token fi
   CHECK(http_post(v.hub.port(), "/api/devices", body, "wrong-token-wrong-token").status == 401);
   CHECK(http_post(v.hub.port(), "/api/locations", R"({"id":"x","name":"X"})", "").status == 401);
   CHECK(v.hub.get_json("/api/devices").as_array().empty());
+  auto bad_board = http_post(v.hub.port(), "/api/devices", R"({"id":"kiosk-9","location":"desk","board":"Pi 3"})",
+                             v.hub.token());
+  CHECK(bad_board.status == 400);
+  CHECK_THAT(bad_board.body, Catch::Contains("board"));
   CHECK(http_post(v.hub.port(), "/api/devices", body, v.hub.token()).status == 201);
   CHECK(http_post(v.hub.port(), "/api/devices", body, v.hub.token()).status == 409);
   struct stat st {};

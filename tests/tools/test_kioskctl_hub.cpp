@@ -90,6 +90,7 @@ TEST_CASE("kioskctl device add writes a 0600 config that lets the device's press
   INFO(r.output);
   REQUIRE(r.status == 0);
   CHECK_THAT(r.output, Catch::Contains("mode 0600"));
+  CHECK_THAT(r.output, !Catch::Contains("warning"));  // the board file is in the source tree's boards/
   CHECK(file_mode(v.dir / "desk-1.json") == 0600);
   auto config = v.device_config("desk-1.json");
   CHECK(config.at("site") == "venue");
@@ -120,6 +121,22 @@ TEST_CASE("kioskctl device add writes a 0600 config that lets the device's press
   auto list = v.kioskctl({"device", "list"});
   REQUIRE(list.status == 0);
   CHECK_THAT(list.output, Catch::Contains("desk-1") && Catch::Contains("front-desk"));
+}
+
+TEST_CASE("kioskctl device add warns of a board it has no file for and refuses a board name that is no id",
+          "[integration]") {
+  Venue v;
+  auto r = v.kioskctl({"device", "add", "desk-1", "--location", "lobby", "--board", "rpi-zero-2", "--out", "desk-1.json"});
+  INFO(r.output);
+  REQUIRE(r.status == 0);  // the terminal may have a board file this machine lacks
+  CHECK_THAT(r.output, Catch::Contains("warning: no board \"rpi-zero-2\" in ") &&
+                           Catch::Contains("rpi-zero-2w, sim-2, sim-4") &&
+                           Catch::Contains("the terminal will not start unless its boards folder has rpi-zero-2.json"));
+  r = v.kioskctl({"device", "add", "desk-2", "--location", "lobby", "--board", "Pi Zero", "--out", "desk-2.json"});
+  CHECK(r.status == 2);
+  CHECK_THAT(r.output, Catch::Contains("board") && Catch::Contains("e.g. --board rpi-zero-2w"));
+  CHECK_FALSE(fs::exists(v.dir / "desk-2.json"));
+  CHECK(v.kioskctl({"device", "show", "desk-2"}).status == 1);  // nothing registered
 }
 
 TEST_CASE("kioskctl --json never shows the password and --out - prints the config itself", "[integration]") {

@@ -1,6 +1,7 @@
 // kioskctl's commands: each one a few hub API calls and a human or JSON rendering of the answer.
 #include "commands.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -13,10 +14,12 @@
 #include "device_config.hpp"
 #include "hub_client.hpp"
 #include "report_table.hpp"
+#include "kiosk/protocol/ids.hpp"
 #include "kiosk/protocol/switch_word.hpp"
 
 namespace kiosk::ctl {
 namespace json = boost::json;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -421,11 +424,39 @@ class Session {
          << ", which a terminal reads as itself; pass --broker tcp://<hub's LAN address>:1883 for a real terminal\n";
   }
 
+  // The terminal refuses to start without <boards_dir>/<board>.json: a typo found at the venue
+  // costs a visit. Checked against the board files this machine has (the source tree's, or the
+  // package's); a warning, as the terminal may carry a board file this machine lacks.
+  void check_board(const std::string& board) {
+    if (auto e = protocol::check_id("board", board)) throw UsageError{e->message() + " (e.g. --board rpi-zero-2w)"};
+    std::vector<std::string> dirs, known;
+    for (const auto& dir : {fs::path(KIOSK_BOARDS_DIR), fs::path("/usr/share/kiosk/boards")}) {
+      std::error_code ec;
+      if (!fs::is_directory(dir, ec)) continue;
+      if (fs::exists(dir / (board + ".json"), ec)) return;
+      dirs.push_back(dir.string());
+      for (const auto& f : fs::directory_iterator(dir, ec))
+        if (f.path().extension() == ".json") known.push_back(f.path().stem().string());
+    }
+    if (dirs.empty()) return;
+    std::sort(known.begin(), known.end());
+    known.erase(std::unique(known.begin(), known.end()), known.end());
+    std::string names;
+    for (const auto& k : known) names.append(names.empty() ? "" : ", ").append(k);
+    std::string where;
+    for (const auto& d : dirs) where.append(where.empty() ? "" : " or ").append(d);
+    err_ << "warning: no board \"" << board << "\" in " << where << " (boards: " << names
+         << "); the terminal will not start unless its boards folder has " << board << ".json\n";
+  }
+
   int device_add() {
     auto file = open_out();
     const auto site_id = site();
     json::object body{{"id", id()}, {"location", inv_.options.at("location")}};
-    if (inv_.has("board")) body["board"] = inv_.options.at("board");
+    if (inv_.has("board")) {
+      check_board(inv_.options.at("board"));
+      body["board"] = inv_.options.at("board");
+    }
     auto v = call(true, "/api/devices", body);
     if (!v.is_object()) throw Failure{"unexpected answer from the hub", "check the hub version"};
     const auto& o = v.get_object();
