@@ -429,7 +429,7 @@ class DynsecAccounts final : public BrokerAccounts {
     // modifyRole makes them the current ones.
     session_->send(
         {dynsec::create_role(role, acls), dynsec::modify_role_acls(role, acls),
-         dynsec::create_client(creds.username, creds.password, {role})},
+         dynsec::create_client(creds.username, creds.password, {role}, device)},
         [this, device, creds, done = std::move(finished)](std::optional<std::string> error,
                                                           std::vector<dynsec::Response> responses) mutable {
           if (error) return session_->finish(std::move(done), failure(std::move(*error)));
@@ -467,7 +467,7 @@ class DynsecAccounts final : public BrokerAccounts {
   void add_manager(const std::string& manager, AccountsDone done) override {
     BrokerCredentials creds{manager, generate_password()};
     session_->submit({dynsec::create_client(creds.username, creds.password,
-                                            {dynsec::manager_role(session_->settings().site)})},
+                                            {dynsec::manager_role(session_->settings().site)}, manager)},
                      nothing_tolerated, creds, std::move(done));
   }
 
@@ -527,7 +527,8 @@ class DynsecAccounts final : public BrokerAccounts {
       if (device == settings.username || foreign_role || !groups->empty()) {
         return refuse("the broker has an account " + device + " that is not a terminal's: pick another device id");
       }
-      std::vector<boost::json::object> commands{dynsec::set_client_password(device, creds.password)};
+      std::vector<boost::json::object> commands{dynsec::set_client_password(device, creds.password),
+                                                dynsec::set_client_id(device, device)};
       // Only when missing: mosquitto 2.0 answers a second grant of a role with an internal error.
       if (!contains(*roles, role)) commands.push_back(dynsec::add_client_role(device, role));
       session_->submit(std::move(commands), nothing_tolerated, std::move(creds), std::move(done));

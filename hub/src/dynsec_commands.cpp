@@ -85,10 +85,16 @@ json::object modify_role_acls(std::string_view role, const std::vector<Acl>& acl
   return {{"command", "modifyRole"}, {"rolename", role}, {"acls", to_json(acls)}};
 }
 
-json::object create_client(std::string_view username, std::string_view password, const std::vector<std::string>& roles) {
+json::object create_client(std::string_view username, std::string_view password, const std::vector<std::string>& roles,
+                           std::string_view client_id) {
   json::array r;
   for (const auto& name : roles) r.push_back(json::object{{"rolename", name}, {"priority", 0}});
-  return {{"command", "createClient"}, {"username", username}, {"password", password}, {"roles", std::move(r)}};
+  return {{"command", "createClient"}, {"username", username},     {"password", password},
+          {"clientid", client_id},     {"roles", std::move(r)}};
+}
+
+json::object set_client_id(std::string_view username, std::string_view client_id) {
+  return {{"command", "setClientId"}, {"username", username}, {"clientid", client_id}};
 }
 
 json::object delete_client(std::string_view username) { return {{"command", "deleteClient"}, {"username", username}}; }

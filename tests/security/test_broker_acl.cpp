@@ -54,7 +54,7 @@ struct SecuredBroker {
   }
 
   std::unique_ptr<MqttProbe> client(const BrokerCredentials& c) {
-    return std::make_unique<MqttProbe>(broker.url(), MqttProbe::Options{.client_id = "", .username = c.username,
+    return std::make_unique<MqttProbe>(broker.url(), MqttProbe::Options{.client_id = c.username, .username = c.username,
                                                                         .password = c.password});
   }
 

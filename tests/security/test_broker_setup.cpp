@@ -63,7 +63,7 @@ TEST_CASE("init-dynsec.sh makes a broker with a generated hub password and no an
   auto r = run_io(io, [&](AccountsDone d) { accounts->add_device("desk-1", std::move(d)); });
   REQUIRE_FALSE(r.error);
   REQUIRE(r.credentials);
-  CHECK(MqttProbe(url, MqttProbe::Options{.client_id = "", .username = "desk-1", .password = r.credentials->password})
+  CHECK(MqttProbe(url, MqttProbe::Options{.client_id = "desk-1", .username = "desk-1", .password = r.credentials->password})
             .try_connect(5s));
   CHECK(wait_until([&] { return slurp(dir / "dynamic-security.json").find("device-desk-1") != std::string::npos; }, 5s));
   CHECK(slurp(dir / "dynamic-security.json").find(r.credentials->password) == std::string::npos);

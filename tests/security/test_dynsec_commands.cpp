@@ -45,7 +45,7 @@ TEST_CASE("a manager role reads the site's alerts and may send alert acks only")
 
 TEST_CASE("a batch numbers each command's correlationData after its tag") {
   auto payload = dynsec::batch("k7", {dynsec::create_role("device-d", dynsec::device_acls("s", "d")),
-                                      dynsec::create_client("d", "pw", {"device-d"})});
+                                      dynsec::create_client("d", "pw", {"device-d"}, "d")});
   auto v = json::parse(payload).as_object();
   auto& cmds = v.at("commands").as_array();
   REQUIRE(cmds.size() == 2);
@@ -55,6 +55,7 @@ TEST_CASE("a batch numbers each command's correlationData after its tag") {
   CHECK(cmds[1].at("command") == "createClient");
   CHECK(cmds[1].at("username") == "d");
   CHECK(cmds[1].at("password") == "pw");
+  CHECK(cmds[1].at("clientid") == "d");
   CHECK(cmds[1].at("roles").as_array()[0].at("rolename") == "device-d");
   CHECK(cmds[1].at("correlationData") == "k7.1");
 }
@@ -64,6 +65,7 @@ TEST_CASE("other commands carry exactly the fields the plugin expects") {
   CHECK(json::serialize(dynsec::delete_role("device-d")) == R"({"command":"deleteRole","rolename":"device-d"})");
   CHECK(json::serialize(dynsec::set_client_password("d", "p")) ==
         R"({"command":"setClientPassword","username":"d","password":"p"})");
+  CHECK(json::serialize(dynsec::set_client_id("d", "d")) == R"({"command":"setClientId","username":"d","clientid":"d"})");
   CHECK(json::serialize(dynsec::add_client_role("hub", "hub-s", 0)) ==
         R"({"command":"addClientRole","username":"hub","rolename":"hub-s","priority":0})");
   auto def = dynsec::set_default_acl_access();

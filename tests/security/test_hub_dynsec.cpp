@@ -41,7 +41,8 @@ struct SecuredVenue {
     REQUIRE(r.status == 201);
     auto v = json::parse(r.body);
     const auto& c = v.at("credentials").as_object();
-    return MqttProbe::Options{.client_id = "", .username = std::string(c.at("username").as_string()),
+    return MqttProbe::Options{.client_id = std::string(c.at("username").as_string()),
+                              .username = std::string(c.at("username").as_string()),
                               .password = std::string(c.at("password").as_string())};
   }
 
@@ -67,7 +68,7 @@ struct SecuredVenue {
   }
 
   bool connects(const std::string& user, const std::string& password) {
-    return MqttProbe(broker.url(), MqttProbe::Options{.client_id = "", .username = user, .password = password})
+    return MqttProbe(broker.url(), MqttProbe::Options{.client_id = user, .username = user, .password = password})
         .try_connect(5s);
   }
 
@@ -133,7 +134,7 @@ TEST_CASE("through the hub, rotated and retired credentials are refused and unkn
   REQUIRE(r.status == 200);
   const auto rotated_json = json::parse(r.body);
   const auto& c = rotated_json.at("credentials").as_object();
-  MqttProbe::Options rotated{.client_id = "", .username = std::string(c.at("username").as_string()),
+  MqttProbe::Options rotated{.client_id = "desk-1", .username = std::string(c.at("username").as_string()),
                              .password = std::string(c.at("password").as_string())};
   CHECK_FALSE(MqttProbe(v.broker.url(), first).try_connect(3s));
   MqttProbe device(v.broker.url(), rotated);
@@ -145,7 +146,7 @@ TEST_CASE("through the hub, rotated and retired credentials are refused and unkn
   REQUIRE(v.api->post("/api/devices/desk-1/retire", "{}").status == 200);
   CHECK(wait_until([&] { return !device.connected(); }, 5s));
   CHECK_FALSE(MqttProbe(v.broker.url(), rotated).try_connect(3s));
-  CHECK_FALSE(MqttProbe(v.broker.url(), MqttProbe::Options{.client_id = "", .username = "desk-9", .password = "guess"}).try_connect(3s));
+  CHECK_FALSE(MqttProbe(v.broker.url(), MqttProbe::Options{.client_id = "desk-9", .username = "desk-9", .password = "guess"}).try_connect(3s));
   CHECK_FALSE(MqttProbe(v.broker.url()).try_connect(3s));
   CHECK(v.stored("desk-1") == 1);
 }
@@ -164,7 +165,8 @@ TEST_CASE("kioskctl manager add gives a manager an account that reads alerts onl
   std::ifstream in(file);
   const auto settings = json::parse(std::string(std::istreambuf_iterator<char>(in), {})).as_object();
   CHECK(settings.at("subscribe").as_string() == "kiosk/v1/venue/alert/#");
-  MqttProbe::Options alice{.client_id = "", .username = std::string(settings.at("username").as_string()),
+  MqttProbe::Options alice{.client_id = std::string(settings.at("client_id").as_string()),
+                           .username = std::string(settings.at("username").as_string()),
                            .password = std::string(settings.at("password").as_string())};
 
   MqttProbe phone(v.broker.url(), alice);
@@ -201,7 +203,7 @@ TEST_CASE("device add takes over a terminal's account that an earlier failed add
   INFO(json::serialize(config));
   const std::string password(config.at("password").as_string());
   CHECK_FALSE(v.connects("desk-1", "left-behind"));
-  MqttProbe device(v.broker.url(), MqttProbe::Options{.client_id = "", .username = "desk-1", .password = password});
+  MqttProbe device(v.broker.url(), MqttProbe::Options{.client_id = "desk-1", .username = "desk-1", .password = password});
   REQUIRE(device.try_connect(5s));
   // The role's ACLs are the device's: it reads its own acks and presses are stored.
   REQUIRE(device.subscribe("kiosk/v1/venue/device/desk-1/ack") == 1);
@@ -220,6 +222,36 @@ TEST_CASE("device add takes over an account without roles, and grants it the dev
   REQUIRE(device.subscribe("kiosk/v1/venue/device/desk-2/ack") == 1);
   REQUIRE(device.publish("kiosk/v1/venue/device/desk-2/press", press(3), 1));
   CHECK(acked(device, "desk-2", 3));
+}
+
+TEST_CASE("a terminal's or a manager's login connects only with its own client id: it cannot take over the hub's "
+          "or another terminal's session",
+          "[integration]") {
+  SecuredVenue v;
+  const auto one = v.add("desk-1");
+  MqttProbe two(v.broker.url(), v.add("desk-2"));
+  REQUIRE(two.try_connect(5s));
+  auto m = v.api->post("/api/managers", R"({"id":"alice"})");
+  REQUIRE(m.status == 201);
+  const auto manager = json::parse(m.body);
+  const auto& mc = manager.at("credentials");
+  const MqttProbe::Options alice{.client_id = "alice", .username = std::string(mc.at("username").as_string()),
+                                 .password = std::string(mc.at("password").as_string())};
+  const auto connects_as = [&](MqttProbe::Options login, const std::string& client_id) {
+    login.client_id = client_id;
+    return MqttProbe(v.broker.url(), login).try_connect(3s);
+  };
+  // With MQTT, the newest connection with a client id closes the older one.
+  CHECK_FALSE(connects_as(one, "kiosk-hub-venue"));
+  CHECK_FALSE(connects_as(one, "desk-2"));
+  CHECK_FALSE(connects_as(alice, "kiosk-hub-venue"));
+  CHECK_FALSE(connects_as(alice, "desk-2"));
+  CHECK(connects_as(one, "desk-1"));
+  CHECK(connects_as(alice, "alice"));
+  // desk-2 kept its session throughout: its press is stored and acknowledged on it.
+  REQUIRE(two.subscribe("kiosk/v1/venue/device/desk-2/ack") == 1);
+  REQUIRE(two.publish("kiosk/v1/venue/device/desk-2/press", press(4), 1));
+  CHECK(acked(two, "desk-2", 4));
 }
 
 TEST_CASE("device add never takes over a registered device's, a manager's or the hub's own account", "[integration]") {

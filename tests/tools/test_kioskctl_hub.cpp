@@ -69,7 +69,8 @@ struct Venue {
 
   std::unique_ptr<MqttProbe> as_device(const json::object& config) {
     return std::make_unique<MqttProbe>(
-        broker.url(), MqttProbe::Options{.client_id = "", .username = std::string(config.at("username").as_string()),
+        broker.url(), MqttProbe::Options{.client_id = std::string(config.at("username").as_string()),
+                                         .username = std::string(config.at("username").as_string()),
                                          .password = std::string(config.at("password").as_string())});
   }
 

@@ -289,6 +289,8 @@ class Session {
       const auto& c = credentials->get_object();
       settings["username"] = c.contains("username") ? c.at("username") : json::value(id());
       settings["password"] = c.contains("password") ? c.at("password") : json::value(nullptr);
+      // The broker lets this account connect with this client id only (one phone at a time).
+      settings["client_id"] = settings["username"];
     }
     try {
       file.write(json::serialize(settings) + "\n");

@@ -41,8 +41,12 @@ boost::json::object create_role(std::string_view role, const std::vector<Acl>& a
 boost::json::object delete_role(std::string_view role);
 // Replaces the role's ACLs with `acls` (a role that survived may carry others).
 boost::json::object modify_role_acls(std::string_view role, const std::vector<Acl>& acls);
+// The client may connect only with client id `client_id` (devices and managers: their own name),
+// so its login cannot take over another client's session, the hub's included (MQTT lets the
+// newest connection with a client id close the older one).
 boost::json::object create_client(std::string_view username, std::string_view password,
-                                  const std::vector<std::string>& roles);
+                                  const std::vector<std::string>& roles, std::string_view client_id);
+boost::json::object set_client_id(std::string_view username, std::string_view client_id);
 boost::json::object delete_client(std::string_view username);
 boost::json::object set_client_password(std::string_view username, std::string_view password);
 boost::json::object add_client_role(std::string_view username, std::string_view role, int priority = 0);
