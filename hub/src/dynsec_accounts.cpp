@@ -479,7 +479,13 @@ class DynsecAccounts final : public BrokerAccounts {
                                                       std::vector<dynsec::Response> responses) mutable {
       if (error) return session_->finish(std::move(done), failure(std::move(*error)));
       const auto& answer = responses.back();
-      if (dynsec::is_not_found(answer)) return session_->finish(std::move(done), AccountsResult{});  // already gone
+      if (dynsec::is_not_found(answer)) {
+        // A mistyped id must not look like a removed account: the real one would keep working.
+        AccountsResult none = conflict("the broker has no account " + manager +
+                                       " (check the manager id; a manager removed before is gone already)");
+        none.not_found = true;
+        return session_->finish(std::move(done), std::move(none));
+      }
       auto roles = dynsec::client_roles(answer);
       if (!roles) {
         return session_->finish(std::move(done),

@@ -360,6 +360,7 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
         return fail(409, id + " is a terminal, not a manager: use kioskctl device retire " + id);
       accounts_->remove_manager(id, [this, req, session, id](AccountsResult result) {
         if (result.error) {
+          if (result.not_found) return session->send(error_response(req, 404, *result.error));
           if (result.conflict) return session->send(error_response(req, 409, *result.error));
           session->send(error_response(req, 502, "the broker refused to remove the manager account: " + *result.error));
           return;

@@ -182,6 +182,13 @@ TEST_CASE("kioskctl manager add gives a manager an account that reads alerts onl
   CHECK(removed == 0);
   CHECK(wait_until([&] { return !phone.connected(); }, 5s));
   CHECK_FALSE(MqttProbe(v.broker.url(), alice).try_connect(3s));
+
+  // A mistyped (or already removed) manager is an error, not a removal that did nothing.
+  auto [typo, typo_out] = kioskctl({"manager", "remove", "alcie"}, "typo.log");
+  INFO(typo_out);
+  CHECK(typo == 1);
+  CHECK_THAT(typo_out, Catch::Contains("the broker has no account alcie (check the manager id"));
+  CHECK(v.api->post("/api/managers/alice/remove", "{}").status == 404);
 }
 
 TEST_CASE("device add takes over a terminal's account that an earlier failed add left at the broker", "[integration]") {
@@ -320,10 +327,10 @@ TEST_CASE("manager remove deletes only accounts that carry the manager role", "[
   CHECK(hub_itself.status == 409);
   CHECK(v.connects("hub", "hub-admin-pw"));
 
-  // A real manager goes; removing it again is a no-op, as before.
+  // A real manager goes; removing it again says there is no such account (as a typo would).
   REQUIRE(v.api->post("/api/managers", R"({"id":"bob"})").status == 201);
   CHECK(v.api->post("/api/managers/bob/remove", "{}").status == 200);
-  CHECK(v.api->post("/api/managers/bob/remove", "{}").status == 200);
+  CHECK(v.api->post("/api/managers/bob/remove", "{}").status == 404);
 }
 
 TEST_CASE("health reports the account link, which comes back with the broker", "[integration]") {

@@ -24,6 +24,8 @@ struct AccountsResult {
   // The error is the request's fault, not the broker's: the name belongs to another kind of
   // account (a terminal's, a manager's, the hub's own) or is being provisioned right now.
   bool conflict = false;
+  // The error is that there is no such account (HTTP 404).
+  bool not_found = false;
 };
 using AccountsDone = std::function<void(AccountsResult)>;
 
