@@ -2,6 +2,8 @@
 // keep-alive; or stream Server-Sent Events until the client goes away.
 #include "kiosk/hub/http_server.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/json.hpp>
@@ -28,11 +30,13 @@ HttpResponse error_response(const HttpRequest& req, unsigned status, const std::
   return json_response(req, status, boost::json::serialize(o));
 }
 
-HttpSession::HttpSession(tcp::socket socket, HttpHandler& handler, EventStreams& streams, const HttpLimits& limits)
+HttpSession::HttpSession(tcp::socket socket, HttpHandler& handler, EventStreams& streams, const HttpLimits& limits,
+                         HttpRefusals& refusals)
     : socket_(std::move(socket)),
       handler_(handler),
       streams_(streams),
       limits_(limits),
+      refusals_(refusals),
       request_timer_(socket_.get_executor()) {}
 
 void HttpSession::start() { read(); }
@@ -112,6 +116,12 @@ void HttpSession::send(HttpResponse response) {
 
 void HttpSession::start_events() {
   if (closed_) return;
+  if (streams_.size() >= limits_.max_streams) {
+    ++refusals_.streams;
+    return send(error_response(parser_->get(), 503,
+                               "too many event streams are open (" + std::to_string(limits_.max_streams) +
+                                   "): close a dashboard tab or an 'alerts --follow' elsewhere, or retry later"));
+  }
   answered_ = true;
   streaming_ = true;
   outbox_.push_back(
@@ -169,9 +179,11 @@ void HttpSession::close() {
   socket_.close(ec);
 }
 
-bool EventStreams::empty() {
+bool EventStreams::empty() { return size() == 0; }
+
+std::size_t EventStreams::size() {
   sessions_.remove_if([](const auto& w) { return w.expired(); });
-  return sessions_.empty();
+  return sessions_.size();
 }
 
 void EventStreams::broadcast(std::string_view event, const std::string& data) {
@@ -234,13 +246,25 @@ void HttpServer::accept() {
       });
       return;
     }
-    sessions_.remove_if([](const auto& w) { return w.expired(); });
+    sessions_.remove_if([](const auto& o) { return o.session.expired(); });
+    boost::system::error_code peer_ec;
+    const auto from = socket.remote_endpoint(peer_ec).address();
+    const auto exempt = !peer_ec && from.is_loopback() && !limits_.limit_loopback;
+    const auto same_address = [&] {
+      return static_cast<std::size_t>(
+          std::count_if(sessions_.begin(), sessions_.end(), [&](const auto& o) { return o.from == from; }));
+    };
+    // Full, or full for this client: it sees the connection closed and may retry.
     if (sessions_.size() >= limits_.max_sessions) {
-      socket.close(ec);  // full: the client sees the connection closed and may retry
+      ++refusals_.full;
+      socket.close(ec);
+    } else if (!exempt && same_address() >= limits_.max_sessions_per_address) {
+      ++refusals_.per_address;
+      socket.close(ec);
     } else {
       socket.set_option(tcp::no_delay(true), ec);
-      auto session = std::make_shared<HttpSession>(std::move(socket), handler_, streams_, limits_);
-      sessions_.push_back(session);
+      auto session = std::make_shared<HttpSession>(std::move(socket), handler_, streams_, limits_, refusals_);
+      sessions_.push_back(Open{session, from});
       session->start();
     }
     accept();
@@ -263,8 +287,8 @@ void HttpServer::stop() {
   boost::system::error_code ec;
   acceptor_.close(ec);
   streams_.close_all();
-  for (auto& w : sessions_)
-    if (auto s = w.lock()) s->close();
+  for (auto& o : sessions_)
+    if (auto s = o.session.lock()) s->close();
   sessions_.clear();
 }
 

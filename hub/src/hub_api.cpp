@@ -215,8 +215,10 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
     HttpResponse res{http::status::ok, req.version()};
     res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     res.keep_alive(req.keep_alive());
-    res.body() = render_prometheus(MetricsSnapshot{counters_, latency_, registry_.online_count(),
-                                                   registry_.unknown_devices().size(), mqtt_->connected()});
+    const auto& refused = http_.refusals();
+    res.body() = render_prometheus(MetricsSnapshot{
+        counters_, latency_, registry_.online_count(), registry_.unknown_devices().size(), mqtt_->connected(),
+        {{"full", refused.full}, {"per_address", refused.per_address}, {"streams", refused.streams}}});
     for (const auto& source : metrics_sources_) res.body() += source();
     res.prepare_payload();
     session->send(std::move(res));

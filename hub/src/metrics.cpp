@@ -76,6 +76,11 @@ std::string render_prometheus(const MetricsSnapshot& m) {
   counter("kiosk_commit_batches_total", "Group commits of presses.", c.batches);
   os << "# HELP kiosk_rejected_total Messages rejected, by reason.\n# TYPE kiosk_rejected_total counter\n";
   for (const auto& [reason, n] : c.rejected) os << "kiosk_rejected_total{reason=\"" << label(reason) << "\"} " << n << '\n';
+  os << "# HELP kiosk_http_refused_total HTTP connections turned away: full (every connection taken), per_address "
+        "(too many from one address), streams (too many event streams; answered 503).\n"
+        "# TYPE kiosk_http_refused_total counter\n";
+  for (const auto& [reason, n] : m.http_refused)
+    os << "kiosk_http_refused_total{reason=\"" << label(reason) << "\"} " << n << '\n';
   os << "# HELP kiosk_ingest_latency_seconds From press received to its ack published.\n"
         "# TYPE kiosk_ingest_latency_seconds histogram\n";
   for (std::size_t i = 0; i < LatencyHistogram::kBounds.size(); ++i)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <future>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
@@ -208,4 +209,60 @@ TEST_CASE("HEAD gets GET's header with its Content-Length and no body, and the c
   const auto next = c.read_until(R"({"ok":true})", closed);
   CHECK(next.rfind("HTTP/1.1 200 OK", 0) == 0);
   CHECK_FALSE(closed);
+}
+
+namespace {
+kiosk::hub::HttpRefusals refusals_of(Server& s) {
+  std::promise<kiosk::hub::HttpRefusals> got;
+  boost::asio::post(s.io, [&] { got.set_value(s.server.refusals()); });
+  return got.get_future().get();
+}
+}  // namespace
+
+TEST_CASE("event streams beyond their own cap get a 503 that says why, and requests still get in", "[http]") {
+  Server s(HttpLimits{.ping_interval = 10s, .max_sessions = 8, .max_streams = 2});
+  Client one(s.server.port()), two(s.server.port()), three(s.server.port());
+  bool closed = false;
+  const std::string events = "GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  one.send(events);
+  REQUIRE_THAT(one.read_until("kiosk-hub events\n\n", closed), Catch::Contains("text/event-stream"));
+  two.send(events);
+  REQUIRE_THAT(two.read_until("kiosk-hub events\n\n", closed), Catch::Contains("text/event-stream"));
+  three.send(events);
+  const auto refused = three.read_until("retry later\"}", closed);
+  CHECK_THAT(refused, Catch::Contains("503") && Catch::Contains("too many event streams are open (2)"));
+  CHECK_FALSE(closed);
+  three.send(kGet);  // the refused connection goes on as an ordinary one
+  CHECK_THAT(three.read_until(R"({"ok":true})", closed), Catch::Contains("200 OK"));
+  CHECK(refusals_of(s).streams == 1);
+  CHECK(refusals_of(s).full == 0);
+}
+
+TEST_CASE("connections from one address beyond its cap are closed at once, and counted", "[http]") {
+  Server s(HttpLimits{.max_sessions = 8, .max_sessions_per_address = 2, .limit_loopback = true});
+  Client a(s.server.port());
+  Client b(s.server.port());
+  bool closed = false;
+  a.send(kGet);
+  REQUIRE_THAT(a.read_until(R"({"ok":true})", closed), Catch::Contains("200 OK"));
+  b.send(kGet);
+  REQUIRE_THAT(b.read_until(R"({"ok":true})", closed), Catch::Contains("200 OK"));
+  {
+    Client extra(s.server.port());
+    CHECK(extra.closed_by_server());
+  }
+  CHECK(refusals_of(s).per_address == 1);
+  CHECK(refusals_of(s).full == 0);
+}
+
+TEST_CASE("loopback clients are not capped per address by default (a local reverse proxy, kioskctl)", "[http]") {
+  Server s(HttpLimits{.max_sessions = 8, .max_sessions_per_address = 1});
+  Client a(s.server.port());
+  Client b(s.server.port());
+  bool closed = false;
+  a.send(kGet);
+  REQUIRE_THAT(a.read_until(R"({"ok":true})", closed), Catch::Contains("200 OK"));
+  b.send(kGet);
+  CHECK_THAT(b.read_until(R"({"ok":true})", closed), Catch::Contains("200 OK"));
+  CHECK(refusals_of(s).per_address == 0);
 }

@@ -38,8 +38,23 @@ struct HttpLimits {
   std::chrono::milliseconds ping_interval{std::chrono::seconds(20)};
   // Connections beyond this are closed at once (a dashboard tab holds one or two).
   std::size_t max_sessions = 256;
+  // Event streams need no token: without their own cap, a few hundred of them from one laptop
+  // would hold every connection, and kioskctl (status, alerts ack) could not get in. Beyond it,
+  // /api/events answers 503.
+  std::size_t max_streams = 64;
+  // Connections from one address beyond this are closed at once, so no single client on the
+  // LAN fills the pool; loopback (kioskctl on the hub's machine, the tests) is not limited.
+  std::size_t max_sessions_per_address = 32;
+  bool limit_loopback = false;  // true: loopback clients count against max_sessions_per_address too
   // After a failed accept (out of file descriptors) wait this long instead of spinning.
   std::chrono::milliseconds accept_retry{std::chrono::milliseconds(100)};
+};
+
+// Connections the server turned away, by why (for the hub's metrics).
+struct HttpRefusals {
+  std::uint64_t full = 0;         // max_sessions open
+  std::uint64_t per_address = 0;  // max_sessions_per_address open from the client's address
+  std::uint64_t streams = 0;      // /api/events with max_streams open (answered 503)
 };
 
 // The application: called on the io thread for each request; must call session->send(...) or
@@ -49,7 +64,7 @@ using HttpHandler = std::function<void(const HttpRequest&, std::shared_ptr<HttpS
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(boost::asio::ip::tcp::socket socket, HttpHandler& handler, EventStreams& streams,
-              const HttpLimits& limits);
+              const HttpLimits& limits, HttpRefusals& refusals);
   void start();
   void send(HttpResponse response);
   // Turns this connection into an SSE stream: the response header now, events as they come.
@@ -69,6 +84,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   HttpHandler& handler_;
   EventStreams& streams_;
   const HttpLimits& limits_;
+  HttpRefusals& refusals_;
   boost::asio::steady_timer request_timer_;
   boost::beast::flat_buffer buffer_;
   std::unique_ptr<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
@@ -87,6 +103,7 @@ class EventStreams {
   static constexpr std::size_t kMaxQueued = 10000;
   void add(std::weak_ptr<HttpSession> s) { sessions_.push_back(std::move(s)); }
   bool empty();
+  std::size_t size();
   // data: a JSON object (one line).
   void broadcast(std::string_view event, const std::string& data);
   void ping();  // an SSE comment line to every stream
@@ -103,6 +120,7 @@ class HttpServer {
              HttpLimits limits = {});
   std::uint16_t port() const { return port_; }
   EventStreams& streams() { return streams_; }
+  const HttpRefusals& refusals() const { return refusals_; }
   void start();
   void stop();
 
@@ -117,7 +135,12 @@ class HttpServer {
   boost::asio::steady_timer accept_timer_;
   boost::asio::steady_timer ping_timer_;
   EventStreams streams_;
-  std::list<std::weak_ptr<HttpSession>> sessions_;
+  struct Open {
+    std::weak_ptr<HttpSession> session;
+    boost::asio::ip::address from;
+  };
+  std::list<Open> sessions_;
+  HttpRefusals refusals_;
   std::uint16_t port_ = 0;
   bool stopped_ = false;
 };

@@ -44,6 +44,7 @@ struct MetricsSnapshot {
   std::size_t devices_online = 0;
   std::size_t unknown_devices = 0;
   bool broker_connected = false;
+  std::map<std::string, std::uint64_t> http_refused;  // connections turned away, by reason
 };
 
 std::string render_prometheus(const MetricsSnapshot& m);
