@@ -308,6 +308,7 @@ void Daemon::pump(TimePoint now) {
 
 bool Daemon::send(const StoredPress& stored, TimePoint now) {
   auto press = stored.press;
+  press.nonce = press_nonce(stored.at);
   if (auto age = age_ms(stored.at, press_clock_.now())) {
     press.age_ms = *age;
   } else {
@@ -406,9 +407,33 @@ void Daemon::on_ack(const std::string& payload, TimePoint now) {
     return;
   }
   for (auto seq : ack->seqs) window_.acked(seq);
-  log_.debug("ack", "seqs=" + seq_range(ack->seqs) + " deleted=" + std::to_string(*deleted) +
-                        " queued=" + std::to_string(outbox_.depth()));
+  if (!ack->seqs.empty())
+    log_.debug("ack", "seqs=" + seq_range(ack->seqs) + " deleted=" + std::to_string(*deleted) +
+                          " queued=" + std::to_string(outbox_.depth()));
+  if (!ack->taken.empty()) on_taken(ack->taken, ack->next_seq, now);
   pump(now);
+}
+
+void Daemon::on_taken(const std::vector<std::uint64_t>& taken, std::uint64_t next_seq, TimePoint now) {
+  const auto old_next = outbox_.next_seq();
+  auto moved = outbox_.renumber(taken, next_seq);
+  if (!moved) {
+    if (outbox_.corrupt()) {
+      restart_for_corrupt_outbox("cannot renumber presses: " + moved.error().message(), now);
+      return;
+    }
+    // They stay under the taken seqs: the hub keeps naming them, and the next ack tries again.
+    log_.error("outbox", "cannot renumber presses the hub holds other presses under: " + moved.error().message());
+    return;
+  }
+  if (!*moved) return;  // already renumbered (a repeated answer)
+  log_.warn("outbox", "the hub already holds other presses of this terminal under seqs " + seq_range(taken) +
+                          " (this terminal's counter was at " + std::to_string(old_next) +
+                          ": its outbox was restored from an older copy or lost its latest writes); those presses "
+                          "go again as seqs from " + std::to_string(**moved) + ", the next press gets " +
+                          std::to_string(outbox_.next_seq()));
+  // The window still holds them under their old seqs: start over from the oldest stored press.
+  window_.reset();
 }
 
 void Daemon::on_config(const std::string& payload) {

@@ -365,6 +365,35 @@ protocol::Result<std::uint64_t> Outbox::ack(const std::vector<std::uint64_t>& se
   return deleted;
 }
 
+protocol::Result<std::optional<std::uint64_t>> Outbox::renumber(std::vector<std::uint64_t> taken,
+                                                                std::uint64_t at_least) {
+  if (!db_) return closed();
+  std::sort(taken.begin(), taken.end());
+  taken.erase(std::unique(taken.begin(), taken.end()), taken.end());
+  Transaction tx(db_);
+  if (!tx.ok()) return failed("cannot begin a write");
+  // Every new seq is above every stored one (next_seq_ is), so no move meets another press.
+  std::uint64_t next = std::max(at_least, next_seq_);
+  const std::uint64_t first = next;
+  Statement move(db_, "UPDATE presses SET seq = ?1 WHERE seq = ?2");
+  if (!move.ok()) return failed("cannot prepare the renumbering");
+  for (auto seq : taken) {
+    move.bind(1, static_cast<std::int64_t>(next));
+    move.bind(2, static_cast<std::int64_t>(seq));
+    if (move.step() != SQLITE_DONE) return failed("cannot renumber press " + std::to_string(seq));
+    if (sqlite3_changes(db_) > 0) ++next;
+    move.reset();
+  }
+  if (next == first) return std::optional<std::uint64_t>{};
+  Statement counter(db_, "UPDATE counters SET value = ?1 WHERE name = 'next_seq'");
+  if (!counter.ok()) return failed("cannot prepare the seq update");
+  counter.bind(1, static_cast<std::int64_t>(next));
+  if (counter.step() != SQLITE_DONE) return failed("cannot advance the seq");
+  if (!tx.commit()) return failed("cannot commit the renumbering");
+  next_seq_ = next;
+  return std::optional<std::uint64_t>{first};
+}
+
 protocol::Result<std::vector<StoredPress>> Outbox::pending_after(std::uint64_t after, std::size_t limit) {
   if (!db_) return closed();
   Statement sel(db_,

@@ -47,4 +47,22 @@ PressTime SystemPressClock::now() const {
   return PressTime{boot_id_, std::int64_t{boot.tv_sec} * 1'000'000'000 + boot.tv_nsec, wall_ms};
 }
 
+std::string press_nonce(const PressTime& at) {
+  // FNV-1a, 64 bits: not a secret, only distinct for distinct presses.
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  const auto mix = [&](std::string_view bytes) {
+    for (unsigned char c : bytes) {
+      h ^= c;
+      h *= 0x100000001b3ULL;
+    }
+  };
+  mix(at.boot_id);
+  mix(":");
+  mix(std::to_string(at.boottime_ns));
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, h >>= 4) out[static_cast<std::size_t>(i)] = kHex[h & 0xf];
+  return out;
+}
+
 }  // namespace kiosk::firmware

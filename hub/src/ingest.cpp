@@ -60,6 +60,7 @@ Ingest::Next Ingest::on_press(const std::string& device, std::string_view payloa
   row.rating = press->rating;
   row.scale = press->scale;
   row.flags = std::move(press->flags);
+  row.nonce = std::move(press->nonce);
   row.received_at_ms = to_ms(at.wall);
   // age_ms is the device's monotonic estimate of how long ago the button went down.
   auto age = static_cast<std::int64_t>(std::min<std::uint64_t>(press->age_ms, static_cast<std::uint64_t>(row.received_at_ms)));
@@ -90,23 +91,43 @@ void Ingest::on_oversized(const std::string& device, std::string_view topic, std
                   at.wall);
 }
 
+std::optional<std::uint64_t> Ingest::warn_now(Warned& warned, const std::string& device, SteadyTime now) {
+  if (warned.size() > 10000) warned.clear();
+  auto [it, first] = warned.try_emplace(device);
+  auto& w = it->second;
+  if (!first && now - w.at < kSeqConflictWarnEvery) {
+    w.unsaid += 1;
+    return std::nullopt;
+  }
+  auto unsaid = w.unsaid;
+  w = {now, 0};
+  return unsaid;
+}
+
+void Ingest::note_taken(const PressRecord& row, const PressOutcome& outcome, SteadyTime now) {
+  counters_.seq_taken += 1;
+  auto unsaid = warn_now(taken_warned_, row.device, now);
+  if (!unsaid) return;
+  std::string more =
+      *unsaid == 0 ? std::string() : " (" + std::to_string(*unsaid) + " more such presses since the last warning)";
+  ports_.seq_conflict(row.device, "device " + row.device + " sent a new press under seq " + std::to_string(row.seq) +
+                                      ", which the hub holds for an earlier press of it" + more +
+                                      ": its outbox went back (restored from an older copy, or its card lost the "
+                                      "latest writes). Not stored: the device is told to renumber its presses from "
+                                      "seq " + std::to_string(outcome.next_free_seq) + " and send them again");
+}
+
 void Ingest::note_conflict(const PressRecord& row, const PressOutcome& outcome, SteadyTime now) {
   counters_.seq_conflicts += 1;
   // A reset outbox conflicts on every seq it re-uses: one warning per device per hour says it.
-  if (conflict_warned_.size() > 10000) conflict_warned_.clear();
-  auto [it, first] = conflict_warned_.try_emplace(row.device);
-  auto& warned = it->second;
-  if (!first && now - warned.at < kSeqConflictWarnEvery) {
-    warned.unsaid += 1;
-    return;
-  }
+  auto unsaid = warn_now(conflict_warned_, row.device, now);
+  if (!unsaid) return;
   auto press = [](int button, int rating, int scale) {
     return "button " + std::to_string(button) + " rating " + std::to_string(rating) + "/" + std::to_string(scale);
   };
-  std::string more = warned.unsaid == 0 ? std::string()
-                                        : " (" + std::to_string(warned.unsaid) +
-                                              " more conflicting presses from it since the last warning)";
-  warned = {now, 0};
+  std::string more = *unsaid == 0 ? std::string()
+                                  : " (" + std::to_string(*unsaid) +
+                                        " more conflicting presses from it since the last warning)";
   ports_.seq_conflict(
       row.device,
       "device " + row.device + " re-used seq " + std::to_string(row.seq) + " for a different press (stored " +
@@ -130,33 +151,60 @@ void Ingest::flush() {
   }
   counters_.batches += 1;
   const auto committed = clock_.steady_now();
-  std::map<std::string, std::vector<std::uint64_t>> seqs_by_device;
+  struct Answer {
+    std::vector<std::uint64_t> seqs;
+    std::vector<std::uint64_t> taken;
+    std::uint64_t next_seq = 0;
+  };
+  std::map<std::string, Answer> by_device;
+  const auto add_once = [](std::vector<std::uint64_t>& v, std::uint64_t seq) {
+    if (std::find(v.begin(), v.end(), seq) == v.end()) v.push_back(seq);
+  };
   for (std::size_t i = 0; i < rows_.size(); ++i) {
+    auto& answer = by_device[rows_[i].device];
     switch (outcomes_[i].fate) {
       case PressFate::stored: counters_.presses_stored += 1; break;
       case PressFate::duplicate: counters_.duplicates += 1; break;
       case PressFate::conflict: note_conflict(rows_[i], outcomes_[i], committed); break;
+      case PressFate::taken:
+        note_taken(rows_[i], outcomes_[i], committed);
+        add_once(answer.taken, rows_[i].seq);
+        answer.next_seq = std::max(answer.next_seq, outcomes_[i].next_free_seq);
+        continue;
     }
-    auto& seqs = seqs_by_device[rows_[i].device];
-    if (std::find(seqs.begin(), seqs.end(), rows_[i].seq) == seqs.end()) seqs.push_back(rows_[i].seq);
+    add_once(answer.seqs, rows_[i].seq);
   }
   std::map<std::string, bool> acked;
-  for (auto& [device, seqs] : seqs_by_device) {
+  for (auto& [device, answer] : by_device) {
     // Chunked so that an ack stays well inside the protocol's size limit for hub messages.
+    // Acked seqs first, then taken ones (each ack holds one list, so both limits stay apart).
     bool ok = true;
-    for (std::size_t from = 0; from < seqs.size(); from += kMaxSeqsPerAck) {
-      auto to = std::min(seqs.size(), from + kMaxSeqsPerAck);
-      protocol::Ack ack{std::vector<std::uint64_t>(seqs.begin() + static_cast<std::ptrdiff_t>(from),
-                                                   seqs.begin() + static_cast<std::ptrdiff_t>(to))};
-      bool sent = ports_.publish_ack(device, protocol::to_json(ack));
-      if (sent) counters_.acks_sent += 1;
-      ok = ok && sent;
-    }
+    const auto send = [&](const std::vector<std::uint64_t>& list, bool taken) {
+      for (std::size_t from = 0; from < list.size(); from += kMaxSeqsPerAck) {
+        const auto to = std::min(list.size(), from + kMaxSeqsPerAck);
+        std::vector<std::uint64_t> part(list.begin() + static_cast<std::ptrdiff_t>(from),
+                                        list.begin() + static_cast<std::ptrdiff_t>(to));
+        protocol::Ack ack;
+        if (taken) {
+          ack.taken = std::move(part);
+          ack.next_seq = answer.next_seq;
+        } else {
+          ack.seqs = std::move(part);
+        }
+        bool sent = ports_.publish_ack(device, protocol::to_json(ack));
+        if (sent) counters_.acks_sent += 1;
+        ok = ok && sent;
+      }
+    };
+    send(answer.seqs, false);
+    send(answer.taken, true);
     acked[device] = ok;
   }
   auto now = clock_.steady_now();
   for (std::size_t i = 0; i < rows_.size(); ++i) {
     latency_.observe(now - received_[i]);
+    // Taken: not stored; it comes back under a new seq.
+    if (outcomes_[i].fate == PressFate::taken) continue;
     // A conflict is a guest's press like a new one: it feeds detection and the live feed.
     ports_.acknowledged(rows_[i], outcomes_[i].fate != PressFate::duplicate, acked[rows_[i].device]);
   }

@@ -70,6 +70,10 @@ std::string render_prometheus(const MetricsSnapshot& m) {
           "Presses under a seq the device had used for a different press (its outbox was reset); kept in "
           "press_conflicts and acknowledged.",
           c.seq_conflicts);
+  counter("kiosk_presses_seq_taken_total",
+          "New presses under a seq the hub holds for another press of the device (its outbox went back); not "
+          "stored, the device renumbers and re-sends them.",
+          c.seq_taken);
   counter("kiosk_acks_sent_total", "Ack messages published to devices.", c.acks_sent);
   counter("kiosk_commit_errors_total", "Batches whose commit failed (not acknowledged; devices re-send).",
           c.commit_errors);

@@ -314,6 +314,11 @@ CREATE TABLE IF NOT EXISTS webhook_last_row (id INTEGER PRIMARY KEY CHECK (id = 
       {7, "webhook delivery ids unique across database restores", R"sql(
 ALTER TABLE webhook_queue ADD COLUMN run TEXT NOT NULL DEFAULT '';
 )sql"},
+      // A press's nonce (protocol extension) tells a re-send from another press under a seq the
+      // device used before (its outbox went back): NULL for presses stored without one.
+      {8, "press nonces", R"sql(
+ALTER TABLE presses ADD COLUMN nonce TEXT;
+)sql"},
   };
   return list;
 }
@@ -405,11 +410,12 @@ SqliteStore::SqliteStore(const std::string& path, std::string site)
       rollback_(db_, "ROLLBACK"),
       insert_press_(db_,
                     "INSERT OR IGNORE INTO presses (site, device, seq, location, button, rating, scale, flags, "
-                    "pressed_at_ms, received_at_ms) VALUES (?,?,?,?,?,?,?,?,?,?)"),
+                    "pressed_at_ms, received_at_ms, nonce) VALUES (?,?,?,?,?,?,?,?,?,?,?)"),
       earlier_press_(db_,
                      "UPDATE presses SET pressed_at_ms = ?1 WHERE site = ?2 AND device = ?3 AND seq = ?4 "
                      "AND pressed_at_ms > ?1"),
-      stored_press_(db_, "SELECT button, rating, scale FROM presses WHERE site = ? AND device = ? AND seq = ?"),
+      stored_press_(db_, "SELECT button, rating, scale, nonce FROM presses WHERE site = ? AND device = ? AND seq = ?"),
+      last_seq_(db_, "SELECT MAX(seq) FROM presses WHERE site = ? AND device = ?"),
       insert_conflict_(db_,
                        "INSERT OR IGNORE INTO press_conflicts (site, device, seq, location, button, rating, scale, "
                        "flags, pressed_at_ms, received_at_ms) VALUES (?,?,?,?,?,?,?,?,?,?)") {}
@@ -458,6 +464,8 @@ std::optional<std::string> SqliteStore::commit_presses(const std::vector<PressRe
       auto& s = insert_press_;
       s.reset();
       bind_press(s, site_, r);
+      if (r.nonce.empty()) s.bind_null(11);
+      else s.bind(11, std::string_view(r.nonce));
       s.step();
       if (s.failed()) return "insert press: " + db_.last_error();
       if (sqlite3_changes(db_.handle()) > 0) continue;  // stored
@@ -472,6 +480,18 @@ std::optional<std::string> SqliteStore::commit_presses(const std::vector<PressRe
                           : "insert press: ignored, yet no press under seq " + std::to_string(r.seq);
       PressOutcome stored{PressFate::conflict, static_cast<int>(q.column_int(0)), static_cast<int>(q.column_int(1)),
                           static_cast<int>(q.column_int(2))};
+      // Both named, and not the same press: the device's counter went back. The device renumbers
+      // it above every seq stored for it (and sends it again), so it is stored like any other.
+      if (!r.nonce.empty() && !q.column_null(3) && q.column_text(3) != r.nonce) {
+        auto& m = last_seq_;
+        m.reset();
+        ResetAfter reset_m{m};
+        m.bind(1, site_).bind(2, r.device);
+        if (!m.step()) return "read the device's last seq: " + db_.last_error();
+        outcomes[i] = PressOutcome{PressFate::taken};
+        outcomes[i].next_free_seq = static_cast<std::uint64_t>(m.column_int(0)) + 1;
+        continue;
+      }
       if (stored.stored_button != r.button || stored.stored_rating != r.rating || stored.stored_scale != r.scale) {
         auto& c = insert_conflict_;
         c.reset();

@@ -27,6 +27,8 @@ constexpr std::uint64_t kNoMax = std::numeric_limits<std::uint64_t>::max();
 constexpr std::size_t kMaxFlagBytes = 32;
 constexpr std::size_t kMaxFwChars = 32;
 constexpr std::size_t kMaxAckSeqs = 1000;
+constexpr std::size_t kMinNonceChars = 8;
+constexpr std::size_t kMaxNonceChars = 32;
 constexpr std::size_t kMaxReasonBytes = 512;
 constexpr int kMaxButton = 63;
 constexpr int kMaxButtons = 64;
@@ -377,27 +379,49 @@ Result<Press> parse_press(std::string_view text) {
         p.flags.emplace_back(s.data(), s.size());
       }
     }
+    auto nonce = f.opt_string("nonce");
+    if (!nonce) return nonce.error();
+    if (*nonce) {
+      const std::string& n = **nonce;
+      const bool hex = std::all_of(n.begin(), n.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+      if (n.size() < kMinNonceChars || n.size() > kMaxNonceChars || !hex) {
+        return f.error("nonce", detail::quote(n) + " is not " + std::to_string(kMinNonceChars) + ".." +
+                                    std::to_string(kMaxNonceChars) + " lowercase hex digits");
+      }
+      p.nonce = n;
+    }
     return p;
   });
 }
 
 Result<Ack> parse_ack(std::string_view text) {
   return parse_payload<Ack>(text, "ack", kMaxHubMessageBytes, [](const Fields& f) -> Result<Ack> {
-    const json::value* v = f.find("seqs");
-    if (!v) return f.missing("seqs");
-    if (!v->is_array()) return f.error("seqs", "expected an array of integers, got " + describe(*v));
-    const json::array& a = v->get_array();
-    if (a.empty()) return f.error("seqs", "is empty (expected 1.." + std::to_string(kMaxAckSeqs) + " sequence numbers)");
-    if (a.size() > kMaxAckSeqs) {
-      return f.error("seqs", "has " + std::to_string(a.size()) + " entries (at most " + std::to_string(kMaxAckSeqs) + ")");
-    }
+    // An array of 0..kMaxAckSeqs seqs; absent is none.
+    const auto seq_list = [&](std::string_view field, std::vector<std::uint64_t>& out) -> std::optional<Error> {
+      const json::value* v = f.find(field);
+      if (!v) return std::nullopt;
+      if (!v->is_array()) return f.error(field, "expected an array of integers, got " + describe(*v));
+      const json::array& a = v->get_array();
+      if (a.size() > kMaxAckSeqs) {
+        return f.error(field, "has " + std::to_string(a.size()) + " entries (at most " + std::to_string(kMaxAckSeqs) + ")");
+      }
+      out.reserve(a.size());
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        auto seq = f.uint_value(std::string(field) + "[" + std::to_string(i) + "]", a[i], 1, kNoMax);
+        if (!seq) return seq.error();
+        out.push_back(*seq);
+      }
+      return std::nullopt;
+    };
+    if (!f.find("seqs")) return f.missing("seqs");
     Ack ack;
-    ack.seqs.reserve(a.size());
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      auto seq = f.uint_value("seqs[" + std::to_string(i) + "]", a[i], 1, kNoMax);
-      if (!seq) return seq.error();
-      ack.seqs.push_back(*seq);
-    }
+    if (auto e = seq_list("seqs", ack.seqs)) return *e;
+    if (auto e = seq_list("taken", ack.taken)) return *e;
+    if (ack.seqs.empty() && ack.taken.empty())
+      return f.error("seqs", "is empty (expected 1.." + std::to_string(kMaxAckSeqs) + " sequence numbers)");
+    auto next = f.opt_uint("next_seq", 1, kNoMax);
+    if (!next) return next.error();
+    ack.next_seq = next->value_or(0);
     return ack;
   });
 }
@@ -563,16 +587,27 @@ std::string to_json(const Press& m) {
   Writer w;
   w.u("seq", m.seq).i("button", m.button).i("rating", m.rating).i("scale", m.scale).u("age_ms", m.age_ms);
   if (!m.flags.empty()) w.raw("flags", string_array(m.flags));
+  if (!m.nonce.empty()) w.s("nonce", m.nonce);
   return w.done();
 }
 
-std::string to_json(const Ack& m) {
-  std::string seqs = "[";
-  for (std::size_t i = 0; i < m.seqs.size(); ++i) {
-    if (i != 0) seqs += ',';
-    seqs += std::to_string(m.seqs[i]);  // appended, not concatenated: g++ 12 -O2 warns falsely (-Wrestrict)
+namespace {
+std::string seq_array(const std::vector<std::uint64_t>& seqs) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < seqs.size(); ++i) {
+    if (i != 0) out += ',';
+    out += std::to_string(seqs[i]);  // appended, not concatenated: g++ 12 -O2 warns falsely (-Wrestrict)
   }
-  return Writer().raw("seqs", seqs + "]").done();
+  return out + "]";
+}
+}  // namespace
+
+std::string to_json(const Ack& m) {
+  Writer w;
+  w.raw("seqs", seq_array(m.seqs));
+  if (!m.taken.empty()) w.raw("taken", seq_array(m.taken));
+  if (m.next_seq > 0) w.u("next_seq", m.next_seq);
+  return w.done();
 }
 
 std::string to_json(const Status& m) {

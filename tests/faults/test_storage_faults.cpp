@@ -317,3 +317,49 @@ TEST_CASE("a terminal whose card turns read-only refuses presses visibly and sta
   terminal.start();
   next_press_stored(terminal, 3, site.hub.db_path());
 }
+
+TEST_CASE("a terminal whose outbox is restored from an older copy renumbers the presses the hub already holds "
+          "seqs for, and every press is stored once",
+          "[integration][faults][storage]") {
+  // A card re-imaged from a copy taken after setup, or one that lost its latest writes: the
+  // terminal's counter goes back and its new presses come under seqs the hub holds for others
+  // (the same ratings, so without the press's nonce they would pass for re-sends and be dropped).
+  Site site;
+  TerminalSite at(site, site.dir / "d-0");
+  auto& terminal = at.terminal;
+  INFO(terminal.log());
+  first_press_stored(terminal);
+  REQUIRE(terminal.child->stop() == 0);
+  const auto outbox = site.dir / "d-0" / "outbox.db";
+  REQUIRE(!fs::exists(site.dir / "d-0" / "outbox.db-wal"));  // a clean stop checkpoints it
+  fs::copy_file(outbox, site.dir / "older-outbox.db");
+
+  terminal.start();
+  for (int button : {0, 1, 2}) terminal.press(button);
+  REQUIRE(terminal.log_has("info press: seq=4 "));
+  REQUIRE(wait_until([&] { return stored_seqs(site.hub.db_path(), "d-0").size() == 4; }, 10s, 20ms));
+  // Acknowledged, so deleted from the outbox (the stop follows the ack).
+  REQUIRE(wait_until(
+      [&] {
+        const auto log = terminal.log();
+        const auto last_ack = log.rfind("debug ack: seqs=");
+        return last_ack != std::string::npos && log.find(" queued=0\n", last_ack) != std::string::npos;
+      },
+      10s, 20ms));
+  REQUIRE(terminal.child->stop() == 0);
+  CHECK(stored_seqs(site.hub.db_path(), "d-0") == std::multiset<std::uint64_t>{1, 2, 3, 4});
+
+  fs::copy_file(site.dir / "older-outbox.db", outbox, fs::copy_options::overwrite_existing);
+  terminal.start();
+  for (int button : {0, 1, 2}) terminal.press(button);  // seqs 2, 3, 4 again, the same ratings
+  REQUIRE(terminal.log_has("info press: seq=4 "));
+  CHECK(terminal.log_has("the hub already holds other presses of this terminal under seqs"));
+  // Renumbered from 5 and stored: seven presses, each once.
+  REQUIRE(wait_until([&] { return stored_seqs(site.hub.db_path(), "d-0").size() == 7; }, 10s, 20ms));
+  CHECK(stored_seqs(site.hub.db_path(), "d-0") == std::multiset<std::uint64_t>{1, 2, 3, 4, 5, 6, 7});
+  CHECK(site.hub.log().find("sent a new press under seq 2, which the hub holds for an earlier press") != std::string::npos);
+  // The next press continues after them.
+  terminal.press(3);
+  REQUIRE(terminal.log_has("info press: seq=8 "));
+  REQUIRE(terminal.log_has("debug ack: seqs=8 "));
+}

@@ -82,6 +82,43 @@ TEST_CASE("an ack deletes exactly the named presses and tolerates unknown seqs")
   CHECK(box.depth() == 3);
 }
 
+TEST_CASE("presses the hub holds others under are moved, in order, above the hub's seqs and every stored one, "
+          "persistently") {
+  kiosk::test::TempDir dir;
+  {
+    Outbox box(dir / "outbox.db", 100, kFromOne);
+    for (int i = 0; i < 5; ++i) REQUIRE(box.add(0, i % 4 + 1, 4, false, at(i)).ok());
+    // The hub holds other presses under 2 and 4 (9 and 10 are not here), and seqs up to 99.
+    auto first = box.renumber({4, 2, 9}, 100);
+    REQUIRE(first.ok());
+    CHECK(*first == std::optional<std::uint64_t>{100});
+    auto pending = *box.pending_after(0, 10);
+    CHECK(seqs(pending) == std::vector<std::uint64_t>{1, 3, 5, 100, 101});
+    CHECK(pending[3].press.rating == 2);  // was seq 2
+    CHECK(pending[3].at == at(1));        // its time, and so its nonce, goes with it
+    CHECK(pending[4].press.rating == 4);  // was seq 4
+    CHECK(box.next_seq() == 102);
+    // Named again (a repeated answer): nothing of them is here any more.
+    CHECK(*box.renumber({2, 4}, 100) == std::nullopt);
+    CHECK(box.next_seq() == 102);
+    // The hub's counter below ours: the new seqs start at ours.
+    CHECK(*box.renumber({3}, 50) == std::optional<std::uint64_t>{102});
+  }
+  Outbox box(dir / "outbox.db", 100, kFromOne);
+  CHECK(box.next_seq() == 103);
+  CHECK(box.add(1, 2, 4, false, at(9))->press.seq == 103);
+  CHECK(seqs(*box.pending_after(0, 10)) == std::vector<std::uint64_t>{1, 5, 100, 101, 102, 103});
+}
+
+TEST_CASE("a press's nonce is the same for the same press and differs for another one") {
+  const PressTime a{"8f3c", 1'000'000'123, 0};
+  CHECK(press_nonce(a) == press_nonce(PressTime{"8f3c", 1'000'000'123, 1'795'356'185'120}));  // wall time not in it
+  CHECK(press_nonce(a).size() == 16);
+  CHECK(press_nonce(a).find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(press_nonce(a) != press_nonce(PressTime{"8f3c", 1'000'000'124, 0}));
+  CHECK(press_nonce(a) != press_nonce(PressTime{"8f3d", 1'000'000'123, 0}));
+}
+
 TEST_CASE("a full outbox drops the oldest press and counts it, persistently") {
   kiosk::test::TempDir dir;
   {

@@ -217,6 +217,36 @@ TEST_CASE("a re-sent press with the same button, rating and scale is a duplicate
   CHECK(stored[0].pressed_at_ms == 40'000);  // the earlier estimate, as for any re-send
 }
 
+TEST_CASE("a press whose nonce differs from the stored one under its seq is taken: not stored, with the device's "
+          "next free seq") {
+  kiosk::test::TempDir dir;
+  SqliteStore store((dir / "n.db").string(), "s");
+  std::vector<PressOutcome> outcomes;
+  auto named = [](std::uint64_t seq, int rating, std::string nonce) {
+    auto r = rated("d1", seq, rating, 50'000);
+    r.nonce = std::move(nonce);
+    return r;
+  };
+  REQUIRE_FALSE(store.commit_presses({named(5, 2, "aaaaaaaaaaaaaaaa"), named(9, 1, "bbbbbbbbbbbbbbbb"),
+                                      rated("d2", 40, 1, 50'000)},
+                                     outcomes));
+  // The same press again (same nonce); another press with the same rating, and one with another
+  // rating, under used seqs; a press without a nonce under a used seq is judged as before.
+  REQUIRE_FALSE(store.commit_presses({named(5, 2, "aaaaaaaaaaaaaaaa"), named(5, 2, "cccccccccccccccc"),
+                                      named(9, 4, "dddddddddddddddd"), rated("d1", 9, 1, 60'000)},
+                                     outcomes));
+  CHECK(fates(outcomes) ==
+        std::vector<PressFate>{PressFate::duplicate, PressFate::taken, PressFate::taken, PressFate::duplicate});
+  CHECK(outcomes[1].next_free_seq == 10);  // d1's highest stored seq + 1 (d2's do not count)
+  CHECK(outcomes[2].next_free_seq == 10);
+  CHECK(conflict_rows(store.database()) == 0);
+  CHECK(store.press_count() == 3);
+  // Renumbered by the device, they are stored like any press.
+  REQUIRE_FALSE(store.commit_presses({named(10, 2, "cccccccccccccccc"), named(11, 4, "dddddddddddddddd")}, outcomes));
+  CHECK(fates(outcomes) == std::vector<PressFate>{PressFate::stored, PressFate::stored});
+  CHECK(store.press_count() == 5);
+}
+
 TEST_CASE("a different press under a used seq is a conflict, kept once in press_conflicts, the stored press untouched") {
   kiosk::test::TempDir dir;
   SqliteStore store((dir / "c.db").string(), "s");

@@ -53,6 +53,7 @@ class Daemon {
   bool send(const StoredPress& stored, TimePoint now);
   void on_link_event(const LinkEvent& event, TimePoint now);
   void on_ack(const std::string& payload, TimePoint now);
+  void on_taken(const std::vector<std::uint64_t>& taken, std::uint64_t next_seq, TimePoint now);
   void on_subscribe_refused(const LinkEvent& event, TimePoint now);
   void on_config(const std::string& payload);
   void link_down(const std::string& reason, TimePoint now);

@@ -96,6 +96,12 @@ class Outbox {
   // Deletes the acknowledged presses; returns how many were still here.
   protocol::Result<std::uint64_t> ack(const std::vector<std::uint64_t>& seqs);
 
+  // The hub holds other presses of this device under these seqs (its counter went back: the file
+  // was restored from an older copy, or the card lost its latest writes). Moves each of them still
+  // here, in order, to a new seq from max(at_least, next_seq()), and the counter after them, in
+  // one transaction. Returns the first new seq (nullopt when none of them is here).
+  protocol::Result<std::optional<std::uint64_t>> renumber(std::vector<std::uint64_t> taken, std::uint64_t at_least);
+
   // Unacknowledged presses with seq > after, in seq order, at most `limit`.
   protocol::Result<std::vector<StoredPress>> pending_after(std::uint64_t after, std::size_t limit);
 

@@ -36,6 +36,12 @@ inline bool wall_clock_plausible(std::int64_t wall_ms) { return wall_ms >= kPlau
 
 using protocol::kAgeUnknownFlag;  // sent with age_ms 0 when the age cannot be known
 
+// The press's nonce (protocol extension): 16 hex digits of a hash of its boot id and boot-clock
+// time, the same on every re-send and, for another press, another one (two presses are never at
+// the same nanosecond of one boot). Lets the hub tell a re-send from a new press under a seq it
+// already holds.
+std::string press_nonce(const PressTime& at);
+
 // Milliseconds from `then` to `now`; nullopt when it cannot be known: across boots with an
 // implausible or backwards wall clock, or beyond the protocol's age cap (a broken clock).
 std::optional<std::uint64_t> age_ms(const PressTime& then, const PressTime& now);

@@ -29,13 +29,18 @@ struct Received {
 // replacement terminal given the same id) and counted from the start again. It is guest feedback
 // all the same, so it is kept (press_conflicts) and acknowledged; a re-send of a kept conflict is
 // a duplicate.
-enum class PressFate { stored, duplicate, conflict };
+// Taken: another press (another nonce; both presses carry one) is stored under the seq. Neither
+// stored nor acknowledged: the ack names it `taken` with the device's next free seq, and the device
+// renumbers it and sends it again, so it lands in presses like any other.
+enum class PressFate { stored, duplicate, conflict, taken };
 struct PressOutcome {
   PressFate fate = PressFate::stored;
   // For a conflict: the press stored earlier under the same seq.
   int stored_button = 0;
   int stored_rating = 0;
   int stored_scale = 0;
+  // For taken: above every seq stored for the device.
+  std::uint64_t next_free_seq = 0;
 };
 
 // What ingest needs from the rest of the hub.
@@ -99,15 +104,21 @@ class Ingest {
   LatencyHistogram& latency_;
   IngestSettings settings_;
   std::vector<PressRecord> rows_;
-  void note_conflict(const PressRecord& row, const PressOutcome& outcome, SteadyTime now);
-
   std::vector<SteadyTime> received_;
   std::vector<PressOutcome> outcomes_;
   struct ConflictWarning {
     SteadyTime at{};
     std::uint64_t unsaid = 0;  // conflicts since, not yet in a warning
   };
-  std::map<std::string, ConflictWarning> conflict_warned_;  // by device
+  using Warned = std::map<std::string, ConflictWarning>;  // by device
+  Warned conflict_warned_;
+  Warned taken_warned_;
+
+  void note_conflict(const PressRecord& row, const PressOutcome& outcome, SteadyTime now);
+  void note_taken(const PressRecord& row, const PressOutcome& outcome, SteadyTime now);
+  // One warning per device per kSeqConflictWarnEvery: nullopt while it is too early (the press is
+  // counted for the next one), else how many went unsaid since the last.
+  static std::optional<std::uint64_t> warn_now(Warned& warned, const std::string& device, SteadyTime now);
 };
 
 }  // namespace kiosk::hub

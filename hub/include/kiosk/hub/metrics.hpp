@@ -31,7 +31,8 @@ class LatencyHistogram {
 struct HubCounters {
   std::uint64_t presses_stored = 0;
   std::uint64_t duplicates = 0;
-  std::uint64_t seq_conflicts = 0;  // a different press under a used seq, kept in press_conflicts
+  std::uint64_t seq_conflicts = 0;
+  std::uint64_t seq_taken = 0;  // a new press (another nonce) under a stored seq: renumbered by the device  // a different press under a used seq, kept in press_conflicts
   std::uint64_t acks_sent = 0;
   std::uint64_t commit_errors = 0;
   std::uint64_t batches = 0;

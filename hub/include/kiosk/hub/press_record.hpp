@@ -20,6 +20,7 @@ struct PressRecord {
   std::vector<std::string> flags;
   std::int64_t pressed_at_ms = 0;   // hub receive wall time - age_ms
   std::int64_t received_at_ms = 0;  // hub receive wall time
+  std::string nonce;                // the press's own name from the device (optional; empty: none)
 };
 
 // Filters for the recent-presses listing, newest first.

@@ -114,8 +114,9 @@ class SqliteStore {
   const std::string& site() const { return site_; }
 
   // One transaction; INSERT OR IGNORE on (site, device, seq). outcomes[i] says whether rows[i] was
-  // new, a re-send of a stored press, or a different press under a used seq (kept in
-  // press_conflicts, once). Returns an error (and rolls back) when the commit did not happen.
+  // new, a re-send of a stored press, a different press under a used seq (kept in
+  // press_conflicts, once), or, when both carry nonces that differ, taken (not stored; the device
+  // renumbers it). Returns an error (and rolls back) when the commit did not happen.
   std::optional<std::string> commit_presses(const std::vector<PressRecord>& rows, std::vector<PressOutcome>& outcomes);
 
   std::vector<LocationRecord> load_locations();
@@ -149,6 +150,7 @@ class SqliteStore {
   Statement earlier_press_;  // a re-send's earlier time estimate replaces the stored one
   // Only for ignored inserts (re-sends are rare): is it the stored press, or another one?
   Statement stored_press_;
+  Statement last_seq_;  // for a taken seq: the device's highest stored seq
   Statement insert_conflict_;
 };
 

@@ -36,12 +36,21 @@ struct Press {
   int scale = 0;             // 2 .. 10
   std::uint64_t age_ms = 0;  // >= 0; hub timestamp = receive time - age_ms
   std::vector<std::string> flags;  // optional; "repeat"
+  // Optional: names this press among all presses of the device, the same on every re-send (8..32
+  // lowercase hex digits). Lets the hub tell a re-send from another press under a seq the device
+  // used before (its outbox was restored from an older copy or lost its latest writes).
+  std::string nonce;  // empty: absent
   bool is_repeat() const;
   friend bool operator==(const Press&, const Press&) = default;
 };
 
 struct Ack {
-  std::vector<std::uint64_t> seqs;  // at least one, each >= 1
+  std::vector<std::uint64_t> seqs;  // each >= 1; at least one unless `taken` has some
+  // Optional: presses NOT stored because the hub already holds another press of this device
+  // (another nonce) under their seq. The device renumbers these presses and every later one of
+  // its outbox to seqs from `next_seq` (and above its own counter) and sends them again.
+  std::vector<std::uint64_t> taken;
+  std::uint64_t next_seq = 0;  // optional (0: absent): above every seq the hub holds for the device
   friend bool operator==(const Ack&, const Ack&) = default;
 };
 
