@@ -82,6 +82,7 @@ listener $mqtt_port 127.0.0.1
 allow_anonymous false
 persistence true
 persistence_location $data/broker/
+autosave_interval 60
 log_dest file $data/logs/mosquitto.log
 connection_messages true
 set_tcp_nodelay true

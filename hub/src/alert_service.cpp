@@ -428,11 +428,12 @@ void AlertService::on_http(const HttpRequest& req, const std::shared_ptr<HttpSes
       limit = std::stoul(l);
     }
     json::array a;
-    for (const auto& alert : store_.list(filter, limit)) a.push_back(alert_value(alert));
+    for (const auto& alert : list_alerts(filter, limit)) a.push_back(alert_value(alert));
     return reply(200, a);
   }
   if (seg.size() == 3 && get) {
     auto alert = store_.find(seg[2]);
+    if (auto newer = unstored(seg[2])) alert = std::move(newer);
     if (!alert) return fail(404, "no alert " + seg[2]);
     json::value v = alert_value(*alert);
     json::array history;
@@ -465,10 +466,22 @@ void AlertService::on_http(const HttpRequest& req, const std::shared_ptr<HttpSes
     }
     run(std::move(*effects));
     // From memory: the database may be refusing writes just now (the change waits in memory).
-    if (const auto* t = machine_.find(id)) return reply(200, alert_value(on_wall_clock(t->alert)));
-    auto stored = store_.find(id);
-    if (!stored) return fail(503, "the alert was acknowledged but cannot be read back");
-    return reply(200, alert_value(*stored));
+    json::value v;
+    if (const auto* t = machine_.find(id)) {
+      v = alert_value(on_wall_clock(t->alert));
+    } else {
+      auto stored = store_.find(id);
+      if (!stored) return fail(503, "the alert was acknowledged but cannot be read back");
+      v = alert_value(*stored);
+    }
+    if (unstored(id)) {
+      // In force (paging stopped, managers told), but only in memory: say what that means.
+      v.as_object()["stored"] = false;
+      v.as_object()["note"] =
+          "the hub's database refuses writes (see kioskctl status): the ack is in force and is stored once the "
+          "database takes writes again; a hub restart before that would bring the alert back as open";
+    }
+    return reply(200, v);
   }
   return fail(seg.size() <= 4 ? 405 : 404, "no such resource or method");
 }
@@ -529,6 +542,35 @@ void keep_bounded(std::vector<T>& kept, std::vector<T> more, const char* what, c
 void AlertService::keep_unstored(std::vector<Effect> persists, std::vector<WebhookPost> posts) {
   keep_bounded(unstored_, std::move(persists), "alert changes", hub_.log());
   keep_bounded(unqueued_posts_, std::move(posts), "webhook posts", hub_.log());
+}
+
+std::optional<protocol::Alert> AlertService::unstored(std::string_view id) const {
+  for (auto it = unstored_.rbegin(); it != unstored_.rend(); ++it)
+    if (it->alert.id == id) return it->alert;
+  return std::nullopt;
+}
+
+std::vector<protocol::Alert> AlertService::list_alerts(const std::vector<AlertState>& states, std::size_t limit) {
+  const auto wanted = [&](const Alert& a) {
+    return states.empty() || std::find(states.begin(), states.end(), a.state) != states.end();
+  };
+  std::vector<Alert> out;
+  for (auto& a : store_.list(states, limit)) {
+    if (auto newer = unstored(a.id)) a = std::move(*newer);
+    if (wanted(a)) out.push_back(std::move(a));
+  }
+  if (unstored_.empty()) return out;
+  // Alerts whose stored state did not match (or that are not stored at all) but whose newest does.
+  for (auto it = unstored_.rbegin(); it != unstored_.rend(); ++it) {
+    const auto& a = it->alert;
+    const bool listed = std::any_of(out.begin(), out.end(), [&](const Alert& o) { return o.id == a.id; });
+    if (!listed && wanted(a) && unstored(a.id)->state == a.state) out.push_back(a);
+  }
+  std::sort(out.begin(), out.end(), [](const Alert& x, const Alert& y) {
+    return x.since != y.since ? x.since > y.since : x.id > y.id;
+  });
+  if (out.size() > limit) out.resize(limit);
+  return out;
 }
 
 void AlertService::store_what_waits() {

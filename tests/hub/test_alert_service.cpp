@@ -597,9 +597,23 @@ TEST_CASE("alert changes the database refused are stored once it takes writes: a
   exec("CREATE TRIGGER refuse BEFORE INSERT ON alert_history BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END");
   press_bad(v.device, hub, "t-1", 1, 3);
   REQUIRE(wait_until([&] { return http_get(hub.port(), "/metrics").body.find("kiosk_alert_changes_unstored 1") != std::string::npos; }));
-  REQUIRE(http_post(hub.port(), "/api/alerts/a-000001/ack", R"({"by":"bob"})", hub.token()).status == 200);
+  const auto ack = http_post(hub.port(), "/api/alerts/a-000001/ack", R"({"by":"bob"})", hub.token());
+  REQUIRE(ack.status == 200);
+  // In force, and the manager is told it is not stored yet and what that means.
+  const auto acked = json::parse(ack.body).as_object();
+  CHECK(acked.at("state").as_string() == "acked");
+  CHECK(acked.at("stored").as_bool() == false);
+  CHECK_THAT(std::string(acked.at("note").as_string()),
+             Catch::Contains("database refuses writes") && Catch::Contains("a hub restart before that"));
   CHECK(http_get(hub.port(), "/metrics").body.find("kiosk_alert_changes_unstored 2") != std::string::npos);
   CHECK(stored_state() == "none");
+  // The API lists what is in force, not the database's older state.
+  const auto listed = json::parse(http_get(hub.port(), "/api/alerts?state=active").body).as_array();
+  REQUIRE(listed.size() == 1);
+  CHECK(listed.at(0).at("state").as_string() == "acked");
+  CHECK(listed.at(0).at("acked_by").as_string() == "bob");
+  CHECK(json::parse(http_get(hub.port(), "/api/alerts?state=open").body).as_array().empty());
+  CHECK(json::parse(http_get(hub.port(), "/api/alerts/a-000001").body).at("state").as_string() == "acked");
 
   exec("DROP TRIGGER refuse");
   CHECK(wait_until([&] { return stored_state() == "acked after 2 changes"; }));

@@ -630,7 +630,11 @@ class Session {
   int alerts_ack() {
     auto v = call(true, "/api/alerts/" + percent_encode(id()) + "/ack", {{"by", inv_.options.at("by")}});
     if (inv_.globals.json) return print_json(v), 0;
-    if (v.is_object()) print_alert(v.get_object());
+    if (v.is_object()) {
+      print_alert(v.get_object());
+      if (const auto* note = v.get_object().if_contains("note"); note && note->is_string())
+        err_ << "warning: " << std::string_view(note->get_string()) << "\n";
+    }
     return 0;
   }
 

@@ -83,6 +83,11 @@ class AlertService {
   // write or tick (store_what_waits), so the record catches up once the database takes writes.
   void keep_unstored(std::vector<Effect> persists, std::vector<WebhookPost> posts);
   void store_what_waits();
+  // The newest change of alert `id` that waits in memory for the database, or nullopt.
+  std::optional<protocol::Alert> unstored(std::string_view id) const;
+  // The store's alerts in `states` (all when empty), newest first, with the changes that wait in
+  // memory laid over them: what the API lists while the database refuses writes.
+  std::vector<protocol::Alert> list_alerts(const std::vector<protocol::AlertState>& states, std::size_t limit);
   void reject_ack(const std::string& reason, const std::string& detail);
   std::string display_name(const std::string& location) const;
   // The machine and the detectors run on timeline_; what leaves the service is on the wall clock.
