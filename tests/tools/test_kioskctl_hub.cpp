@@ -494,13 +494,19 @@ TEST_CASE("kioskctl device rotate keeps the owner, group and mode of the file it
   // that others never get to read a password.
   std::ofstream(v.dir / "other.json") << "not a config\n";
   owned(v.dir / "other.json", 0664);
-  auto forced = v.kioskctl({"device", "rotate", "desk-1", "--out", "other.json", "--force"});
+  auto forced = v.kioskctl({"device", "rotate", "desk-1", "--out", "other.json", "--force", "--broker", v.broker.url()});
   INFO(forced.output);
   REQUIRE(forced.status == 0);
   check_kept(v.dir / "other.json", 0660);
   CHECK(v.device_config("other.json").at("device") == "desk-1");
 
-  auto fresh = v.kioskctl({"device", "rotate", "desk-1", "--out", "new.json"});
+  // A new file takes no settings from anywhere: the broker has to be given.
+  auto unsure = v.kioskctl({"device", "rotate", "desk-1", "--out", "new.json"});
+  CHECK(unsure.status == 2);
+  CHECK_THAT(unsure.output, Catch::Contains("no config file of desk-1 at new.json to keep its settings from") &&
+                                Catch::Contains("nothing was changed at the hub"));
+  CHECK_FALSE(fs::exists(v.dir / "new.json"));
+  auto fresh = v.kioskctl({"device", "rotate", "desk-1", "--out", "new.json", "--broker", v.broker.url()});
   REQUIRE(fresh.status == 0);
   CHECK(file_mode(v.dir / "new.json") == 0600);
   CHECK_THAT(fresh.output, Catch::Contains("(mode 0600,"));
@@ -530,7 +536,7 @@ TEST_CASE("kioskctl device rotate changes nothing at the hub when its config fil
   device->disconnect();
 
   REQUIRE(::chmod((v.dir / "other.json").c_str(), 0644) == 0);
-  auto forced = v.kioskctl({"device", "rotate", "desk-1", "--out", "other.json", "--force"});
+  auto forced = v.kioskctl({"device", "rotate", "desk-1", "--out", "other.json", "--force", "--broker", v.broker.url()});
   INFO(forced.output);
   REQUIRE(forced.status == 0);
   CHECK(v.device_config("other.json").at("device") == "desk-1");

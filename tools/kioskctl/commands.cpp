@@ -485,6 +485,15 @@ class Session {
                     "nothing was changed at the hub"};
     }
     auto file = open_out(kept.has_value());
+    // Without the device's file its settings would be the defaults: a terminal on TLS, or dialling
+    // the hub's LAN address, would get a file that cannot reach the broker, while its old
+    // credentials are already revoked.
+    if (!kept && !inv_.has("broker") && !settings_.broker) {
+      throw UsageError{"no config file of " + id() + " at " + (path == "-" ? std::string("stdout") : path) +
+                       " to keep its settings from (broker, TLS, data_dir): pass --out with the device's current "
+                       "file, or give --broker (and --ca/--cert/--key, --data-dir as at device add); nothing was "
+                       "changed at the hub"};
+    }
     auto device = call(false, "/api/devices/" + percent_encode(id()));
     auto v = call(true, "/api/devices/" + percent_encode(id()) + "/rotate");
     const json::value credentials = v.is_object() && v.get_object().contains("credentials") ? v.get_object().at("credentials") : json::value(nullptr);
