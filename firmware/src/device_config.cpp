@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "json_reader.hpp"
+#include "kiosk/net/url.hpp"
 #include "kiosk/protocol/ids.hpp"
 #include "kiosk/protocol/switch_word.hpp"
 #include "kiosk/protocol/messages.hpp"
@@ -237,10 +238,7 @@ protocol::Result<CommandLine> parse_command_line(const std::vector<std::string>&
   }
   if (auto e = protocol::check_id("site", c.site)) return *e;
   if (auto e = protocol::check_id("device", c.device)) return *e;
-  if (c.broker.rfind("tcp://", 0) != 0 && c.broker.rfind("ssl://", 0) != 0 &&
-      c.broker.rfind("mqtt://", 0) != 0 && c.broker.rfind("mqtts://", 0) != 0) {
-    return protocol::Error{"broker", "\"" + c.broker + "\" must start with tcp://, ssl://, mqtt:// or mqtts://"};
-  }
+  if (auto problem = net::broker_url_problem(c.broker)) return protocol::Error{"broker", *problem};
   // Paho checks the name against "[fd00::5" (it keeps the bracket): an IPv6 address can never match.
   const bool tls = c.broker.rfind("ssl://", 0) == 0 || c.broker.rfind("mqtts://", 0) == 0;
   if (tls && c.tls_verify_host && c.broker.find("://[") != std::string::npos) {

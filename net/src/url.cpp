@@ -47,4 +47,16 @@ std::optional<Url> parse_url(std::string_view text, std::string* error) {
   return url;
 }
 
+std::optional<std::string> broker_url_problem(std::string_view text) {
+  const auto quoted = "\"" + std::string(text) + "\"";
+  std::string why;
+  auto url = parse_url(text, &why);
+  if (!url) return quoted + ": " + why;
+  if (url->scheme != "tcp" && url->scheme != "ssl" && url->scheme != "mqtt" && url->scheme != "mqtts")
+    return quoted + " must start with tcp://, ssl://, mqtt:// or mqtts:// (e.g. tcp://192.168.1.10:1883)";
+  if (url->host.empty()) return quoted + " names no host";
+  if (!url->path.empty() && url->path != "/") return quoted + " has a path (" + url->path + "); a broker address has none";
+  return std::nullopt;
+}
+
 }  // namespace kiosk::net

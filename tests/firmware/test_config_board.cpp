@@ -85,6 +85,21 @@ TEST_CASE("missing required settings and bad flags are usage errors") {
   CHECK(parse_command_line({"--help"}, "/b")->help);
 }
 
+TEST_CASE("a broker address the terminal cannot dial is a settings error that says what is wrong") {
+  const auto problem = [](const char* broker) {
+    auto r = parse_command_line({"--site", "demo", "--device", "d", "--broker", broker, "--board", "sim-4"}, "/b");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().field == "broker");
+    return r.error().reason;
+  };
+  CHECK_THAT(problem("10.0.0.5"), Catch::Contains("must start with tcp://, ssl://, mqtt:// or mqtts://"));
+  CHECK_THAT(problem("http://10.0.0.5:1883"), Catch::Contains("must start with tcp://"));
+  CHECK_THAT(problem("tcp://hub.local:99999"), Catch::Contains("port must be a number in 1..65535"));
+  CHECK_THAT(problem("tcp://:1883"), Catch::Contains("\"tcp://:1883\""));
+  for (const char* good : {"tcp://10.0.0.5:1883", "ssl://hub.local:8883", "mqtt://hub.local", "tcp://[fd00::5]:1883"})
+    CHECK(parse_command_line({"--site", "demo", "--device", "d", "--broker", good, "--board", "sim-4"}, "/b").ok());
+}
+
 TEST_CASE("the broker's certificate must name its host unless the device turns that off") {
   kiosk::test::TempDir dir;
   const std::string base = R"({"site":"demo","device":"desk-1","broker":"ssl://hub.local:8883","board":"sim-4")";

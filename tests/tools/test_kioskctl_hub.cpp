@@ -124,6 +124,19 @@ TEST_CASE("kioskctl device add writes a 0600 config that lets the device's press
   CHECK_THAT(list.output, Catch::Contains("desk-1") && Catch::Contains("front-desk"));
 }
 
+TEST_CASE("kioskctl refuses a broker address a terminal could not dial before the hub is asked", "[integration]") {
+  Venue v;
+  auto r = v.kioskctl({"device", "add", "desk-1", "--location", "lobby", "--broker", "10.0.0.5", "--out", "desk-1.json"});
+  CHECK(r.status == 2);
+  CHECK_THAT(r.output, Catch::Contains("--broker \"10.0.0.5\" must start with tcp://") && Catch::Contains("e.g. tcp://"));
+  r = v.kioskctl({"device", "add", "desk-1", "--location", "lobby", "--broker", "tcp://hub:99999", "--out", "desk-1.json"});
+  CHECK(r.status == 2);
+  CHECK_THAT(r.output, Catch::Contains("port must be a number in 1..65535"));
+  CHECK_FALSE(fs::exists(v.dir / "desk-1.json"));
+  CHECK(v.kioskctl({"device", "show", "desk-1"}).status == 1);  // nothing registered
+  CHECK(v.kioskctl({"manager", "add", "alice", "--broker", "hub.local"}).status == 2);
+}
+
 TEST_CASE("kioskctl device add warns of a board it has no file for and refuses a board name that is no id",
           "[integration]") {
   Venue v;

@@ -14,6 +14,7 @@
 #include "device_config.hpp"
 #include "hub_client.hpp"
 #include "report_table.hpp"
+#include "kiosk/net/url.hpp"
 #include "kiosk/protocol/ids.hpp"
 #include "kiosk/protocol/switch_word.hpp"
 
@@ -274,6 +275,7 @@ class Session {
   }
 
   int manager_add() {
+    check_broker_flag();
     auto file = open_out(id() + ".manager.json");
     const auto site_id = site();
     json::object body{{"id", id()}};
@@ -451,7 +453,14 @@ class Session {
          << "); the terminal will not start unless its boards folder has " << board << ".json\n";
   }
 
+  // A broker address the terminal would refuse (or dial for ever) is found here, not at the venue.
+  void check_broker_flag() {
+    if (!inv_.has("broker")) return;
+    if (auto problem = net::broker_url_problem(inv_.options.at("broker"))) throw UsageError{"--broker " + *problem};
+  }
+
   int device_add() {
+    check_broker_flag();
     auto file = open_out();
     const auto site_id = site();
     json::object body{{"id", id()}, {"location", inv_.options.at("location")}};
@@ -472,6 +481,7 @@ class Session {
   }
 
   int device_rotate() {
+    check_broker_flag();
     // The site first (a read): it tells whether the file at --out is this device's own config.
     const auto site_id = site();
     const auto kept = own_config_file(site_id);

@@ -19,4 +19,8 @@ struct Url {
 // nullopt with `error` set (when given) to what is wrong, in words for a settings error message.
 std::optional<Url> parse_url(std::string_view text, std::string* error = nullptr);
 
+// What is wrong with `text` as an MQTT broker address for a terminal (tcp://, ssl://, mqtt:// or
+// mqtts://, a host, an optional port in 1..65535), in words; nullopt when it is usable.
+std::optional<std::string> broker_url_problem(std::string_view text);
+
 }  // namespace kiosk::net
