@@ -432,12 +432,16 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
   }
   if (!post) return fail(seg.size() <= 3 ? 405 : 404, "method not allowed here");
 
-  // Makes sure a location exists (created with its id as its name), persisting it.
-  auto ensure_location = [this](const std::string& id) -> std::optional<std::string> {
+  // Makes sure a location exists (created with its id as its name), persisting it; `created` says
+  // whether it is new (a mistyped id makes a new location: the answer says so).
+  auto ensure_location = [this](const std::string& id, bool& created) -> std::optional<std::string> {
+    created = false;
     if (registry_.location(id)) return std::nullopt;
     LocationRecord l{id, id};
     if (auto e = store_.save_location(l)) return e;
     registry_.put_location(l);
+    created = true;
+    log_.info("registry", "created location " + id);
     return std::nullopt;
   };
 
@@ -461,7 +465,8 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
       auto fail = [&](unsigned status, const std::string& m) { session->send(error_response(req, status, m)); };
       if (result.error) return fail(result.conflict ? 409 : 502, "the broker refused the device account: " + *result.error);
       if (const auto* d = registry_.device(id); d && !d->retired) return fail(409, "device " + id + " is registered");
-      if (auto e = ensure_location(location)) return fail(503, *e);
+      bool created = false;
+      if (auto e = ensure_location(location, created)) return fail(503, *e);
       DeviceRecord d;
       if (const auto* old = registry_.device(id)) d = *old;  // re-registering a retired device keeps its history
       d.id = id;
@@ -479,8 +484,9 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
       publish_device_config(d);
       device_changed(d);
       log_.info("registry", "registered device " + id + " at " + location);
-      session->send(json_response(
-          req, 201, json::serialize(json::object{{"device", device_json(d)}, {"credentials", credentials_json(result.credentials)}})));
+      json::object answer{{"device", device_json(d)}, {"credentials", credentials_json(result.credentials)}};
+      if (created) answer["location_created"] = true;
+      session->send(json_response(req, 201, json::serialize(answer)));
     });
     return;
   }
@@ -496,7 +502,8 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
     auto location = string_field(*body, "location", true, error);
     if (!location) return fail(400, error);
     if (auto e = protocol::check_id("location", *location)) return fail(400, e->message());
-    if (auto e = ensure_location(*location)) return fail(503, *e);
+    bool created = false;
+    if (auto e = ensure_location(*location, created)) return fail(503, *e);
     DeviceRecord d = *existing;
     d.location = *location;
     if (auto e = store_.save_device(d)) return fail(503, *e);
@@ -504,12 +511,17 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
     publish_device_config(d);
     device_changed(d);
     log_.info("registry", "moved device " + id + " to " + *location);
-    reply(200, device_json(d));
+    auto answer = device_json(d);
+    if (created) answer["location_created"] = true;
+    reply(200, answer);
     return;
   }
   if (action == "rotate") {
     if (existing->retired) return fail(409, "device " + id + " is retired");
-    accounts_->rotate_device(id, [req, session](AccountsResult result) {
+    if (!rotating_.insert(id).second)
+      return fail(409, "new credentials for " + id + " are being made by another request; retry when it is done");
+    accounts_->rotate_device(id, [this, req, session, id](AccountsResult result) {
+      rotating_.erase(id);
       if (result.error) {
         session->send(error_response(req, 502, "the broker refused the new password: " + *result.error));
         return;

@@ -209,6 +209,12 @@ TEST_CASE("kioskctl move, rotate and retire change the hub and the broker", "[in
   auto old_device = v.added("desk-1", "lobby");
   REQUIRE(old_device->try_connect(5s));
 
+  auto moved = v.kioskctl({"device", "move", "desk-1", "--location", "bar"});
+  REQUIRE(moved.status == 0);
+  // bar did not exist: made for this move, which says so (a typo would go into every report).
+  CHECK_THAT(moved.output, Catch::Contains("note: bar is a new location") &&
+                               Catch::Contains("kioskctl location rename bar --name"));
+  CHECK_THAT(v.kioskctl({"device", "move", "desk-1", "--location", "lobby"}).output, !Catch::Contains("note:"));
   REQUIRE(v.kioskctl({"device", "move", "desk-1", "--location", "bar"}).status == 0);
   CHECK_THAT(v.kioskctl({"device", "show", "desk-1"}).output, Catch::Contains("location    bar"));
   CHECK_THAT(v.kioskctl({"location", "list"}).output, Catch::Contains("bar"));

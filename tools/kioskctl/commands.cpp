@@ -260,10 +260,21 @@ class Session {
     return 0;
   }
 
+  // A location the hub made for this request: a typo would otherwise go unnoticed into every report.
+  void note_new_location(const json::value& answer) {
+    const auto* created = answer.is_object() ? answer.get_object().if_contains("location_created") : nullptr;
+    if (!created || !created->is_bool() || !created->get_bool()) return;
+    const auto& location = inv_.options.at("location");
+    err_ << "note: " << location << " is a new location (named \"" << location
+         << "\" until 'kioskctl location rename " << location
+         << " --name ...'); if that is a typo, move the device to the right one\n";
+  }
+
   int device_move() {
     auto v = call(true, "/api/devices/" + percent_encode(id()) + "/move", {{"location", inv_.options.at("location")}});
     if (inv_.globals.json) return print_json(v), 0;
     out_ << "moved " << id() << " to " << inv_.options.at("location") << "\n";
+    note_new_location(v);
     return 0;
   }
 
@@ -476,6 +487,7 @@ class Session {
     const auto config = config_for(site_id, credentials, inv_.option_or("board", ""));
     write_config(file, config);
     report_config("registered", file, device, credentials.is_object());
+    if (!inv_.globals.json) note_new_location(v);
     warn_if_loopback(config);
     return 0;
   }

@@ -151,6 +151,9 @@ class Hub final : private IngestPorts {
   FailingCommits failing_commits_;
   std::map<std::pair<std::string, std::string>, SteadyTime> reject_logged_;
   std::set<std::string> configs_pending_;  // retained configs to publish once the broker is back
+  // Devices whose new password the broker has not answered yet: a second rotation meanwhile would
+  // hand out a password the first one overwrites.
+  std::set<std::string> rotating_;
 
   std::vector<PressObserver> press_observers_;
   std::vector<std::function<std::string()>> metrics_sources_;
