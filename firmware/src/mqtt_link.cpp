@@ -167,6 +167,8 @@ struct MqttLink::Impl : mqtt::iaction_listener {
     std::string reason = "connect failed (code " + std::to_string(tok.get_return_code()) + ")";
     if (tok.get_return_code() == 5 || tok.get_return_code() == 4) reason += ": not authorized / bad credentials";
     // Paho says no more than "TCP/TLS connect failure" (-1); over TLS the usual causes are these.
+    if (tok.get_return_code() == MQTTASYNC_FAILURE && !is_tls(options.broker))
+      reason += ": broker unreachable at " + options.broker + " (broker down, wrong host or port, or no network)";
     if (tok.get_return_code() == MQTTASYNC_FAILURE && is_tls(options.broker)) {
       auto url = net::parse_url(options.broker);
       reason += ": broker unreachable, or TLS refused (check the CA file" +

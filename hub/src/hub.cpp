@@ -346,10 +346,24 @@ void Hub::persist_runtime() {
   if (rejected_dirty_) rejected = counters_.rejected;
   if (auto e = store_.save_runtime(devices, unknown, rejected)) {
     last_db_error_ = e;
-    log_.error("store", "cannot save device state and counters (retrying in 1 s): " + *e);
+    // Once a minute (with how many failed since): every second would add to a full disk's log.
+    const auto now = clock_.steady_now();
+    ++persist_failures_;
+    if (!persist_failing_since_ || now - persist_logged_at_ >= std::chrono::minutes(1)) {
+      log_.error("store", "cannot save device state and counters (retrying every second; " +
+                              std::to_string(persist_failures_) + " failed tries so far): " + *e);
+      persist_logged_at_ = now;
+    }
+    if (!persist_failing_since_) persist_failing_since_ = now;
     // Keep them dirty for the next round.
     registry_.mark_dirty(devices, unknown);
     return;
+  }
+  if (persist_failing_since_) {
+    log_.info("store", "device state and counters saved again after " + std::to_string(persist_failures_) +
+                           " failed tries");
+    persist_failing_since_.reset();
+    persist_failures_ = 0;
   }
   rejected_dirty_ = false;
 }

@@ -232,6 +232,12 @@ TEST_CASE("a hub whose disk is full acknowledges nothing it did not store, says 
   std::size_t failures = 0;
   for (auto at = log.find("presses failed"); at != std::string::npos; at = log.find("presses failed", at + 1)) ++failures;
   CHECK(failures == 1);
+  // Device state that cannot be saved is retried every second but said at most once a minute.
+  std::size_t unsaved = 0;
+  for (auto at = log.find("cannot save device state"); at != std::string::npos;
+       at = log.find("cannot save device state", at + 1))
+    ++unsaved;
+  CHECK(unsaved <= 1);
 }
 
 TEST_CASE("a hub whose database card turns read-only acknowledges nothing more, says why, keeps serving reads, "

@@ -154,6 +154,10 @@ class Hub final : private IngestPorts {
   // Devices whose new password the broker has not answered yet: a second rotation meanwhile would
   // hand out a password the first one overwrites.
   std::set<std::string> rotating_;
+  // Saving device state fails (a full disk): since when, how often, when it was last logged.
+  std::optional<SteadyTime> persist_failing_since_;
+  std::uint64_t persist_failures_ = 0;
+  SteadyTime persist_logged_at_{};
 
   std::vector<PressObserver> press_observers_;
   std::vector<std::function<std::string()>> metrics_sources_;
