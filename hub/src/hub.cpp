@@ -234,7 +234,16 @@ void Hub::on_telemetry(const std::string& device, std::string_view payload, Rece
     count_reject(device, reason, t.error().message());
     return;
   }
+  const auto* before = registry_.device(device);
+  const auto dropped_before = before && before->dropped ? *before->dropped : 0;
   registry_.on_telemetry(device, *t, at.wall);
+  // Presses lost on the terminal before they reached the hub: the one loss the hub cannot see in
+  // its own data. Said when the count rises (after a hub restart, the first report counts as a rise).
+  if (t->dropped && *t->dropped > dropped_before)
+    log_.warn("registry", "device " + device + "'s outbox was full: it dropped " +
+                              std::to_string(*t->dropped - dropped_before) + " of its oldest presses (" +
+                              std::to_string(*t->dropped) + " in its life); it could not reach the hub for long, "
+                              "or its outbox is too small (--outbox-max)");
 }
 
 void Hub::publish_device_config(const DeviceRecord& d) {

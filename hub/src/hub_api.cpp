@@ -34,6 +34,7 @@ json::object device_json(const DeviceRecord& d) {
   o["last_seen"] = time_or_null(d.last_seen);
   o["last_press"] = time_or_null(d.last_press);
   o["queued"] = d.queued ? json::value(*d.queued) : json::value(nullptr);
+  o["dropped"] = d.dropped ? json::value(*d.dropped) : json::value(nullptr);
   o["retired"] = d.retired;
   o["buttons"] = d.buttons ? json::value(*d.buttons) : json::value(nullptr);
   o["uptime_s"] = d.uptime_s ? json::value(*d.uptime_s) : json::value(nullptr);

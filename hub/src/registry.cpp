@@ -89,6 +89,7 @@ void Registry::on_telemetry(const std::string& device, const protocol::Telemetry
   d.rssi_dbm = t.rssi_dbm;
   d.temp_c = t.temp_c;
   d.battery_pct = t.battery_pct;
+  if (t.dropped) d.dropped = t.dropped;
   d.last_seen = now;
   dirty_devices_.insert(device);
 }

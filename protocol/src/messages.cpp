@@ -484,6 +484,9 @@ Result<Telemetry> parse_telemetry(std::string_view text) {
     auto battery = f.opt_int("battery_pct", 0, 100);
     if (!battery) return battery.error();
     t.battery_pct = *battery;
+    auto dropped = f.opt_uint("dropped", 0, kNoMax);
+    if (!dropped) return dropped.error();
+    t.dropped = *dropped;
     return t;
   });
 }
@@ -625,6 +628,7 @@ std::string to_json(const Telemetry& m) {
   if (m.rssi_dbm) w.i("rssi_dbm", *m.rssi_dbm);
   if (m.temp_c) w.d("temp_c", *m.temp_c);
   if (m.battery_pct) w.i("battery_pct", *m.battery_pct);
+  if (m.dropped) w.u("dropped", *m.dropped);
   return w.done();
 }
 

@@ -231,7 +231,10 @@ class Session {
          << "online      " << (state == "online" ? "yes" : state == "offline" ? "no" : state) << "\n"
          << "last press  " << field(d, "last_press") << "\n"
          << "last seen   " << field(d, "last_seen") << "\n"
-         << "outbox      " << (queued == "-" ? "unknown" : queued + " queued") << "\n";
+         << "outbox      " << (queued == "-" ? "unknown" : queued + " queued");
+    if (const auto dropped = field(d, "dropped"); dropped != "-" && dropped != "0")
+      out_ << ", " << dropped << " dropped when it was full (lost)";
+    out_ << "\n";
     if (field(d, "retired") == "yes") out_ << "retired     yes (broker credentials removed, history kept)\n";
   }
 

@@ -33,6 +33,7 @@ struct DeviceRecord {
   std::optional<int> rssi_dbm;
   std::optional<double> temp_c;
   std::optional<int> battery_pct;
+  std::optional<std::uint64_t> dropped;  // presses its full outbox dropped (telemetry; not stored)
   bool retired = false;
   WallTime registered_at{};
 };

@@ -72,6 +72,8 @@ struct Telemetry {
   std::optional<int> rssi_dbm;     // -150 .. 0
   std::optional<double> temp_c;    // -60 .. 150
   std::optional<int> battery_pct;  // 0 .. 100
+  // Optional (extension): presses the device's full outbox dropped in its life (the oldest go first).
+  std::optional<std::uint64_t> dropped;
   friend bool operator==(const Telemetry&, const Telemetry&) = default;
 };
 
