@@ -341,6 +341,8 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
       auto id = string_field(*body, "id", true, error);
       if (!id) return fail(400, error);
       if (auto e = protocol::check_id("id", *id)) return fail(400, e->message());
+      if (*id == config_.username)
+        return fail(409, *id + " is the hub's own broker account: pick another manager id");
       // Terminals and managers share the broker's names; a retired terminal may come back.
       if (const auto* d = registry_.device(*id))
         return fail(409, *id + " is a terminal" + (d->retired ? " (retired)" : "") + ": pick another manager id");

@@ -326,6 +326,12 @@ TEST_CASE("manager remove deletes only accounts that carry the manager role", "[
   INFO(hub_itself.body);
   CHECK(hub_itself.status == 409);
   CHECK(v.connects("hub", "hub-admin-pw"));
+  // ... which cannot be added as a manager either (no hint to remove it first).
+  auto [added, added_out] = v.kioskctl({"manager", "add", "hub", "--out", (v.dir / "hub.manager.json").string()}, "hub.log");
+  INFO(added_out);
+  CHECK(added == 1);
+  CHECK_THAT(added_out, Catch::Contains("hub is the hub's own broker account: pick another manager id") &&
+                            !Catch::Contains("manager remove"));
 
   // A real manager goes; removing it again says there is no such account (as a typo would).
   REQUIRE(v.api->post("/api/managers", R"({"id":"bob"})").status == 201);

@@ -151,6 +151,12 @@ TEST_CASE("kioskctl device add warns of a board it has no file for and refuses a
   CHECK_THAT(r.output, Catch::Contains("board") && Catch::Contains("e.g. --board rpi-zero-2w"));
   CHECK_FALSE(fs::exists(v.dir / "desk-2.json"));
   CHECK(v.kioskctl({"device", "show", "desk-2"}).status == 1);  // nothing registered
+  // Adding a registered device again says what to do instead.
+  r = v.kioskctl({"device", "add", "desk-1", "--location", "lobby", "--out", "again.json"});
+  CHECK(r.status == 1);
+  CHECK_THAT(r.output, Catch::Contains("device desk-1 is registered") &&
+                           Catch::Contains("for new credentials: kioskctl device rotate desk-1") &&
+                           Catch::Contains("kioskctl device retire desk-1 first"));
 }
 
 TEST_CASE("kioskctl --json never shows the password and --out - prints the config itself", "[integration]") {

@@ -157,11 +157,15 @@ class Session {
         if (group == "device") return "check the id (kioskctl device list)";
         return "check the id (kioskctl device list, kioskctl location list)";
       case 409:
-        if (name == "location add") return "see kioskctl location list";
+        if (name == "location add") return "see kioskctl location list; to change its name: kioskctl location rename " + arg + " --name ...";
+        if (name == "device add" && hub_error_message(reply).find("is registered") != std::string::npos)
+          return "for new credentials: kioskctl device rotate " + arg + "; to provision it anew: kioskctl device retire " + arg + " first";
         // A terminal's id: the hub's message names the way out ("pick another manager id",
         // "use kioskctl device retire"); nothing else to add.
         if (group == "manager" && hub_error_message(reply).find("is a terminal") != std::string::npos)
           return "terminals and managers share the broker's account names";
+        if (name == "manager add" && hub_error_message(reply).find("hub's own") != std::string::npos)
+          return "the hub's account cannot be a manager's";
         if (name == "manager add") return manager_exists_hint(arg);
         if (group == "manager") return "that name is not a manager's account; check the id";
         if (group == "alerts" && hub_error_message(reply).find("already acknowledged") != std::string::npos)
