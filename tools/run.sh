@@ -137,6 +137,11 @@ wait_for "the hub" 20 port_busy "$http_port"
 export KIOSK_TOKEN_FILE="$data/hub/hub.token"
 ctl() { "$bin/kioskctl" --hub "http://127.0.0.1:$http_port" --token-file "$KIOSK_TOKEN_FILE" "$@"; }
 
+# Three locations with their display names (alerts and the dashboard use them), made once: on a
+# later run they exist and 'location add' refuses, which is fine.
+for l in "front-desk:Front desk" "restroom-2f:Restroom 2F" "lobby-bar:Lobby bar"; do
+  ctl location list 2>/dev/null | grep -q "^${l%%:*} " || ctl location add "${l%%:*}" --name "${l#*:}" >/dev/null
+done
 # Six terminals at three locations; provisioned once, then reused.
 terminals=(front-desk-1:front-desk front-desk-2:front-desk restroom-1:restroom-2f restroom-2:restroom-2f
            bar-1:lobby-bar bar-2:lobby-bar)
