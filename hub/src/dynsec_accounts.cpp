@@ -456,7 +456,9 @@ class DynsecAccounts final : public BrokerAccounts {
   void rotate_device(const std::string& device, AccountsDone done) override {
     // mosquitto 2.0 disconnects the client's sessions when its password changes.
     BrokerCredentials creds{device, generate_password()};
-    session_->submit({dynsec::set_client_password(device, creds.password)}, nothing_tolerated, creds, std::move(done));
+    // The client id binding too: an account made before it existed gets it with its new password.
+    session_->submit({dynsec::set_client_password(device, creds.password), dynsec::set_client_id(device, device)},
+                     nothing_tolerated, creds, std::move(done));
   }
 
   void retire_device(const std::string& device, AccountsDone done) override {

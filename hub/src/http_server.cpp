@@ -248,7 +248,10 @@ void HttpServer::accept() {
     }
     sessions_.remove_if([](const auto& o) { return o.session.expired(); });
     boost::system::error_code peer_ec;
-    const auto from = socket.remote_endpoint(peer_ec).address();
+    auto from = socket.remote_endpoint(peer_ec).address();
+    // On a dual-stack listener IPv4 clients come as ::ffff:a.b.c.d: one address, and loopback.
+    if (from.is_v6() && from.to_v6().is_v4_mapped())
+      from = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, from.to_v6());
     const auto exempt = !peer_ec && from.is_loopback() && !limits_.limit_loopback;
     const auto same_address = [&] {
       return static_cast<std::size_t>(

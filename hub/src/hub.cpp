@@ -239,7 +239,11 @@ void Hub::on_telemetry(const std::string& device, std::string_view payload, Rece
   registry_.on_telemetry(device, *t, at.wall);
   // Presses lost on the terminal before they reached the hub: the one loss the hub cannot see in
   // its own data. Said when the count rises (after a hub restart, the first report counts as a rise).
-  if (t->dropped && *t->dropped > dropped_before)
+  if (t->dropped && *t->dropped > 0 && !(before && before->dropped))
+    // The first report since the hub started: its life's count, which may be old news.
+    log_.info("registry", "device " + device + " reports " + std::to_string(*t->dropped) +
+                              " presses dropped by its full outbox in its life");
+  else if (t->dropped && *t->dropped > dropped_before)
     log_.warn("registry", "device " + device + "'s outbox was full: it dropped " +
                               std::to_string(*t->dropped - dropped_before) + " of its oldest presses (" +
                               std::to_string(*t->dropped) + " in its life); it could not reach the hub for long, "

@@ -318,6 +318,7 @@ ALTER TABLE webhook_queue ADD COLUMN run TEXT NOT NULL DEFAULT '';
       // device used before (its outbox went back): NULL for presses stored without one.
       {8, "press nonces", R"sql(
 ALTER TABLE presses ADD COLUMN nonce TEXT;
+CREATE INDEX IF NOT EXISTS presses_by_nonce ON presses (site, device, nonce) WHERE nonce IS NOT NULL;
 )sql"},
   };
   return list;
@@ -416,6 +417,7 @@ SqliteStore::SqliteStore(const std::string& path, std::string site)
                      "AND pressed_at_ms > ?1"),
       stored_press_(db_, "SELECT button, rating, scale, nonce FROM presses WHERE site = ? AND device = ? AND seq = ?"),
       last_seq_(db_, "SELECT MAX(seq) FROM presses WHERE site = ? AND device = ?"),
+      nonce_stored_(db_, "SELECT seq FROM presses WHERE site = ? AND device = ? AND nonce = ? LIMIT 1"),
       insert_conflict_(db_,
                        "INSERT OR IGNORE INTO press_conflicts (site, device, seq, location, button, rating, scale, "
                        "flags, pressed_at_ms, received_at_ms) VALUES (?,?,?,?,?,?,?,?,?,?)") {}
@@ -483,6 +485,18 @@ std::optional<std::string> SqliteStore::commit_presses(const std::vector<PressRe
       // Both named, and not the same press: the device's counter went back. The device renumbers
       // it above every seq stored for it (and sends it again), so it is stored like any other.
       if (!r.nonce.empty() && !q.column_null(3) && q.column_text(3) != r.nonce) {
+        // Already stored under another seq: renumbered and stored before, then the device lost
+        // that (its card dropped the renumbering and the delete, or the same old copy came back).
+        // A re-send: acknowledged under the seq it came with, so the device deletes it.
+        auto& n = nonce_stored_;
+        n.reset();
+        ResetAfter reset_n{n};
+        n.bind(1, site_).bind(2, r.device).bind(3, std::string_view(r.nonce));
+        if (n.step()) {
+          outcomes[i].fate = PressFate::duplicate;
+          continue;
+        }
+        if (n.failed()) return "look up the press's nonce: " + db_.last_error();
         auto& m = last_seq_;
         m.reset();
         ResetAfter reset_m{m};

@@ -245,6 +245,11 @@ TEST_CASE("a press whose nonce differs from the stored one under its seq is take
   REQUIRE_FALSE(store.commit_presses({named(10, 2, "cccccccccccccccc"), named(11, 4, "dddddddddddddddd")}, outcomes));
   CHECK(fates(outcomes) == std::vector<PressFate>{PressFate::stored, PressFate::stored});
   CHECK(store.press_count() == 5);
+  // The device lost that renumbering (and the delete after its ack) and sends one of them under
+  // its old seq again: stored already under another seq, so a re-send, not taken again.
+  REQUIRE_FALSE(store.commit_presses({named(5, 2, "cccccccccccccccc")}, outcomes));
+  CHECK(fates(outcomes) == std::vector<PressFate>{PressFate::duplicate});
+  CHECK(store.press_count() == 5);
 }
 
 TEST_CASE("a different press under a used seq is a conflict, kept once in press_conflicts, the stored press untouched") {

@@ -134,6 +134,8 @@ TEST_CASE("the MQTT client acknowledges every QoS 1 PUBLISH of a read before its
 TEST_CASE("a packet that breaks the link in the middle of a read loses none of the publishes acknowledged with it") {
   // A broker breaking the protocol (a second CONNACK) between two QoS 1 publishes of one read: the
   // publish after it was acknowledged with the read, so it is handed over though the link is gone.
+  // (The scripted broker writes SUBACK and these three in one write of a few dozen bytes, which
+  // loopback delivers to one read, as in the test above.)
   asio::io_context io;
   ScriptedBroker broker(io);
   mqtt::encode_publish(broker.after_subscribe, "t/21", "before", 1, false, false, 21);

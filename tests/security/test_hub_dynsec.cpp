@@ -255,6 +255,16 @@ TEST_CASE("a terminal's or a manager's login connects only with its own client i
   CHECK_FALSE(connects_as(alice, "desk-2"));
   CHECK(connects_as(one, "desk-1"));
   CHECK(connects_as(alice, "alice"));
+  // An account made before the binding existed (cleared here) gets it with its next rotation.
+  v.broker_ctrl({"setClientId", "desk-1"}, "unbind.log");
+  CHECK(connects_as(one, "not-desk-1"));
+  auto rotated = v.api->post("/api/devices/desk-1/rotate", "{}");
+  REQUIRE(rotated.status == 200);
+  const auto rotated_json = json::parse(rotated.body);
+  MqttProbe::Options renewed = one;
+  renewed.password = std::string(rotated_json.at("credentials").at("password").as_string());
+  CHECK_FALSE(connects_as(renewed, "not-desk-1"));
+  CHECK(connects_as(renewed, "desk-1"));
   // desk-2 kept its session throughout: its press is stored and acknowledged on it.
   REQUIRE(two.subscribe("kiosk/v1/venue/device/desk-2/ack") == 1);
   REQUIRE(two.publish("kiosk/v1/venue/device/desk-2/press", press(4), 1));

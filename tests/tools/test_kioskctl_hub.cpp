@@ -135,6 +135,8 @@ TEST_CASE("kioskctl refuses a broker address a terminal could not dial before th
   CHECK_FALSE(fs::exists(v.dir / "desk-1.json"));
   CHECK(v.kioskctl({"device", "show", "desk-1"}).status == 1);  // nothing registered
   CHECK(v.kioskctl({"manager", "add", "alice", "--broker", "hub.local"}).status == 2);
+  // A manager's app may dial MQTT over WebSockets.
+  CHECK(v.kioskctl({"manager", "add", "bob", "--broker", "wss://hub.local:8081"}).status == 0);
 }
 
 TEST_CASE("kioskctl device add warns of a board it has no file for and refuses a board name that is no id",

@@ -293,7 +293,7 @@ class Session {
   }
 
   int manager_add() {
-    check_broker_flag();
+    check_broker_flag(true);
     auto file = open_out(id() + ".manager.json");
     const auto site_id = site();
     json::object body{{"id", id()}};
@@ -472,9 +472,16 @@ class Session {
   }
 
   // A broker address the terminal would refuse (or dial for ever) is found here, not at the venue.
-  void check_broker_flag() {
+  // Managers' apps may also dial MQTT over WebSockets (ws://, wss://).
+  void check_broker_flag(bool websockets_too = false) {
     if (!inv_.has("broker")) return;
-    if (auto problem = net::broker_url_problem(inv_.options.at("broker"))) throw UsageError{"--broker " + *problem};
+    const auto& broker = inv_.options.at("broker");
+    if (websockets_too && (broker.rfind("ws://", 0) == 0 || broker.rfind("wss://", 0) == 0)) {
+      std::string why;
+      if (!net::parse_url(broker, &why)) throw UsageError{"--broker \"" + broker + "\": " + why};
+      return;
+    }
+    if (auto problem = net::broker_url_problem(broker)) throw UsageError{"--broker " + *problem};
   }
 
   int device_add() {

@@ -150,7 +150,8 @@ class SqliteStore {
   Statement earlier_press_;  // a re-send's earlier time estimate replaces the stored one
   // Only for ignored inserts (re-sends are rare): is it the stored press, or another one?
   Statement stored_press_;
-  Statement last_seq_;  // for a taken seq: the device's highest stored seq
+  Statement last_seq_;      // for a taken seq: the device's highest stored seq
+  Statement nonce_stored_;  // ... unless the press is stored under another seq already
   Statement insert_conflict_;
 };
 

@@ -47,8 +47,9 @@ struct Press {
 struct Ack {
   std::vector<std::uint64_t> seqs;  // each >= 1; at least one unless `taken` has some
   // Optional: presses NOT stored because the hub already holds another press of this device
-  // (another nonce) under their seq. The device renumbers these presses and every later one of
-  // its outbox to seqs from `next_seq` (and above its own counter) and sends them again.
+  // (another nonce) under their seq. The device moves only these presses (others may be stored
+  // under their seqs already) to new seqs from `next_seq` and above its own counter, and sends
+  // them again. Sent only to devices whose presses carry a nonce; `seqs` is then possibly empty.
   std::vector<std::uint64_t> taken;
   std::uint64_t next_seq = 0;  // optional (0: absent): above every seq the hub holds for the device
   friend bool operator==(const Ack&, const Ack&) = default;
