@@ -11,6 +11,7 @@
 #include "kiosk/hub/broker_accounts.hpp"
 #include "kiosk/hub/hub.hpp"
 #include "kiosk/hub/ingest.hpp"
+#include "in_process_hub.hpp"
 #include "kiosk_test.hpp"
 
 using namespace kiosk::hub;
@@ -77,15 +78,8 @@ std::string bad_press(int seq, int age_ms = 0) { return a_press(seq, 1, age_ms);
 struct LiveHub {
   LiveHub() {
     broker.start();
-    HubConfig c;
-    c.broker_url = broker.url();
-    c.site = "s1";
-    c.db_path = (dir / "hub.db").string();
-    c.http_port = 0;
-    c.token_file = (dir / "hub.token").string();
-    c.register_devices = "d:8:lab";  // a burst from several terminals: several guests, not one
-    c.log_level = "warn";
-    hub = std::make_unique<Hub>(io, c, clock, log, make_open_accounts(io));
+    // A burst from several terminals: several guests, not one.
+    hub = std::make_unique<Hub>(io, in_process_hub_config(broker, dir, "d:8:lab"), clock, log, make_open_accounts(io));
     alerts = std::make_unique<AlertService>(*hub, AlertConfig{});
     hub->start();
     thread = std::thread([this] { io.run(); });

@@ -89,6 +89,13 @@ struct Client {
 
 const std::string kGet = "GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 
+// A GET on `c`, answered: the connection is one of the server's sessions.
+void require_served(Client& c) {
+  bool closed = false;
+  c.send(kGet);
+  REQUIRE_THAT(c.read_until(R"({"ok":true})", closed), Catch::Contains("200 OK"));
+}
+
 }  // namespace
 
 TEST_CASE("an idle connection and a trickled request are closed after the request timeout", "[http]") {
@@ -180,21 +187,6 @@ TEST_CASE("a body or headers over the limits get 413 and 431 with a reason", "[h
   CHECK_THAT(headers.read_until("}", closed), Catch::Contains("431") && Catch::Contains("over 16 KiB"));
 }
 
-TEST_CASE("connections beyond the cap are closed at once while the others are served", "[http]") {
-  Server s(HttpLimits{.max_sessions = 2});
-  Client a(s.server.port());
-  Client b(s.server.port());
-  bool closed = false;
-  // Both are sessions once they have been answered.
-  a.send(kGet);
-  REQUIRE_THAT(a.read_until(R"({"ok":true})", closed), Catch::Contains("200 OK"));
-  b.send(kGet);
-  REQUIRE_THAT(b.read_until(R"({"ok":true})", closed), Catch::Contains("200 OK"));
-  Client extra(s.server.port());
-  CHECK(extra.closed_by_server());
-  a.send(kGet);
-  CHECK_THAT(a.read_until(R"({"ok":true})", closed), Catch::Contains("200 OK"));
-}
 
 TEST_CASE("HEAD gets GET's header with its Content-Length and no body, and the connection goes on", "[http]") {
   Server s(HttpLimits{});
@@ -238,31 +230,36 @@ TEST_CASE("event streams beyond their own cap get a 503 that says why, and reque
   CHECK(refusals_of(s).full == 0);
 }
 
-TEST_CASE("connections from one address beyond its cap are closed at once, and counted", "[http]") {
-  Server s(HttpLimits{.max_sessions = 8, .max_sessions_per_address = 2, .limit_loopback = true});
-  Client a(s.server.port());
-  Client b(s.server.port());
-  bool closed = false;
-  a.send(kGet);
-  REQUIRE_THAT(a.read_until(R"({"ok":true})", closed), Catch::Contains("200 OK"));
-  b.send(kGet);
-  REQUIRE_THAT(b.read_until(R"({"ok":true})", closed), Catch::Contains("200 OK"));
-  {
-    Client extra(s.server.port());
-    CHECK(extra.closed_by_server());
+TEST_CASE("a connection beyond a cap, of all sessions or of one address's, is closed at once and counted while the "
+          "others are served",
+          "[http]") {
+  struct Cap {
+    HttpLimits limits;
+    std::uint64_t full, per_address;  // refusals expected
+  };
+  for (const auto& cap : {Cap{HttpLimits{.max_sessions = 2}, 1, 0},
+                          Cap{HttpLimits{.max_sessions = 8, .max_sessions_per_address = 2, .limit_loopback = true}, 0, 1}}) {
+    Server s(cap.limits);
+    Client a(s.server.port());
+    Client b(s.server.port());
+    // Both are sessions once they have been answered.
+    require_served(a);
+    require_served(b);
+    {
+      Client extra(s.server.port());
+      CHECK(extra.closed_by_server());
+    }
+    require_served(a);
+    CHECK(refusals_of(s).full == cap.full);
+    CHECK(refusals_of(s).per_address == cap.per_address);
   }
-  CHECK(refusals_of(s).per_address == 1);
-  CHECK(refusals_of(s).full == 0);
 }
 
 TEST_CASE("loopback clients are not capped per address by default (a local reverse proxy, kioskctl)", "[http]") {
   Server s(HttpLimits{.max_sessions = 8, .max_sessions_per_address = 1});
   Client a(s.server.port());
   Client b(s.server.port());
-  bool closed = false;
-  a.send(kGet);
-  REQUIRE_THAT(a.read_until(R"({"ok":true})", closed), Catch::Contains("200 OK"));
-  b.send(kGet);
-  CHECK_THAT(b.read_until(R"({"ok":true})", closed), Catch::Contains("200 OK"));
+  require_served(a);
+  require_served(b);
   CHECK(refusals_of(s).per_address == 0);
 }

@@ -11,6 +11,7 @@
 #include "kiosk/hub/broker_accounts.hpp"
 #include "kiosk/hub/clock.hpp"
 #include "kiosk/hub/hub.hpp"
+#include "in_process_hub.hpp"
 #include "kiosk_test.hpp"
 
 using namespace kiosk::test;
@@ -44,17 +45,9 @@ class HeldAccounts final : public BrokerAccounts {
 struct HeldHub {
   HeldHub() {
     broker.start();
-    HubConfig c;
-    c.broker_url = broker.url();
-    c.site = "s1";
-    c.db_path = (dir / "hub.db").string();
-    c.http_port = 0;
-    c.token_file = (dir / "hub.token").string();
-    c.register_devices = "d:1:lab";
-    c.log_level = "warn";
     auto held = std::make_unique<HeldAccounts>(io);
     accounts = held.get();
-    hub = std::make_unique<Hub>(io, c, clock, log, std::move(held));
+    hub = std::make_unique<Hub>(io, in_process_hub_config(broker, dir, "d:1:lab"), clock, log, std::move(held));
     hub->start();
     thread = std::thread([this] { io.run(); });
     token = slurp(dir / "hub.token");
