@@ -105,8 +105,10 @@ void Daemon::log_opening() {
   std::string path = (std::filesystem::path(config_.data_dir) / "outbox.db").string();
   if (!o.corrupt_moved_to.empty()) {
     log_.error("outbox", path + " is not a readable database (" + o.corrupt_reason + "): moved it to " +
-                             o.corrupt_moved_to.string() + "; the presses in it could not be read and will not be "
-                             "sent; started a new outbox");
+                             o.corrupt_moved_to.string() + "; started a new outbox" +
+                             (o.salvaged > 0 ? " with the " + std::to_string(o.salvaged) +
+                                                   " presses still readable in it (they will be sent)"
+                                             : "; no press in it could be read back"));
   }
   auto first = std::to_string(outbox_.next_seq());
   switch (o.seq) {

@@ -13,6 +13,13 @@
 #include <system_error>
 
 namespace kiosk::firmware {
+
+// What could be read back from an outbox moved aside as unreadable.
+struct Salvage {
+  std::vector<StoredPress> presses;  // in seq order, each a plausible press
+  std::uint64_t next_seq = 0;        // its counter, when readable (0: not)
+};
+
 namespace {
 
 constexpr int kSchemaVersion = 1;
@@ -148,6 +155,59 @@ std::filesystem::path move_aside(const std::filesystem::path& path, std::int64_t
   return *moved;
 }
 
+// Reads the presses still readable in `moved` (the file set aside, with its -wal), from a copy,
+// so the technician's copy stays as it was: a damaged header is written back first (the rows
+// behind it are often intact), then rows are read in seq order until the first that fails. Best
+// effort: nothing here throws, and the presses a damaged page held are lost.
+Salvage salvage(const std::filesystem::path& moved) {
+  namespace fs = std::filesystem;
+  Salvage out;
+  std::error_code ec;
+  const fs::path copy = moved.string() + ".salvage";
+  const auto remove_copy = [&] {
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(copy.string() + suffix, ec);
+  };
+  remove_copy();
+  fs::copy_file(moved, copy, ec);
+  if (ec) return out;
+  if (fs::exists(moved.string() + "-wal", ec)) fs::copy_file(moved.string() + "-wal", copy.string() + "-wal", ec);
+  {
+    int fd = ::open(copy.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return remove_copy(), out;
+    const bool written = ::pwrite(fd, kSqliteHeader.data(), kSqliteHeader.size(), 0) ==
+                         static_cast<ssize_t>(kSqliteHeader.size());
+    ::close(fd);
+    if (!written) return remove_copy(), out;
+  }
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(copy.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK) {
+    Statement counter(db, "SELECT value FROM counters WHERE name = 'next_seq'");
+    if (counter.ok() && counter.step() == SQLITE_ROW && counter.column_int(0) > 0)
+      out.next_seq = static_cast<std::uint64_t>(counter.column_int(0));
+    Statement rows(db, "SELECT seq, button, rating, scale, repeat, boot_id, boottime_ns, wall_ms FROM presses ORDER BY seq");
+    while (rows.ok() && rows.step() == SQLITE_ROW) {
+      StoredPress s;
+      const auto seq = rows.column_int(0);
+      s.press.button = static_cast<int>(rows.column_int(1));
+      s.press.rating = static_cast<int>(rows.column_int(2));
+      s.press.scale = static_cast<int>(rows.column_int(3));
+      // A row a damaged page garbled is not a guest's press: dropped, not sent.
+      if (seq < 1 || s.press.button < 0 || s.press.button > 63 || s.press.scale < 2 || s.press.scale > 10 ||
+          s.press.rating < 1 || s.press.rating > s.press.scale)
+        continue;
+      s.press.seq = static_cast<std::uint64_t>(seq);
+      if (rows.column_int(4) != 0) s.press.flags.emplace_back(protocol::kRepeatFlag);
+      s.at.boot_id = rows.column_text(5);
+      s.at.boottime_ns = rows.column_int(6);
+      s.at.wall_ms = rows.column_int(7);
+      out.presses.push_back(std::move(s));
+    }
+  }
+  sqlite3_close(db);
+  remove_copy();
+  return out;
+}
+
 }  // namespace
 
 OutboxHeader classify_outbox_header(std::string_view head, bool read_error) {
@@ -164,6 +224,7 @@ Outbox::Outbox(const std::filesystem::path& path, std::uint64_t max_presses, con
     opening_.corrupt_reason = "file is not a database (no SQLite header)";
     opening_.corrupt_moved_to = move_aside(path, start.wall_ms);
     open(path, start, busy_timeout);
+    restore(salvage(opening_.corrupt_moved_to));
     return;
   }
   try {
@@ -173,7 +234,43 @@ Outbox::Outbox(const std::filesystem::path& path, std::uint64_t max_presses, con
     opening_.corrupt_reason = e.what();
     opening_.corrupt_moved_to = move_aside(path, start.wall_ms);
     open(path, start, busy_timeout);
+    restore(salvage(opening_.corrupt_moved_to));
   }
+}
+
+// The presses read back from the file set aside go into the new outbox under their own seqs (the
+// hub knows a re-send by seq and nonce), and the counter goes above them and the old counter.
+void Outbox::restore(const Salvage& old) {
+  if (old.presses.empty() && old.next_seq == 0) return;
+  Transaction tx(db_);
+  if (!tx.ok()) return;
+  Statement insert(db_,
+                   "INSERT OR IGNORE INTO presses (seq, button, rating, scale, repeat, boot_id, boottime_ns, wall_ms)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  if (!insert.ok()) return;
+  std::uint64_t next = std::max(next_seq_, old.next_seq);
+  std::uint64_t restored = 0;
+  for (const auto& p : old.presses) {
+    insert.bind(1, static_cast<std::int64_t>(p.press.seq));
+    insert.bind(2, p.press.button);
+    insert.bind(3, p.press.rating);
+    insert.bind(4, p.press.scale);
+    insert.bind(5, p.press.is_repeat() ? 1 : 0);
+    insert.bind(6, p.at.boot_id);
+    insert.bind(7, p.at.boottime_ns);
+    insert.bind(8, p.at.wall_ms);
+    if (insert.step() != SQLITE_DONE) return;
+    restored += static_cast<std::uint64_t>(sqlite3_changes(db_));
+    insert.reset();
+    next = std::max(next, p.press.seq + 1);
+  }
+  Statement counter(db_, "UPDATE counters SET value = ?1 WHERE name = 'next_seq'");
+  if (!counter.ok()) return;
+  counter.bind(1, static_cast<std::int64_t>(next));
+  if (counter.step() != SQLITE_DONE || !tx.commit()) return;
+  next_seq_ = next;
+  depth_ += restored;
+  opening_.salvaged = restored;
 }
 
 Outbox::~Outbox() { close(); }

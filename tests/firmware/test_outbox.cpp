@@ -243,6 +243,51 @@ TEST_CASE("an outbox file that is not a database is moved aside with its -wal an
   CHECK(reopened.next_seq() == static_cast<std::uint64_t>(kSetClockMs) + 1);
 }
 
+TEST_CASE("the presses still readable in an outbox with a damaged header come back into the new one under their "
+          "seqs, and the copy set aside stays as it was") {
+  kiosk::test::TempDir dir;
+  {
+    Outbox box(dir / "outbox.db", 100, kFromOne);
+    for (int i = 0; i < 6; ++i) REQUIRE(box.add(i % 4, i % 4 + 1, 4, i == 5, at(i)).ok());
+    REQUIRE(*box.ack({1, 2}) == 2);  // 3..6 queued, next seq 7
+  }
+  {  // one flipped byte in the header: SQLite no longer takes it for a database
+    std::fstream f(dir / "outbox.db", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(3);
+    f.put('X');
+  }
+  const auto damaged = read_file(dir / "outbox.db");
+  Outbox box(dir / "outbox.db", 100, OutboxStart{kSetClockMs, 0});
+  REQUIRE_FALSE(box.opening().corrupt_moved_to.empty());
+  CHECK(box.opening().salvaged == 4);
+  const auto pending = *box.pending_after(0, 10);
+  CHECK(seqs(pending) == std::vector<std::uint64_t>{3, 4, 5, 6});
+  CHECK(pending[0].press.rating == 3);
+  CHECK(pending[0].at == at(2));  // its time, and so its nonce: the hub knows it if it has it
+  CHECK(pending[3].press.is_repeat());
+  CHECK(box.depth() == 4);
+  // A new outbox numbers from the clock, above the old counter anyway.
+  CHECK(box.next_seq() == static_cast<std::uint64_t>(kSetClockMs));
+  CHECK(read_file(box.opening().corrupt_moved_to) == damaged);
+  for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+    CHECK(e.path().string().find(".salvage") == std::string::npos);
+  // Numbered from 1 (--first-seq 1), the counter goes above the presses read back.
+  kiosk::test::TempDir again;
+  {
+    Outbox first(again / "outbox.db", 100, kFromOne);
+    for (int i = 0; i < 3; ++i) REQUIRE(first.add(0, 1, 4, false, at(i)).ok());
+  }
+  {
+    std::fstream f(again / "outbox.db", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(0);
+    f.put('s');
+  }
+  Outbox second(again / "outbox.db", 100, kFromOne);
+  CHECK(second.opening().salvaged == 3);
+  CHECK(second.next_seq() == 4);
+  CHECK(second.add(0, 1, 4, false, at(9))->press.seq == 4);
+}
+
 TEST_CASE("a corrupt outbox is moved aside under a name that does not overwrite an earlier one") {
   kiosk::test::TempDir dir;
   auto path = dir / "outbox.db";

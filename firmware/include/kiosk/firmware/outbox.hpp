@@ -59,7 +59,10 @@ struct OutboxOpening {
   Seq seq = Seq::kept;                      // kept: an existing outbox with its counters
   std::filesystem::path corrupt_moved_to;   // non-empty: the old file was unreadable, moved here
   std::string corrupt_reason;               // what SQLite said about it
+  std::uint64_t salvaged = 0;               // presses read back from it into the new outbox
 };
+
+struct Salvage;  // presses read back from an outbox set aside (outbox.cpp)
 
 class Outbox {
  public:
@@ -114,6 +117,7 @@ class Outbox {
 
  private:
   void open(const std::filesystem::path& path, const OutboxStart& start, std::chrono::milliseconds busy_timeout);
+  void restore(const Salvage& old);
   void close();
   void exec(const char* sql);
   bool has_counters();
