@@ -198,8 +198,33 @@ void Hub::on_status(const std::string& device, std::string_view payload, Receive
   if (changed) {
     const auto* d = registry_.device(device);
     log_.info("registry", "device " + device + " is " + std::string(to_string(d->state)));
+    state_changes_[device].push_back(at.steady);
+    const auto changes = recent_state_changes(device);
+    if (changes >= kFlappingChanges) {
+      auto [warned, first] = flap_warned_.try_emplace(device, at.steady);
+      if (first || at.steady - warned->second >= std::chrono::hours(1)) {
+        warned->second = at.steady;
+        log_.warn("registry", "device " + device + " went online or offline " + std::to_string(changes) +
+                                  " times in the last minute: two terminals with one device file (a cloned card "
+                                  "or a copied config) close each other's session; give each terminal its own "
+                                  "device (kioskctl device add), or check its network");
+      }
+    }
     device_changed(*d);
   }
+}
+
+std::size_t Hub::recent_state_changes(const std::string& device) {
+  auto it = state_changes_.find(device);
+  if (it == state_changes_.end()) return 0;
+  auto& times = it->second;
+  const auto since = clock_.steady_now() - std::chrono::minutes(1);
+  while (!times.empty() && times.front() < since) times.pop_front();
+  if (times.empty()) {
+    state_changes_.erase(it);
+    return 0;
+  }
+  return times.size();
 }
 
 Hub::PressReading Hub::read_press(const std::string& device, const std::string& location, int button, int rating,

@@ -44,9 +44,17 @@ json::object device_json(const DeviceRecord& d) {
 
 }  // namespace
 
+json::object Hub::device_view(const DeviceRecord& device) {
+  json::object o = device_json(device);
+  const auto changes = recent_state_changes(device.id);
+  o["state_changes_1m"] = changes;
+  o["flapping"] = changes >= kFlappingChanges;
+  return o;
+}
+
 void Hub::device_changed(const DeviceRecord& device) {
   if (!has_event_listeners()) return;
-  json::object o = device_json(device);
+  json::object o = device_view(device);
   o["device"] = device.id;  // as press events name it
   publish_event("device", json::serialize(o));
 }
@@ -423,14 +431,14 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
   if (what != "devices") return fail(404, "no such resource");
   if (seg.size() == 1 && get) {
     json::array a;
-    for (const auto& [id, d] : registry_.devices()) a.push_back(device_json(d));
+    for (const auto& [id, d] : registry_.devices()) a.push_back(device_view(d));
     reply(200, a);
     return;
   }
   if (seg.size() == 2 && get) {
     const auto* d = registry_.device(seg[1]);
     if (!d) return fail(404, "no device " + seg[1]);
-    reply(200, device_json(*d));
+    reply(200, device_view(*d));
     return;
   }
   if (!post) return fail(seg.size() <= 3 ? 405 : 404, "method not allowed here");

@@ -232,7 +232,11 @@ class Session {
          << "location    " << field(d, "location") << "\n"
          << "board       " << field(d, "board") << "\n"
          << "firmware    " << field(d, "fw") << "\n"
-         << "online      " << (state == "online" ? "yes" : state == "offline" ? "no" : state) << "\n"
+         << "online      " << (state == "online" ? "yes" : state == "offline" ? "no" : state);
+    if (field(d, "flapping") == "yes")
+      out_ << " (flapping: " << field(d, "state_changes_1m")
+           << " changes in the last minute; two terminals with one device file?)";
+    out_ << "\n"
          << "last press  " << field(d, "last_press") << "\n"
          << "last seen   " << field(d, "last_seen") << "\n"
          << "outbox      " << (queued == "-" ? "unknown" : queued + " queued");

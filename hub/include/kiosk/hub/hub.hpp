@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <functional>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -30,6 +31,11 @@
 #include "kiosk/protocol/topics.hpp"
 
 namespace kiosk::hub {
+
+// Online/offline changes of one device in a minute that mean flapping: three sessions lost in a
+// minute is no flaky Wi-Fi any more but two terminals with one device file (each login closes the
+// other's session: the broker binds the account to one client id).
+inline constexpr std::size_t kFlappingChanges = 6;
 
 class Hub final : private IngestPorts {
  public:
@@ -75,6 +81,10 @@ class Hub final : private IngestPorts {
   boost::json::object press_json(const PressRecord& press) const;
   // Tells the dashboard's event stream about a device's new state (registered, moved, retired, liveness).
   void device_changed(const DeviceRecord& device);
+  // A device as the API shows it: its record and how often it went online or offline in the last
+  // minute (flapping: two terminals with one device file close each other's session).
+  boost::json::object device_view(const DeviceRecord& device);
+  std::size_t recent_state_changes(const std::string& device);
   // A Server-Sent Event to every /api/events client (data: one JSON object).
   void publish_event(std::string_view type, const std::string& json) { http_.streams().broadcast(type, json); }
   bool has_event_listeners() { return !http_.streams().empty(); }
@@ -154,6 +164,9 @@ class Hub final : private IngestPorts {
   // Devices whose new password the broker has not answered yet: a second rotation meanwhile would
   // hand out a password the first one overwrites.
   std::set<std::string> rotating_;
+  // When each device went online or offline, the last minute of it; when flapping was last warned of.
+  std::map<std::string, std::deque<SteadyTime>> state_changes_;
+  std::map<std::string, SteadyTime> flap_warned_;
   // Saving device state fails (a full disk): since when, how often, when it was last logged.
   std::optional<SteadyTime> persist_failing_since_;
   std::uint64_t persist_failures_ = 0;
