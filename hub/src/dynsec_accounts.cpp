@@ -505,6 +505,16 @@ class DynsecAccounts final : public BrokerAccounts {
     });
   }
 
+  void list_managers(ManagersDone done) override {
+    session_->send({dynsec::list_clients()}, [this, done = std::move(done)](std::optional<std::string> error,
+                                                                             std::vector<dynsec::Response> responses) {
+      if (error) return done(std::move(error), {});
+      auto managers = dynsec::clients_with_role(responses.back(), dynsec::manager_role(session_->settings().site));
+      if (!managers) return done("listClients: " + responses.back().error.value_or("the answer lists no clients"), {});
+      done(std::nullopt, std::move(*managers));
+    });
+  }
+
  private:
   // The account exists: take it over only when it is plainly a terminal's, never a manager's,
   // the hub's own or anything else someone made at the broker.

@@ -1,6 +1,7 @@
 // Dynamic-security command payloads and response parsing: plain JSON, no MQTT.
 #include "kiosk/hub/dynsec_commands.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include <boost/json.hpp>
@@ -109,6 +110,8 @@ json::object add_client_role(std::string_view username, std::string_view role, i
 
 json::object get_client(std::string_view username) { return {{"command", "getClient"}, {"username", username}}; }
 
+json::object list_clients() { return {{"command", "listClients"}, {"verbose", true}, {"count", -1}}; }
+
 json::object set_default_acl_access() {
   json::array acls{
       json::object{{"acltype", "publishClientSend"}, {"allow", false}},
@@ -170,6 +173,25 @@ std::optional<std::vector<std::string>> client_names(const Response& r, std::str
 }  // namespace
 
 std::optional<std::vector<std::string>> client_roles(const Response& r) { return client_names(r, "roles", "rolename"); }
+
+std::optional<std::vector<std::string>> clients_with_role(const Response& r, std::string_view role) {
+  if (r.error || !r.data.is_object()) return std::nullopt;
+  const auto* clients = r.data.get_object().if_contains("clients");
+  if (clients == nullptr || !clients->is_array()) return std::nullopt;
+  std::vector<std::string> out;
+  for (const auto& c : clients->get_array()) {
+    if (!c.is_object()) continue;
+    const auto* roles = c.get_object().if_contains("roles");
+    if (roles == nullptr || !roles->is_array()) continue;
+    const bool has = std::any_of(roles->get_array().begin(), roles->get_array().end(), [&](const json::value& x) {
+      return x.is_object() && string_or_empty(x.get_object(), "rolename") == role;
+    });
+    const auto name = string_or_empty(c.get_object(), "username");
+    if (has && !name.empty()) out.emplace_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
 std::optional<std::vector<std::string>> client_groups(const Response& r) {
   return client_names(r, "groups", "groupname");
 }

@@ -341,7 +341,16 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
 
   if (what == "managers") {
     // Broker accounts for managers' phones and pagers: read alert/# of this site, publish acks.
-    // The broker holds them (nothing to list here); the password is shown once.
+    // The broker holds them (listed from it); the password is shown once.
+    if (seg.size() == 1 && get) {
+      accounts_->list_managers([req, session](std::optional<std::string> error, std::vector<std::string> managers) {
+        if (error) return session->send(error_response(req, 502, *error));
+        json::array a;
+        for (auto& m : managers) a.emplace_back(m);
+        session->send(json_response(req, 200, json::serialize(json::object{{"managers", std::move(a)}})));
+      });
+      return;
+    }
     if (seg.size() == 1 && post) {
       std::string error;
       auto body = body_object(req, error);
@@ -383,7 +392,7 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
       });
       return;
     }
-    return fail(404, "managers: POST /api/managers {\"id\": ...} or POST /api/managers/<id>/remove");
+    return fail(404, "managers: GET /api/managers, POST /api/managers {\"id\": ...} or POST /api/managers/<id>/remove");
   }
   if (what == "locations") {
     if (seg.size() == 1 && get) {

@@ -16,6 +16,13 @@ class OpenAccounts final : public BrokerAccounts {
   void retire_device(const std::string&, AccountsDone done) override { succeed(std::move(done)); }
   void add_manager(const std::string&, AccountsDone done) override { succeed(std::move(done)); }
   void remove_manager(const std::string&, AccountsDone done) override { succeed(std::move(done)); }
+  void list_managers(ManagersDone done) override {
+    boost::asio::post(io_, [done = std::move(done)] {
+      done("the broker has no per-client accounts (hub without --dynsec): anyone on the venue network may read "
+           "alerts",
+           {});
+    });
+  }
 
  private:
   void succeed(AccountsDone done) {

@@ -33,6 +33,7 @@ class HeldAccounts final : public BrokerAccounts {
   void retire_device(const std::string&, AccountsDone done) override { succeed(std::move(done)); }
   void add_manager(const std::string&, AccountsDone done) override { succeed(std::move(done)); }
   void remove_manager(const std::string&, AccountsDone done) override { succeed(std::move(done)); }
+  void list_managers(ManagersDone done) override { done(std::nullopt, {}); }
   std::vector<AccountsDone> held;  // io thread only
 
  private:

@@ -183,6 +183,16 @@ TEST_CASE("kioskctl manager add gives a manager an account that reads alerts onl
   CHECK(wait_until([&] { return !phone.connected(); }, 5s));
   CHECK_FALSE(MqttProbe(v.broker.url(), alice).try_connect(3s));
 
+  // Who can still read and acknowledge alerts: only managers' accounts, never terminals'.
+  v.add("desk-5");
+  REQUIRE(kioskctl({"manager", "add", "bob", "--out", (v.dir / "bob.manager.json").string()}, "bob.log").first == 0);
+  auto [listed, list_out] = kioskctl({"manager", "list"}, "list.log");
+  INFO(list_out);
+  CHECK(listed == 0);
+  CHECK_THAT(list_out, Catch::Contains("bob\n") && !Catch::Contains("alice") && !Catch::Contains("desk-5") &&
+                           !Catch::Contains("hub\n"));
+  CHECK(v.api->get("/api/managers").body == R"({"managers":["bob"]})");
+
   // A mistyped (or already removed) manager is an error, not a removal that did nothing.
   auto [typo, typo_out] = kioskctl({"manager", "remove", "alcie"}, "typo.log");
   INFO(typo_out);

@@ -137,6 +137,9 @@ TEST_CASE("kioskctl refuses a broker address a terminal could not dial before th
   CHECK(v.kioskctl({"manager", "add", "alice", "--broker", "hub.local"}).status == 2);
   // A manager's app may dial MQTT over WebSockets.
   CHECK(v.kioskctl({"manager", "add", "bob", "--broker", "wss://hub.local:8081"}).status == 0);
+  auto listed = v.kioskctl({"manager", "list"});
+  CHECK(listed.status == 0);
+  CHECK(listed.output == "bob\n");  // alice's add was refused
 }
 
 TEST_CASE("kioskctl device add warns of a board it has no file for and refuses a board name that is no id",

@@ -121,6 +121,7 @@ const std::vector<CommandSpec>& commands() {
        "acknowledgements to kiosk/v1/<site>/alert/<location>/ack, nothing else.",
        true},
       {{"manager", "remove"}, {"id"}, {}, {}, "remove a manager's broker account (connected sessions are closed)", "", true},
+      {{"manager", "list"}, {}, {}, {}, "list the managers' broker accounts (who can read and acknowledge alerts)", "", false},
   };
   return table;
 }

@@ -87,6 +87,7 @@ class Session {
     if (name == "report") return report();
     if (name == "manager add") return manager_add();
     if (name == "manager remove") return manager_remove();
+    if (name == "manager list") return manager_list();
     throw Failure{"'" + name + "' is not implemented", "see kioskctl --help"};
   }
 
@@ -330,6 +331,17 @@ class Session {
     out_ << "added manager " << id() << "; settings written to " << file.path() << " (mode " << mode_text(file)
          << ", holds the broker password: hand it to the manager's app and delete it here)\n";
     if (!has_credentials) out_ << "note: the broker has no per-client accounts (hub without --dynsec); no password needed\n";
+    return 0;
+  }
+
+  int manager_list() {
+    auto v = call(false, "/api/managers");
+    const auto* list = v.is_object() ? v.get_object().if_contains("managers") : nullptr;
+    if (!list || !list->is_array()) throw not_an_answer("a list of managers");
+    if (inv_.globals.json) return print_json(v), 0;
+    if (list->get_array().empty()) out_ << "no manager accounts\n";
+    for (const auto& m : list->get_array())
+      if (m.is_string()) out_ << std::string_view(m.get_string()) << "\n";
     return 0;
   }
 

@@ -28,6 +28,8 @@ struct AccountsResult {
   bool not_found = false;
 };
 using AccountsDone = std::function<void(AccountsResult)>;
+// The managers' accounts at the broker, or why they cannot be listed.
+using ManagersDone = std::function<void(std::optional<std::string> error, std::vector<std::string> managers)>;
 
 // Every call is asynchronous; `done` runs on the hub's io_context thread.
 class BrokerAccounts {
@@ -49,6 +51,8 @@ class BrokerAccounts {
   virtual void add_manager(const std::string& manager, AccountsDone done) = 0;
   // Removes only an account that carries the site's manager role (conflict otherwise).
   virtual void remove_manager(const std::string& manager, AccountsDone done) = 0;
+  // The accounts that carry the site's manager role; without broker accounts, an error saying so.
+  virtual void list_managers(ManagersDone done) = 0;
 };
 
 struct DynsecSettings {
