@@ -108,7 +108,8 @@ void Daemon::log_opening() {
                              o.corrupt_moved_to.string() + "; started a new outbox" +
                              (o.salvaged > 0 ? " with the " + std::to_string(o.salvaged) +
                                                    " presses still readable in it (they will be sent)"
-                                             : "; no press in it could be read back"));
+                                             : "; no press in it could be read back") +
+                             (o.salvage_error.empty() ? std::string() : " (" + o.salvage_error + ")"));
   }
   auto first = std::to_string(outbox_.next_seq());
   switch (o.seq) {

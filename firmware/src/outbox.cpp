@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <stdexcept>
 #include <system_error>
 
@@ -157,42 +158,51 @@ std::filesystem::path move_aside(const std::filesystem::path& path, std::int64_t
 
 // Reads the presses still readable in `moved` (the file set aside, with its -wal), from a copy,
 // so the technician's copy stays as it was: a damaged header is written back first (the rows
-// behind it are often intact), then rows are read in seq order until the first that fails. Best
-// effort: nothing here throws, and the presses a damaged page held are lost.
-Salvage salvage(const std::filesystem::path& moved) {
+// behind it are often intact), then rows are read in seq order until the first that fails, at most
+// `limit` (the outbox's bound: more would be dropped at once). Best effort: the presses a damaged
+// page held are lost; the copy is removed whatever happens.
+Salvage salvage(const std::filesystem::path& moved, std::uint64_t limit) {
   namespace fs = std::filesystem;
+  // Seqs and counters beyond this are garbage (a seq advances by one per press from at most the
+  // wall clock in ms): ignored rather than pushing the counter to the end of its range.
+  constexpr std::int64_t kMaxPlausibleSeq = std::int64_t{1} << 50;
   Salvage out;
-  std::error_code ec;
   const fs::path copy = moved.string() + ".salvage";
-  const auto remove_copy = [&] {
-    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(copy.string() + suffix, ec);
-  };
-  remove_copy();
+  struct RemoveCopy {
+    const fs::path& copy;
+    ~RemoveCopy() {
+      std::error_code ignored;
+      for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(copy.string() + suffix, ignored);
+    }
+  } remove_copy_at_exit{copy};
+  std::error_code ec;
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(copy.string() + suffix, ec);
   fs::copy_file(moved, copy, ec);
   if (ec) return out;
   if (fs::exists(moved.string() + "-wal", ec)) fs::copy_file(moved.string() + "-wal", copy.string() + "-wal", ec);
   {
     int fd = ::open(copy.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return remove_copy(), out;
+    if (fd < 0) return out;
     const bool written = ::pwrite(fd, kSqliteHeader.data(), kSqliteHeader.size(), 0) ==
                          static_cast<ssize_t>(kSqliteHeader.size());
     ::close(fd);
-    if (!written) return remove_copy(), out;
+    if (!written) return out;
   }
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(copy.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK) {
     Statement counter(db, "SELECT value FROM counters WHERE name = 'next_seq'");
-    if (counter.ok() && counter.step() == SQLITE_ROW && counter.column_int(0) > 0)
+    if (counter.ok() && counter.step() == SQLITE_ROW && counter.column_int(0) > 0 &&
+        counter.column_int(0) < kMaxPlausibleSeq)
       out.next_seq = static_cast<std::uint64_t>(counter.column_int(0));
     Statement rows(db, "SELECT seq, button, rating, scale, repeat, boot_id, boottime_ns, wall_ms FROM presses ORDER BY seq");
-    while (rows.ok() && rows.step() == SQLITE_ROW) {
+    while (out.presses.size() < limit && rows.ok() && rows.step() == SQLITE_ROW) {
       StoredPress s;
       const auto seq = rows.column_int(0);
       s.press.button = static_cast<int>(rows.column_int(1));
       s.press.rating = static_cast<int>(rows.column_int(2));
       s.press.scale = static_cast<int>(rows.column_int(3));
       // A row a damaged page garbled is not a guest's press: dropped, not sent.
-      if (seq < 1 || s.press.button < 0 || s.press.button > 63 || s.press.scale < 2 || s.press.scale > 10 ||
+      if (seq < 1 || seq >= kMaxPlausibleSeq || s.press.button < 0 || s.press.button > 63 || s.press.scale < 2 || s.press.scale > 10 ||
           s.press.rating < 1 || s.press.rating > s.press.scale)
         continue;
       s.press.seq = static_cast<std::uint64_t>(seq);
@@ -204,8 +214,18 @@ Salvage salvage(const std::filesystem::path& moved) {
     }
   }
   sqlite3_close(db);
-  remove_copy();
   return out;
+}
+
+// Copies a salvage left by a start-up that died in it (power cut, a kill): nobody reads them again.
+void remove_stale_salvage(const std::filesystem::path& outbox) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const auto prefix = outbox.filename().string() + ".corrupt-";
+  for (const auto& e : fs::directory_iterator(outbox.parent_path().empty() ? "." : outbox.parent_path(), ec)) {
+    const auto name = e.path().filename().string();
+    if (name.rfind(prefix, 0) == 0 && name.find(".salvage") != std::string::npos) fs::remove(e.path(), ec);
+  }
 }
 
 }  // namespace
@@ -218,13 +238,14 @@ OutboxHeader classify_outbox_header(std::string_view head, bool read_error) {
 Outbox::Outbox(const std::filesystem::path& path, std::uint64_t max_presses, const OutboxStart& start,
                std::chrono::milliseconds busy_timeout)
     : path_(path), max_(max_presses) {
+  remove_stale_salvage(path);
   // Checked before SQLite opens it: closing a connection on a file that is not a database
   // deletes the -wal beside it, which may hold the last presses a technician could still recover.
   if (!has_sqlite_header(path)) {
     opening_.corrupt_reason = "file is not a database (no SQLite header)";
     opening_.corrupt_moved_to = move_aside(path, start.wall_ms);
     open(path, start, busy_timeout);
-    restore(salvage(opening_.corrupt_moved_to));
+    restore_from(opening_.corrupt_moved_to);
     return;
   }
   try {
@@ -234,7 +255,17 @@ Outbox::Outbox(const std::filesystem::path& path, std::uint64_t max_presses, con
     opening_.corrupt_reason = e.what();
     opening_.corrupt_moved_to = move_aside(path, start.wall_ms);
     open(path, start, busy_timeout);
-    restore(salvage(opening_.corrupt_moved_to));
+    restore_from(opening_.corrupt_moved_to);
+  }
+}
+
+// Salvage is a bonus: nothing it meets (out of memory included) may keep the terminal from
+// starting on its new outbox.
+void Outbox::restore_from(const std::filesystem::path& moved) {
+  try {
+    restore(salvage(moved, max_ > 0 ? max_ : std::numeric_limits<std::uint64_t>::max()));
+  } catch (const std::exception& e) {
+    opening_.salvage_error = e.what();
   }
 }
 
@@ -242,12 +273,16 @@ Outbox::Outbox(const std::filesystem::path& path, std::uint64_t max_presses, con
 // hub knows a re-send by seq and nonce), and the counter goes above them and the old counter.
 void Outbox::restore(const Salvage& old) {
   if (old.presses.empty() && old.next_seq == 0) return;
+  const auto fail = [&](const char* what) {
+    opening_.salvage_error = std::string(what) + ": " + sqlite3_errmsg(db_) + " (" +
+                             std::to_string(old.presses.size()) + " presses read back, not stored)";
+  };
   Transaction tx(db_);
-  if (!tx.ok()) return;
+  if (!tx.ok()) return fail("cannot begin a write");
   Statement insert(db_,
                    "INSERT OR IGNORE INTO presses (seq, button, rating, scale, repeat, boot_id, boottime_ns, wall_ms)"
                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-  if (!insert.ok()) return;
+  if (!insert.ok()) return fail("cannot prepare the insert");
   std::uint64_t next = std::max(next_seq_, old.next_seq);
   std::uint64_t restored = 0;
   for (const auto& p : old.presses) {
@@ -259,15 +294,15 @@ void Outbox::restore(const Salvage& old) {
     insert.bind(6, p.at.boot_id);
     insert.bind(7, p.at.boottime_ns);
     insert.bind(8, p.at.wall_ms);
-    if (insert.step() != SQLITE_DONE) return;
+    if (insert.step() != SQLITE_DONE) return fail("cannot store a press read back");
     restored += static_cast<std::uint64_t>(sqlite3_changes(db_));
     insert.reset();
     next = std::max(next, p.press.seq + 1);
   }
   Statement counter(db_, "UPDATE counters SET value = ?1 WHERE name = 'next_seq'");
-  if (!counter.ok()) return;
+  if (!counter.ok()) return fail("cannot prepare the seq update");
   counter.bind(1, static_cast<std::int64_t>(next));
-  if (counter.step() != SQLITE_DONE || !tx.commit()) return;
+  if (counter.step() != SQLITE_DONE || !tx.commit()) return fail("cannot commit the presses read back");
   next_seq_ = next;
   depth_ += restored;
   opening_.salvaged = restored;

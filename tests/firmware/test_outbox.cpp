@@ -257,7 +257,9 @@ TEST_CASE("the presses still readable in an outbox with a damaged header come ba
     f.put('X');
   }
   const auto damaged = read_file(dir / "outbox.db");
+  write_file(dir / "outbox.db.corrupt-123.salvage", "left by a start-up that died while salvaging");
   Outbox box(dir / "outbox.db", 100, OutboxStart{kSetClockMs, 0});
+  CHECK_FALSE(std::filesystem::exists(dir / "outbox.db.corrupt-123.salvage"));
   REQUIRE_FALSE(box.opening().corrupt_moved_to.empty());
   CHECK(box.opening().salvaged == 4);
   const auto pending = *box.pending_after(0, 10);
@@ -284,8 +286,29 @@ TEST_CASE("the presses still readable in an outbox with a damaged header come ba
   }
   Outbox second(again / "outbox.db", 100, kFromOne);
   CHECK(second.opening().salvaged == 3);
+  CHECK(second.opening().salvage_error.empty());
   CHECK(second.next_seq() == 4);
   CHECK(second.add(0, 1, 4, false, at(9))->press.seq == 4);
+}
+
+TEST_CASE("presses still only in the outbox's -wal are read back too when its header is damaged") {
+  kiosk::test::TempDir dir;
+  kiosk::test::TempDir running;
+  Outbox box(running / "outbox.db", 100, kFromOne);
+  for (int i = 0; i < 3; ++i) REQUIRE(box.add(0, 2, 4, false, at(i)).ok());
+  // What a power cut leaves while it runs: the database and its -wal, the presses in the latter.
+  REQUIRE(std::filesystem::exists(running / "outbox.db-wal"));
+  std::filesystem::copy_file(running / "outbox.db", dir / "outbox.db");
+  std::filesystem::copy_file(running / "outbox.db-wal", dir / "outbox.db-wal");
+  {
+    std::fstream f(dir / "outbox.db", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(5);
+    f.put('?');
+  }
+  Outbox after(dir / "outbox.db", 100, kFromOne);
+  CHECK(after.opening().salvaged == 3);
+  CHECK(seqs(*after.pending_after(0, 10)) == std::vector<std::uint64_t>{1, 2, 3});
+  CHECK(after.next_seq() == 4);
 }
 
 TEST_CASE("a corrupt outbox is moved aside under a name that does not overwrite an earlier one") {

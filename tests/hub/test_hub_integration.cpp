@@ -336,13 +336,14 @@ TEST_CASE("device status and telemetry show up in the device list", "[integratio
   CHECK(v.hub.get_json("/api/devices/kiosk-1").at("flapping").as_bool() == false);  // 2 changes
 
   // Two terminals with one device file: each login closes the other's session, over and over.
-  for (int i = 0; i < 2; ++i) {
+  // Six changes here alone, whether or not the two above are still within the minute.
+  for (int i = 0; i < 3; ++i) {
     REQUIRE(v.device.publish(v.hub.topic("kiosk-1", "status"),
                              R"({"state":"online","fw":"0.1.0","board":"sim","buttons":4})", 1, true));
     REQUIRE(v.device.publish(v.hub.topic("kiosk-1", "status"), R"({"state":"offline"})", 1, true));
   }
   REQUIRE(wait_until([&] { return v.hub.get_json("/api/devices/kiosk-1").at("flapping").as_bool(); }));
-  CHECK(v.hub.get_json("/api/devices/kiosk-1").at("state_changes_1m").to_number<int>() == 6);
+  CHECK(v.hub.get_json("/api/devices/kiosk-1").at("state_changes_1m").to_number<int>() >= 6);
   CHECK(wait_until([&] {
     return v.hub.log().find("device kiosk-1 went online or offline 6 times in the last minute: two terminals with one "
                             "device file") != std::string::npos;

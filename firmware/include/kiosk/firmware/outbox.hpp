@@ -60,6 +60,7 @@ struct OutboxOpening {
   std::filesystem::path corrupt_moved_to;   // non-empty: the old file was unreadable, moved here
   std::string corrupt_reason;               // what SQLite said about it
   std::uint64_t salvaged = 0;               // presses read back from it into the new outbox
+  std::string salvage_error;                // why presses read back could not be kept, if so
 };
 
 struct Salvage;  // presses read back from an outbox set aside (outbox.cpp)
@@ -118,6 +119,7 @@ class Outbox {
  private:
   void open(const std::filesystem::path& path, const OutboxStart& start, std::chrono::milliseconds busy_timeout);
   void restore(const Salvage& old);
+  void restore_from(const std::filesystem::path& moved);
   void close();
   void exec(const char* sql);
   bool has_counters();
