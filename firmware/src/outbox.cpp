@@ -79,6 +79,44 @@ class Transaction {
   bool done_ = false;
 };
 
+// The columns of a press row, in the order read_press and bind_press use.
+const std::string kPressColumns = "seq, button, rating, scale, repeat, boot_id, boottime_ns, wall_ms";
+const std::string kPressValues = "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8";
+
+// A press row selected as kPressColumns.
+StoredPress read_press(const Statement& row) {
+  StoredPress s;
+  s.press.seq = static_cast<std::uint64_t>(row.column_int(0));
+  s.press.button = static_cast<int>(row.column_int(1));
+  s.press.rating = static_cast<int>(row.column_int(2));
+  s.press.scale = static_cast<int>(row.column_int(3));
+  if (row.column_int(4) != 0) s.press.flags.emplace_back(protocol::kRepeatFlag);
+  s.at.boot_id = row.column_text(5);
+  s.at.boottime_ns = row.column_int(6);
+  s.at.wall_ms = row.column_int(7);
+  return s;
+}
+
+// Binds a press to ?1..?8 of an insert of kPressColumns.
+void bind_press(Statement& insert, const StoredPress& p) {
+  insert.bind(1, static_cast<std::int64_t>(p.press.seq));
+  insert.bind(2, p.press.button);
+  insert.bind(3, p.press.rating);
+  insert.bind(4, p.press.scale);
+  insert.bind(5, p.press.is_repeat() ? 1 : 0);
+  insert.bind(6, p.at.boot_id);
+  insert.bind(7, p.at.boottime_ns);
+  insert.bind(8, p.at.wall_ms);
+}
+
+// Stores the seq counter, inside the caller's transaction; false on failure (sqlite3_errmsg says why).
+bool store_next_seq(sqlite3* db, std::uint64_t next) {
+  Statement counter(db, "UPDATE counters SET value = ?1 WHERE name = 'next_seq'");
+  if (!counter.ok()) return false;
+  counter.bind(1, static_cast<std::int64_t>(next));
+  return counter.step() == SQLITE_DONE;
+}
+
 // The file is not a SQLite database or is damaged: nothing in it can be trusted or read back.
 class UnreadableOutbox : public std::runtime_error {
  public:
@@ -194,22 +232,14 @@ Salvage salvage(const std::filesystem::path& moved, std::uint64_t limit) {
     if (counter.ok() && counter.step() == SQLITE_ROW && counter.column_int(0) > 0 &&
         counter.column_int(0) < kMaxPlausibleSeq)
       out.next_seq = static_cast<std::uint64_t>(counter.column_int(0));
-    Statement rows(db, "SELECT seq, button, rating, scale, repeat, boot_id, boottime_ns, wall_ms FROM presses ORDER BY seq");
+    Statement rows(db, ("SELECT " + kPressColumns + " FROM presses ORDER BY seq").c_str());
     while (out.presses.size() < limit && rows.ok() && rows.step() == SQLITE_ROW) {
-      StoredPress s;
       const auto seq = rows.column_int(0);
-      s.press.button = static_cast<int>(rows.column_int(1));
-      s.press.rating = static_cast<int>(rows.column_int(2));
-      s.press.scale = static_cast<int>(rows.column_int(3));
+      auto s = read_press(rows);
       // A row a damaged page garbled is not a guest's press: dropped, not sent.
-      if (seq < 1 || seq >= kMaxPlausibleSeq || s.press.button < 0 || s.press.button > 63 || s.press.scale < 2 || s.press.scale > 10 ||
-          s.press.rating < 1 || s.press.rating > s.press.scale)
+      if (seq < 1 || seq >= kMaxPlausibleSeq || s.press.button < 0 || s.press.button > 63 || s.press.scale < 2 ||
+          s.press.scale > 10 || s.press.rating < 1 || s.press.rating > s.press.scale)
         continue;
-      s.press.seq = static_cast<std::uint64_t>(seq);
-      if (rows.column_int(4) != 0) s.press.flags.emplace_back(protocol::kRepeatFlag);
-      s.at.boot_id = rows.column_text(5);
-      s.at.boottime_ns = rows.column_int(6);
-      s.at.wall_ms = rows.column_int(7);
       out.presses.push_back(std::move(s));
     }
   }
@@ -279,30 +309,20 @@ void Outbox::restore(const Salvage& old) {
   };
   Transaction tx(db_);
   if (!tx.ok()) return fail("cannot begin a write");
-  Statement insert(db_,
-                   "INSERT OR IGNORE INTO presses (seq, button, rating, scale, repeat, boot_id, boottime_ns, wall_ms)"
-                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  const auto sql = "INSERT OR IGNORE INTO presses (" + kPressColumns + ") VALUES (" + kPressValues + ")";
+  Statement insert(db_, sql.c_str());
   if (!insert.ok()) return fail("cannot prepare the insert");
   std::uint64_t next = std::max(next_seq_, old.next_seq);
   std::uint64_t restored = 0;
   for (const auto& p : old.presses) {
-    insert.bind(1, static_cast<std::int64_t>(p.press.seq));
-    insert.bind(2, p.press.button);
-    insert.bind(3, p.press.rating);
-    insert.bind(4, p.press.scale);
-    insert.bind(5, p.press.is_repeat() ? 1 : 0);
-    insert.bind(6, p.at.boot_id);
-    insert.bind(7, p.at.boottime_ns);
-    insert.bind(8, p.at.wall_ms);
+    bind_press(insert, p);
     if (insert.step() != SQLITE_DONE) return fail("cannot store a press read back");
     restored += static_cast<std::uint64_t>(sqlite3_changes(db_));
     insert.reset();
     next = std::max(next, p.press.seq + 1);
   }
-  Statement counter(db_, "UPDATE counters SET value = ?1 WHERE name = 'next_seq'");
-  if (!counter.ok()) return fail("cannot prepare the seq update");
-  counter.bind(1, static_cast<std::int64_t>(next));
-  if (counter.step() != SQLITE_DONE || !tx.commit()) return fail("cannot commit the presses read back");
+  if (!store_next_seq(db_, next)) return fail("cannot advance the seq");
+  if (!tx.commit()) return fail("cannot commit the presses read back");
   next_seq_ = next;
   depth_ += restored;
   opening_.salvaged = restored;
@@ -447,28 +467,6 @@ protocol::Result<StoredPress> Outbox::add(int button, int rating, int scale, boo
     count.bind(1, static_cast<std::int64_t>(drop));
     if (!count.ok() || count.step() != SQLITE_DONE) return failed("cannot count dropped presses");
   }
-  Statement insert(db_,
-                   "INSERT INTO presses (seq, button, rating, scale, repeat, boot_id, boottime_ns, wall_ms)"
-                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-  if (!insert.ok()) return failed("cannot prepare the press insert");
-  insert.bind(1, static_cast<std::int64_t>(seq));
-  insert.bind(2, button);
-  insert.bind(3, rating);
-  insert.bind(4, scale);
-  insert.bind(5, repeat ? 1 : 0);
-  insert.bind(6, at.boot_id);
-  insert.bind(7, at.boottime_ns);
-  insert.bind(8, at.wall_ms);
-  if (insert.step() != SQLITE_DONE) return failed("cannot store press " + std::to_string(seq));
-  Statement next(db_, "UPDATE counters SET value = ?1 WHERE name = 'next_seq'");
-  if (!next.ok()) return failed("cannot prepare the seq update");
-  next.bind(1, static_cast<std::int64_t>(seq + 1));
-  if (next.step() != SQLITE_DONE) return failed("cannot advance the seq");
-  if (!tx.commit()) return failed("cannot commit press " + std::to_string(seq));
-
-  next_seq_ = seq + 1;
-  depth_ = depth_ + 1 - drop;
-  dropped_ += drop;
   StoredPress stored;
   stored.press.seq = seq;
   stored.press.button = button;
@@ -476,6 +474,16 @@ protocol::Result<StoredPress> Outbox::add(int button, int rating, int scale, boo
   stored.press.scale = scale;
   if (repeat) stored.press.flags.emplace_back(protocol::kRepeatFlag);
   stored.at = at;
+  Statement insert(db_, ("INSERT INTO presses (" + kPressColumns + ") VALUES (" + kPressValues + ")").c_str());
+  if (!insert.ok()) return failed("cannot prepare the press insert");
+  bind_press(insert, stored);
+  if (insert.step() != SQLITE_DONE) return failed("cannot store press " + std::to_string(seq));
+  if (!store_next_seq(db_, seq + 1)) return failed("cannot advance the seq");
+  if (!tx.commit()) return failed("cannot commit press " + std::to_string(seq));
+
+  next_seq_ = seq + 1;
+  depth_ = depth_ + 1 - drop;
+  dropped_ += drop;
   return stored;
 }
 
@@ -517,10 +525,7 @@ protocol::Result<std::optional<std::uint64_t>> Outbox::renumber(std::vector<std:
     move.reset();
   }
   if (next == first) return std::optional<std::uint64_t>{};
-  Statement counter(db_, "UPDATE counters SET value = ?1 WHERE name = 'next_seq'");
-  if (!counter.ok()) return failed("cannot prepare the seq update");
-  counter.bind(1, static_cast<std::int64_t>(next));
-  if (counter.step() != SQLITE_DONE) return failed("cannot advance the seq");
+  if (!store_next_seq(db_, next)) return failed("cannot advance the seq");
   if (!tx.commit()) return failed("cannot commit the renumbering");
   next_seq_ = next;
   return std::optional<std::uint64_t>{first};
@@ -528,26 +533,13 @@ protocol::Result<std::optional<std::uint64_t>> Outbox::renumber(std::vector<std:
 
 protocol::Result<std::vector<StoredPress>> Outbox::pending_after(std::uint64_t after, std::size_t limit) {
   if (!db_) return closed();
-  Statement sel(db_,
-                "SELECT seq, button, rating, scale, repeat, boot_id, boottime_ns, wall_ms FROM presses"
-                " WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+  Statement sel(db_, ("SELECT " + kPressColumns + " FROM presses WHERE seq > ?1 ORDER BY seq LIMIT ?2").c_str());
   if (!sel.ok()) return failed("cannot prepare the pending query");
   sel.bind(1, static_cast<std::int64_t>(after));
   sel.bind(2, static_cast<std::int64_t>(limit));
   std::vector<StoredPress> out;
   int rc;
-  while ((rc = sel.step()) == SQLITE_ROW) {
-    StoredPress s;
-    s.press.seq = static_cast<std::uint64_t>(sel.column_int(0));
-    s.press.button = static_cast<int>(sel.column_int(1));
-    s.press.rating = static_cast<int>(sel.column_int(2));
-    s.press.scale = static_cast<int>(sel.column_int(3));
-    if (sel.column_int(4) != 0) s.press.flags.emplace_back(protocol::kRepeatFlag);
-    s.at.boot_id = sel.column_text(5);
-    s.at.boottime_ns = sel.column_int(6);
-    s.at.wall_ms = sel.column_int(7);
-    out.push_back(std::move(s));
-  }
+  while ((rc = sel.step()) == SQLITE_ROW) out.push_back(read_press(sel));
   if (rc != SQLITE_DONE) return failed("cannot read pending presses");
   return out;
 }
