@@ -435,7 +435,7 @@ void Daemon::on_taken(const std::vector<std::uint64_t>& taken, std::uint64_t nex
                           ": its outbox was restored from an older copy or lost its latest writes); those presses "
                           "go again as seqs from " + std::to_string(**moved) + ", the next press gets " +
                           std::to_string(outbox_.next_seq()));
-  // The window still holds them under their old seqs: start over from the oldest stored press.
+  // The window still holds them under their old seqs: start over from the lowest stored seq.
   window_.reset();
 }
 

@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <limits>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 
@@ -17,7 +17,7 @@ namespace kiosk::firmware {
 
 // What could be read back from an outbox moved aside as unreadable.
 struct Salvage {
-  std::vector<StoredPress> presses;  // in seq order, each a plausible press
+  std::vector<StoredPress> presses;  // in seq order, each a plausible press, however many
   std::uint64_t next_seq = 0;        // its counter, when readable (0: not)
 };
 
@@ -117,6 +117,36 @@ bool store_next_seq(sqlite3* db, std::uint64_t next) {
   return counter.step() == SQLITE_DONE;
 }
 
+// Drops up to `n` of the oldest stored presses, inside the caller's transaction, and counts them
+// in the persistent `dropped` counter; returns how many went (nullopt on failure: sqlite3_errmsg
+// says why). Oldest by when they were pressed, not by seq: renumber() moves old presses above
+// newer ones. No column orders every press: the boot clock (exact, immune to wall-clock steps)
+// starts again at every boot, and the wall clock is 0 while not synchronised. So the boot of the
+// lowest seq stored is taken for the oldest boot here (seqs are handed out in press order; only a
+// renumbering that moved every press of an older boot above it misleads this), and of that boot's
+// presses the earliest by the boot clock goes, seq breaking ties: never one pressed after the
+// lowest seq. Without a boot id (it could not be read) the lowest seq goes. One press at a time,
+// each two lookups in the primary key and presses_by_boot_time.
+std::optional<std::uint64_t> drop_oldest(sqlite3* db, std::uint64_t n) {
+  Statement del(db,
+                "DELETE FROM presses WHERE seq = (SELECT CASE WHEN first.boot_id = '' THEN first.seq ELSE"
+                " (SELECT p.seq FROM presses AS p WHERE p.boot_id = first.boot_id ORDER BY p.boottime_ns, p.seq"
+                " LIMIT 1) END FROM (SELECT seq, boot_id FROM presses ORDER BY seq LIMIT 1) AS first)");
+  if (!del.ok()) return std::nullopt;
+  std::uint64_t dropped = 0;
+  for (; dropped < n; ++dropped) {
+    if (del.step() != SQLITE_DONE) return std::nullopt;
+    if (sqlite3_changes(db) == 0) break;  // nothing left to drop
+    del.reset();
+  }
+  if (dropped == 0) return dropped;
+  Statement count(db, "UPDATE counters SET value = value + ?1 WHERE name = 'dropped'");
+  if (!count.ok()) return std::nullopt;
+  count.bind(1, static_cast<std::int64_t>(dropped));
+  if (count.step() != SQLITE_DONE) return std::nullopt;
+  return dropped;
+}
+
 // The file is not a SQLite database or is damaged: nothing in it can be trusted or read back.
 class UnreadableOutbox : public std::runtime_error {
  public:
@@ -196,10 +226,11 @@ std::filesystem::path move_aside(const std::filesystem::path& path, std::int64_t
 
 // Reads the presses still readable in `moved` (the file set aside, with its -wal), from a copy,
 // so the technician's copy stays as it was: a damaged header is written back first (the rows
-// behind it are often intact), then rows are read in seq order until the first that fails, at most
-// `limit` (the outbox's bound: more would be dropped at once). Best effort: the presses a damaged
-// page held are lost; the copy is removed whatever happens.
-Salvage salvage(const std::filesystem::path& moved, std::uint64_t limit) {
+// behind it are often intact), then rows are read in seq order until the first that fails. All of
+// them, even beyond the outbox's bound: which to keep is drop_oldest()'s choice, as for any full
+// outbox, and the lowest seqs are not the oldest presses after a renumbering. Best effort: the
+// presses a damaged page held are lost; the copy is removed whatever happens.
+Salvage salvage(const std::filesystem::path& moved) {
   namespace fs = std::filesystem;
   // Seqs and counters beyond this are garbage (a seq advances by one per press from at most the
   // wall clock in ms): ignored rather than pushing the counter to the end of its range.
@@ -233,12 +264,15 @@ Salvage salvage(const std::filesystem::path& moved, std::uint64_t limit) {
         counter.column_int(0) < kMaxPlausibleSeq)
       out.next_seq = static_cast<std::uint64_t>(counter.column_int(0));
     Statement rows(db, ("SELECT " + kPressColumns + " FROM presses ORDER BY seq").c_str());
-    while (out.presses.size() < limit && rows.ok() && rows.step() == SQLITE_ROW) {
+    while (rows.ok() && rows.step() == SQLITE_ROW) {
       const auto seq = rows.column_int(0);
       auto s = read_press(rows);
-      // A row a damaged page garbled is not a guest's press: dropped, not sent.
-      if (seq < 1 || seq >= kMaxPlausibleSeq || s.press.button < 0 || s.press.button > 63 || s.press.scale < 2 ||
-          s.press.scale > 10 || s.press.rating < 1 || s.press.rating > s.press.scale)
+      // A row a damaged page garbled is not a guest's press (the protocol's limits say which are):
+      // dropped, not sent.
+      if (seq < static_cast<std::int64_t>(protocol::kMinSeq) || seq >= kMaxPlausibleSeq || s.press.button < 0 ||
+          s.press.button > protocol::kMaxButton || s.press.scale < protocol::kMinScale ||
+          s.press.scale > protocol::kMaxScale || s.press.rating < protocol::kMinRating ||
+          s.press.rating > s.press.scale)
         continue;
       out.presses.push_back(std::move(s));
     }
@@ -293,7 +327,7 @@ Outbox::Outbox(const std::filesystem::path& path, std::uint64_t max_presses, con
 // starting on its new outbox.
 void Outbox::restore_from(const std::filesystem::path& moved) {
   try {
-    restore(salvage(moved, max_ > 0 ? max_ : std::numeric_limits<std::uint64_t>::max()));
+    restore(salvage(moved));
   } catch (const std::exception& e) {
     opening_.salvage_error = e.what();
   }
@@ -301,6 +335,7 @@ void Outbox::restore_from(const std::filesystem::path& moved) {
 
 // The presses read back from the file set aside go into the new outbox under their own seqs (the
 // hub knows a re-send by seq and nonce), and the counter goes above them and the old counter.
+// Beyond the bound (lowered since, say) the oldest are dropped and counted, as add() does.
 void Outbox::restore(const Salvage& old) {
   if (old.presses.empty() && old.next_seq == 0) return;
   const auto fail = [&](const char* what) {
@@ -321,11 +356,18 @@ void Outbox::restore(const Salvage& old) {
     insert.reset();
     next = std::max(next, p.press.seq + 1);
   }
+  std::uint64_t over = 0;
+  if (max_ > 0 && depth_ + restored > max_) {
+    auto went = drop_oldest(db_, depth_ + restored - max_);
+    if (!went) return fail("cannot drop the oldest presses read back");
+    over = *went;
+  }
   if (!store_next_seq(db_, next)) return fail("cannot advance the seq");
   if (!tx.commit()) return fail("cannot commit the presses read back");
   next_seq_ = next;
-  depth_ += restored;
-  opening_.salvaged = restored;
+  depth_ = depth_ + restored - over;
+  dropped_ += over;
+  opening_.salvaged = restored - std::min(restored, over);
 }
 
 Outbox::~Outbox() { close(); }
@@ -402,6 +444,11 @@ void Outbox::open(const std::filesystem::path& path, const OutboxStart& start, s
       exec("PRAGMA user_version=1");
       exec("COMMIT");
     }
+    // For drop_oldest(), in outboxes made before it too. Not a new schema version: an older
+    // firmware opens the file and keeps the index up to date as SQLite does any index. Best effort:
+    // on a full card the outbox opens without it (a full outbox's drop then scans the table).
+    sqlite3_exec(db_, "CREATE INDEX IF NOT EXISTS presses_by_boot_time ON presses (boot_id, boottime_ns)", nullptr,
+                 nullptr, nullptr);
     load_counters();
   } catch (...) {
     close();
@@ -457,15 +504,10 @@ protocol::Result<StoredPress> Outbox::add(int button, int rating, int scale, boo
   if (!tx.ok()) return failed("cannot begin a write");
   std::uint64_t seq = next_seq_;
   std::uint64_t drop = 0;
-  if (max_ > 0 && depth_ >= max_) drop = depth_ - max_ + 1;
-  if (drop > 0) {
-    Statement del(db_, "DELETE FROM presses WHERE seq IN (SELECT seq FROM presses ORDER BY seq LIMIT ?1)");
-    if (!del.ok()) return failed("cannot drop the oldest presses");
-    del.bind(1, static_cast<std::int64_t>(drop));
-    if (del.step() != SQLITE_DONE) return failed("cannot drop the oldest presses");
-    Statement count(db_, "UPDATE counters SET value = value + ?1 WHERE name = 'dropped'");
-    count.bind(1, static_cast<std::int64_t>(drop));
-    if (!count.ok() || count.step() != SQLITE_DONE) return failed("cannot count dropped presses");
+  if (max_ > 0 && depth_ >= max_) {
+    auto went = drop_oldest(db_, depth_ - max_ + 1);
+    if (!went) return failed("cannot drop the oldest presses");
+    drop = *went;
   }
   StoredPress stored;
   stored.press.seq = seq;

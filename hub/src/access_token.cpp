@@ -49,16 +49,21 @@ std::string load_or_create_token(const std::string& path) {
   return token;
 }
 
-bool bearer_matches(std::string_view header, std::string_view token) {
+std::optional<std::string_view> bearer_token(std::string_view header) {
   // The scheme name is case-insensitive (RFC 9110 11.1): "bearer x" is as good as "Bearer x".
   constexpr std::string_view prefix = "bearer ";
-  if (header.size() < prefix.size() || token.empty()) return false;
+  if (header.size() < prefix.size()) return std::nullopt;
   for (std::size_t i = 0; i < prefix.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(header[i])) != prefix[i]) return false;
-  auto given = header.substr(prefix.size());
-  unsigned char diff = given.size() == token.size() ? 0 : 1;
+    if (std::tolower(static_cast<unsigned char>(header[i])) != prefix[i]) return std::nullopt;
+  return header.substr(prefix.size());
+}
+
+bool bearer_matches(std::string_view header, std::string_view token) {
+  const auto given = bearer_token(header);
+  if (!given || token.empty()) return false;
+  unsigned char diff = given->size() == token.size() ? 0 : 1;
   for (std::size_t i = 0; i < token.size(); ++i)
-    diff |= static_cast<unsigned char>(token[i] ^ (i < given.size() ? given[i] : 0));
+    diff |= static_cast<unsigned char>(token[i] ^ (i < given->size() ? (*given)[i] : 0));
   return diff == 0;
 }
 

@@ -447,13 +447,19 @@ void AlertService::on_http(const HttpRequest& req, const std::shared_ptr<HttpSes
     return reply(200, v);
   }
   if (seg.size() == 4 && seg[3] == "ack" && req.method() == http::verb::post) {
-    if (!hub_.authorize_write(req, session)) return;
+    const auto caller = hub_.authorize_write(req, session);
+    if (!caller) return;
     json::error_code ec;
-    auto body = json::parse(req.body(), ec);
+    auto body = json::parse(req.body().empty() ? std::string_view("{}") : std::string_view(req.body()), ec);
     if (ec || !body.is_object()) return fail(400, "the body must be a JSON object like {\"by\": \"alice\"}");
     const auto* by = body.as_object().if_contains("by");
-    if (!by || !by->is_string()) return fail(400, "\"by\" is required: the manager's id, e.g. {\"by\": \"alice\"}");
-    const std::string who(by->as_string());
+    if (by && !by->is_string()) return fail(400, "\"by\" must be a string: the manager's id, e.g. {\"by\": \"alice\"}");
+    // A manager's own token acks as that manager; the hub's token acks for whoever it names.
+    const bool as_manager = caller->kind == Hub::Caller::Kind::manager;
+    if (as_manager && by && by->as_string() != caller->manager)
+      return fail(403, "this is " + caller->manager + "'s token: it acknowledges as " + caller->manager + " only");
+    if (!by && !as_manager) return fail(400, "\"by\" is required: the manager's id, e.g. {\"by\": \"alice\"}");
+    const std::string who = as_manager ? caller->manager : std::string(by->as_string());
     if (auto e = protocol::check_id("by", who)) return fail(400, e->message());
     const std::string& id = seg[2];
     if (const auto holder = held_by_other(machine_.find(id), who))

@@ -47,6 +47,7 @@ Hub::Hub(boost::asio::io_context& io, HubConfig config, const Clock& clock, cons
       accounts_(std::move(accounts)),
       store_(make_dir_for(config_.db_path), config_.site),
       token_(load_or_create_token(config_.effective_token_file())),
+      manager_tokens_(store_.database(), config_.site),
       ingest_(*this, clock_, counters_, latency_, IngestSettings{config_.batch_max}),
       http_(io_, config_.http_host, config_.http_port,
             [this](const HttpRequest& req, std::shared_ptr<HttpSession> s) { handle_http(req, std::move(s)); }),

@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "api_json.hpp"
 #include "kiosk/hub/access_token.hpp"
 #include "kiosk/hub/dashboard_page.hpp"
 #include "kiosk/hub/hub.hpp"
@@ -44,6 +45,35 @@ json::object device_json(const DeviceRecord& d) {
 
 }  // namespace
 
+json::value credentials_json(const std::optional<BrokerCredentials>& c) {
+  if (!c) return nullptr;
+  return json::object{{"username", c->username}, {"password", c->password}};
+}
+
+std::optional<json::object> body_object(const HttpRequest& req, std::string& error) {
+  json::error_code ec;
+  auto v = json::parse(req.body(), ec);
+  if (ec || !v.is_object()) {
+    error = "the body must be a JSON object";
+    return std::nullopt;
+  }
+  return v.as_object();
+}
+
+std::optional<std::string> string_field(const json::object& o, std::string_view key, bool required,
+                                        std::string& error) {
+  const auto* v = o.if_contains(key);
+  if (!v) {
+    if (required) error = "\"" + std::string(key) + "\" is required";
+    return std::nullopt;
+  }
+  if (!v->is_string()) {
+    error = "\"" + std::string(key) + "\" must be a string";
+    return std::nullopt;
+  }
+  return std::string(v->as_string());
+}
+
 json::object Hub::device_view(const DeviceRecord& device) {
   json::object o = device_json(device);
   const auto changes = recent_state_changes(device.id);
@@ -60,11 +90,6 @@ void Hub::device_changed(const DeviceRecord& device) {
 }
 
 namespace {
-
-json::value credentials_json(const std::optional<BrokerCredentials>& c) {
-  if (!c) return nullptr;
-  return json::object{{"username", c->username}, {"password", c->password}};
-}
 
 std::string url_decode(std::string_view s) {
   std::string out;
@@ -94,31 +119,6 @@ std::map<std::string, std::string> query_params(std::string_view query) {
   return out;
 }
 
-// The JSON object body of a write, or an error message.
-std::optional<json::object> body_object(const HttpRequest& req, std::string& error) {
-  json::error_code ec;
-  auto v = json::parse(req.body(), ec);
-  if (ec || !v.is_object()) {
-    error = "the body must be a JSON object";
-    return std::nullopt;
-  }
-  return v.as_object();
-}
-
-std::optional<std::string> string_field(const json::object& o, std::string_view key, bool required,
-                                        std::string& error) {
-  const auto* v = o.if_contains(key);
-  if (!v) {
-    if (required) error = "\"" + std::string(key) + "\" is required";
-    return std::nullopt;
-  }
-  if (!v->is_string()) {
-    error = "\"" + std::string(key) + "\" must be a string";
-    return std::nullopt;
-  }
-  return std::string(v->as_string());
-}
-
 // A location's display name: shown on the dashboard, in kioskctl's tables and in managers' alerts.
 // Control characters would garble (or drive) a technician's terminal.
 std::optional<std::string> check_location_name(const std::string& name) {
@@ -144,15 +144,29 @@ std::vector<std::string> segments(std::string_view path) {
   return out;
 }
 
+// POST /api/alerts/<id>/ack: what a manager's own token may write.
+bool is_alert_ack(http::verb method, std::string_view path) {
+  const auto seg = segments(path);
+  return method == http::verb::post && seg.size() == 4 && seg[0] == "api" && seg[1] == "alerts" && seg[3] == "ack";
+}
+
 }  // namespace
 
-bool Hub::authorize_write(const HttpRequest& req, const std::shared_ptr<HttpSession>& session) {
-  if (bearer_matches(req[http::field::authorization], token_)) return true;
-  auto res = error_response(req, 401, "this needs 'Authorization: Bearer <token>' (the token is in " +
-                                          config_.effective_token_file() + ")");
+Hub::Caller Hub::caller(const HttpRequest& req) const {
+  const auto authorization = req[http::field::authorization];
+  if (bearer_matches(authorization, token_)) return {Caller::Kind::hub, {}};
+  if (auto manager = manager_tokens_.manager_for(authorization)) return {Caller::Kind::manager, std::move(*manager)};
+  return {};
+}
+
+std::optional<Hub::Caller> Hub::authorize_write(const HttpRequest& req, const std::shared_ptr<HttpSession>& session) {
+  auto who = caller(req);
+  if (who.kind != Caller::Kind::anonymous) return who;
+  auto res = error_response(req, 401, "this needs 'Authorization: Bearer <token>' (the hub's token is in " +
+                                          config_.effective_token_file() + "; a manager's is in its .manager.json)");
   res.set(http::field::www_authenticate, "Bearer");
   session->send(std::move(res));
-  return false;
+  return std::nullopt;
 }
 
 void Hub::handle_http(const HttpRequest& req, std::shared_ptr<HttpSession> session) {
@@ -160,9 +174,14 @@ void Hub::handle_http(const HttpRequest& req, std::shared_ptr<HttpSession> sessi
   std::string_view path = target.substr(0, target.find('?'));
   bool read = req.method() == http::verb::get || req.method() == http::verb::head;
   if (!read || !config_.open_reads) {
-    if (!authorize_write(req, session)) return;
+    auto who = authorize_write(req, session);
+    if (!who) return;
+    // A manager's token reads, and acknowledges alerts (as that manager: the alert service sees to it).
+    if (!read && who->kind == Caller::Kind::manager && !is_alert_ack(req.method(), path))
+      return session->send(error_response(
+          req, 403, "a manager's token (" + who->manager + ") may read and acknowledge alerts only; this needs the hub's token"));
   } else if (const auto host = req[http::field::host];
-             !host_is_ours(host, config_.http_names) && !bearer_matches(req[http::field::authorization], token_)) {
+             !host_is_ours(host, config_.http_names) && caller(req).kind == Caller::Kind::anonymous) {
     std::string names = "its IP address, localhost";
     for (const auto& n : config_.http_names) names += ", " + n;
     session->send(error_response(req, 403, "this hub does not answer to the name '" +
@@ -339,61 +358,7 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
     return;
   }
 
-  if (what == "managers") {
-    // Broker accounts for managers' phones and pagers: read alert/# of this site, publish acks.
-    // The broker holds them (listed from it); the password is shown once.
-    if (seg.size() == 1 && get) {
-      accounts_->list_managers([req, session](std::optional<std::string> error, std::vector<std::string> managers) {
-        if (error) return session->send(error_response(req, 502, *error));
-        json::array a;
-        for (auto& m : managers) a.emplace_back(m);
-        session->send(json_response(req, 200, json::serialize(json::object{{"managers", std::move(a)}})));
-      });
-      return;
-    }
-    if (seg.size() == 1 && post) {
-      std::string error;
-      auto body = body_object(req, error);
-      if (!body) return fail(400, error);
-      auto id = string_field(*body, "id", true, error);
-      if (!id) return fail(400, error);
-      if (auto e = protocol::check_id("id", *id)) return fail(400, e->message());
-      if (*id == config_.username)
-        return fail(409, *id + " is the hub's own broker account: pick another manager id");
-      // Terminals and managers share the broker's names; a retired terminal may come back.
-      if (const auto* d = registry_.device(*id))
-        return fail(409, *id + " is a terminal" + (d->retired ? " (retired)" : "") + ": pick another manager id");
-      accounts_->add_manager(*id, [this, req, session, id = *id](AccountsResult result) {
-        if (result.error) {
-          session->send(error_response(req, result.conflict ? 409 : 502,
-                                       "the broker refused the manager account: " + *result.error));
-          return;
-        }
-        log_.info("registry", "added manager " + id);
-        session->send(json_response(
-            req, 201, json::serialize(json::object{{"manager", id}, {"credentials", credentials_json(result.credentials)}})));
-      });
-      return;
-    }
-    if (seg.size() == 3 && seg[2] == "remove" && post) {
-      const auto& id = seg[1];
-      if (auto e = protocol::check_id("id", id)) return fail(400, e->message());
-      if (const auto* d = registry_.device(id); d && !d->retired)
-        return fail(409, id + " is a terminal, not a manager: use kioskctl device retire " + id);
-      accounts_->remove_manager(id, [this, req, session, id](AccountsResult result) {
-        if (result.error) {
-          if (result.not_found) return session->send(error_response(req, 404, *result.error));
-          if (result.conflict) return session->send(error_response(req, 409, *result.error));
-          session->send(error_response(req, 502, "the broker refused to remove the manager account: " + *result.error));
-          return;
-        }
-        log_.info("registry", "removed manager " + id);
-        session->send(json_response(req, 200, json::serialize(json::object{{"manager", id}, {"removed", true}})));
-      });
-      return;
-    }
-    return fail(404, "managers: GET /api/managers, POST /api/managers {\"id\": ...} or POST /api/managers/<id>/remove");
-  }
+  if (what == "managers") return route_managers(req, session, seg);
   if (what == "locations") {
     if (seg.size() == 1 && get) {
       json::array a;

@@ -320,6 +320,17 @@ ALTER TABLE webhook_queue ADD COLUMN run TEXT NOT NULL DEFAULT '';
 ALTER TABLE presses ADD COLUMN nonce TEXT;
 CREATE INDEX IF NOT EXISTS presses_by_nonce ON presses (site, device, nonce) WHERE nonce IS NOT NULL;
 )sql"},
+      // A manager's own HTTP API token (read and acknowledge alerts as that manager), as its
+      // SHA-256 digest: the token itself is shown once, when it is issued.
+      {9, "managers' API tokens", R"sql(
+CREATE TABLE IF NOT EXISTS manager_tokens (
+  site TEXT NOT NULL,
+  manager TEXT NOT NULL,
+  token_sha256 TEXT NOT NULL UNIQUE,
+  issued_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (site, manager)
+);
+)sql"},
   };
   return list;
 }

@@ -30,8 +30,6 @@ constexpr std::size_t kMaxAckSeqs = 1000;
 constexpr std::size_t kMinNonceChars = 8;
 constexpr std::size_t kMaxNonceChars = 32;
 constexpr std::size_t kMaxReasonBytes = 512;
-constexpr int kMaxButton = 63;
-constexpr int kMaxButtons = 64;
 // Boost.JSON 1.81 does not always round decimal text to the nearest double, so doubles are kept
 // on a decimal grid whose short text it does read back exactly: to_json -> parse is then the
 // identity (checked by the fuzzers). 0.001 degC and 1e-6 of a share are far below any sensor.
@@ -345,7 +343,7 @@ bool Press::is_repeat() const { return std::find(flags.begin(), flags.end(), kRe
 Result<Press> parse_press(std::string_view text) {
   return parse_payload<Press>(text, "press", kMaxDeviceMessageBytes, [](const Fields& f) -> Result<Press> {
     Press p;
-    auto seq = f.req_uint("seq", 1, kNoMax);
+    auto seq = f.req_uint("seq", kMinSeq, kNoMax);
     if (!seq) return seq.error();
     p.seq = *seq;
     auto button = f.req_int("button", 0, kMaxButton);
@@ -354,7 +352,7 @@ Result<Press> parse_press(std::string_view text) {
     auto scale = f.req_int("scale", kMinScale, kMaxScale);
     if (!scale) return scale.error();
     p.scale = *scale;
-    auto rating = f.req_int("rating", 1, p.scale);
+    auto rating = f.req_int("rating", kMinRating, p.scale);
     if (!rating) return rating.error();
     p.rating = *rating;
     auto age = f.req_uint("age_ms", 0, kNoMax);
@@ -407,7 +405,7 @@ Result<Ack> parse_ack(std::string_view text) {
       }
       out.reserve(a.size());
       for (std::size_t i = 0; i < a.size(); ++i) {
-        auto seq = f.uint_value(std::string(field) + "[" + std::to_string(i) + "]", a[i], 1, kNoMax);
+        auto seq = f.uint_value(std::string(field) + "[" + std::to_string(i) + "]", a[i], kMinSeq, kNoMax);
         if (!seq) return seq.error();
         out.push_back(*seq);
       }
@@ -419,7 +417,7 @@ Result<Ack> parse_ack(std::string_view text) {
     if (auto e = seq_list("taken", ack.taken)) return *e;
     if (ack.seqs.empty() && ack.taken.empty())
       return f.error("seqs", "is empty (expected 1.." + std::to_string(kMaxAckSeqs) + " sequence numbers)");
-    auto next = f.opt_uint("next_seq", 1, kNoMax);
+    auto next = f.opt_uint("next_seq", kMinSeq, kNoMax);
     if (!next) return next.error();
     ack.next_seq = next->value_or(0);
     return ack;

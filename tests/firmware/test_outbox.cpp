@@ -134,6 +134,40 @@ TEST_CASE("a full outbox drops the oldest press and counts it, persistently") {
   CHECK(box.add(0, 1, 4, false, at(9))->press.seq == 6);
 }
 
+TEST_CASE("a full outbox drops the press pressed first, not the lowest seq, after presses were renumbered") {
+  kiosk::test::TempDir dir;
+  {
+    Outbox box(dir / "outbox.db", 4, kFromOne);
+    for (int i = 1; i <= 4; ++i) REQUIRE(box.add(0, i, 4, false, at(i)).ok());
+    // The hub holds other presses under 1 and 2: the two oldest go above 3 and 4 as 5 and 6.
+    REQUIRE(*box.renumber({1, 2}, 3) == std::optional<std::uint64_t>{5});
+    REQUIRE(seqs(*box.pending_after(0, 10)) == std::vector<std::uint64_t>{3, 4, 5, 6});
+    REQUIRE(box.add(0, 1, 4, false, at(10))->press.seq == 7);
+    // Seq 5 went: pressed at 1, before 3 and 4 (seq order would have dropped 3).
+    CHECK(seqs(*box.pending_after(0, 10)) == std::vector<std::uint64_t>{3, 4, 6, 7});
+    CHECK(box.dropped() == 1);
+    CHECK(box.depth() == 4);
+    REQUIRE(box.add(0, 1, 4, false, at(11)).ok());
+    CHECK(seqs(*box.pending_after(0, 10)) == std::vector<std::uint64_t>{3, 4, 7, 8});
+  }
+  Outbox box(dir / "outbox.db", 4, kFromOne);
+  CHECK(box.dropped() == 2);
+  REQUIRE(box.add(0, 1, 4, false, at(12)).ok());
+  CHECK(seqs(*box.pending_after(0, 10)) == std::vector<std::uint64_t>{4, 7, 8, 9});
+  CHECK(box.dropped() == 3);
+}
+
+TEST_CASE("a full outbox drops an earlier boot's presses first, though the boot clock restarted below them") {
+  kiosk::test::TempDir dir;
+  Outbox box(dir / "outbox.db", 3, kFromOne);
+  // Pressed hours into the earlier boot; the wall clock unknown (no NTP), as on a venue LAN.
+  for (int i = 1; i <= 3; ++i) REQUIRE(box.add(0, i, 4, false, PressTime{"boot-1", i * 3'600'000'000'000, 0}).ok());
+  REQUIRE(box.add(0, 1, 4, false, PressTime{"boot-2", 5'000'000'000, 0}).ok());
+  REQUIRE(box.add(0, 2, 4, false, PressTime{"boot-2", 6'000'000'000, 0}).ok());
+  CHECK(seqs(*box.pending_after(0, 10)) == std::vector<std::uint64_t>{3, 4, 5});
+  CHECK(box.dropped() == 2);
+}
+
 TEST_CASE("unacknowledged presses survive reopening the outbox") {
   kiosk::test::TempDir dir;
   {
@@ -289,6 +323,31 @@ TEST_CASE("the presses still readable in an outbox with a damaged header come ba
   CHECK(second.opening().salvage_error.empty());
   CHECK(second.next_seq() == 4);
   CHECK(second.add(0, 1, 4, false, at(9))->press.seq == 4);
+}
+
+TEST_CASE("presses read back beyond the outbox's bound lose the oldest, as a full outbox does, and are counted") {
+  kiosk::test::TempDir dir;
+  {
+    Outbox box(dir / "outbox.db", 100, kFromOne);
+    for (int i = 1; i <= 5; ++i) REQUIRE(box.add(0, i % 4 + 1, 4, false, at(i)).ok());
+    REQUIRE(*box.renumber({1}, 1) == std::optional<std::uint64_t>{6});  // the oldest is now seq 6
+  }
+  {
+    std::fstream f(dir / "outbox.db", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(3);
+    f.put('X');
+  }
+  // Started again with a smaller bound: three of the five fit.
+  Outbox box(dir / "outbox.db", 3, kFromOne);
+  REQUIRE_FALSE(box.opening().corrupt_moved_to.empty());
+  CHECK(box.opening().salvage_error.empty());
+  CHECK(box.opening().salvaged == 3);
+  const auto pending = *box.pending_after(0, 10);
+  CHECK(seqs(pending) == std::vector<std::uint64_t>{3, 4, 5});
+  CHECK(pending[0].at == at(3));
+  CHECK(box.depth() == 3);
+  CHECK(box.dropped() == 2);
+  CHECK(box.next_seq() == 7);
 }
 
 TEST_CASE("presses still only in the outbox's -wal are read back too when its header is damaged") {

@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 
 #include "kiosk/hub/access_token.hpp"
+#include "kiosk/hub/manager_tokens.hpp"
+#include "kiosk/hub/sqlite_store.hpp"
 #include "kiosk_test.hpp"
 
 using namespace kiosk::hub;
@@ -51,4 +53,55 @@ TEST_CASE("reads without the token answer to the hub's own names only, not to a 
   CHECK_FALSE(host_is_ours("[::1", names));
   CHECK_FALSE(host_is_ours("[evil]:8080", names));
   CHECK_FALSE(host_is_ours("venue-hub", {}));
+}
+
+TEST_CASE("SHA-256 digests are the standard ones") {
+  CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+TEST_CASE("a manager's API token names its manager, a new one replaces it, and both outlive a restart") {
+  kiosk::test::TempDir dir;
+  const auto path = (dir / "hub.db").string();
+  std::string first;
+  std::string second;
+  {
+    SqliteStore store(path, "site-a");
+    ManagerTokens tokens(store.database(), "site-a");
+    CHECK_FALSE(tokens.manager_for("Bearer anything"));
+    auto issued = tokens.issue("alice", 1000);
+    REQUIRE(issued.token);
+    first = *issued.token;
+    CHECK(first.size() == 64);
+    CHECK(tokens.manager_for("Bearer " + first) == std::optional<std::string>("alice"));
+    CHECK(tokens.manager_for("bearer " + first) == std::optional<std::string>("alice"));
+    CHECK_FALSE(tokens.manager_for("Bearer " + first.substr(1)));
+    CHECK_FALSE(tokens.manager_for(first));  // no scheme
+    second = *tokens.issue("alice", 2000).token;
+    CHECK(second != first);
+    CHECK_FALSE(tokens.manager_for("Bearer " + first));  // the one before stops working at once
+    REQUIRE(tokens.issue("bob", 3000).token);
+    CHECK(tokens.managers() == std::vector<std::string>{"alice", "bob"});
+  }
+  {
+    SqliteStore store(path, "site-a");
+    ManagerTokens tokens(store.database(), "site-a");
+    CHECK(tokens.manager_for("Bearer " + second) == std::optional<std::string>("alice"));
+    CHECK_FALSE(tokens.manager_for("Bearer " + first));
+    auto revoked = tokens.revoke("alice");
+    CHECK(revoked.had_token);
+    CHECK_FALSE(revoked.error);
+    CHECK_FALSE(tokens.manager_for("Bearer " + second));
+    CHECK_FALSE(tokens.revoke("alice").had_token);
+    // Another site's hub on the same file sees none of them.
+    ManagerTokens other(store.database(), "site-b");
+    CHECK(other.managers().empty());
+  }
+  SqliteStore store(path, "site-a");
+  CHECK(ManagerTokens(store.database(), "site-a").managers() == std::vector<std::string>{"bob"});
+  // Only digests are stored: the database holds no usable token.
+  Statement s(store.database(), "SELECT token_sha256 FROM manager_tokens WHERE manager = 'bob'");
+  REQUIRE(s.step());
+  CHECK(s.column_text(0).size() == 64);
+  CHECK(s.column_text(0) != second);
 }

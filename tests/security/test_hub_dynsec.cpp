@@ -189,9 +189,10 @@ TEST_CASE("kioskctl manager add gives a manager an account that reads alerts onl
   auto [listed, list_out] = kioskctl({"manager", "list"}, "list.log");
   INFO(list_out);
   CHECK(listed == 0);
-  CHECK_THAT(list_out, Catch::Contains("bob\n") && !Catch::Contains("alice") && !Catch::Contains("desk-5") &&
-                           !Catch::Contains("hub\n"));
-  CHECK(v.api->get("/api/managers").body == R"({"managers":["bob"]})");
+  CHECK_THAT(list_out, Catch::Contains("bob ") && !Catch::Contains("alice") && !Catch::Contains("desk-5") &&
+                           !Catch::Contains("hub "));
+  CHECK(v.api->get("/api/managers").body ==
+        R"({"managers":["bob"],"accounts":[{"id":"bob","broker_account":true,"api_token":true}]})");
 
   // A mistyped (or already removed) manager is an error, not a removal that did nothing.
   auto [typo, typo_out] = kioskctl({"manager", "remove", "alcie"}, "typo.log");

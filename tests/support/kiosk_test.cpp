@@ -388,7 +388,11 @@ bool HubChild::start(std::chrono::milliseconds timeout) {
       [&] {
         if (!process_->running()) return true;
         if (port_ == 0) port_ = read_port(dir_ / "hub.port");
-        return port_ > 0 && http_request(port_, "GET", "/health", "", "", 1s).status == 200;
+        if (port_ == 0) return false;
+        // With the token: a hub started with --open-reads off answers nothing without it.
+        std::error_code ec;
+        const auto token = fs::exists(token_file(), ec) ? this->token() : std::string();
+        return http_request(port_, "GET", "/health", "", token, 1s).status == 200;
       },
       timeout, 10ms);
   return settled && process_->running();

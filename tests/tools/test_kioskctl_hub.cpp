@@ -139,7 +139,8 @@ TEST_CASE("kioskctl refuses a broker address a terminal could not dial before th
   CHECK(v.kioskctl({"manager", "add", "bob", "--broker", "wss://hub.local:8081"}).status == 0);
   auto listed = v.kioskctl({"manager", "list"});
   CHECK(listed.status == 0);
-  CHECK(listed.output == "bob\n");  // alice's add was refused
+  CHECK(listed.output == "ID   BROKER ACCOUNT  API TOKEN\n"
+                         "bob  yes             yes\n");  // alice's add was refused
 }
 
 TEST_CASE("kioskctl device add warns of a board it has no file for and refuses a board name that is no id",

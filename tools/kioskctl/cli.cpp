@@ -90,7 +90,14 @@ const std::vector<CommandSpec>& commands() {
        "list alerts, or follow them live",
        "",
        false},
-      {{"alerts", "ack"}, {"id"}, {{"by", "MANAGER", "who acknowledges: a manager id (a-z, 0-9 and -), e.g. alice"}}, {"by"}, "acknowledge an alert", "", true},
+      {{"alerts", "ack"},
+       {"id"},
+       {{"by", "MANAGER", "who acknowledges: a manager id (a-z, 0-9 and -), e.g. alice; needed with the hub's token"}},
+       {},
+       "acknowledge an alert",
+       "With a manager's own token (kioskctl --config <id>.manager.json) the ack is that manager's,\n"
+       "and --by may only name that manager. With the hub's token, --by names who acknowledges.",
+       true},
       {{"report"},
        {},
        {{"from", "D", "start: a date YYYY-MM-DD (venue time) or an RFC 3339 time"},
@@ -118,10 +125,21 @@ const std::vector<CommandSpec>& commands() {
        "give a manager's phone or pager a broker account that can read alerts and acknowledge them",
        "The file holds the account's password (mode 0600) and the topics to use; the password is\n"
        "shown nowhere else. The account can subscribe to kiosk/v1/<site>/alert/# and publish\n"
-       "acknowledgements to kiosk/v1/<site>/alert/<location>/ack, nothing else.",
+       "acknowledgements to kiosk/v1/<site>/alert/<location>/ack, nothing else. The file also holds\n"
+       "the manager's own API token and the hub's URL: 'kioskctl --config <file>' reads alerts and\n"
+       "acknowledges them as this manager (the hub records the ack under this manager's id).",
        true},
-      {{"manager", "remove"}, {"id"}, {}, {}, "remove a manager's broker account (connected sessions are closed)", "", true},
-      {{"manager", "list"}, {}, {}, {}, "list the managers' broker accounts (who can read and acknowledge alerts)", "", false},
+      {{"manager", "token"},
+       {"id"},
+       {{"out", "FILE", "the manager's file to put the token in, '-' for stdout (default ./<id>.manager.json)"}},
+       {},
+       "give a manager a new API token (the one before stops working)",
+       "For a lost token, or a manager added before API tokens. An existing file keeps every other\n"
+       "setting; only \"api_token\" and \"hub\" change. The token reads and acknowledges alerts as\n"
+       "this manager: kioskctl --config <file> alerts ack <id>.",
+       true},
+      {{"manager", "remove"}, {"id"}, {}, {}, "remove a manager's broker account and API token (connected sessions are closed)", "", true},
+      {{"manager", "list"}, {}, {}, {}, "list the managers: broker accounts and API tokens (who can read and acknowledge alerts)", "", false},
   };
   return table;
 }
@@ -275,7 +293,8 @@ std::string top_help() {
   }
   out << "  --version           show the version\n"
          "\nThe token is taken from --token, --token-file, $KIOSK_TOKEN_FILE (a file), $KIOSK_TOKEN,\n"
-         "then \"token_file\" in the config file ({\"hub\": URL, \"token_file\": F, \"broker\": URL}).\n"
+         "then \"token_file\" or \"api_token\" in the config file ({\"hub\": URL, \"token_file\": F, \"broker\": URL}).\n"
+         "A manager's file from 'manager add' is a config file: kioskctl --config alice.manager.json alerts.\n"
          "Exit codes: 0 ok, 1 failed, 2 usage. 'kioskctl <command> --help' for details.\n";
   return out.str();
 }

@@ -86,6 +86,7 @@ class Session {
     if (name == "alerts ack") return alerts_ack();
     if (name == "report") return report();
     if (name == "manager add") return manager_add();
+    if (name == "manager token") return manager_token();
     if (name == "manager remove") return manager_remove();
     if (name == "manager list") return manager_list();
     throw Failure{"'" + name + "' is not implemented", "see kioskctl --help"};
@@ -149,6 +150,11 @@ class Session {
     switch (reply.status) {
       case 401:
       case 403:
+        if (hub_error_message(reply).find("manager's token") != std::string::npos)
+          return "this needs the hub's token (--token-file <hub db dir>/hub.token); a manager's token reads and "
+                 "acknowledges alerts as that manager";
+        if (group == "alerts" && hub_error_message(reply).find("acknowledges as") != std::string::npos)
+          return "leave out --by: a manager's token acknowledges as that manager";
         return "check the API token (--token-file <hub db dir>/hub.token), or reach the hub by a name it answers "
                "to (kiosk-hub --http-names)";
       case 404:
@@ -167,6 +173,9 @@ class Session {
           return "terminals and managers share the broker's account names";
         if (name == "manager add" && hub_error_message(reply).find("hub's own") != std::string::npos)
           return "the hub's account cannot be a manager's";
+        if (name == "manager add" && hub_error_message(reply).find("API token") != std::string::npos)
+          return "a lost API token: kioskctl manager token " + arg + "; to start over: kioskctl manager remove " + arg +
+                 ", then add it again";
         if (name == "manager add") return manager_exists_hint(arg);
         if (group == "manager") return "that name is not a manager's account; check the id";
         if (group == "alerts" && hub_error_message(reply).find("already acknowledged") != std::string::npos)
@@ -310,6 +319,12 @@ class Session {
                           {"subscribe", "kiosk/v1/" + site_id + "/alert/#"},
                           {"ack_topic", "kiosk/v1/" + site_id + "/alert/<location>/ack"},
                           {"ack_payload", json::object{{"id", "<alert id>"}, {"by", id()}}}};
+    // kioskctl reads this file as its config (--config): the manager's own API token reads and
+    // acknowledges alerts as this manager, nothing else.
+    const auto* api_token = v.is_object() ? v.get_object().if_contains("api_token") : nullptr;
+    const bool has_token = api_token && api_token->is_string();
+    settings["hub"] = settings_.hub;
+    if (has_token) settings["api_token"] = *api_token;
     if (has_credentials) {
       const auto& c = credentials->get_object();
       settings["username"] = c.contains("username") ? c.at("username") : json::value(id());
@@ -323,32 +338,102 @@ class Session {
       throw Failure{e.what(), "the broker has the account; run 'kioskctl manager remove " + id() + "' and add it again"};
     }
     warn_about_owner(file);
+    const auto* note = v.is_object() ? v.get_object().if_contains("note") : nullptr;
+    if (note && note->is_string()) err_ << "warning: " << std::string_view(note->get_string()) << "\n";
     if (inv_.globals.json) {
-      print_json(json::object{{"manager", id()}, {"settings", file.path()}, {"broker_credentials", has_credentials}});
+      print_json(json::object{{"manager", id()},
+                              {"settings", file.path()},
+                              {"broker_credentials", has_credentials},
+                              {"api_token", has_token}});
       return 0;
     }
     if (file.is_stdout()) return 0;
     out_ << "added manager " << id() << "; settings written to " << file.path() << " (mode " << mode_text(file)
-         << ", holds the broker password: hand it to the manager's app and delete it here)\n";
+         << ", holds the broker password" << (has_token ? " and the manager's API token" : "")
+         << ": hand it to the manager and delete it here)\n";
+    if (has_token)
+      out_ << "the manager's kioskctl: kioskctl --config " << file.path()
+           << " alerts --follow | alerts ack <id> (acknowledges as " << id() << ")\n";
     if (!has_credentials) out_ << "note: the broker has no per-client accounts (hub without --dynsec); no password needed\n";
+    return 0;
+  }
+
+  // A new API token for a manager, put into the manager's file (every other key kept) or a new one.
+  int manager_token() {
+    const auto path = default_out(id() + ".manager.json");
+    json::object settings;
+    if (path != "-") {
+      // Read before the hub is asked: a file that is not a manager's changes nothing.
+      const auto existing = read_existing(path);
+      if (existing.unreadable)
+        throw Failure{"cannot read " + path + ": " + *existing.unreadable, "make it readable or pass --out another path"};
+      if (existing.exists) {
+        json::error_code ec;
+        auto old = json::parse(existing.text, ec);
+        if (ec || !old.is_object())
+          throw Failure{path + " is not a manager's settings file (a JSON object)",
+                        "pass --out the manager's file, or a new path"};
+        settings = std::move(old.get_object());
+      }
+    }
+    auto v = call(true, "/api/managers/" + percent_encode(id()) + "/token");
+    const auto* token = v.is_object() ? v.get_object().if_contains("api_token") : nullptr;
+    if (!token || !token->is_string()) throw not_an_answer("a manager's API token");
+    settings["hub"] = settings_.hub;
+    settings["api_token"] = *token;
+    SecretFile file = [&] {
+      try {
+        return SecretFile(path, true);
+      } catch (const std::runtime_error& e) {
+        throw Failure{e.what(), "the hub has the new token (the one before no longer works): run 'kioskctl manager token " +
+                                    id() + " --out <path>' again"};
+      }
+    }();
+    try {
+      file.write(json::serialize(settings) + "\n");
+    } catch (const std::runtime_error& e) {
+      throw Failure{e.what(), "run 'kioskctl manager token " + id() + " --out <path>' again"};
+    }
+    warn_about_owner(file);
+    if (inv_.globals.json) return print_json(json::object{{"manager", id()}, {"settings", file.path()}}), 0;
+    if (file.is_stdout()) return 0;
+    out_ << "new API token for manager " << id() << " in " << file.path() << " (mode " << mode_text(file)
+         << "); the one before no longer works\n";
     return 0;
   }
 
   int manager_list() {
     auto v = call(false, "/api/managers");
-    const auto* list = v.is_object() ? v.get_object().if_contains("managers") : nullptr;
+    const auto* list = v.is_object() ? v.get_object().if_contains("accounts") : nullptr;
     if (!list || !list->is_array()) throw not_an_answer("a list of managers");
     if (inv_.globals.json) return print_json(v), 0;
-    if (list->get_array().empty()) out_ << "no manager accounts\n";
+    if (const auto* note = v.get_object().if_contains("note"); note && note->is_string())
+      err_ << "note: " << std::string_view(note->get_string()) << "\n";
+    if (list->get_array().empty()) {
+      out_ << "no managers\n";
+      return 0;
+    }
+    std::size_t id_width = 2;
     for (const auto& m : list->get_array())
-      if (m.is_string()) out_ << std::string_view(m.get_string()) << "\n";
+      if (m.is_object()) id_width = std::max(id_width, field(m.get_object(), "id").size());
+    const auto yes_no = [](const json::object& o, std::string_view key) {
+      const auto* b = o.if_contains(key);
+      return b && b->is_bool() && b->get_bool() ? "yes" : "no";
+    };
+    out_ << std::left << std::setw(static_cast<int>(id_width + 2)) << "ID" << "BROKER ACCOUNT  API TOKEN\n";
+    for (const auto& m : list->get_array()) {
+      if (!m.is_object()) continue;
+      const auto& o = m.get_object();
+      out_ << std::left << std::setw(static_cast<int>(id_width + 2)) << field(o, "id") << std::setw(16)
+           << yes_no(o, "broker_account") << yes_no(o, "api_token") << "\n";
+    }
     return 0;
   }
 
   int manager_remove() {
     auto v = call(true, "/api/managers/" + percent_encode(id()) + "/remove");
     if (inv_.globals.json) return print_json(v), 0;
-    out_ << "removed manager " << id() << ": the account can no longer read or acknowledge alerts\n";
+    out_ << "removed manager " << id() << ": its broker account and API token can no longer read or acknowledge alerts\n";
     return 0;
   }
 
@@ -689,7 +774,10 @@ class Session {
   }
 
   int alerts_ack() {
-    auto v = call(true, "/api/alerts/" + percent_encode(id()) + "/ack", {{"by", inv_.options.at("by")}});
+    // Without --by: a manager's own token acks as that manager (the hub's token needs --by).
+    json::object body;
+    if (inv_.has("by")) body["by"] = inv_.options.at("by");
+    auto v = call(true, "/api/alerts/" + percent_encode(id()) + "/ack", body);
     if (inv_.globals.json) return print_json(v), 0;
     if (v.is_object()) {
       print_alert(v.get_object());

@@ -1,5 +1,6 @@
 // Settings resolution: a flag beats the environment, which beats the config file, which beats the default.
-// The token: --token, --token-file, $KIOSK_TOKEN_FILE, $KIOSK_TOKEN, then the config file's token_file.
+// The token: --token, --token-file, $KIOSK_TOKEN_FILE, $KIOSK_TOKEN, then the config file's token_file,
+// then its api_token (a manager's settings file from `manager add` is a config file).
 #include "settings.hpp"
 
 #include <boost/json.hpp>
@@ -36,6 +37,7 @@ std::variant<Settings, std::string> resolve_settings(const GlobalOptions& global
   bool explicit_config = config_path.has_value();
   if (!config_path && env.home) config_path = *env.home + "/.config/kioskctl.json";
   std::optional<std::string> config_token_file;
+  std::optional<std::string> config_token;
   if (config_path) {
     auto text = read_file(*config_path);
     if (!text && explicit_config) return "cannot read config file " + *config_path + "; check the path (--config or $KIOSKCTL_CONFIG)";
@@ -47,6 +49,7 @@ std::variant<Settings, std::string> resolve_settings(const GlobalOptions& global
       const auto& o = v.get_object();
       auto hub = string_at(o, "hub", error, *config_path);
       config_token_file = string_at(o, "token_file", error, *config_path);
+      config_token = string_at(o, "api_token", error, *config_path);
       s.broker = string_at(o, "broker", error, *config_path);
       if (!error.empty()) return error;
       if (hub) s.hub = *hub;
@@ -57,6 +60,13 @@ std::variant<Settings, std::string> resolve_settings(const GlobalOptions& global
   auto token_from_file = [&](const std::string& path) -> std::optional<std::string> {
     auto text = read_file(path);
     if (!text) return std::nullopt;
+    if (!text->empty() && text->front() == '{') {  // a manager's settings file: its api_token
+      json::error_code ec;
+      auto v = json::parse(*text, ec);
+      const auto* t = !ec && v.is_object() ? v.get_object().if_contains("api_token") : nullptr;
+      if (!t || !t->is_string() || t->get_string().empty()) return std::nullopt;
+      return std::string(t->get_string());
+    }
     auto token = first_line(*text);
     if (token.empty()) return std::nullopt;
     return token;
@@ -75,6 +85,8 @@ std::variant<Settings, std::string> resolve_settings(const GlobalOptions& global
   } else if (config_token_file) {
     s.token = token_from_file(*config_token_file);
     if (!s.token) return "cannot read a token from " + *config_token_file + " (token_file in " + *config_path + "); check the path and that you may read it";
+  } else if (config_token) {
+    s.token = config_token;
   }
   return s;
 }

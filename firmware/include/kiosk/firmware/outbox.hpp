@@ -72,7 +72,8 @@ class Outbox {
   // <path>.corrupt-clock-unset-<n> when start.wall_ms is not set (with its -wal and -shm), and a
   // new outbox is started: a terminal that restarts forever on a bad file loses every later press
   // too. See opening(). An I/O error reading the file's header throws (the file stays).
-  // `max_presses` bounds the rows kept: when full, the oldest are dropped and counted.
+  // `max_presses` bounds the rows kept: when full, the oldest are dropped and counted (oldest by
+  // when they were pressed, not the lowest seqs: see renumber()); so are presses read back beyond it.
   // `busy_timeout`: how long a write waits for a reader's lock (e.g. a technician's sqlite3).
   Outbox(const std::filesystem::path& path, std::uint64_t max_presses, const OutboxStart& start,
          std::chrono::milliseconds busy_timeout = std::chrono::milliseconds(250));
@@ -103,10 +104,12 @@ class Outbox {
   // The hub holds other presses of this device under these seqs (its counter went back: the file
   // was restored from an older copy, or the card lost its latest writes). Moves each of them still
   // here, in order, to a new seq from max(at_least, next_seq()), and the counter after them, in
-  // one transaction. Returns the first new seq (nullopt when none of them is here).
+  // one transaction. Returns the first new seq (nullopt when none of them is here). Their seqs are
+  // then above newer presses' ones; their press times stay, and a full outbox goes by those.
   protocol::Result<std::optional<std::uint64_t>> renumber(std::vector<std::uint64_t> taken, std::uint64_t at_least);
 
-  // Unacknowledged presses with seq > after, in seq order, at most `limit`.
+  // Unacknowledged presses with seq > after, in seq order (not press order after a renumbering),
+  // at most `limit`.
   protocol::Result<std::vector<StoredPress>> pending_after(std::uint64_t after, std::size_t limit);
 
   std::uint64_t depth() const { return depth_; }

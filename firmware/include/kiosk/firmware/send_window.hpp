@@ -17,7 +17,7 @@ namespace kiosk::firmware {
 // (up to `max_timeout`) after every re-send that no ack has answered: with the broker up and
 // the hub down for days, a fleet re-publishing full windows every few seconds only loads the
 // broker. Any ack, or a new connection, brings it back to `timeout`. A new connection starts
-// over from the oldest stored press.
+// over from the lowest stored seq.
 class SendWindow {
  public:
   SendWindow(std::size_t capacity, Millis timeout, Millis max_timeout)

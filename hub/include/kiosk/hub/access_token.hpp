@@ -1,6 +1,7 @@
 // The API bearer token: created once (random, 32 bytes as hex) in a file readable only by the hub's user.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,6 +11,9 @@ namespace kiosk::hub {
 // Reads the token, or creates the file with O_CREAT|O_EXCL and mode 0600 if it does not exist.
 // Throws std::runtime_error when neither works.
 std::string load_or_create_token(const std::string& path);
+
+// The token of an "Authorization: Bearer <token>" header (the scheme in any case), if it is one.
+std::optional<std::string_view> bearer_token(std::string_view authorization_header);
 
 // "Bearer <token>" matches, compared in constant time.
 bool bearer_matches(std::string_view authorization_header, std::string_view token);

@@ -23,6 +23,7 @@
 #include "kiosk/hub/hub_config.hpp"
 #include "kiosk/hub/ingest.hpp"
 #include "kiosk/hub/log.hpp"
+#include "kiosk/hub/manager_tokens.hpp"
 #include "kiosk/hub/metrics.hpp"
 #include "kiosk/hub/mqtt_link.hpp"
 #include "kiosk/hub/registry.hpp"
@@ -88,8 +89,15 @@ class Hub final : private IngestPorts {
   // A Server-Sent Event to every /api/events client (data: one JSON object).
   void publish_event(std::string_view type, const std::string& json) { http_.streams().broadcast(type, json); }
   bool has_event_listeners() { return !http_.streams().empty(); }
-  // Writes need the bearer token; returns false after answering 401.
-  bool authorize_write(const HttpRequest& req, const std::shared_ptr<HttpSession>& session);
+  // Who sent an HTTP request: the hub's token (technicians and tools: everything), a manager's own
+  // token (reads, and acknowledging alerts as that manager), or no token that works.
+  struct Caller {
+    enum class Kind { anonymous, hub, manager } kind = Kind::anonymous;
+    std::string manager;  // kind == manager
+  };
+  Caller caller(const HttpRequest& req) const;
+  // Writes need a token; returns nullopt after answering 401.
+  std::optional<Caller> authorize_write(const HttpRequest& req, const std::shared_ptr<HttpSession>& session);
 
   boost::asio::io_context& io() { return io_; }
   const Clock& clock() const { return clock_; }
@@ -136,6 +144,15 @@ class Hub final : private IngestPorts {
   // HTTP (hub_api.cpp)
   void handle_http(const HttpRequest& req, std::shared_ptr<HttpSession> session);
   void route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& session);
+  // /api/managers (manager_api.cpp)
+  void route_managers(const HttpRequest& req, const std::shared_ptr<HttpSession>& session,
+                      const std::vector<std::string>& seg);
+  void list_managers(const HttpRequest& req, const std::shared_ptr<HttpSession>& session);
+  void add_manager(const HttpRequest& req, const std::shared_ptr<HttpSession>& session);
+  void issue_manager_token(const HttpRequest& req, const std::shared_ptr<HttpSession>& session, const std::string& id);
+  void remove_manager(const HttpRequest& req, const std::shared_ptr<HttpSession>& session, const std::string& id);
+  // Why `id` cannot be a manager (a terminal, the hub's own account), or nullopt.
+  std::optional<std::string> not_a_manager_id(const std::string& id) const;
 
   boost::asio::io_context& io_;
   HubConfig config_;
@@ -144,6 +161,7 @@ class Hub final : private IngestPorts {
   std::unique_ptr<BrokerAccounts> accounts_;
   SqliteStore store_;
   std::string token_;
+  ManagerTokens manager_tokens_;
   Registry registry_;
   HubCounters counters_;
   LatencyHistogram latency_;

@@ -18,8 +18,16 @@ namespace kiosk::protocol {
 
 inline constexpr std::size_t kMaxDeviceMessageBytes = 1024;  // press, status, telemetry
 inline constexpr std::size_t kMaxHubMessageBytes = 8192;     // ack, config, alert, alert ack, hub status
+// What the parsers accept, public for whoever checks a press without parsing one (the firmware
+// reading back a damaged outbox): a seq (press, ack) >= kMinSeq; press.button 0 .. kMaxButton;
+// press.scale kMinScale .. kMaxScale; press.rating kMinRating .. its scale; status.buttons
+// 1 .. kMaxButtons.
+inline constexpr std::uint64_t kMinSeq = 1;
+inline constexpr int kMaxButton = 63;
+inline constexpr int kMaxButtons = kMaxButton + 1;
 inline constexpr int kMinScale = 2;
 inline constexpr int kMaxScale = 10;
+inline constexpr int kMinRating = 1;
 inline constexpr std::string_view kRepeatFlag = "repeat";
 // A press whose age the device could not know (its wall clock was not set across a reboot): sent
 // with age_ms 0, so its time at the hub is when it arrived, not when it was pressed.
