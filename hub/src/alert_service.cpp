@@ -378,11 +378,10 @@ void AlertService::reject_ack(const std::string& reason, const std::string& deta
   ++counters_.acks_rejected;
   hub_.counters().rejected[reason] += 1;
   // Once per reason per minute: a confused client must not flood the log.
-  const auto now = hub_.clock().steady_now();
-  auto [it, fresh] = reject_logged_.try_emplace(reason, now);
-  if (!fresh && now - it->second < std::chrono::minutes(1)) return;
-  it->second = now;
-  hub_.log().warn("alerts", "rejected alert ack (" + reason + "): " + detail);
+  const auto held = reject_log_.allow(reason, hub_.clock().steady_now());
+  if (!held) return;
+  hub_.log().warn("alerts", "rejected alert ack (" + reason + "): " + detail +
+                                held_back(*held, "more like it since the last warning"));
 }
 
 void AlertService::on_ack(const protocol::Topic& topic, const std::string& payload) {
@@ -560,18 +559,18 @@ std::vector<protocol::Alert> AlertService::list_alerts(const std::vector<AlertSt
   const auto wanted = [&](const Alert& a) {
     return states.empty() || std::find(states.begin(), states.end(), a.state) != states.end();
   };
+  // Each alert's newest change still waiting in memory (the database refuses writes): in force.
+  std::map<std::string_view, const Alert*> newest;
+  for (const auto& e : unstored_) newest[e.alert.id] = &e.alert;
+  // Each of those may drop out of the stored list (its state in force no longer matches): asking
+  // for as many more keeps the list full when more matching alerts exist.
   std::vector<Alert> out;
-  for (auto& a : store_.list(states, limit)) {
-    if (auto newer = unstored(a.id)) a = std::move(*newer);
-    if (wanted(a)) out.push_back(std::move(a));
+  for (auto& a : store_.list(states, limit + newest.size())) {
+    if (newest.count(a.id)) continue;  // listed below as it is in force
+    out.push_back(std::move(a));
   }
-  if (unstored_.empty()) return out;
-  // Alerts whose stored state did not match (or that are not stored at all) but whose newest does.
-  for (auto it = unstored_.rbegin(); it != unstored_.rend(); ++it) {
-    const auto& a = it->alert;
-    const bool listed = std::any_of(out.begin(), out.end(), [&](const Alert& o) { return o.id == a.id; });
-    if (!listed && wanted(a) && unstored(a.id)->state == a.state) out.push_back(a);
-  }
+  for (const auto& [id, a] : newest)
+    if (wanted(*a)) out.push_back(*a);
   std::sort(out.begin(), out.end(), [](const Alert& x, const Alert& y) {
     return x.since != y.since ? x.since > y.since : x.id > y.id;
   });

@@ -202,9 +202,7 @@ void Hub::on_status(const std::string& device, std::string_view payload, Receive
     state_changes_[device].push_back(at.steady);
     const auto changes = recent_state_changes(device);
     if (changes >= kFlappingChanges) {
-      auto [warned, first] = flap_warned_.try_emplace(device, at.steady);
-      if (first || at.steady - warned->second >= std::chrono::hours(1)) {
-        warned->second = at.steady;
+      if (flap_log_.allow(device, at.steady)) {
         log_.warn("registry", "device " + device + " went online or offline " + std::to_string(changes) +
                                   " times in the last minute: two terminals with one device file (a cloned card "
                                   "or a copied config) close each other's session; give each terminal its own "
@@ -287,13 +285,10 @@ void Hub::publish_device_config(const DeviceRecord& d) {
 
 void Hub::count_reject(const std::string& device, const std::string& reason, const std::string& detail) {
   // Once per (device, reason) per minute: a misbehaving terminal must not flood the log.
-  auto now = clock_.steady_now();
-  if (reject_logged_.size() > 10000) reject_logged_.clear();
-  auto key = std::make_pair(device, reason);
-  auto it = reject_logged_.find(key);
-  if (it != reject_logged_.end() && now - it->second < std::chrono::minutes(1)) return;
-  reject_logged_[key] = now;
-  log_.warn("ingest", "rejected message from " + device + " (" + reason + "): " + detail);
+  const auto held = reject_log_.allow({device, reason}, clock_.steady_now());
+  if (!held) return;
+  log_.warn("ingest", "rejected message from " + device + " (" + reason + "): " + detail +
+                          held_back(*held, "more like it since the last warning"));
 }
 
 // ---- Ingest ports --------------------------------------------------------------------------
@@ -305,6 +300,7 @@ std::optional<std::string> Hub::commit_presses(const std::vector<PressRecord>& r
     log_.info("store", "commits succeed again after " + std::to_string(failing_commits_.batches) + " failed batches (" +
                            std::to_string(failing_commits_.presses) + " presses left to the devices' re-sends)");
     failing_commits_ = {};
+    commit_log_.reset();
   }
   last_db_error_ = e;
   return e;
@@ -334,12 +330,10 @@ void Hub::acknowledged(const PressRecord& row, bool inserted, bool acked) {
 
 void Hub::commit_failed(const std::string& error, std::size_t presses) {
   // A full disk fails every batch until someone frees space: say it at once, then once a minute.
-  const auto now = clock_.steady_now();
   const bool first = failing_commits_.batches == 0;
   ++failing_commits_.batches;
   failing_commits_.presses += presses;
-  if (!first && now - failing_commits_.logged < std::chrono::minutes(1)) return;
-  failing_commits_.logged = now;
+  if (!commit_log_.allow(clock_.steady_now())) return;
   log_.error("store", (first ? "commit of " + std::to_string(presses) + " presses failed"
                              : std::to_string(failing_commits_.batches) + " batches (" +
                                    std::to_string(failing_commits_.presses) + " presses) failed so far") +
@@ -386,23 +380,19 @@ void Hub::persist_runtime() {
   if (auto e = store_.save_runtime(devices, unknown, rejected)) {
     last_db_error_ = e;
     // Once a minute (with how many failed since): every second would add to a full disk's log.
-    const auto now = clock_.steady_now();
     ++persist_failures_;
-    if (!persist_failing_since_ || now - persist_logged_at_ >= std::chrono::minutes(1)) {
+    if (persist_log_.allow(clock_.steady_now()))
       log_.error("store", "cannot save device state and counters (retrying every second; " +
                               std::to_string(persist_failures_) + " failed tries so far): " + *e);
-      persist_logged_at_ = now;
-    }
-    if (!persist_failing_since_) persist_failing_since_ = now;
     // Keep them dirty for the next round.
     registry_.mark_dirty(devices, unknown);
     return;
   }
-  if (persist_failing_since_) {
+  if (persist_failures_ > 0) {
     log_.info("store", "device state and counters saved again after " + std::to_string(persist_failures_) +
                            " failed tries");
-    persist_failing_since_.reset();
     persist_failures_ = 0;
+    persist_log_.reset();
   }
   rejected_dirty_ = false;
 }

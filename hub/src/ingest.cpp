@@ -91,25 +91,11 @@ void Ingest::on_oversized(const std::string& device, std::string_view topic, std
                   at.wall);
 }
 
-std::optional<std::uint64_t> Ingest::warn_now(Warned& warned, const std::string& device, SteadyTime now) {
-  if (warned.size() > 10000) warned.clear();
-  auto [it, first] = warned.try_emplace(device);
-  auto& w = it->second;
-  if (!first && now - w.at < kSeqConflictWarnEvery) {
-    w.unsaid += 1;
-    return std::nullopt;
-  }
-  auto unsaid = w.unsaid;
-  w = {now, 0};
-  return unsaid;
-}
-
 void Ingest::note_taken(const PressRecord& row, const PressOutcome& outcome, SteadyTime now) {
   counters_.seq_taken += 1;
-  auto unsaid = warn_now(taken_warned_, row.device, now);
+  auto unsaid = taken_warned_.allow(row.device, now);
   if (!unsaid) return;
-  std::string more =
-      *unsaid == 0 ? std::string() : " (" + std::to_string(*unsaid) + " more such presses since the last warning)";
+  const auto more = held_back(*unsaid, "more such presses since the last warning");
   ports_.seq_conflict(row.device, "device " + row.device + " sent a new press under seq " + std::to_string(row.seq) +
                                       ", which the hub holds for an earlier press of it" + more +
                                       ": its outbox went back (restored from an older copy, or its card lost the "
@@ -120,14 +106,12 @@ void Ingest::note_taken(const PressRecord& row, const PressOutcome& outcome, Ste
 void Ingest::note_conflict(const PressRecord& row, const PressOutcome& outcome, SteadyTime now) {
   counters_.seq_conflicts += 1;
   // A reset outbox conflicts on every seq it re-uses: one warning per device per hour says it.
-  auto unsaid = warn_now(conflict_warned_, row.device, now);
+  auto unsaid = conflict_warned_.allow(row.device, now);
   if (!unsaid) return;
   auto press = [](int button, int rating, int scale) {
     return "button " + std::to_string(button) + " rating " + std::to_string(rating) + "/" + std::to_string(scale);
   };
-  std::string more = *unsaid == 0 ? std::string()
-                                  : " (" + std::to_string(*unsaid) +
-                                        " more conflicting presses from it since the last warning)";
+  const auto more = held_back(*unsaid, "more conflicting presses from it since the last warning");
   ports_.seq_conflict(
       row.device,
       "device " + row.device + " re-used seq " + std::to_string(row.seq) + " for a different press (stored " +

@@ -620,6 +620,36 @@ TEST_CASE("alert changes the database refused are stored once it takes writes: a
   CHECK(http_get(hub.port(), "/metrics").body.find("kiosk_alert_changes_unstored 0") != std::string::npos);
 }
 
+TEST_CASE("a limited alert list counts alerts as they are in force while the database refuses writes",
+          "[integration]") {
+  Venue v(alert_settings());
+  auto& hub = *v.hub;
+  SideDoor side(v.dir / "data" / "hub.db");
+  const auto list = [&](const std::string& query) {
+    return json::parse(http_get(hub.port(), "/api/alerts?" + query).body).as_array();
+  };
+  press_bad(v.device, hub, "t-1", 1, 3);  // a-000001 at the front desk, stored
+  REQUIRE(wait_until([&] { return list("state=open").size() == 1; }));
+  v.clock.advance(60s);
+  press_bad(v.device, hub, "t-3", 1, 3);  // a-000002 at the bar, newer, stored open
+  REQUIRE(wait_until([&] { return list("state=open").size() == 2; }));
+  side.exec("CREATE TRIGGER refuse BEFORE INSERT ON alert_history BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END");
+  REQUIRE(http_post(hub.port(), "/api/alerts/a-000002/ack", R"({"by":"bob"})", hub.token()).status == 200);
+  REQUIRE(http_get(hub.port(), "/metrics").body.find("kiosk_alert_changes_unstored 1") != std::string::npos);
+  // The newest open alert is the front desk's: the bar's is acked, though only in memory.
+  const auto open = list("state=open&limit=1");
+  REQUIRE(open.size() == 1);
+  CHECK(open.at(0).at("id").as_string() == "a-000001");
+  const auto active = list("state=active&limit=1");
+  REQUIRE(active.size() == 1);
+  CHECK(active.at(0).at("id").as_string() == "a-000002");
+  CHECK(active.at(0).at("state").as_string() == "acked");
+  CHECK(list("state=active&limit=5").size() == 2);
+  side.exec("DROP TRIGGER refuse");
+  CHECK(wait_until([&] { return http_get(hub.port(), "/metrics").body.find("kiosk_alert_changes_unstored 0") != std::string::npos; }));
+  CHECK(list("state=open&limit=1").at(0).at("id").as_string() == "a-000001");
+}
+
 TEST_CASE("ratings a terminal could not date open no alert, and its call for a manager still pages", "[integration]") {
   Venue v(alert_settings("[]", R"(, "call_manager": [{"location": "bar", "button": 3}])"));
   auto& hub = *v.hub;

@@ -19,6 +19,7 @@
 #include "kiosk/hub/alert_store.hpp"
 #include "kiosk/hub/detector.hpp"
 #include "kiosk/hub/hub.hpp"
+#include "kiosk/hub/log_limiter.hpp"
 #include "kiosk/hub/report.hpp"
 #include "kiosk/hub/time_zone.hpp"
 #include "kiosk/hub/webhooks.hpp"
@@ -114,7 +115,7 @@ class AlertService {
   std::vector<Effect> unstored_;
   std::vector<WebhookPost> unqueued_posts_;
   bool was_connected_ = false;
-  std::map<std::string, SteadyTime> reject_logged_;
+  LogLimiter<std::string> reject_log_{std::chrono::minutes(1)};  // by reason
   AlertCounters counters_;
   bool stopped_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

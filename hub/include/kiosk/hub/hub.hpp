@@ -23,6 +23,7 @@
 #include "kiosk/hub/hub_config.hpp"
 #include "kiosk/hub/ingest.hpp"
 #include "kiosk/hub/log.hpp"
+#include "kiosk/hub/log_limiter.hpp"
 #include "kiosk/hub/manager_tokens.hpp"
 #include "kiosk/hub/metrics.hpp"
 #include "kiosk/hub/mqtt_link.hpp"
@@ -132,7 +133,6 @@ class Hub final : private IngestPorts {
   struct FailingCommits {
     std::uint64_t batches = 0;  // since the last good commit
     std::uint64_t presses = 0;
-    SteadyTime logged{};
   };
 
   void arm_batch_timer();
@@ -177,18 +177,18 @@ class Hub final : private IngestPorts {
   SteadyTime started_at_{};
   std::optional<std::string> last_db_error_;
   FailingCommits failing_commits_;
-  std::map<std::pair<std::string, std::string>, SteadyTime> reject_logged_;
+  LogGate commit_log_{std::chrono::minutes(1)};  // failed commits: at once, then once a minute
+  LogLimiter<std::pair<std::string, std::string>> reject_log_{std::chrono::minutes(1)};  // by (device, reason)
   std::set<std::string> configs_pending_;  // retained configs to publish once the broker is back
   // Devices whose new password the broker has not answered yet: a second rotation meanwhile would
   // hand out a password the first one overwrites.
   std::set<std::string> rotating_;
   // When each device went online or offline, the last minute of it; when flapping was last warned of.
   std::map<std::string, std::deque<SteadyTime>> state_changes_;
-  std::map<std::string, SteadyTime> flap_warned_;
-  // Saving device state fails (a full disk): since when, how often, when it was last logged.
-  std::optional<SteadyTime> persist_failing_since_;
+  LogLimiter<std::string> flap_log_{std::chrono::hours(1)};
+  // Saving device state fails (a full disk): how often since the last success; logged once a minute.
   std::uint64_t persist_failures_ = 0;
-  SteadyTime persist_logged_at_{};
+  LogGate persist_log_{std::chrono::minutes(1)};
 
   std::vector<PressObserver> press_observers_;
   std::vector<std::function<std::string()>> metrics_sources_;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kiosk/hub/clock.hpp"
+#include "kiosk/hub/log_limiter.hpp"
 #include "kiosk/hub/metrics.hpp"
 #include "kiosk/hub/press_record.hpp"
 #include "kiosk/hub/registry.hpp"
@@ -106,19 +107,12 @@ class Ingest {
   std::vector<PressRecord> rows_;
   std::vector<SteadyTime> received_;
   std::vector<PressOutcome> outcomes_;
-  struct ConflictWarning {
-    SteadyTime at{};
-    std::uint64_t unsaid = 0;  // conflicts since, not yet in a warning
-  };
-  using Warned = std::map<std::string, ConflictWarning>;  // by device
-  Warned conflict_warned_;
-  Warned taken_warned_;
+  // One warning per device per kSeqConflictWarnEvery, saying how many presses went unsaid since.
+  LogLimiter<std::string> conflict_warned_{kSeqConflictWarnEvery};
+  LogLimiter<std::string> taken_warned_{kSeqConflictWarnEvery};
 
   void note_conflict(const PressRecord& row, const PressOutcome& outcome, SteadyTime now);
   void note_taken(const PressRecord& row, const PressOutcome& outcome, SteadyTime now);
-  // One warning per device per kSeqConflictWarnEvery: nullopt while it is too early (the press is
-  // counted for the next one), else how many went unsaid since the last.
-  static std::optional<std::uint64_t> warn_now(Warned& warned, const std::string& device, SteadyTime now);
 };
 
 }  // namespace kiosk::hub
