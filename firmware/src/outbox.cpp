@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
@@ -17,8 +18,9 @@ namespace kiosk::firmware {
 
 // What could be read back from an outbox moved aside as unreadable.
 struct Salvage {
-  std::vector<StoredPress> presses;  // in seq order, each a plausible press, however many
+  std::vector<StoredPress> presses;  // the highest seqs, each a plausible press, at most the cap
   std::uint64_t next_seq = 0;        // its counter, when readable (0: not)
+  std::uint64_t beyond = 0;          // plausible presses past the cap: lost, counted as dropped
 };
 
 namespace {
@@ -117,6 +119,15 @@ bool store_next_seq(sqlite3* db, std::uint64_t next) {
   return counter.step() == SQLITE_DONE;
 }
 
+// Adds `n` to the persistent `dropped` counter, inside the caller's transaction.
+bool count_dropped(sqlite3* db, std::uint64_t n) {
+  if (n == 0) return true;
+  Statement count(db, "UPDATE counters SET value = value + ?1 WHERE name = 'dropped'");
+  if (!count.ok()) return false;
+  count.bind(1, static_cast<std::int64_t>(n));
+  return count.step() == SQLITE_DONE;
+}
+
 // Drops up to `n` of the oldest stored presses, inside the caller's transaction, and counts them
 // in the persistent `dropped` counter; returns how many went (nullopt on failure: sqlite3_errmsg
 // says why). Oldest by when they were pressed, not by seq: renumber() moves old presses above
@@ -139,11 +150,7 @@ std::optional<std::uint64_t> drop_oldest(sqlite3* db, std::uint64_t n) {
     if (sqlite3_changes(db) == 0) break;  // nothing left to drop
     del.reset();
   }
-  if (dropped == 0) return dropped;
-  Statement count(db, "UPDATE counters SET value = value + ?1 WHERE name = 'dropped'");
-  if (!count.ok()) return std::nullopt;
-  count.bind(1, static_cast<std::int64_t>(dropped));
-  if (count.step() != SQLITE_DONE) return std::nullopt;
+  if (!count_dropped(db, dropped)) return std::nullopt;
   return dropped;
 }
 
@@ -226,11 +233,12 @@ std::filesystem::path move_aside(const std::filesystem::path& path, std::int64_t
 
 // Reads the presses still readable in `moved` (the file set aside, with its -wal), from a copy,
 // so the technician's copy stays as it was: a damaged header is written back first (the rows
-// behind it are often intact), then rows are read in seq order until the first that fails. All of
-// them, even beyond the outbox's bound: which to keep is drop_oldest()'s choice, as for any full
-// outbox, and the lowest seqs are not the oldest presses after a renumbering. Best effort: the
+// behind it are often intact), then rows are read from the highest seq down until the first that
+// fails. At most `cap` are kept (twice the outbox's bound: memory stays bounded when the bound was
+// lowered since); which of them stay is drop_oldest()'s choice, as for any full outbox (the lowest
+// seqs are not the oldest presses after a renumbering); the rest are counted. Best effort: the
 // presses a damaged page held are lost; the copy is removed whatever happens.
-Salvage salvage(const std::filesystem::path& moved) {
+Salvage salvage(const std::filesystem::path& moved, std::uint64_t cap) {
   namespace fs = std::filesystem;
   // Seqs and counters beyond this are garbage (a seq advances by one per press from at most the
   // wall clock in ms): ignored rather than pushing the counter to the end of its range.
@@ -263,7 +271,7 @@ Salvage salvage(const std::filesystem::path& moved) {
     if (counter.ok() && counter.step() == SQLITE_ROW && counter.column_int(0) > 0 &&
         counter.column_int(0) < kMaxPlausibleSeq)
       out.next_seq = static_cast<std::uint64_t>(counter.column_int(0));
-    Statement rows(db, ("SELECT " + kPressColumns + " FROM presses ORDER BY seq").c_str());
+    Statement rows(db, ("SELECT " + kPressColumns + " FROM presses ORDER BY seq DESC").c_str());
     while (rows.ok() && rows.step() == SQLITE_ROW) {
       const auto seq = rows.column_int(0);
       auto s = read_press(rows);
@@ -274,8 +282,12 @@ Salvage salvage(const std::filesystem::path& moved) {
           s.press.scale > protocol::kMaxScale || s.press.rating < protocol::kMinRating ||
           s.press.rating > s.press.scale)
         continue;
-      out.presses.push_back(std::move(s));
+      if (out.presses.size() < cap)
+        out.presses.push_back(std::move(s));
+      else
+        ++out.beyond;
     }
+    std::reverse(out.presses.begin(), out.presses.end());  // in seq order
   }
   sqlite3_close(db);
   return out;
@@ -327,7 +339,8 @@ Outbox::Outbox(const std::filesystem::path& path, std::uint64_t max_presses, con
 // starting on its new outbox.
 void Outbox::restore_from(const std::filesystem::path& moved) {
   try {
-    restore(salvage(moved));
+    const auto bound = max_ > 0 ? max_ : std::numeric_limits<std::uint64_t>::max() / 2;
+    restore(salvage(moved, 2 * bound));
   } catch (const std::exception& e) {
     opening_.salvage_error = e.what();
   }
@@ -362,11 +375,12 @@ void Outbox::restore(const Salvage& old) {
     if (!went) return fail("cannot drop the oldest presses read back");
     over = *went;
   }
+  if (!count_dropped(db_, old.beyond)) return fail("cannot count the presses read back beyond the bound");
   if (!store_next_seq(db_, next)) return fail("cannot advance the seq");
   if (!tx.commit()) return fail("cannot commit the presses read back");
   next_seq_ = next;
   depth_ = depth_ + restored - over;
-  dropped_ += over;
+  dropped_ += over + old.beyond;
   opening_.salvaged = restored - std::min(restored, over);
 }
 

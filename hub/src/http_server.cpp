@@ -114,7 +114,7 @@ void HttpSession::send(HttpResponse response) {
                            });
 }
 
-void HttpSession::start_events() {
+void HttpSession::start_events(std::string owner) {
   if (closed_) return;
   if (streams_.size() >= limits_.max_streams) {
     ++refusals_.streams;
@@ -127,7 +127,7 @@ void HttpSession::start_events() {
   outbox_.push_back(
       "HTTP/1.1 200 OK\r\nServer: kiosk-hub\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
       "Connection: close\r\n\r\n: kiosk-hub events\n\n");
-  streams_.add(weak_from_this());
+  streams_.add(weak_from_this(), std::move(owner));
   write_next_event();
   watch_for_close();
 }
@@ -182,7 +182,7 @@ void HttpSession::close() {
 bool EventStreams::empty() { return size() == 0; }
 
 std::size_t EventStreams::size() {
-  sessions_.remove_if([](const auto& w) { return w.expired(); });
+  sessions_.remove_if([](const Stream& s) { return s.session.expired(); });
   return sessions_.size();
 }
 
@@ -198,7 +198,7 @@ void EventStreams::ping() {
 
 void EventStreams::push(const std::string& frame) {
   for (auto it = sessions_.begin(); it != sessions_.end();) {
-    if (auto s = it->lock()) {
+    if (auto s = it->session.lock()) {
       s->push_event(frame);
       ++it;
     } else {
@@ -208,9 +208,26 @@ void EventStreams::push(const std::string& frame) {
 }
 
 void EventStreams::close_all() {
-  for (auto& w : sessions_)
-    if (auto s = w.lock()) s->close();
+  for (auto& stream : sessions_)
+    if (auto s = stream.session.lock()) s->close();
   sessions_.clear();
+}
+
+std::size_t EventStreams::close_owned_by(const std::string& owner) {
+  std::size_t closed = 0;
+  if (owner.empty()) return closed;  // streams nobody's token can be taken back from
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    if (it->owner != owner) {
+      ++it;
+      continue;
+    }
+    if (auto s = it->session.lock()) {
+      s->close();
+      ++closed;
+    }
+    it = sessions_.erase(it);
+  }
+  return closed;
 }
 
 HttpServer::HttpServer(boost::asio::io_context& io, const std::string& host, std::uint16_t port, HttpHandler handler,

@@ -266,7 +266,8 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
       res.keep_alive(req.keep_alive());
       return session->send(std::move(res));
     }
-    session->start_events();
+    // A manager's stream ends when the manager's token is taken back (manager remove, a new token).
+    session->start_events(caller(req).manager);
     return;
   }
   if (what == "counters" && seg.size() == 1 && get) {
@@ -445,6 +446,10 @@ void Hub::route_api(const HttpRequest& req, const std::shared_ptr<HttpSession>& 
     if (board)
       if (auto e = protocol::check_id("board", *board)) return fail(400, e->message());
     if (const auto* d = registry_.device(*id); d && !d->retired) return fail(409, "device " + *id + " is registered");
+    // Terminals and managers share names (the broker's accounts): not a manager's, even one
+    // without a broker account (a hub without --dynsec).
+    if (manager_tokens_.has_token(*id))
+      return fail(409, *id + " is a manager: pick another device id, or kioskctl manager remove " + *id + " first");
     accounts_->add_device(*id, [this, req, session, id = *id, location = *location, board,
                                 ensure_location](AccountsResult result) {
       auto fail = [&](unsigned status, const std::string& m) { session->send(error_response(req, status, m)); };

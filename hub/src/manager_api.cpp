@@ -99,15 +99,30 @@ void Hub::issue_manager_token(const HttpRequest& req, const std::shared_ptr<Http
   auto issue = [this, req, session, id] {
     auto issued = manager_tokens_.issue(id, to_ms(clock_.wall_now()));
     if (issued.error) return session->send(error_response(req, 503, *issued.error));
-    log_.info("registry", "new API token for manager " + id + " (the one before no longer works)");
-    session->send(json_response(req, 200, json::serialize(json::object{{"manager", id}, {"api_token", *issued.token}})));
+    if (issued.replaced) {
+      // Whoever holds the old token (a lost phone) loses the streams it opened with it, too.
+      const auto closed = http_.streams().close_owned_by(id);
+      log_.info("registry", "new API token for manager " + id + " (the one before no longer works" +
+                                (closed > 0 ? "; " + std::to_string(closed) + " event streams opened with it closed" : "") +
+                                ")");
+    } else {
+      log_.info("registry", "API token for manager " + id);
+    }
+    session->send(json_response(
+        req, 200,
+        json::serialize(json::object{{"manager", id}, {"api_token", *issued.token}, {"replaced", issued.replaced}})));
   };
   if (manager_tokens_.has_token(id)) return issue();
-  // A manager added before API tokens has a broker account only.
+  // A manager added before API tokens has a broker account only. A removal while the broker is
+  // asked could delete that account: then no token either.
   const bool broker_accounts = accounts_->connected().has_value();
-  accounts_->list_managers([req, session, id, issue, broker_accounts](std::optional<std::string> error,
-                                                                       std::vector<std::string> managers) {
-    if (!error && std::find(managers.begin(), managers.end(), id) != managers.end()) return issue();
+  accounts_->list_managers([this, req, session, id, issue, broker_accounts, removals = manager_removals_](
+                               std::optional<std::string> error, std::vector<std::string> managers) {
+    if (!error && std::find(managers.begin(), managers.end(), id) != managers.end()) {
+      if (manager_removals_ != removals)
+        return session->send(error_response(req, 409, "a manager was removed meanwhile: try again"));
+      return issue();
+    }
     if (error && broker_accounts) return session->send(error_response(req, 502, *error));
     session->send(error_response(req, 404, "no manager " + id + " (check the id: kioskctl manager list; a new "
                                                                  "manager: kioskctl manager add " + id + ")"));
@@ -115,17 +130,22 @@ void Hub::issue_manager_token(const HttpRequest& req, const std::shared_ptr<Http
 }
 
 void Hub::remove_manager(const HttpRequest& req, const std::shared_ptr<HttpSession>& session, const std::string& id) {
-  if (const auto* d = registry_.device(id); d && !d->retired)
-    return session->send(
-        error_response(req, 409, id + " is a terminal, not a manager: use kioskctl device retire " + id));
-  // The token goes first: whatever the broker says, the manager no longer acks over HTTP.
+  // The token goes first, whoever else has the id: whatever the broker says, the manager no longer
+  // reads or acks over HTTP, and the streams it opened end.
+  ++manager_removals_;
   const auto revoked = manager_tokens_.revoke(id);
   if (revoked.error)
     return session->send(error_response(req, 503, "the manager keeps its API token: " + *revoked.error));
+  if (revoked.had_token) http_.streams().close_owned_by(id);
   auto removed = [this, req, session, id] {
     log_.info("registry", "removed manager " + id);
     session->send(json_response(req, 200, json::serialize(json::object{{"manager", id}, {"removed", true}})));
   };
+  if (const auto* d = registry_.device(id); d && !d->retired) {
+    if (revoked.had_token) return removed();  // a terminal took the name later: its account stays
+    return session->send(
+        error_response(req, 409, id + " is a terminal, not a manager: use kioskctl device retire " + id));
+  }
   if (!accounts_->connected().has_value()) {  // no broker accounts: the token was all there was
     if (revoked.had_token) return removed();
     return session->send(

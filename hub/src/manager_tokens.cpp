@@ -45,10 +45,14 @@ ManagerTokens::Issued ManagerTokens::issue(const std::string& manager, std::int6
   s.bind(1, site_).bind(2, manager).bind(3, digest).bind(4, now_ms);
   s.step();
   if (s.failed()) return {std::nullopt, "save the manager's API token: " + db_.last_error()};
-  if (auto old = by_manager_.find(manager); old != by_manager_.end()) by_digest_.erase(old->second);
+  bool replaced = false;
+  if (auto old = by_manager_.find(manager); old != by_manager_.end()) {
+    by_digest_.erase(old->second);
+    replaced = true;
+  }
   by_manager_[manager] = digest;
   by_digest_[digest] = manager;
-  return {std::move(token), std::nullopt};
+  return {std::move(token), std::nullopt, replaced};
 }
 
 ManagerTokens::Revoked ManagerTokens::revoke(const std::string& manager) {

@@ -350,6 +350,30 @@ TEST_CASE("presses read back beyond the outbox's bound lose the oldest, as a ful
   CHECK(box.next_seq() == 7);
 }
 
+TEST_CASE("an outbox read back under a much smaller bound holds at most twice the bound in memory; the rest count as dropped") {
+  kiosk::test::TempDir dir;
+  {
+    Outbox box(dir / "outbox.db", 100, kFromOne);
+    for (int i = 1; i <= 10; ++i) REQUIRE(box.add(0, 2, 4, false, at(i)).ok());
+  }
+  {
+    std::fstream f(dir / "outbox.db", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(3);
+    f.put('X');
+  }
+  // Bound 2: seqs 7..10 are read back (twice the bound), 1..6 are not, and 2 of the 4 fit.
+  {
+    Outbox box(dir / "outbox.db", 2, kFromOne);
+    REQUIRE_FALSE(box.opening().corrupt_moved_to.empty());
+    CHECK(box.opening().salvage_error.empty());
+    CHECK(seqs(*box.pending_after(0, 10)) == std::vector<std::uint64_t>{9, 10});
+    CHECK(box.dropped() == 8);
+    CHECK(box.next_seq() == 11);
+  }
+  Outbox reopened(dir / "outbox.db", 2, kFromOne);
+  CHECK(reopened.dropped() == 8);  // counted in the file, not only in memory
+}
+
 TEST_CASE("presses still only in the outbox's -wal are read back too when its header is damaged") {
   kiosk::test::TempDir dir;
   kiosk::test::TempDir running;

@@ -161,8 +161,34 @@ TEST_CASE("a manager's own API token reads alerts and acknowledges them as that 
   CHECK(listed == 0);
   CHECK_THAT(list_out, Catch::Contains("alice") && Catch::Contains("no") && Catch::Contains("yes") &&
                            Catch::Contains("the broker has no per-client accounts"));
+  // Terminals and managers share names: no terminal may take hers.
+  auto taken = http_post(hub.port(), "/api/devices", R"({"id":"alice","location":"front-desk"})", hub.token());
+  CHECK(taken.status == 409);
+  CHECK_THAT(taken.body, Catch::Contains("alice is a manager"));
+  // A file that is not hers (a terminal's config) is left alone, and the hub is not asked.
+  const auto terminal_file = dir / "t-1.json";
+  const std::string terminal_config = R"({"site":"test-site","device":"t-1","broker":"tcp://127.0.0.1:1883"})";
+  {
+    std::ofstream out(terminal_file);
+    out << terminal_config;
+  }
+  auto [wrong, wrong_out] =
+      run_kioskctl(dir.path(), with(as_hub, {"manager", "token", "alice", "--out", terminal_file.string()}), "wrong.log");
+  CHECK(wrong == 1);
+  CHECK_THAT(wrong_out, Catch::Contains("is not manager alice's settings file"));
+  CHECK(slurp(terminal_file) == terminal_config);
+  CHECK(http_request(hub.port(), "GET", "/api/alerts", "", token).status == 200);
+
+  // Streams opened with a token end when it is taken back; others go on.
+  EventStreamClient hers(hub.port(), token);
+  EventStreamClient technicians(hub.port(), hub.token());
+  REQUIRE(hers.wait_for("kiosk-hub events", 5s));
+  REQUIRE(technicians.wait_for("kiosk-hub events", 5s));
   auto [renewed, renewed_out] =
       run_kioskctl(dir.path(), with(as_hub, {"manager", "token", "alice", "--out", file.string()}), "token.log");
+  CHECK(hers.wait_closed(5s));
+  hub.register_device("t-2", "front-desk");
+  CHECK(technicians.wait_for("t-2", 5s));
   INFO(renewed_out);
   CHECK(renewed == 0);
   const auto renewed_settings = json::parse(slurp(file)).as_object();
@@ -171,7 +197,11 @@ TEST_CASE("a manager's own API token reads alerts and acknowledges them as that 
   CHECK(renewed_settings.at("hub").as_string() == hub.url());
   CHECK(http_request(hub.port(), "GET", "/api/alerts", "", token).status == 401);
   CHECK(http_request(hub.port(), "GET", "/api/alerts", "", new_token).status == 200);
+  CHECK_THAT(renewed_out, Catch::Contains("the one before no longer works"));
+  EventStreamClient hers_again(hub.port(), new_token);
+  REQUIRE(hers_again.wait_for("kiosk-hub events", 5s));
   CHECK(run_kioskctl(dir.path(), with(as_hub, {"manager", "remove", "alice"}), "remove.log").first == 0);
+  CHECK(hers_again.wait_closed(5s));
   CHECK(http_request(hub.port(), "GET", "/api/alerts", "", new_token).status == 401);
   auto [again, again_out] = run_kioskctl(dir.path(), with(as_hub, {"manager", "remove", "alice"}), "again.log");
   CHECK(again == 1);

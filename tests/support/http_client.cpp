@@ -56,10 +56,11 @@ struct EventStreamClient::Impl {
   boost::beast::tcp_stream stream{io};
 };
 
-EventStreamClient::EventStreamClient(int port) : impl_(std::make_unique<Impl>()) {
+EventStreamClient::EventStreamClient(int port, const std::string& token) : impl_(std::make_unique<Impl>()) {
   impl_->stream.expires_after(std::chrono::seconds(10));
   impl_->stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
-  std::string req = "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n";
+  std::string req = "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n" +
+                    (token.empty() ? std::string() : "Authorization: Bearer " + token + "\r\n") + "\r\n";
   boost::asio::write(impl_->stream, boost::asio::buffer(req));
 }
 
@@ -78,6 +79,21 @@ bool EventStreamClient::wait_for(const std::string& needle, std::chrono::millise
     received_.append(buf.data(), n);
   }
   return true;
+}
+
+bool EventStreamClient::wait_closed(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::array<char, 4096> buf{};
+  for (;;) {
+    auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) return false;
+    impl_->stream.expires_after(left);
+    boost::system::error_code ec;
+    auto n = impl_->stream.read_some(boost::asio::buffer(buf), ec);
+    if (ec == boost::beast::error::timeout) return false;
+    if (ec) return true;  // end of stream or reset: closed
+    received_.append(buf.data(), n);
+  }
 }
 
 }  // namespace kiosk::test

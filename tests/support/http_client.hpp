@@ -34,10 +34,13 @@ namespace kiosk::test {
 // A client of GET /api/events (Server-Sent Events) that collects what arrives.
 class EventStreamClient {
  public:
-  explicit EventStreamClient(int port);
+  // token empty: no Authorization header.
+  explicit EventStreamClient(int port, const std::string& token = "");
   ~EventStreamClient();
   // Reads until the collected text contains `needle` or the timeout passes.
   bool wait_for(const std::string& needle, std::chrono::milliseconds timeout);
+  // Reads until the hub closes the stream (true) or the timeout passes (false).
+  bool wait_closed(std::chrono::milliseconds timeout);
   const std::string& received() const { return received_; }
 
  private:

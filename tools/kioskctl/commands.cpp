@@ -155,8 +155,9 @@ class Session {
                  "acknowledges alerts as that manager";
         if (group == "alerts" && hub_error_message(reply).find("acknowledges as") != std::string::npos)
           return "leave out --by: a manager's token acknowledges as that manager";
-        return "check the API token (--token-file <hub db dir>/hub.token), or reach the hub by a name it answers "
-               "to (kiosk-hub --http-names)";
+        return "check the API token (the hub's: --token-file <hub db dir>/hub.token; a manager's: its .manager.json, "
+               "renewed with kioskctl manager token <id>), or reach the hub by a name it answers to (kiosk-hub "
+               "--http-names)";
       case 404:
         if (group == "alerts") return "check the alert id (kioskctl alerts)";
         if (group == "location") return "check the id (kioskctl location list)";
@@ -165,6 +166,8 @@ class Session {
         return "check the id (kioskctl device list, kioskctl location list)";
       case 409:
         if (name == "location add") return "see kioskctl location list; to change its name: kioskctl location rename " + arg + " --name ...";
+        if (name == "device add" && hub_error_message(reply).find("is a manager") != std::string::npos)
+          return "terminals and managers share the broker's account names";
         if (name == "device add" && hub_error_message(reply).find("is registered") != std::string::npos)
           return "for new credentials: kioskctl device rotate " + arg + "; to provision it anew: kioskctl device retire " + arg + " first";
         // A terminal's id: the hub's message names the way out ("pick another manager id",
@@ -314,7 +317,8 @@ class Session {
     auto v = call(true, "/api/managers", body);
     const auto* credentials = v.is_object() ? v.get_object().if_contains("credentials") : nullptr;
     const bool has_credentials = credentials && credentials->is_object();
-    json::object settings{{"site", site_id},
+    json::object settings{{"manager", id()},
+                          {"site", site_id},
                           {"broker", inv_.option_or("broker", settings_.broker.value_or(default_broker_for(url_.host)))},
                           {"subscribe", "kiosk/v1/" + site_id + "/alert/#"},
                           {"ack_topic", "kiosk/v1/" + site_id + "/alert/<location>/ack"},
@@ -358,47 +362,66 @@ class Session {
     return 0;
   }
 
+  // Whether `settings` (an existing file's JSON object) is manager `id`'s own file: no terminal's
+  // keys, and its manager, username, client id or example ack names `id` (files made before
+  // "manager" was written name it only in the others).
+  static bool is_managers_file(const json::object& settings, const std::string& id) {
+    if (settings.contains("device")) return false;
+    const auto names = [&](const json::value* v) { return v && v->is_string() && v->get_string() == id; };
+    const auto* ack = settings.if_contains("ack_payload");
+    return names(settings.if_contains("manager")) || names(settings.if_contains("username")) ||
+           names(settings.if_contains("client_id")) ||
+           (ack && ack->is_object() && names(ack->get_object().if_contains("by")));
+  }
+
   // A new API token for a manager, put into the manager's file (every other key kept) or a new one.
   int manager_token() {
     const auto path = default_out(id() + ".manager.json");
-    json::object settings;
+    if (path == "-" && inv_.globals.json)
+      throw Failure{"--json and --out - would both write to stdout", "write the token to a file with --out FILE"};
+    json::object settings{{"manager", id()}};
     if (path != "-") {
-      // Read before the hub is asked: a file that is not a manager's changes nothing.
+      // Read before the hub is asked: a file that is not this manager's changes nothing.
       const auto existing = read_existing(path);
       if (existing.unreadable)
         throw Failure{"cannot read " + path + ": " + *existing.unreadable, "make it readable or pass --out another path"};
       if (existing.exists) {
         json::error_code ec;
         auto old = json::parse(existing.text, ec);
-        if (ec || !old.is_object())
-          throw Failure{path + " is not a manager's settings file (a JSON object)",
-                        "pass --out the manager's file, or a new path"};
+        if (ec || !old.is_object() || !is_managers_file(old.get_object(), id()))
+          throw Failure{path + " is not manager " + id() + "'s settings file (a terminal's or another manager's?)",
+                        "pass --out " + id() + "'s .manager.json, or a new path; nothing was changed at the hub"};
         settings = std::move(old.get_object());
+        settings["manager"] = id();
       }
     }
-    auto v = call(true, "/api/managers/" + percent_encode(id()) + "/token");
-    const auto* token = v.is_object() ? v.get_object().if_contains("api_token") : nullptr;
-    if (!token || !token->is_string()) throw not_an_answer("a manager's API token");
-    settings["hub"] = settings_.hub;
-    settings["api_token"] = *token;
+    // Made before the hub is asked, too: a path that cannot be written leaves the old token working.
     SecretFile file = [&] {
       try {
         return SecretFile(path, true);
       } catch (const std::runtime_error& e) {
-        throw Failure{e.what(), "the hub has the new token (the one before no longer works): run 'kioskctl manager token " +
-                                    id() + " --out <path>' again"};
+        throw Failure{e.what(), "pass --out a path you may write; nothing was changed at the hub"};
       }
     }();
+    auto v = call(true, "/api/managers/" + percent_encode(id()) + "/token");
+    const auto* token = v.is_object() ? v.get_object().if_contains("api_token") : nullptr;
+    if (!token || !token->is_string()) throw not_an_answer("a manager's API token");
+    const auto* replaced = v.get_object().if_contains("replaced");
+    const bool had_one = replaced && replaced->is_bool() && replaced->get_bool();
+    settings["hub"] = settings_.hub;
+    settings["api_token"] = *token;
     try {
       file.write(json::serialize(settings) + "\n");
     } catch (const std::runtime_error& e) {
-      throw Failure{e.what(), "run 'kioskctl manager token " + id() + " --out <path>' again"};
+      throw Failure{e.what(), "the hub made the token, which is now lost: run 'kioskctl manager token " + id() +
+                                  " --out <path>' again"};
     }
     warn_about_owner(file);
-    if (inv_.globals.json) return print_json(json::object{{"manager", id()}, {"settings", file.path()}}), 0;
+    if (inv_.globals.json)
+      return print_json(json::object{{"manager", id()}, {"settings", file.path()}, {"replaced", had_one}}), 0;
     if (file.is_stdout()) return 0;
-    out_ << "new API token for manager " << id() << " in " << file.path() << " (mode " << mode_text(file)
-         << "); the one before no longer works\n";
+    out_ << "new API token for manager " << id() << " in " << file.path() << " (mode " << mode_text(file) << ")"
+         << (had_one ? "; the one before no longer works" : "") << "\n";
     return 0;
   }
 

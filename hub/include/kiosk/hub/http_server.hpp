@@ -68,7 +68,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void start();
   void send(HttpResponse response);
   // Turns this connection into an SSE stream: the response header now, events as they come.
-  void start_events();
+  // `owner`: whose token opened it when that token can be taken back (a manager's), else "".
+  void start_events(std::string owner = {});
   void push_event(const std::string& frame);  // "event: x\ndata: {...}\n\n"
   void close();
   bool streaming() const { return streaming_; }
@@ -101,17 +102,23 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 class EventStreams {
  public:
   static constexpr std::size_t kMaxQueued = 10000;
-  void add(std::weak_ptr<HttpSession> s) { sessions_.push_back(std::move(s)); }
+  void add(std::weak_ptr<HttpSession> s, std::string owner) { sessions_.push_back({std::move(s), std::move(owner)}); }
   bool empty();
   std::size_t size();
   // data: a JSON object (one line).
   void broadcast(std::string_view event, const std::string& data);
   void ping();  // an SSE comment line to every stream
   void close_all();
+  // Ends the streams `owner` opened (its token was taken back); returns how many.
+  std::size_t close_owned_by(const std::string& owner);
 
  private:
   void push(const std::string& frame);
-  std::list<std::weak_ptr<HttpSession>> sessions_;
+  struct Stream {
+    std::weak_ptr<HttpSession> session;
+    std::string owner;
+  };
+  std::list<Stream> sessions_;
 };
 
 class HttpServer {

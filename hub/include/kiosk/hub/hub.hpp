@@ -162,6 +162,7 @@ class Hub final : private IngestPorts {
   SqliteStore store_;
   std::string token_;
   ManagerTokens manager_tokens_;
+  std::uint64_t manager_removals_ = 0;  // a token renewal waiting on the broker checks none came meanwhile
   Registry registry_;
   HubCounters counters_;
   LatencyHistogram latency_;

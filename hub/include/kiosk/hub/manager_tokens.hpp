@@ -28,6 +28,7 @@ class ManagerTokens {
   struct Issued {
     std::optional<std::string> token;
     std::optional<std::string> error;
+    bool replaced = false;  // the manager had a token, which no longer works
   };
   Issued issue(const std::string& manager, std::int64_t now_ms);
   // Removes the manager's token; whether it had one, or an error.
