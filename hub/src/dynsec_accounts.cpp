@@ -505,14 +505,22 @@ class DynsecAccounts final : public BrokerAccounts {
     });
   }
 
+  // Accounts that hold the manager role themselves or through a group (an operator's mosquitto_ctrl).
   void list_managers(ManagersDone done) override {
-    session_->send({dynsec::list_clients()}, [this, done = std::move(done)](std::optional<std::string> error,
-                                                                             std::vector<dynsec::Response> responses) {
-      if (error) return done(std::move(error), {});
-      auto managers = dynsec::clients_with_role(responses.back(), dynsec::manager_role(session_->settings().site));
-      if (!managers) return done("listClients: " + responses.back().error.value_or("the answer lists no clients"), {});
-      done(std::nullopt, std::move(*managers));
-    });
+    session_->send({dynsec::list_groups(), dynsec::list_clients()},
+                   [this, done = std::move(done)](std::optional<std::string> error,
+                                                  std::vector<dynsec::Response> responses) {
+                     if (error) return done(std::move(error), {});
+                     if (responses.size() != 2) return done("listGroups, listClients: no answer to both", {});
+                     const auto role = dynsec::manager_role(session_->settings().site);
+                     auto groups = dynsec::groups_with_role(responses[0], role);
+                     if (!groups)
+                       return done("listGroups: " + responses[0].error.value_or("the answer lists no groups"), {});
+                     auto managers = dynsec::clients_with_role(responses[1], role, *groups);
+                     if (!managers)
+                       return done("listClients: " + responses[1].error.value_or("the answer lists no clients"), {});
+                     done(std::nullopt, std::move(*managers));
+                   });
   }
 
  private:

@@ -112,6 +112,8 @@ json::object get_client(std::string_view username) { return {{"command", "getCli
 
 json::object list_clients() { return {{"command", "listClients"}, {"verbose", true}, {"count", -1}}; }
 
+json::object list_groups() { return {{"command", "listGroups"}, {"verbose", true}, {"count", -1}}; }
+
 json::object set_default_acl_access() {
   json::array acls{
       json::object{{"acltype", "publishClientSend"}, {"allow", false}},
@@ -174,24 +176,53 @@ std::optional<std::vector<std::string>> client_names(const Response& r, std::str
 
 std::optional<std::vector<std::string>> client_roles(const Response& r) { return client_names(r, "roles", "rolename"); }
 
-std::optional<std::vector<std::string>> clients_with_role(const Response& r, std::string_view role) {
+namespace {
+
+// Whether `entry`'s `list_key` array has an object whose `name_key` is one of `names`.
+bool lists_one_of(const json::object& entry, std::string_view list_key, std::string_view name_key,
+                  const std::vector<std::string>& names) {
+  const auto* list = entry.if_contains(list_key);
+  if (list == nullptr || !list->is_array()) return false;
+  return std::any_of(list->get_array().begin(), list->get_array().end(), [&](const json::value& x) {
+    if (!x.is_object()) return false;
+    const auto name = string_or_empty(x.get_object(), name_key);
+    return !name.empty() && std::find(names.begin(), names.end(), name) != names.end();
+  });
+}
+
+// The `key` entries of a list response's `list_key` array for which `keep` holds.
+template <typename Keep>
+std::optional<std::vector<std::string>> names_in(const Response& r, std::string_view list_key, std::string_view key,
+                                                 Keep keep) {
   if (r.error || !r.data.is_object()) return std::nullopt;
-  const auto* clients = r.data.get_object().if_contains("clients");
-  if (clients == nullptr || !clients->is_array()) return std::nullopt;
+  const auto* list = r.data.get_object().if_contains(list_key);
+  if (list == nullptr || !list->is_array()) return std::nullopt;
   std::vector<std::string> out;
-  for (const auto& c : clients->get_array()) {
-    if (!c.is_object()) continue;
-    const auto* roles = c.get_object().if_contains("roles");
-    if (roles == nullptr || !roles->is_array()) continue;
-    const bool has = std::any_of(roles->get_array().begin(), roles->get_array().end(), [&](const json::value& x) {
-      return x.is_object() && string_or_empty(x.get_object(), "rolename") == role;
-    });
-    const auto name = string_or_empty(c.get_object(), "username");
-    if (has && !name.empty()) out.emplace_back(name);
+  for (const auto& entry : list->get_array()) {
+    if (!entry.is_object()) continue;
+    const auto name = string_or_empty(entry.get_object(), key);
+    if (!name.empty() && keep(entry.get_object())) out.emplace_back(name);
   }
   std::sort(out.begin(), out.end());
   return out;
 }
+
+}  // namespace
+
+std::optional<std::vector<std::string>> clients_with_role(const Response& r, std::string_view role,
+                                                          const std::vector<std::string>& role_groups) {
+  const std::vector<std::string> roles{std::string(role)};
+  return names_in(r, "clients", "username", [&](const json::object& client) {
+    return lists_one_of(client, "roles", "rolename", roles) || lists_one_of(client, "groups", "groupname", role_groups);
+  });
+}
+
+std::optional<std::vector<std::string>> groups_with_role(const Response& r, std::string_view role) {
+  const std::vector<std::string> roles{std::string(role)};
+  return names_in(r, "groups", "groupname",
+                  [&](const json::object& group) { return lists_one_of(group, "roles", "rolename", roles); });
+}
+
 std::optional<std::vector<std::string>> client_groups(const Response& r) {
   return client_names(r, "groups", "groupname");
 }

@@ -136,3 +136,24 @@ TEST_CASE("a getClient answer gives the client's roles and groups, and none for 
   CHECK_FALSE(dynsec::client_groups((*r)[2]));
   CHECK(dynsec::is_not_found((*r)[2]));
 }
+
+TEST_CASE("the managers are the clients with the manager role, themselves or through a group that has it") {
+  auto r = dynsec::parse_responses(
+      R"({"responses":[{"command":"listGroups","data":{"groups":[)"
+      R"({"groupname":"duty","roles":[{"rolename":"manager-v","priority":0}]},)"
+      R"({"groupname":"cleaners","roles":[{"rolename":"other"}]}]}},)"
+      R"({"command":"listClients","data":{"clients":[)"
+      R"({"username":"zoe","roles":[{"rolename":"manager-v"}],"groups":[]},)"
+      R"({"username":"carol","roles":[],"groups":[{"groupname":"duty"}]},)"
+      R"({"username":"dan","roles":[],"groups":[{"groupname":"cleaners"}]},)"
+      R"({"username":"t-1","roles":[{"rolename":"device-t-1"}]}]}},)"
+      R"({"command":"listGroups","error":"Permission denied"}]})");
+  REQUIRE(r);
+  REQUIRE(r->size() == 3);
+  const auto groups = dynsec::groups_with_role((*r)[0], "manager-v");
+  REQUIRE(groups == std::vector<std::string>{"duty"});
+  CHECK(dynsec::clients_with_role((*r)[1], "manager-v", *groups) == std::vector<std::string>{"carol", "zoe"});
+  CHECK(dynsec::clients_with_role((*r)[1], "manager-v") == std::vector<std::string>{"zoe"});
+  CHECK_FALSE(dynsec::groups_with_role((*r)[2], "manager-v"));
+  CHECK_FALSE(dynsec::clients_with_role((*r)[0], "manager-v"));  // a group list is no client list
+}

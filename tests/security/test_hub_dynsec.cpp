@@ -193,6 +193,15 @@ TEST_CASE("kioskctl manager add gives a manager an account that reads alerts onl
                            !Catch::Contains("hub "));
   CHECK(v.api->get("/api/managers").body ==
         R"({"managers":["bob"],"accounts":[{"id":"bob","broker_account":true,"api_token":true}]})");
+  // An account an operator gave the manager role through a group (mosquitto_ctrl) reads alerts as
+  // well: listed, without an API token.
+  v.broker_ctrl({"createGroup", "duty-staff"}, "group.log");
+  v.broker_ctrl({"addGroupRole", "duty-staff", "manager-venue"}, "group-role.log");
+  v.broker_ctrl({"createClient", "carol", "-p", "carol-pw"}, "carol.log");
+  v.broker_ctrl({"addGroupClient", "duty-staff", "carol"}, "group-client.log");
+  CHECK(v.api->get("/api/managers").body ==
+        R"({"managers":["bob","carol"],"accounts":[{"id":"bob","broker_account":true,"api_token":true},)"
+        R"({"id":"carol","broker_account":true,"api_token":false}]})");
 
   // A mistyped (or already removed) manager is an error, not a removal that did nothing.
   auto [typo, typo_out] = kioskctl({"manager", "remove", "alcie"}, "typo.log");

@@ -51,8 +51,10 @@ boost::json::object delete_client(std::string_view username);
 boost::json::object set_client_password(std::string_view username, std::string_view password);
 boost::json::object add_client_role(std::string_view username, std::string_view role, int priority = 0);
 boost::json::object get_client(std::string_view username);
-// Every client with its roles (verbose), all of them (count -1).
+// Every client with its roles and groups (verbose), all of them (count -1).
 boost::json::object list_clients();
+// Every group with its roles (verbose), all of them (count -1).
+boost::json::object list_groups();
 // Everything not granted by a role is refused, except receiving (clients only get what they may subscribe to).
 boost::json::object set_default_acl_access();
 
@@ -72,9 +74,13 @@ std::optional<std::vector<Response>> parse_responses(std::string_view payload);
 
 // The role names of a getClient response; nullopt when the response carries no client.
 std::optional<std::vector<std::string>> client_roles(const Response& get_client_response);
-// The usernames of a verbose listClients response whose client carries `role`, sorted; nullopt
-// when the response carries no client list.
-std::optional<std::vector<std::string>> clients_with_role(const Response& list_clients_response, std::string_view role);
+// The usernames of a verbose listClients response whose client carries `role`, itself or through
+// one of `role_groups`, sorted; nullopt when the response carries no client list.
+std::optional<std::vector<std::string>> clients_with_role(const Response& list_clients_response, std::string_view role,
+                                                          const std::vector<std::string>& role_groups = {});
+// The names of a verbose listGroups response's groups that carry `role`; nullopt when the
+// response carries no group list.
+std::optional<std::vector<std::string>> groups_with_role(const Response& list_groups_response, std::string_view role);
 // The group names of a getClient response; nullopt when the response carries no client.
 std::optional<std::vector<std::string>> client_groups(const Response& get_client_response);
 
