@@ -111,6 +111,13 @@ void Daemon::log_opening() {
                                              : "; no press in it could be read back") +
                              (o.salvage_error.empty() ? std::string() : " (" + o.salvage_error + ")"));
   }
+  for (const auto& earlier : o.restored_from_earlier)
+    log_.warn("outbox", "read back the presses of " + earlier.string() +
+                            ", set aside earlier (while running, or by a start-up that ended before it had stored "
+                            "them): " + std::to_string(o.salvaged) + " presses back in the outbox (they will be sent)" +
+                            (o.salvage_error.empty() ? std::string() : " (" + o.salvage_error + ")"));
+  if (o.corrupt_moved_to.empty() && o.restored_from_earlier.empty() && !o.salvage_error.empty())
+    log_.error("outbox", o.salvage_error);
   auto first = std::to_string(outbox_.next_seq());
   switch (o.seq) {
     case OutboxOpening::Seq::kept:
@@ -264,8 +271,8 @@ bool Daemon::restart_for_corrupt_outbox(const std::string& what, TimePoint now) 
     restart_ = true;
     log_.error("outbox", what + ": the outbox file is damaged; moved it to " + moved->string() +
                              " (kept for inspection; the " + std::to_string(queued) +
-                             " presses queued in it will not be sent); exiting with status 1 so that the "
-                             "service restarts with a new outbox");
+                             " presses queued in it are read back from it at the next start, as far as they "
+                             "are readable); exiting with status 1 so that the service restarts with a new outbox");
     return true;
   }
   move_retry_at_ = now + kMoveAsideRetry;

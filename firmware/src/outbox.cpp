@@ -7,12 +7,15 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <limits>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 namespace kiosk::firmware {
 
@@ -202,6 +205,56 @@ bool has_sqlite_header(const std::filesystem::path& path) {
 // Moves <path> and its -wal/-shm to <path>.corrupt-<ms>[-wal|-shm] (or .corrupt-clock-unset-<n>
 // without a known wall clock), keeping them for a technician. An error when <path> itself cannot
 // be moved (a card remounted read-only, say).
+// <moved>.restore-pending, beside a file set aside, holds how many start-ups tried to read its
+// presses back: it exists from the move until they are stored in the outbox, so a start-up that
+// died in between (power cut, an OOM kill) or a daemon that set the file aside while running
+// leaves the work to the next start.
+std::filesystem::path pending_marker(const std::filesystem::path& moved) {
+  return moved.string() + ".restore-pending";
+}
+
+// A salvage that ends the process each time must not keep the terminal down: two tries.
+constexpr int kSalvageAttempts = 2;
+
+// Best effort (a card that refuses it only loses the retry): written and synced with its folder.
+void mark_pending(const std::filesystem::path& moved, int attempts) {
+  const auto marker = pending_marker(moved);
+  const int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  const auto text = std::to_string(attempts) + "\n";
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  if (ok) ::fsync(fd);
+  ::close(fd);
+  const int dir = ::open(moved.parent_path().empty() ? "." : moved.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+}
+
+// The files set aside beside `outbox` whose presses are not back yet, with the tries so far.
+std::vector<std::pair<std::filesystem::path, int>> pending_salvages(const std::filesystem::path& outbox) {
+  namespace fs = std::filesystem;
+  constexpr std::string_view kSuffix = ".restore-pending";
+  std::vector<std::pair<fs::path, int>> out;
+  std::error_code ec;
+  const auto prefix = outbox.filename().string() + ".corrupt-";
+  for (const auto& e : fs::directory_iterator(outbox.parent_path().empty() ? "." : outbox.parent_path(), ec)) {
+    const auto name = e.path().filename().string();
+    if (name.rfind(prefix, 0) != 0 || name.size() <= kSuffix.size() ||
+        name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0)
+      continue;
+    int attempts = kSalvageAttempts;  // unreadable: treated as used up
+    if (std::FILE* f = std::fopen(e.path().c_str(), "r")) {
+      if (std::fscanf(f, "%d", &attempts) != 1) attempts = kSalvageAttempts;
+      std::fclose(f);
+    }
+    out.emplace_back(e.path().parent_path() / name.substr(0, name.size() - kSuffix.size()), attempts);
+  }
+  std::sort(out.begin(), out.end());  // the oldest set aside first
+  return out;
+}
+
 protocol::Result<std::filesystem::path> try_move_aside(const std::filesystem::path& path, std::int64_t wall_ms) {
   namespace fs = std::filesystem;
   bool dated = wall_clock_plausible(wall_ms);
@@ -222,6 +275,7 @@ protocol::Result<std::filesystem::path> try_move_aside(const std::filesystem::pa
     // A stale WAL left next to the new file would be replayed into it.
     if (ec) fs::remove(side, ec);
   }
+  mark_pending(target, 0);
   return target;
 }
 
@@ -321,17 +375,39 @@ Outbox::Outbox(const std::filesystem::path& path, std::uint64_t max_presses, con
     opening_.corrupt_reason = "file is not a database (no SQLite header)";
     opening_.corrupt_moved_to = move_aside(path, start.wall_ms);
     open(path, start, busy_timeout);
-    restore_from(opening_.corrupt_moved_to);
-    return;
+  } else {
+    try {
+      open(path, start, busy_timeout);
+    } catch (const UnreadableOutbox& e) {
+      close();
+      opening_.corrupt_reason = e.what();
+      opening_.corrupt_moved_to = move_aside(path, start.wall_ms);
+      open(path, start, busy_timeout);
+    }
   }
-  try {
-    open(path, start, busy_timeout);
-  } catch (const UnreadableOutbox& e) {
-    close();
-    opening_.corrupt_reason = e.what();
-    opening_.corrupt_moved_to = move_aside(path, start.wall_ms);
-    open(path, start, busy_timeout);
-    restore_from(opening_.corrupt_moved_to);
+  restore_pending();
+}
+
+// The presses of every file set aside and not read back yet: this start's, one a start-up died
+// in, one the daemon set aside while running.
+void Outbox::restore_pending() {
+  namespace fs = std::filesystem;
+  for (const auto& [moved, attempts] : pending_salvages(path_)) {
+    std::error_code ec;
+    if (!fs::exists(moved, ec)) {  // a technician took it away
+      fs::remove(pending_marker(moved), ec);
+      continue;
+    }
+    if (attempts >= kSalvageAttempts) {
+      fs::remove(pending_marker(moved), ec);
+      opening_.salvage_error = "gave up reading presses back from " + moved.string() + " after " +
+                               std::to_string(attempts) + " start-ups that ended while at it (kept for inspection)";
+      continue;
+    }
+    mark_pending(moved, attempts + 1);
+    if (moved != opening_.corrupt_moved_to) opening_.restored_from_earlier.push_back(moved);
+    restore_from(moved);
+    fs::remove(pending_marker(moved), ec);
   }
 }
 
@@ -381,7 +457,7 @@ void Outbox::restore(const Salvage& old) {
   next_seq_ = next;
   depth_ = depth_ + restored - over;
   dropped_ += over + old.beyond;
-  opening_.salvaged = restored - std::min(restored, over);
+  opening_.salvaged += restored - std::min(restored, over);
 }
 
 Outbox::~Outbox() { close(); }

@@ -510,6 +510,67 @@ TEST_CASE("an outbox damaged while open is closed and moved aside with its -wal 
   CHECK(restarted.add(0, 1, 4, false, at(4)).ok());
 }
 
+TEST_CASE("presses of an outbox the daemon set aside while running come back at the next start") {
+  kiosk::test::TempDir dir;
+  auto path = dir / "outbox.db";
+  {
+    Outbox box(path, 100, kFromOne);
+    for (int i = 1; i <= 3; ++i) REQUIRE(box.add(0, i, 4, false, at(i)).ok());
+    // What the daemon does when a write reports damage: closed and set aside, with 3 queued.
+    REQUIRE(box.close_and_move_aside(kSetClockMs).ok());
+  }
+  const auto aside = dir / ("outbox.db.corrupt-" + std::to_string(kSetClockMs));
+  CHECK(std::filesystem::exists(aside.string() + ".restore-pending"));
+  Outbox restarted(path, 100, kFromOne);
+  CHECK(restarted.opening().corrupt_moved_to.empty());
+  CHECK(restarted.opening().restored_from_earlier == std::vector<std::filesystem::path>{aside});
+  CHECK(restarted.opening().salvaged == 3);
+  CHECK(seqs(*restarted.pending_after(0, 10)) == std::vector<std::uint64_t>{1, 2, 3});
+  CHECK(restarted.next_seq() == 4);
+  CHECK_FALSE(std::filesystem::exists(aside.string() + ".restore-pending"));
+  CHECK(std::filesystem::exists(aside));  // kept for inspection
+  // Once: the next start does not read them back again.
+  REQUIRE(*restarted.ack({1, 2, 3}) == 3);
+  Outbox again(path, 100, kFromOne);
+  CHECK(again.opening().restored_from_earlier.empty());
+  CHECK(again.depth() == 0);
+}
+
+TEST_CASE("a start-up that ended before it stored the presses it read back leaves them to the next, twice at most") {
+  kiosk::test::TempDir dir;
+  auto path = dir / "outbox.db";
+  {
+    Outbox box(path, 100, kFromOne);
+    for (int i = 1; i <= 3; ++i) REQUIRE(box.add(0, i, 4, false, at(i)).ok());
+  }
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(3);
+    f.put('X');
+  }
+  // Where a start-up died: the file set aside and marked, one try begun, no new outbox yet.
+  const auto aside = dir / "outbox.db.corrupt-5";
+  std::filesystem::rename(path, aside);
+  write_file(aside.string() + ".restore-pending", "1\n");
+  {
+    Outbox box(path, 100, kFromOne);
+    CHECK(box.opening().restored_from_earlier == std::vector<std::filesystem::path>{aside});
+    CHECK(box.opening().salvaged == 3);
+    CHECK(seqs(*box.pending_after(0, 10)) == std::vector<std::uint64_t>{1, 2, 3});
+    CHECK_FALSE(std::filesystem::exists(aside.string() + ".restore-pending"));
+  }
+  // A salvage that ended the process twice is given up: the terminal starts, the file stays.
+  const auto other = dir / "outbox.db.corrupt-6";
+  std::filesystem::copy_file(aside, other);
+  write_file(other.string() + ".restore-pending", "2\n");
+  Outbox box(path, 100, kFromOne);
+  CHECK(box.opening().restored_from_earlier.empty());
+  CHECK_THAT(box.opening().salvage_error, Catch::Contains("gave up reading presses back from " + other.string()));
+  CHECK_FALSE(std::filesystem::exists(other.string() + ".restore-pending"));
+  CHECK(std::filesystem::exists(other));
+  CHECK(box.depth() == 3);
+}
+
 TEST_CASE("a damaged outbox that cannot be moved aside stays where it is and refuses every operation") {
   kiosk::test::TempDir dir;
   // Its ".corrupt-<ms>" name would be longer than a file name may be (255 bytes): the rename fails

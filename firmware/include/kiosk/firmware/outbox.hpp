@@ -59,8 +59,11 @@ struct OutboxOpening {
   Seq seq = Seq::kept;                      // kept: an existing outbox with its counters
   std::filesystem::path corrupt_moved_to;   // non-empty: the old file was unreadable, moved here
   std::string corrupt_reason;               // what SQLite said about it
-  std::uint64_t salvaged = 0;               // presses read back from it into the new outbox
+  std::uint64_t salvaged = 0;               // presses read back from it (and those below) into the outbox
   std::string salvage_error;                // why presses read back could not be kept, if so
+  // Files set aside earlier whose presses were read back now: by the daemon while it ran, or by a
+  // start-up that ended before it had stored them.
+  std::vector<std::filesystem::path> restored_from_earlier;
 };
 
 struct Salvage;  // presses read back from an outbox set aside (outbox.cpp)
@@ -123,6 +126,7 @@ class Outbox {
   void open(const std::filesystem::path& path, const OutboxStart& start, std::chrono::milliseconds busy_timeout);
   void restore(const Salvage& old);
   void restore_from(const std::filesystem::path& moved);
+  void restore_pending();
   void close();
   void exec(const char* sql);
   bool has_counters();
