@@ -22,6 +22,14 @@ constexpr std::int64_t kSetClockMs = 1'795'356'185'120;
 // A new outbox numbering from 1, as --first-seq 1 gives: the checks stay readable.
 const OutboxStart kFromOne{0, 1};
 
+// Overwrites one byte of a file in place: a flipped bit in an outbox's header, as a failing card leaves.
+void overwrite_byte(const std::filesystem::path& path, std::streamoff offset, char byte) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  REQUIRE(f);
+  f.seekp(offset);
+  f.put(byte);
+}
+
 void write_file(const std::filesystem::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
   out << text;
@@ -285,11 +293,8 @@ TEST_CASE("the presses still readable in an outbox with a damaged header come ba
     for (int i = 0; i < 6; ++i) REQUIRE(box.add(i % 4, i % 4 + 1, 4, i == 5, at(i)).ok());
     REQUIRE(*box.ack({1, 2}) == 2);  // 3..6 queued, next seq 7
   }
-  {  // one flipped byte in the header: SQLite no longer takes it for a database
-    std::fstream f(dir / "outbox.db", std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(3);
-    f.put('X');
-  }
+  // One flipped byte in the header: SQLite no longer takes it for a database.
+  overwrite_byte(dir / "outbox.db", 3, 'X');
   const auto damaged = read_file(dir / "outbox.db");
   write_file(dir / "outbox.db.corrupt-123.salvage", "left by a start-up that died while salvaging");
   Outbox box(dir / "outbox.db", 100, OutboxStart{kSetClockMs, 0});
@@ -313,11 +318,7 @@ TEST_CASE("the presses still readable in an outbox with a damaged header come ba
     Outbox first(again / "outbox.db", 100, kFromOne);
     for (int i = 0; i < 3; ++i) REQUIRE(first.add(0, 1, 4, false, at(i)).ok());
   }
-  {
-    std::fstream f(again / "outbox.db", std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(0);
-    f.put('s');
-  }
+  overwrite_byte(again / "outbox.db", 0, 's');
   Outbox second(again / "outbox.db", 100, kFromOne);
   CHECK(second.opening().salvaged == 3);
   CHECK(second.opening().salvage_error.empty());
@@ -332,11 +333,7 @@ TEST_CASE("presses read back beyond the outbox's bound lose the oldest, as a ful
     for (int i = 1; i <= 5; ++i) REQUIRE(box.add(0, i % 4 + 1, 4, false, at(i)).ok());
     REQUIRE(*box.renumber({1}, 1) == std::optional<std::uint64_t>{6});  // the oldest is now seq 6
   }
-  {
-    std::fstream f(dir / "outbox.db", std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(3);
-    f.put('X');
-  }
+  overwrite_byte(dir / "outbox.db", 3, 'X');
   // Started again with a smaller bound: three of the five fit.
   Outbox box(dir / "outbox.db", 3, kFromOne);
   REQUIRE_FALSE(box.opening().corrupt_moved_to.empty());
@@ -356,11 +353,7 @@ TEST_CASE("an outbox read back under a much smaller bound holds at most twice th
     Outbox box(dir / "outbox.db", 100, kFromOne);
     for (int i = 1; i <= 10; ++i) REQUIRE(box.add(0, 2, 4, false, at(i)).ok());
   }
-  {
-    std::fstream f(dir / "outbox.db", std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(3);
-    f.put('X');
-  }
+  overwrite_byte(dir / "outbox.db", 3, 'X');
   // Bound 2: seqs 7..10 are read back (twice the bound), 1..6 are not, and 2 of the 4 fit.
   {
     Outbox box(dir / "outbox.db", 2, kFromOne);
@@ -383,11 +376,7 @@ TEST_CASE("presses still only in the outbox's -wal are read back too when its he
   REQUIRE(std::filesystem::exists(running / "outbox.db-wal"));
   std::filesystem::copy_file(running / "outbox.db", dir / "outbox.db");
   std::filesystem::copy_file(running / "outbox.db-wal", dir / "outbox.db-wal");
-  {
-    std::fstream f(dir / "outbox.db", std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(5);
-    f.put('?');
-  }
+  overwrite_byte(dir / "outbox.db", 5, '?');
   Outbox after(dir / "outbox.db", 100, kFromOne);
   CHECK(after.opening().salvaged == 3);
   CHECK(seqs(*after.pending_after(0, 10)) == std::vector<std::uint64_t>{1, 2, 3});
@@ -543,11 +532,7 @@ TEST_CASE("a start-up that ended before it stored the presses it read back leave
     Outbox box(path, 100, kFromOne);
     for (int i = 1; i <= 3; ++i) REQUIRE(box.add(0, i, 4, false, at(i)).ok());
   }
-  {
-    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(3);
-    f.put('X');
-  }
+  overwrite_byte(path, 3, 'X');
   // Where a start-up died: the file set aside and marked, one try begun, no new outbox yet.
   const auto aside = dir / "outbox.db.corrupt-5";
   std::filesystem::rename(path, aside);

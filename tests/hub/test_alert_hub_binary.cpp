@@ -11,16 +11,24 @@
 using namespace kiosk::test;
 namespace json = boost::json;
 
+namespace {
+
+// An alert settings file whose detector alerts at 3 bad presses in 10 minutes; its path.
+std::string naive_alerts(const fs::path& dir) {
+  std::ofstream out(dir / "alerts.json");
+  out << R"({"detector": {"kind": "naive", "bad": 3, "window_s": 600}})";
+  return (dir / "alerts.json").string();
+}
+
+}  // namespace
+
 TEST_CASE("kiosk-hub with --alerts raises the retained alert for a spike and takes a manager's MQTT ack",
           "[integration]") {
   Broker broker;
   broker.start();
   TempDir dir;
-  {
-    std::ofstream out(dir / "alerts.json");
-    out << R"({"detector": {"kind": "naive", "bad": 3, "window_s": 600}})";
-  }
-  HubUnderTest hub(broker, dir.path(), "test-site", {"--alerts", (dir / "alerts.json").string()});
+  const auto alerts = naive_alerts(dir.path());
+  HubUnderTest hub(broker, dir.path(), "test-site", {"--alerts", alerts});
   hub.start_or_fail();
   hub.register_device("t-1", "front-desk");
   MqttProbe device(broker.url());
@@ -87,11 +95,8 @@ TEST_CASE("a manager's own API token reads alerts and acknowledges them as that 
   Broker broker;
   broker.start();
   TempDir dir;
-  {
-    std::ofstream out(dir / "alerts.json");
-    out << R"({"detector": {"kind": "naive", "bad": 3, "window_s": 600}})";
-  }
-  HubUnderTest hub(broker, dir.path(), "test-site", {"--alerts", (dir / "alerts.json").string(), "--open-reads", "off"});
+  const auto alerts = naive_alerts(dir.path());
+  HubUnderTest hub(broker, dir.path(), "test-site", {"--alerts", alerts, "--open-reads", "off"});
   hub.start_or_fail();
   const std::vector<std::string> as_hub{"--hub", hub.url(), "--token-file", hub.token_file().string()};
   auto with = [](std::vector<std::string> a, const std::vector<std::string>& b) {
