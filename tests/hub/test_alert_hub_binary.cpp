@@ -109,6 +109,8 @@ TEST_CASE("a manager's own API token reads alerts and acknowledges them as that 
   INFO(added_out);
   REQUIRE(added == 0);
   CHECK_THAT(added_out, Catch::Contains("acknowledges as alice"));
+  // Both addresses in her file are this machine's, as --hub was: kioskctl says so.
+  CHECK_THAT(added_out, Catch::Contains("which a phone reads as itself") && Catch::Contains("which is this machine"));
   const auto settings = json::parse(slurp(file)).as_object();
   const std::string token(settings.at("api_token").as_string());
   CHECK(settings.at("hub").as_string() == hub.url());

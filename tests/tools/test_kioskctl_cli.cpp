@@ -437,12 +437,12 @@ TEST_CASE("kioskctl treats a broker on a loopback address or localhost as one a 
   for (const char* url : {"tcp://127.0.0.1:1883", "tcp://localhost:1883", "ssl://LOCALHOST:8883", "tcp://127.0.1.1:1883",
                           "tcp://[::1]:1883", "mqtt://localhost.", "tcp://0.0.0.0:1883", "tcp://user@127.0.0.1:1883"}) {
     INFO(url);
-    CHECK(broker_is_loopback(url));
+    CHECK(url_is_loopback(url));
   }
   for (const char* url : {"tcp://10.0.0.5:1883", "tcp://hub.venue.lan:1883", "ssl://[fd00::5]:8883", "tcp://128.0.0.1:1883",
                           "tcp://localhost-hub:1883"}) {
     INFO(url);
-    CHECK_FALSE(broker_is_loopback(url));
+    CHECK_FALSE(url_is_loopback(url));
   }
 }
 

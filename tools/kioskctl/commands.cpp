@@ -344,6 +344,13 @@ class Session {
     warn_about_owner(file);
     const auto* note = v.is_object() ? v.get_object().if_contains("note") : nullptr;
     if (note && note->is_string()) err_ << "warning: " << std::string_view(note->get_string()) << "\n";
+    // A phone reads 127.0.0.1 or localhost as itself.
+    if (!inv_.has("broker") && url_is_loopback(std::string(settings["broker"].as_string())))
+      err_ << "warning: the manager's file says broker " << std::string_view(settings["broker"].as_string())
+           << ", which a phone reads as itself; pass --broker tcp://<hub's LAN address>:1883\n";
+    if (has_token && url_is_loopback(settings_.hub))
+      err_ << "warning: the manager's file says hub " << settings_.hub
+           << ", which is this machine; for kioskctl elsewhere, set \"hub\" in it to the hub's LAN address\n";
     if (inv_.globals.json) {
       print_json(json::object{{"manager", id()},
                               {"settings", file.path()},
@@ -565,7 +572,7 @@ class Session {
 
   // A terminal reads 127.0.0.1 or localhost as itself: say so unless the broker was asked for.
   void warn_if_loopback(const DeviceConfigFile& config) {
-    if (inv_.has("broker") || !broker_is_loopback(config.broker)) return;
+    if (inv_.has("broker") || !url_is_loopback(config.broker)) return;
     err_ << "warning: the device file says broker " << config.broker
          << ", which a terminal reads as itself; pass --broker tcp://<hub's LAN address>:1883 for a real terminal\n";
   }

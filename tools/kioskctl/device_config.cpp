@@ -87,7 +87,7 @@ std::variant<DeviceConfigFile, std::string> parse_device_config(std::string_view
   return c;
 }
 
-bool broker_is_loopback(std::string_view url) {
+bool url_is_loopback(std::string_view url) {
   auto rest = url;
   if (auto scheme = rest.find("://"); scheme != std::string_view::npos) rest = rest.substr(scheme + 3);
   rest = rest.substr(0, rest.find_first_of("/?#"));

@@ -48,8 +48,9 @@ struct ExistingFile {
 };
 ExistingFile read_existing(const std::string& path);
 
-// True when the broker URL's host is a loopback address or localhost: a terminal reads it as itself.
-bool broker_is_loopback(std::string_view broker_url);
+// True when the URL's host (a broker's, the hub's) is a loopback address or localhost: a terminal
+// or a manager's phone reads it as itself.
+bool url_is_loopback(std::string_view url);
 
 // The broker a device should use when none is configured: the hub's host on MQTT's port.
 std::string default_broker_for(const std::string& hub_host);
