@@ -11,7 +11,7 @@ packages=(
   catch2
   mosquitto mosquitto-clients
   clang libclang-rt-14-dev
-  openssl curl procps iproute2 tzdata
+  openssl ca-certificates curl procps iproute2 tzdata
 )
 
 if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then

@@ -18,12 +18,13 @@
 //                "resolve_after_s": 600, "calm_p": 0.05}   (defaults: DetectorSettings, detector.hpp)
 //             or {"kind": "naive", "bad": 3, "window_s": 600, "resolve_after_s": 600, "bad_max_rating": 2},
 //   "detectors": {"front-desk": {...same keys, over "detector"...}},
-//   "contacts": [{"id": "alice", "name": "Alice", "webhook": "http://10.0.0.5:8080/hook",
+//   "contacts": [{"id": "alice", "name": "Alice", "webhook": "https://hooks.example.com/T1/abc",
 //                 "locations": ["front-desk"], "on_duty": "mon-fri 08:00-18:00", "level": 0}],
 //   "escalation": ["alice", ["bob", "carol"]],   optional: levels by order (overrides "level")
 //   "call_manager": [{"location": "front-desk", "button": 3}, {"device": "t-7", "button": 0}],
 //   "webhooks": {"timeout_ms": 5000, "backoff_initial_ms": 1000, "backoff_max_ms": 300000,
-//                "jitter": 0.2, "max_attempts": 0, "max_age_s": 86400, "max_in_flight": 4}
+//                "jitter": 0.2, "max_attempts": 0, "max_age_s": 86400, "max_in_flight": 4,
+//                "ca_file": "/etc/kiosk/relay-ca.pem"}   (https: the system's CAs and these)
 //       An alert's posts go to a contact one at a time in queue order (max_in_flight counts all); a
 //       newer post of an alert replaces its older ones still queued; headers X-Kiosk-Delivery: <site>-<run>-<n>
 //       (same on retries, never reused), X-Kiosk-Alert, X-Kiosk-Change.
@@ -199,8 +200,8 @@ std::optional<Error> parse_contact(const json::value& v, const std::string& path
   c.name = c.id;
   if (auto e = f.string("name", c.name)) return e;
   if (auto e = f.string("webhook", c.webhook)) return e;
-  if (!c.webhook.empty() && c.webhook.rfind("http://", 0) != 0)
-    return Error{f.where("webhook"), quoted(c.webhook, " must start with http:// (for https, post to a local relay)")};
+  if (!c.webhook.empty() && c.webhook.rfind("http://", 0) != 0 && c.webhook.rfind("https://", 0) != 0)
+    return Error{f.where("webhook"), quoted(c.webhook, " must start with https:// or http://")};
   // Checked here, not at the first page: a URL the sender cannot use would drop every post to
   // this contact while the hub looked healthy.
   if (std::string why; !c.webhook.empty() && !net::parse_url(c.webhook, &why))
@@ -329,6 +330,10 @@ Result<AlertConfig> parse_root(const json::object& root) {
     if (auto e = b.integer("max_attempts", 0, 1e6, p.max_attempts)) return *e;
     if (auto e = b.duration("max_age_s", 1, 30 * 86400, p.max_age)) return *e;
     if (auto e = b.integer("max_in_flight", 1, 64, p.max_in_flight)) return *e;
+    if (auto e = b.string("ca_file", p.ca_file)) return *e;
+    // Checked here: a file the sender cannot read would fail every https post while the hub looked healthy.
+    if (!p.ca_file.empty() && !std::ifstream(p.ca_file))
+      return Error{b.where("ca_file"), quoted(p.ca_file, " cannot be read (a PEM file of CA certificates)")};
     if (auto e = b.unknown_keys()) return *e;
     if (p.backoff_max < p.backoff_initial) p.backoff_max = p.backoff_initial;
   }

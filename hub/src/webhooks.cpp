@@ -7,8 +7,10 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include "kiosk/net/url.hpp"
 
@@ -20,9 +22,11 @@ using tcp = boost::asio::ip::tcp;
 
 std::optional<HttpUrl> parse_http_url(std::string_view text) {
   auto url = net::parse_url(text);
-  if (!url || url->scheme != "http") return std::nullopt;
+  if (!url || (url->scheme != "http" && url->scheme != "https")) return std::nullopt;
   HttpUrl out;
+  out.tls = url->scheme == "https";
   out.host = url->host;
+  out.port = out.tls ? "443" : "80";
   if (!url->port.empty()) out.port = url->port;
   if (!url->path.empty()) out.target = url->path;
   return out;
@@ -39,12 +43,31 @@ bool webhook_refusal_is_final(unsigned http_status) {
   return http_status >= 400 && http_status < 500 && http_status != 408 && http_status != 429;
 }
 
-// One request on a fresh connection; a single deadline covers the lookup, connect, write and read.
+std::unique_ptr<boost::asio::ssl::context> make_webhook_tls_context(const std::string& ca_file) {
+  namespace ssl = boost::asio::ssl;
+  try {
+    auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                     ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    ctx->set_default_verify_paths();
+    if (!ca_file.empty()) ctx->load_verify_file(ca_file);
+    ctx->set_verify_mode(ssl::verify_peer);
+    return ctx;
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error("cannot set up TLS for https webhooks" +
+                             (ca_file.empty() ? std::string() : " (CA file " + ca_file + ")") + ": " + e.what());
+  }
+}
+
+// One request on a fresh connection; a single deadline covers the lookup, connect, TLS handshake,
+// write and read.
 class HttpPost : public std::enable_shared_from_this<HttpPost> {
  public:
   HttpPost(boost::asio::io_context& io, const HttpUrl& url, std::string body, const HttpHeaders& headers,
-           std::chrono::milliseconds timeout, std::function<void(std::optional<std::string>, unsigned)> done)
-      : resolver_(io), resolve_deadline_(io), stream_(io), url_(url), timeout_(timeout), done_(std::move(done)) {
+           std::chrono::milliseconds timeout, std::function<void(std::optional<std::string>, unsigned)> done,
+           boost::asio::ssl::context* tls)
+      : io_(io), resolver_(io), resolve_deadline_(io), stream_(io), url_(url), timeout_(timeout), done_(std::move(done)) {
+    if (url_.tls && tls) tls_ = std::make_unique<beast::ssl_stream<beast::tcp_stream&>>(stream_, *tls);
     request_.method(http::verb::post);
     request_.target(url_.target);
     request_.version(11);
@@ -60,6 +83,10 @@ class HttpPost : public std::enable_shared_from_this<HttpPost> {
   }
 
   void start() {
+    if (url_.tls && !tls_) {
+      // Not from inside post_json: the caller may not expect its callback before it returns.
+      return boost::asio::post(io_, [self = shared_from_this()] { self->finish("https is not set up in this hub"); });
+    }
     stream_.expires_after(timeout_);
     // An address needs no lookup. That matters beyond speed: asio resolves names on one background
     // thread, so a DNS server that does not answer (the venue's internet is down) would hold a
@@ -98,11 +125,39 @@ class HttpPost : public std::enable_shared_from_this<HttpPost> {
  private:
   void connected(beast::error_code ec) {
     if (ec) return finish(ec == beast::error::timeout ? "timed out connecting" : ec.message());
-    http::async_write(stream_, request_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    if (!tls_) return exchange(stream_);
+    // The certificate must name the host of the URL (a name, or an address given as one); SNI
+    // tells a server with several names which one to show. No SNI for an address (RFC 6066).
+    boost::system::error_code not_an_address;
+    boost::asio::ip::make_address(url_.host, not_an_address);
+    if (not_an_address) SSL_set_tlsext_host_name(tls_->native_handle(), url_.host.c_str());
+    tls_->set_verify_callback(boost::asio::ssl::host_name_verification(url_.host));
+    tls_->async_handshake(boost::asio::ssl::stream_base::client, [self = shared_from_this()](beast::error_code ec) {
+      if (ec) {
+        if (ec == beast::error::timeout) return self->finish("timed out in the TLS handshake");
+        return self->finish("TLS handshake: " + ec.message() + tls_hint(ec));
+      }
+      self->exchange(*self->tls_);
+    });
+  }
+
+  // "certificate verify failed" says what, not what to do.
+  static std::string tls_hint(const beast::error_code& ec) {
+    if (ec.category() != boost::asio::error::get_ssl_category()) return "";
+    if (ERR_GET_REASON(static_cast<unsigned long>(ec.value())) != SSL_R_CERTIFICATE_VERIFY_FAILED) return "";
+    return " (the server's certificate is not from a trusted CA, or does not name the host: for a venue's "
+           "own CA, add it as \"ca_file\" in the settings' \"webhooks\")";
+  }
+
+  template <class Stream>
+  void exchange(Stream& stream) {
+    http::async_write(stream, request_, [self = shared_from_this(), &stream](beast::error_code ec, std::size_t) {
       if (ec) return self->finish("sending: " + ec.message());
-      http::async_read(self->stream_, self->buffer_, self->response_, [self](beast::error_code ec, std::size_t) {
+      http::async_read(stream, self->buffer_, self->response_, [self](beast::error_code ec, std::size_t) {
+        // A server that ends its answer by closing, without TLS's close_notify: its status counts.
+        if (ec == boost::asio::ssl::error::stream_truncated && self->response_.is_header_done()) ec = {};
         if (ec) return self->finish(ec == beast::error::timeout ? "timed out waiting for the answer" : "reading: " + ec.message());
-        const unsigned status = self->response_.result_int();
+        const unsigned status = self->response_.get().result_int();
         if (status >= 200 && status < 300) return self->finish(std::nullopt, status);
         self->finish("HTTP " + std::to_string(status), status);
       });
@@ -118,29 +173,37 @@ class HttpPost : public std::enable_shared_from_this<HttpPost> {
     done(std::move(error), status);
   }
 
+  boost::asio::io_context& io_;
   tcp::resolver resolver_;
   boost::asio::steady_timer resolve_deadline_;
   beast::tcp_stream stream_;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream&>> tls_;  // https: TLS over stream_
   HttpUrl url_;
   std::chrono::milliseconds timeout_;
   std::function<void(std::optional<std::string>, unsigned)> done_;
   http::request<http::string_body> request_;
-  http::response<http::string_body> response_;
+  http::response_parser<http::string_body> response_;
   beast::flat_buffer buffer_;
 };
 
 void post_json(boost::asio::io_context& io, const HttpUrl& url, std::string body, HttpHeaders headers,
                std::chrono::milliseconds timeout,
                std::function<void(std::optional<std::string> error, unsigned http_status)> done,
-               std::shared_ptr<HttpPost>* handle) {
-  auto p = std::make_shared<HttpPost>(io, url, std::move(body), headers, timeout, std::move(done));
+               std::shared_ptr<HttpPost>* handle, boost::asio::ssl::context* tls) {
+  auto p = std::make_shared<HttpPost>(io, url, std::move(body), headers, timeout, std::move(done), tls);
   if (handle) *handle = p;
   p->start();
 }
 
 WebhookSender::WebhookSender(boost::asio::io_context& io, AlertStore& store, const Clock& clock, const Log& log,
                              WebhookPolicy policy)
-    : io_(io), store_(store), clock_(clock), log_(log), policy_(policy), timer_(io), random_(std::random_device{}()) {}
+    : io_(io), store_(store), clock_(clock), log_(log), policy_(policy), timer_(io), random_(std::random_device{}()) {
+  try {
+    tls_ = make_webhook_tls_context(policy_.ca_file);
+  } catch (const std::exception& e) {
+    tls_error_ = e.what();  // said at each https post, which fails
+  }
+}
 
 WebhookSender::~WebhookSender() {
   *alive_ = false;
@@ -238,7 +301,11 @@ void WebhookSender::attempt(WebhookPost post) {
   if (!url) {
     // The settings file is checked at start; a row from an older file may still be odd, and
     // will stay so.
-    finished(post, std::string("not an http:// URL"), 0, true);
+    finished(post, std::string("not an http:// or https:// URL"), 0, true);
+    return;
+  }
+  if (url->tls && !tls_) {
+    finished(post, tls_error_, 0, true);
     return;
   }
   std::shared_ptr<HttpPost> handle;
@@ -254,7 +321,7 @@ void WebhookSender::attempt(WebhookPost post) {
               if (!*alive || run != run_) return;
               finished(post, error, status);
             },
-            &handle);
+            &handle, tls_.get());
   if (in_flight_.count(key)) posts_.push_back(handle);
   std::erase_if(posts_, [](const std::weak_ptr<HttpPost>& w) { return w.expired(); });
 }

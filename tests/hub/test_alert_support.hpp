@@ -4,8 +4,11 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -78,12 +81,25 @@ class HookServer {
 
   // The port is held from construction, so it stays this server's while it is "down".
   HookServer() = default;
-  ~HookServer() { stop(); }
+  ~HookServer() {
+    stop();
+    if (tls_) SSL_CTX_free(tls_);
+  }
 
   int port() const { return port_; }
   std::string url(const std::string& path = "/hook") const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
+    return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) + path;
   }
+
+  // Serves https with this certificate and key (PEM files), before start().
+  void use_tls(const std::string& cert_file, const std::string& key_file) {
+    tls_ = SSL_CTX_new(TLS_server_method());
+    if (!tls_ || SSL_CTX_use_certificate_chain_file(tls_, cert_file.c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(tls_, key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+      throw std::runtime_error("hook server: cannot load " + cert_file + " / " + key_file);
+  }
+  // Connections whose TLS handshake failed (the client refused the certificate, say).
+  int failed_handshakes() const { return failed_handshakes_; }
 
   void start(int status = 200) {
     status_ = status;
@@ -126,20 +142,36 @@ class HookServer {
       if (::poll(&p, 1, 20) <= 0) continue;
       int c = ::accept(fd_, nullptr, nullptr);
       if (c < 0) continue;
-      handle(c);
+      const timeval two_seconds{2, 0};
+      ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &two_seconds, sizeof two_seconds);
+      SSL* ssl = nullptr;
+      if (tls_) {
+        ssl = SSL_new(tls_);
+        SSL_set_fd(ssl, c);
+        if (SSL_accept(ssl) != 1) {
+          ++failed_handshakes_;
+          SSL_free(ssl);
+          ::close(c);
+          continue;
+        }
+      }
+      handle(c, ssl);
+      if (ssl) {
+        SSL_shutdown(ssl);
+        SSL_free(ssl);
+      }
       ::close(c);
     }
   }
 
-  void handle(int c) {
+  void handle(int c, SSL* ssl) {
     std::string in;
     char buf[4096];
     std::size_t header_end = std::string::npos;
     std::size_t length = 0;
     for (;;) {
-      pollfd p{c, POLLIN, 0};
-      if (::poll(&p, 1, 2000) <= 0) return;
-      auto n = ::read(c, buf, sizeof buf);
+      // Waits at most 2 s (SO_RCVTIMEO), through TLS too.
+      const auto n = ssl ? SSL_read(ssl, buf, sizeof buf) : ::read(c, buf, sizeof buf);
       if (n <= 0) return;
       in.append(buf, static_cast<std::size_t>(n));
       if (header_end == std::string::npos) {
@@ -164,13 +196,18 @@ class HookServer {
       requests_.push_back(std::move(r));
     }
     std::string out = "HTTP/1.1 " + std::to_string(status_) + " X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-    (void)::write(c, out.data(), out.size());
+    if (ssl)
+      SSL_write(ssl, out.data(), static_cast<int>(out.size()));
+    else
+      (void)::write(c, out.data(), out.size());
   }
 
   PortReservation reserved_;
   int port_ = reserved_.port();
   int fd_ = -1;
   int status_ = 200;
+  SSL_CTX* tls_ = nullptr;
+  std::atomic<int> failed_handshakes_{0};
   std::atomic<bool> stop_{false};
   std::thread thread_;
   mutable std::mutex mutex_;

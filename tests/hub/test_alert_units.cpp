@@ -67,8 +67,11 @@ TEST_CASE("alert settings with a mistake are refused with the place and the reas
   CHECK(error(R"({"tick": 5})") == "tick: unknown setting (a typo?)");
   CHECK(error(R"({"detector": {"kind": "magic"}})") == "detector.kind: \"magic\" is not baseline or naive");
   CHECK(error(R"({"detector": {"min_bad": 0}})") == "detector.min_bad: 0 is outside 1..10000");
-  CHECK(error(R"({"contacts": [{"id": "alice", "webhook": "https://x"}]})").find("must start with http://") !=
+  CHECK(error(R"({"contacts": [{"id": "alice", "webhook": "ftp://x"}]})").find("must start with https:// or http://") !=
         std::string::npos);
+  CHECK(parse_alert_config(R"({"contacts": [{"id": "alice", "webhook": "https://x"}]})"));
+  CHECK(error(R"({"webhooks": {"ca_file": "/nonexistent/ca.pem"}})") ==
+        "webhooks.ca_file: \"/nonexistent/ca.pem\" cannot be read (a PEM file of CA certificates)");
   // A URL the sender could not use is refused at start, not given up at the first page.
   CHECK(error(R"({"contacts": [{"id": "alice", "webhook": "http://user:token@relay.local/hook"}]})") ==
         "contacts[0].webhook: \"http://user:token@relay.local/hook\" is not a usable URL: user or password in the "
@@ -118,7 +121,7 @@ TEST_CASE("the venue's time zone follows daylight saving time in routing, detect
   CHECK(posix->time_zone.offset_at(summer) == 2h);
 }
 
-TEST_CASE("webhook URLs are http with a host, an optional port and a path") {
+TEST_CASE("webhook URLs are http or https with a host, an optional port and a path") {
   auto u = parse_http_url("http://127.0.0.1:8080/hooks/alert?x=1");
   REQUIRE(u);
   CHECK(u->host == "127.0.0.1");
@@ -129,7 +132,14 @@ TEST_CASE("webhook URLs are http with a host, an optional port and a path") {
   CHECK(d->port == "80");
   CHECK(d->target == "/");
   CHECK(parse_http_url("http://[::1]:81/x")->host == "::1");
-  CHECK_FALSE(parse_http_url("https://x/"));
+  auto s = parse_http_url("https://hooks.example.com/T1/abc");
+  REQUIRE(s);
+  CHECK(s->tls);
+  CHECK(s->port == "443");
+  CHECK(s->target == "/T1/abc");
+  CHECK_FALSE(d->tls);
+  CHECK(parse_http_url("https://relay.local:8443/")->port == "8443");
+  CHECK_FALSE(parse_http_url("ftp://x/"));
   CHECK_FALSE(parse_http_url("http://:80/"));
   CHECK_FALSE(parse_http_url("http://x:99999/"));
   CHECK_FALSE(parse_http_url("http://user:pw@x/"));

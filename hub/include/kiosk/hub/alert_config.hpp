@@ -49,6 +49,9 @@ struct WebhookPolicy {
   int max_attempts = 0;      // 0: keep trying until max_age
   std::chrono::seconds max_age{std::chrono::hours(24)};  // an alert older than this is news to nobody
   int max_in_flight = 4;
+  // https webhooks trust the system's CAs (ca-certificates) and, when set, the CAs in this PEM
+  // file (a venue's own relay or paging box).
+  std::string ca_file;
 };
 
 struct AlertConfig {

@@ -19,6 +19,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+namespace boost::asio::ssl {
+class context;
+}
+
 #include "kiosk/hub/alert_config.hpp"
 #include "kiosk/hub/alert_store.hpp"
 #include "kiosk/hub/clock.hpp"
@@ -26,11 +30,12 @@
 
 namespace kiosk::hub {
 
-// "http://host[:port][/path]" split up; nullopt for anything else (https is not spoken here).
+// "http[s]://host[:port][/path]" split up; nullopt for anything else.
 struct HttpUrl {
   std::string host;
-  std::string port = "80";
+  std::string port = "80";  // 443 for https
   std::string target = "/";
+  bool tls = false;  // https: the server's certificate must chain to a trusted CA and name `host`
 };
 std::optional<HttpUrl> parse_http_url(std::string_view url);
 
@@ -46,13 +51,18 @@ bool webhook_refusal_is_final(unsigned http_status);
 inline constexpr std::chrono::hours kWebhookKeepFinished{24 * 7};
 
 // One HTTP POST with `headers` added; `done` gets nullopt on a 2xx answer, else the reason, and the
-// HTTP status when there was an answer (0: none). Runs on `io`.
+// HTTP status when there was an answer (0: none). Runs on `io`. An https URL needs `tls`, a client
+// context that verifies peers (make_webhook_tls_context).
 class HttpPost;
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 void post_json(boost::asio::io_context& io, const HttpUrl& url, std::string body, HttpHeaders headers,
                std::chrono::milliseconds timeout,
                std::function<void(std::optional<std::string> error, unsigned http_status)> done,
-               std::shared_ptr<HttpPost>* handle = nullptr);
+               std::shared_ptr<HttpPost>* handle = nullptr, boost::asio::ssl::context* tls = nullptr);
+
+// A TLS client context for https webhooks: TLS 1.2 or later, the peer verified against the
+// system's CAs and those in `ca_file` (when not empty). Throws std::runtime_error saying why not.
+std::unique_ptr<boost::asio::ssl::context> make_webhook_tls_context(const std::string& ca_file);
 
 class WebhookSender {
  public:
@@ -95,6 +105,8 @@ class WebhookSender {
   const Clock& clock_;
   const Log& log_;
   WebhookPolicy policy_;
+  std::unique_ptr<boost::asio::ssl::context> tls_;  // for https contacts; null if it could not be set up
+  std::string tls_error_;                           // ... and why
   boost::asio::steady_timer timer_;
   std::optional<WallTime> armed_for_;
   std::optional<SteadyTime> purged_at_;
