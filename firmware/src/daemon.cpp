@@ -112,12 +112,10 @@ void Daemon::log_opening() {
                              (o.salvage_error.empty() ? std::string() : " (" + o.salvage_error + ")"));
   }
   for (const auto& earlier : o.restored_from_earlier)
-    log_.warn("outbox", "read back the presses of " + earlier.string() +
+    log_.warn("outbox", "read back the presses of " + earlier.from.string() +
                             ", set aside earlier (while running, or by a start-up that ended before it had stored "
-                            "them): " + std::to_string(o.salvaged) + " presses back in the outbox (they will be sent)" +
-                            (o.salvage_error.empty() ? std::string() : " (" + o.salvage_error + ")"));
-  if (o.corrupt_moved_to.empty() && o.restored_from_earlier.empty() && !o.salvage_error.empty())
-    log_.error("outbox", o.salvage_error);
+                            "them): " + std::to_string(earlier.presses) + " presses back in the outbox (they will be sent)");
+  if (o.corrupt_moved_to.empty() && !o.salvage_error.empty()) log_.error("outbox", o.salvage_error);
   auto first = std::to_string(outbox_.next_seq());
   switch (o.seq) {
     case OutboxOpening::Seq::kept:

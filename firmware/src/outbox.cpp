@@ -7,8 +7,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <filesystem>
 #include <limits>
 #include <optional>
@@ -24,6 +25,7 @@ struct Salvage {
   std::vector<StoredPress> presses;  // the highest seqs, each a plausible press, at most the cap
   std::uint64_t next_seq = 0;        // its counter, when readable (0: not)
   std::uint64_t beyond = 0;          // plausible presses past the cap: lost, counted as dropped
+  std::string failure;               // why nothing could be read (no room for the copy, ...): try again
 };
 
 namespace {
@@ -216,20 +218,37 @@ std::filesystem::path pending_marker(const std::filesystem::path& moved) {
 // A salvage that ends the process each time must not keep the terminal down: two tries.
 constexpr int kSalvageAttempts = 2;
 
-// Best effort (a card that refuses it only loses the retry): written and synced with its folder.
-void mark_pending(const std::filesystem::path& moved, int attempts) {
+// Written whole under a temporary name, synced, renamed over the marker and the folder synced: a
+// marker is there with its count or not at all. False when the card refused it.
+bool mark_pending(const std::filesystem::path& moved, int attempts) {
   const auto marker = pending_marker(moved);
-  const int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return;
+  const auto temp = marker.string() + ".tmp";
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
   const auto text = std::to_string(attempts) + "\n";
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  if (ok) ::fsync(fd);
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
   ::close(fd);
+  if (!ok || ::rename(temp.c_str(), marker.c_str()) != 0) {
+    ::unlink(temp.c_str());
+    return false;
+  }
   const int dir = ::open(moved.parent_path().empty() ? "." : moved.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir >= 0) {
     ::fsync(dir);
     ::close(dir);
   }
+  return true;
+}
+
+// How many start-ups tried a marker's file: 0..kSalvageAttempts; one that cannot be read leaves one try.
+int read_attempts(const std::filesystem::path& marker) {
+  std::ifstream in(marker);
+  std::string text;
+  std::getline(in, text);
+  char* end = nullptr;
+  const long n = std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || end == text.c_str()) return kSalvageAttempts - 1;
+  return static_cast<int>(std::clamp<long>(n, 0, kSalvageAttempts));
 }
 
 // The files set aside beside `outbox` whose presses are not back yet, with the tries so far.
@@ -239,17 +258,14 @@ std::vector<std::pair<std::filesystem::path, int>> pending_salvages(const std::f
   std::vector<std::pair<fs::path, int>> out;
   std::error_code ec;
   const auto prefix = outbox.filename().string() + ".corrupt-";
-  for (const auto& e : fs::directory_iterator(outbox.parent_path().empty() ? "." : outbox.parent_path(), ec)) {
-    const auto name = e.path().filename().string();
+  // increment(ec), not ++: an I/O error reading the folder ends the scan, not the start-up.
+  for (fs::directory_iterator it(outbox.parent_path().empty() ? "." : outbox.parent_path(), ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const auto name = it->path().filename().string();
     if (name.rfind(prefix, 0) != 0 || name.size() <= kSuffix.size() ||
         name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0)
       continue;
-    int attempts = kSalvageAttempts;  // unreadable: treated as used up
-    if (std::FILE* f = std::fopen(e.path().c_str(), "r")) {
-      if (std::fscanf(f, "%d", &attempts) != 1) attempts = kSalvageAttempts;
-      std::fclose(f);
-    }
-    out.emplace_back(e.path().parent_path() / name.substr(0, name.size() - kSuffix.size()), attempts);
+    out.emplace_back(it->path().parent_path() / name.substr(0, name.size() - kSuffix.size()), read_attempts(it->path()));
   }
   std::sort(out.begin(), out.end());  // the oldest set aside first
   return out;
@@ -263,8 +279,11 @@ protocol::Result<std::filesystem::path> try_move_aside(const std::filesystem::pa
   std::error_code ec;
   while (fs::exists(base + std::to_string(stamp), ec)) ++stamp;  // the same ms, or a clock that is not set
   fs::path target = base + std::to_string(stamp);
+  // The marker first: a power cut right after the rename leaves a file whose presses come back.
+  const bool marked = mark_pending(target, 0);
   fs::rename(path, target, ec);
   if (ec) {
+    if (marked) fs::remove(pending_marker(target), ec);
     return protocol::Error{"outbox", "cannot move " + path.string() + " aside to " + target.string() + ": " +
                                          ec.message()};
   }
@@ -275,7 +294,6 @@ protocol::Result<std::filesystem::path> try_move_aside(const std::filesystem::pa
     // A stale WAL left next to the new file would be replayed into it.
     if (ec) fs::remove(side, ec);
   }
-  mark_pending(target, 0);
   return target;
 }
 
@@ -308,19 +326,28 @@ Salvage salvage(const std::filesystem::path& moved, std::uint64_t cap) {
   } remove_copy_at_exit{copy};
   std::error_code ec;
   for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(copy.string() + suffix, ec);
+  const auto failed = [&](const std::string& what) {
+    out.failure = what;
+    return out;
+  };
   fs::copy_file(moved, copy, ec);
-  if (ec) return out;
-  if (fs::exists(moved.string() + "-wal", ec)) fs::copy_file(moved.string() + "-wal", copy.string() + "-wal", ec);
+  if (ec) return failed("cannot copy it to read it: " + ec.message());
+  if (fs::exists(moved.string() + "-wal", ec)) {
+    fs::copy_file(moved.string() + "-wal", copy.string() + "-wal", ec);
+    if (ec) return failed("cannot copy its -wal to read it: " + ec.message());
+  }
   {
     int fd = ::open(copy.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return out;
+    if (fd < 0) return failed("cannot open its copy: " + std::string(std::strerror(errno)));
     const bool written = ::pwrite(fd, kSqliteHeader.data(), kSqliteHeader.size(), 0) ==
                          static_cast<ssize_t>(kSqliteHeader.size());
     ::close(fd);
-    if (!written) return out;
+    if (!written) return failed("cannot write its copy's header");
   }
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(copy.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK) {
+  if (sqlite3_open_v2(copy.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+    out.failure = "cannot open its copy: " + std::string(db ? sqlite3_errmsg(db) : "out of memory");
+  } else {
     Statement counter(db, "SELECT value FROM counters WHERE name = 'next_seq'");
     if (counter.ok() && counter.step() == SQLITE_ROW && counter.column_int(0) > 0 &&
         counter.column_int(0) < kMaxPlausibleSeq)
@@ -352,10 +379,13 @@ void remove_stale_salvage(const std::filesystem::path& outbox) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const auto prefix = outbox.filename().string() + ".corrupt-";
-  for (const auto& e : fs::directory_iterator(outbox.parent_path().empty() ? "." : outbox.parent_path(), ec)) {
-    const auto name = e.path().filename().string();
-    if (name.rfind(prefix, 0) == 0 && name.find(".salvage") != std::string::npos) fs::remove(e.path(), ec);
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(outbox.parent_path().empty() ? "." : outbox.parent_path(), ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    if (name.rfind(prefix, 0) == 0 && name.find(".salvage") != std::string::npos) stale.push_back(it->path());
   }
+  for (const auto& p : stale) fs::remove(p, ec);
 }
 
 }  // namespace
@@ -388,11 +418,16 @@ Outbox::Outbox(const std::filesystem::path& path, std::uint64_t max_presses, con
   restore_pending();
 }
 
-// The presses of every file set aside and not read back yet: this start's, one a start-up died
-// in, one the daemon set aside while running.
+// The presses of every file set aside and not read back yet: this start's (also when its marker
+// could not be written), one a start-up died in, one the daemon set aside while running. A file's
+// marker goes once its presses are stored, or after its last try.
 void Outbox::restore_pending() {
   namespace fs = std::filesystem;
-  for (const auto& [moved, attempts] : pending_salvages(path_)) {
+  auto pending = pending_salvages(path_);
+  const auto& now = opening_.corrupt_moved_to;
+  if (!now.empty() && std::none_of(pending.begin(), pending.end(), [&](const auto& p) { return p.first == now; }))
+    pending.emplace_back(now, 0);
+  for (const auto& [moved, attempts] : pending) {
     std::error_code ec;
     if (!fs::exists(moved, ec)) {  // a technician took it away
       fs::remove(pending_marker(moved), ec);
@@ -401,35 +436,45 @@ void Outbox::restore_pending() {
     if (attempts >= kSalvageAttempts) {
       fs::remove(pending_marker(moved), ec);
       opening_.salvage_error = "gave up reading presses back from " + moved.string() + " after " +
-                               std::to_string(attempts) + " start-ups that ended while at it (kept for inspection)";
+                               std::to_string(attempts) + " tries (kept for inspection)";
       continue;
     }
-    mark_pending(moved, attempts + 1);
-    if (moved != opening_.corrupt_moved_to) opening_.restored_from_earlier.push_back(moved);
-    restore_from(moved);
+    // Counted before it runs: a try that ends the process (out of memory) is one of the two. A
+    // count the card refuses is no try: an earlier file is left for a start with room to count.
+    if (!mark_pending(moved, attempts + 1) && moved != now) continue;
+    const auto restored = restore_from(moved);
+    if (!restored) continue;  // the marker stays: the next start tries again
     fs::remove(pending_marker(moved), ec);
+    if (moved != now) opening_.restored_from_earlier.push_back({moved, *restored});
   }
 }
 
 // Salvage is a bonus: nothing it meets (out of memory included) may keep the terminal from
 // starting on its new outbox.
-void Outbox::restore_from(const std::filesystem::path& moved) {
+std::optional<std::uint64_t> Outbox::restore_from(const std::filesystem::path& moved) {
   try {
     const auto bound = max_ > 0 ? max_ : std::numeric_limits<std::uint64_t>::max() / 2;
-    restore(salvage(moved, 2 * bound));
+    const auto read = salvage(moved, 2 * bound);
+    if (!read.failure.empty()) {
+      opening_.salvage_error = moved.string() + ": " + read.failure;
+      return std::nullopt;
+    }
+    return restore(read);
   } catch (const std::exception& e) {
-    opening_.salvage_error = e.what();
+    opening_.salvage_error = moved.string() + ": " + e.what();
+    return std::nullopt;
   }
 }
 
 // The presses read back from the file set aside go into the new outbox under their own seqs (the
 // hub knows a re-send by seq and nonce), and the counter goes above them and the old counter.
 // Beyond the bound (lowered since, say) the oldest are dropped and counted, as add() does.
-void Outbox::restore(const Salvage& old) {
-  if (old.presses.empty() && old.next_seq == 0) return;
+std::optional<std::uint64_t> Outbox::restore(const Salvage& old) {
+  if (old.presses.empty() && old.next_seq == 0) return 0;
   const auto fail = [&](const char* what) {
     opening_.salvage_error = std::string(what) + ": " + sqlite3_errmsg(db_) + " (" +
                              std::to_string(old.presses.size()) + " presses read back, not stored)";
+    return std::nullopt;
   };
   Transaction tx(db_);
   if (!tx.ok()) return fail("cannot begin a write");
@@ -457,7 +502,9 @@ void Outbox::restore(const Salvage& old) {
   next_seq_ = next;
   depth_ = depth_ + restored - over;
   dropped_ += over + old.beyond;
-  opening_.salvaged += restored - std::min(restored, over);
+  const auto kept = restored - std::min(restored, over);
+  opening_.salvaged += kept;
+  return kept;
 }
 
 Outbox::~Outbox() { close(); }

@@ -38,8 +38,10 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <boost/asio/ssl/context.hpp>
 #include <boost/json.hpp>
 
+#include "kiosk/hub/webhooks.hpp"
 #include "kiosk/net/url.hpp"
 #include "kiosk/protocol/ids.hpp"
 
@@ -331,9 +333,15 @@ Result<AlertConfig> parse_root(const json::object& root) {
     if (auto e = b.duration("max_age_s", 1, 30 * 86400, p.max_age)) return *e;
     if (auto e = b.integer("max_in_flight", 1, 64, p.max_in_flight)) return *e;
     if (auto e = b.string("ca_file", p.ca_file)) return *e;
-    // Checked here: a file the sender cannot read would fail every https post while the hub looked healthy.
-    if (!p.ca_file.empty() && !std::ifstream(p.ca_file))
-      return Error{b.where("ca_file"), quoted(p.ca_file, " cannot be read (a PEM file of CA certificates)")};
+    // Checked here by loading it as the sender does: a file it cannot use (missing, a folder, not
+    // PEM) would fail every https post while the hub looked healthy.
+    if (!p.ca_file.empty()) {
+      try {
+        (void)make_webhook_tls_context(p.ca_file);
+      } catch (const std::exception& e) {
+        return Error{b.where("ca_file"), quoted(p.ca_file, " is not a usable PEM file of CA certificates: " + std::string(e.what()))};
+      }
+    }
     if (auto e = b.unknown_keys()) return *e;
     if (p.backoff_max < p.backoff_initial) p.backoff_max = p.backoff_initial;
   }

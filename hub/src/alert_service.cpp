@@ -457,7 +457,9 @@ void AlertService::on_http(const HttpRequest& req, const std::shared_ptr<HttpSes
     const bool as_manager = caller->kind == Hub::Caller::Kind::manager;
     if (as_manager && by && by->as_string() != caller->manager)
       return fail(403, "this is " + caller->manager + "'s token: it acknowledges as " + caller->manager + " only");
-    if (!by && !as_manager) return fail(400, "\"by\" is required: the manager's id, e.g. {\"by\": \"alice\"}");
+    if (!by && !as_manager)
+      return fail(400, "\"by\" is required with the hub's token: the manager's id, e.g. {\"by\": \"alice\"} (a "
+                       "manager's own token, from its .manager.json, acknowledges as that manager)");
     const std::string who = as_manager ? caller->manager : std::string(by->as_string());
     if (auto e = protocol::check_id("by", who)) return fail(400, e->message());
     const std::string& id = seg[2];

@@ -495,10 +495,24 @@ class DynsecAccounts final : public BrokerAccounts {
       }
       const auto role = dynsec::manager_role(session_->settings().site);
       if (!contains(*roles, role)) {
-        auto why = contains(*roles, dynsec::device_role(manager))
-                       ? manager + " is a terminal, not a manager: use kioskctl device retire " + manager
-                       : "the broker account " + manager + " is not a manager's (it lacks the role " + role +
-                             "): nothing was removed";
+        // An account an operator put in a group with the manager role (mosquitto_ctrl) was made
+        // there, for more than this site perhaps: it is taken out there, not deleted from here.
+        const auto groups = dynsec::client_groups(answer).value_or(std::vector<std::string>{});
+        std::string why;
+        if (contains(*roles, dynsec::device_role(manager))) {
+          why = manager + " is a terminal, not a manager: use kioskctl device retire " + manager;
+        } else if (!groups.empty()) {
+          std::string commands;
+          for (const auto& g : groups)
+            commands += (commands.empty() ? "" : ", ") + std::string("mosquitto_ctrl dynsec removeGroupClient ") + g +
+                        " " + manager;
+          why = "the broker account " + manager + " was made at the broker and may read alerts through its group" +
+                (groups.size() > 1 ? "s " : " ") + "(it lacks the role " + role + " itself): take it out there (" +
+                commands + ", or deleteClient " + manager + "); nothing was removed at the broker";
+        } else {
+          why = "the broker account " + manager + " is not a manager's (it lacks the role " + role +
+                "): nothing was removed";
+        }
         return session_->finish(std::move(done), conflict(std::move(why)));
       }
       session_->submit({dynsec::delete_client(manager)}, dynsec::is_not_found, std::nullopt, std::move(done));

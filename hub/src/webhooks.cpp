@@ -73,7 +73,8 @@ class HttpPost : public std::enable_shared_from_this<HttpPost> {
     request_.version(11);
     const bool ipv6 = url_.host.find(':') != std::string::npos;
     const auto host = ipv6 ? "[" + url_.host + "]" : url_.host;
-    request_.set(http::field::host, url_.port == "80" ? host : host + ":" + url_.port);
+    // Without the scheme's own port (some gateways refuse "host:443").
+    request_.set(http::field::host, url_.port == (url_.tls ? "443" : "80") ? host : host + ":" + url_.port);
     request_.set(http::field::user_agent, "kiosk-hub");
     request_.set(http::field::content_type, "application/json");
     for (const auto& [name, value] : headers) request_.set(name, value);
@@ -201,7 +202,10 @@ WebhookSender::WebhookSender(boost::asio::io_context& io, AlertStore& store, con
   try {
     tls_ = make_webhook_tls_context(policy_.ca_file);
   } catch (const std::exception& e) {
-    tls_error_ = e.what();  // said at each https post, which fails
+    // The settings were checked at start: this is the system's store or memory. https posts fail
+    // with this, and are retried.
+    tls_error_ = e.what();
+    log_.error("webhooks", tls_error_);
   }
 }
 
@@ -305,7 +309,7 @@ void WebhookSender::attempt(WebhookPost post) {
     return;
   }
   if (url->tls && !tls_) {
-    finished(post, tls_error_, 0, true);
+    finished(post, tls_error_, 0);
     return;
   }
   std::shared_ptr<HttpPost> handle;

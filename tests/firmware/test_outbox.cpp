@@ -512,7 +512,7 @@ TEST_CASE("presses of an outbox the daemon set aside while running come back at 
   CHECK(std::filesystem::exists(aside.string() + ".restore-pending"));
   Outbox restarted(path, 100, kFromOne);
   CHECK(restarted.opening().corrupt_moved_to.empty());
-  CHECK(restarted.opening().restored_from_earlier == std::vector<std::filesystem::path>{aside});
+  CHECK(restarted.opening().restored_from_earlier == std::vector<OutboxOpening::Restored>{{aside, 3}});
   CHECK(restarted.opening().salvaged == 3);
   CHECK(seqs(*restarted.pending_after(0, 10)) == std::vector<std::uint64_t>{1, 2, 3});
   CHECK(restarted.next_seq() == 4);
@@ -539,7 +539,7 @@ TEST_CASE("a start-up that ended before it stored the presses it read back leave
   write_file(aside.string() + ".restore-pending", "1\n");
   {
     Outbox box(path, 100, kFromOne);
-    CHECK(box.opening().restored_from_earlier == std::vector<std::filesystem::path>{aside});
+    CHECK(box.opening().restored_from_earlier == std::vector<OutboxOpening::Restored>{{aside, 3}});
     CHECK(box.opening().salvaged == 3);
     CHECK(seqs(*box.pending_after(0, 10)) == std::vector<std::uint64_t>{1, 2, 3});
     CHECK_FALSE(std::filesystem::exists(aside.string() + ".restore-pending"));
@@ -551,9 +551,46 @@ TEST_CASE("a start-up that ended before it stored the presses it read back leave
   Outbox box(path, 100, kFromOne);
   CHECK(box.opening().restored_from_earlier.empty());
   CHECK_THAT(box.opening().salvage_error, Catch::Contains("gave up reading presses back from " + other.string()));
+  // A marker that says nothing readable leaves one try; a count out of range is taken as the last.
+  const auto garbled = dir / "outbox.db.corrupt-7";
+  std::filesystem::copy_file(aside, garbled);
+  write_file(garbled.string() + ".restore-pending", "");
+  const auto negative = dir / "outbox.db.corrupt-8";
+  std::filesystem::copy_file(aside, negative);
+  write_file(negative.string() + ".restore-pending", "-1000\n");
+  Outbox third(path, 100, kFromOne);
+  CHECK(third.opening().restored_from_earlier ==
+        std::vector<OutboxOpening::Restored>{{garbled, 0}, {negative, 0}});  // its presses were back already
+  CHECK_FALSE(std::filesystem::exists(garbled.string() + ".restore-pending"));
+  CHECK_FALSE(std::filesystem::exists(negative.string() + ".restore-pending"));
   CHECK_FALSE(std::filesystem::exists(other.string() + ".restore-pending"));
   CHECK(std::filesystem::exists(other));
   CHECK(box.depth() == 3);
+}
+
+TEST_CASE("presses that could not be read back (no room for the copy) are tried again at the next start") {
+  kiosk::test::TempDir dir;
+  auto path = dir / "outbox.db";
+  {
+    Outbox box(path, 100, kFromOne);
+    for (int i = 1; i <= 2; ++i) REQUIRE(box.add(0, i, 4, false, at(i)).ok());
+    REQUIRE(box.close_and_move_aside(kSetClockMs).ok());
+  }
+  const auto aside = dir / ("outbox.db.corrupt-" + std::to_string(kSetClockMs));
+  // Where the copy goes is taken (a folder with something in it): the copy fails, as on a full card.
+  std::filesystem::create_directory(aside.string() + ".salvage");
+  write_file(aside.string() + ".salvage/x", "x");
+  {
+    Outbox first(path, 100, kFromOne);
+    CHECK(first.opening().restored_from_earlier.empty());
+    CHECK_THAT(first.opening().salvage_error, Catch::Contains("cannot copy it to read it"));
+    CHECK(first.depth() == 0);
+    CHECK(std::filesystem::exists(aside.string() + ".restore-pending"));  // left for the next start
+  }
+  std::filesystem::remove_all(aside.string() + ".salvage");
+  Outbox second(path, 100, kFromOne);
+  CHECK(second.opening().restored_from_earlier == std::vector<OutboxOpening::Restored>{{aside, 2}});
+  CHECK(second.depth() == 2);
 }
 
 TEST_CASE("a damaged outbox that cannot be moved aside stays where it is and refuses every operation") {

@@ -70,8 +70,11 @@ TEST_CASE("alert settings with a mistake are refused with the place and the reas
   CHECK(error(R"({"contacts": [{"id": "alice", "webhook": "ftp://x"}]})").find("must start with https:// or http://") !=
         std::string::npos);
   CHECK(parse_alert_config(R"({"contacts": [{"id": "alice", "webhook": "https://x"}]})"));
-  CHECK(error(R"({"webhooks": {"ca_file": "/nonexistent/ca.pem"}})") ==
-        "webhooks.ca_file: \"/nonexistent/ca.pem\" cannot be read (a PEM file of CA certificates)");
+  // A CA file is loaded as the sender would: missing, a folder (/etc/ssl/certs), not PEM.
+  CHECK_THAT(error(R"({"webhooks": {"ca_file": "/nonexistent/ca.pem"}})"),
+             Catch::StartsWith("webhooks.ca_file: \"/nonexistent/ca.pem\" is not a usable PEM file of CA certificates"));
+  CHECK_THAT(error(R"({"webhooks": {"ca_file": "/etc"}})"), Catch::StartsWith("webhooks.ca_file: \"/etc\" is not a usable"));
+  CHECK_THAT(error(R"({"webhooks": {"ca_file": "/etc/passwd"}})"), Catch::Contains("is not a usable PEM file"));
   // A URL the sender could not use is refused at start, not given up at the first page.
   CHECK(error(R"({"contacts": [{"id": "alice", "webhook": "http://user:token@relay.local/hook"}]})") ==
         "contacts[0].webhook: \"http://user:token@relay.local/hook\" is not a usable URL: user or password in the "

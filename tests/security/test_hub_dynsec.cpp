@@ -202,6 +202,11 @@ TEST_CASE("kioskctl manager add gives a manager an account that reads alerts onl
   CHECK(v.api->get("/api/managers").body ==
         R"({"managers":["bob","carol"],"accounts":[{"id":"bob","broker_account":true,"api_token":true},)"
         R"({"id":"carol","broker_account":true,"api_token":false}]})");
+  // Made at the broker, taken out there: the answer says how, and her account stays as it was.
+  auto carol = v.api->post("/api/managers/carol/remove", "{}");
+  CHECK(carol.status == 409);
+  CHECK_THAT(carol.body, Catch::Contains("mosquitto_ctrl dynsec removeGroupClient duty-staff carol"));
+  CHECK_THAT(v.api->get("/api/managers").body, Catch::Contains(R"({"id":"carol","broker_account":true)"));
 
   // A mistyped (or already removed) manager is an error, not a removal that did nothing.
   auto [typo, typo_out] = kioskctl({"manager", "remove", "alcie"}, "typo.log");

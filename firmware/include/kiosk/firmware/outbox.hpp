@@ -61,9 +61,14 @@ struct OutboxOpening {
   std::string corrupt_reason;               // what SQLite said about it
   std::uint64_t salvaged = 0;               // presses read back from it (and those below) into the outbox
   std::string salvage_error;                // why presses read back could not be kept, if so
-  // Files set aside earlier whose presses were read back now: by the daemon while it ran, or by a
-  // start-up that ended before it had stored them.
-  std::vector<std::filesystem::path> restored_from_earlier;
+  // Files set aside earlier whose presses were read back now (by the daemon while it ran, or by a
+  // start-up that ended before it had stored them), with how many came back from each.
+  struct Restored {
+    std::filesystem::path from;
+    std::uint64_t presses = 0;
+    bool operator==(const Restored&) const = default;
+  };
+  std::vector<Restored> restored_from_earlier;
 };
 
 struct Salvage;  // presses read back from an outbox set aside (outbox.cpp)
@@ -124,8 +129,9 @@ class Outbox {
 
  private:
   void open(const std::filesystem::path& path, const OutboxStart& start, std::chrono::milliseconds busy_timeout);
-  void restore(const Salvage& old);
-  void restore_from(const std::filesystem::path& moved);
+  // How many presses came back into the outbox; nullopt when they could not be read or stored.
+  std::optional<std::uint64_t> restore(const Salvage& old);
+  std::optional<std::uint64_t> restore_from(const std::filesystem::path& moved);
   void restore_pending();
   void close();
   void exec(const char* sql);
