@@ -179,6 +179,20 @@ std::vector<TrackedAlert> AlertService::active_alerts() const {
   return alerts;
 }
 
+std::string webhook_text(const Alert& a, Change change, std::string_view place) {
+  std::string what;
+  switch (change) {
+    case Change::opened: what = "Bad ratings at " + std::string(place); break;
+    case Change::updated: what = "Still bad at " + std::string(place); break;
+    case Change::repeated: what = "Not acknowledged yet: " + std::string(place); break;
+    case Change::escalated: what = "Escalated, nobody acknowledged: " + std::string(place); break;
+    case Change::acked:
+      return std::string(place) + ": acknowledged by " + a.acked_by.value_or("a manager") + " (alert " + a.id + ")";
+    case Change::resolved: return std::string(place) + ": back to normal (alert " + a.id + ")";
+  }
+  return what + ": " + a.reason + " (alert " + a.id + "; acknowledge: kioskctl alerts ack " + a.id + ")";
+}
+
 std::string AlertService::display_name(const std::string& location) const {
   const auto* l = hub_.registry().location(location);
   return l && !l->name.empty() ? l->name : location;
@@ -270,8 +284,12 @@ void AlertService::run(std::vector<Effect> effects) {
         case Change::resolved: ++counters_.resolved; break;
       }
     } else if (e.kind == Effect::Kind::notify && e.contact && !e.contact->webhook.empty()) {
+      // "text" and "content": what chat services show of a post as it is (no relay needed).
+      const auto text = webhook_text(e.alert, e.change, display_name(e.alert.location));
       json::object body{{"site", hub_.config().site},
                         {"event", to_string(e.change)},
+                        {"text", text},
+                        {"content", text},
                         {"contact", json::object{{"id", e.contact->id}, {"name", e.contact->name}}},
                         {"topic", protocol::alert_topic(hub_.config().site, e.alert.location)},
                         {"alert", alert_value(e.alert)}};

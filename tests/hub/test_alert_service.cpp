@@ -244,6 +244,11 @@ TEST_CASE("a webhook is delivered to the contact, and retried until the contact'
   CHECK(body.at("contact").at("id").as_string() == "alice");
   CHECK(body.at("alert").at("id").as_string() == "a-000001");
   CHECK(body.at("alert").at("state").as_string() == "open");
+  // What a chat service shows of it as it is.
+  const std::string text(body.at("text").as_string());
+  CHECK_THAT(text, Catch::StartsWith("Bad ratings at front-desk: ") &&
+                       Catch::EndsWith("(alert a-000001; acknowledge: kioskctl alerts ack a-000001)"));
+  CHECK(body.at("content").as_string() == text);
   // Delivered posts leave the queue.
   REQUIRE(wait_until([&] { return http_get(hub.port(), "/metrics").body.find("kiosk_webhook_queue_pending 0") != std::string::npos; }));
 }

@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "kiosk/hub/alert_config.hpp"
+#include "kiosk/hub/alert_service.hpp"
 #include "kiosk/hub/alert_store.hpp"
 #include "kiosk/hub/clock.hpp"
 #include "kiosk/hub/webhooks.hpp"
@@ -622,4 +623,20 @@ TEST_CASE("on-duty hours are judged on the wall clock as it reads now, timers on
   CHECK(m.active("spa")->alert.since == monday + 1min);
   CHECK(m.tick(EventTime(monday + 5min, wednesday + 4min)).empty());  // repeats count on the timeline
   CHECK(told(m.tick(EventTime(monday + 6min, wednesday + 5min)), Change::repeated) == std::vector<std::string>{"bob"});
+}
+
+TEST_CASE("a webhook's text says what happened where, and how to acknowledge while it is open") {
+  kiosk::protocol::Alert a;
+  a.id = "a-000012";
+  a.location = "front-desk";
+  a.reason = "4 of the last 5 ratings were bad (usual: 8%)";
+  CHECK(webhook_text(a, Change::opened, "Front desk") ==
+        "Bad ratings at Front desk: 4 of the last 5 ratings were bad (usual: 8%) (alert a-000012; acknowledge: "
+        "kioskctl alerts ack a-000012)");
+  CHECK_THAT(webhook_text(a, Change::escalated, "Front desk"), Catch::StartsWith("Escalated, nobody acknowledged: Front desk: "));
+  CHECK_THAT(webhook_text(a, Change::repeated, "Front desk"), Catch::StartsWith("Not acknowledged yet: Front desk: "));
+  CHECK_THAT(webhook_text(a, Change::updated, "Front desk"), Catch::StartsWith("Still bad at Front desk: "));
+  a.acked_by = "bob";
+  CHECK(webhook_text(a, Change::acked, "Front desk") == "Front desk: acknowledged by bob (alert a-000012)");
+  CHECK(webhook_text(a, Change::resolved, "Front desk") == "Front desk: back to normal (alert a-000012)");
 }
