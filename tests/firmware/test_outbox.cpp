@@ -445,6 +445,15 @@ void damage_presses_table(const std::filesystem::path& path) {
   sqlite3_close(other);
 }
 
+// What the daemon does when a write reports damage: the outbox at `path`, with presses 1..n queued,
+// closed and set aside. Returns where it went.
+std::filesystem::path set_aside_while_running(const std::filesystem::path& path, int n) {
+  Outbox box(path, 100, kFromOne);
+  for (int i = 1; i <= n; ++i) REQUIRE(box.add(0, 1 + i % 4, 4, false, at(i)).ok());
+  REQUIRE(box.close_and_move_aside(kSetClockMs).ok());
+  return path.string() + ".corrupt-" + std::to_string(kSetClockMs);
+}
+
 }  // namespace
 
 TEST_CASE("an outbox damaged while open says so as corruption, and the next start moves it aside") {
@@ -502,13 +511,7 @@ TEST_CASE("an outbox damaged while open is closed and moved aside with its -wal 
 TEST_CASE("presses of an outbox the daemon set aside while running come back at the next start") {
   kiosk::test::TempDir dir;
   auto path = dir / "outbox.db";
-  {
-    Outbox box(path, 100, kFromOne);
-    for (int i = 1; i <= 3; ++i) REQUIRE(box.add(0, i, 4, false, at(i)).ok());
-    // What the daemon does when a write reports damage: closed and set aside, with 3 queued.
-    REQUIRE(box.close_and_move_aside(kSetClockMs).ok());
-  }
-  const auto aside = dir / ("outbox.db.corrupt-" + std::to_string(kSetClockMs));
+  const auto aside = set_aside_while_running(path, 3);
   CHECK(std::filesystem::exists(aside.string() + ".restore-pending"));
   Outbox restarted(path, 100, kFromOne);
   CHECK(restarted.opening().corrupt_moved_to.empty());
@@ -571,12 +574,7 @@ TEST_CASE("a start-up that ended before it stored the presses it read back leave
 TEST_CASE("presses that could not be read back (no room for the copy) are tried again at the next start") {
   kiosk::test::TempDir dir;
   auto path = dir / "outbox.db";
-  {
-    Outbox box(path, 100, kFromOne);
-    for (int i = 1; i <= 2; ++i) REQUIRE(box.add(0, i, 4, false, at(i)).ok());
-    REQUIRE(box.close_and_move_aside(kSetClockMs).ok());
-  }
-  const auto aside = dir / ("outbox.db.corrupt-" + std::to_string(kSetClockMs));
+  const auto aside = set_aside_while_running(path, 2);
   // Where the copy goes is taken (a folder with something in it): the copy fails, as on a full card.
   std::filesystem::create_directory(aside.string() + ".salvage");
   write_file(aside.string() + ".salvage/x", "x");

@@ -64,6 +64,46 @@ std::vector<std::string> seen(const HookServer& server) {
   return out;
 }
 
+
+// What one post_json call came to.
+struct PostOutcome {
+  bool done = false;
+  std::optional<std::string> error;
+  unsigned status = 0;
+};
+PostOutcome post_once(boost::asio::io_context& io, const std::string& url_text,
+                      boost::asio::ssl::context* tls = nullptr) {
+  auto url = parse_http_url(url_text);
+  REQUIRE(url);
+  PostOutcome out;
+  post_json(
+      io, *url, R"({"alert":{}})", {}, 2000ms,
+      [&](std::optional<std::string> error, unsigned status) { out = {true, std::move(error), status}; }, nullptr,
+      tls);
+  REQUIRE(run_io_until(io, [&] { return out.done; }, 5s));
+  return out;
+}
+
+// A venue CA and a server certificate from kiosk-pki for `host` (and 127.0.0.1, which it always adds).
+struct VenuePki {
+  kiosk::test::TempDir dir;
+  std::filesystem::path pki = dir / "pki";
+  explicit VenuePki(const std::string& host = "localhost") {
+    REQUIRE(kiosk::test::run_kiosk_pki({"init", "--dir", pki.string(), "--venue", "hotel"}, dir / "init.log") == 0);
+    certify(host);
+  }
+  // A new server certificate, for `host`, in place of the one before.
+  void certify(const std::string& host) {
+    REQUIRE(kiosk::test::run_kiosk_pki({"broker", "--dir", pki.string(), "--host", host, "--force"},
+                                       dir / ("cert-" + host + ".log")) == 0);
+  }
+  std::string ca() const { return (pki / "ca.crt").string(); }
+  // `server` speaks https with the current certificate.
+  void serve(HookServer& server) const {
+    server.use_tls((pki / "broker.crt").string(), (pki / "broker.key").string());
+  }
+};
+
 }  // namespace
 
 TEST_CASE("a webhook post that keeps failing holds back neither the contact's other alerts nor other contacts",
@@ -214,21 +254,7 @@ TEST_CASE("a webhook post reaches a server given by address without a lookup, an
   HookServer server;
   server.start();
   boost::asio::io_context io;
-  struct Outcome {
-    bool done = false;
-    std::optional<std::string> error;
-    unsigned status = 0;
-  };
-  auto post = [&](const std::string& url_text) {
-    auto url = parse_http_url(url_text);
-    REQUIRE(url);
-    Outcome out;
-    post_json(io, *url, R"({"alert":{}})", {}, 2000ms, [&](std::optional<std::string> error, unsigned status) {
-      out = {true, std::move(error), status};
-    });
-    REQUIRE(run_io_until(io, [&] { return out.done; }, 5s));
-    return out;
-  };
+  auto post = [&](const std::string& url) { return post_once(io, url); };
   auto by_address = post(server.url("/by-address"));
   CHECK_FALSE(by_address.error);
   CHECK(by_address.status == 200);
@@ -275,33 +301,14 @@ TEST_CASE("a queued webhook post with a URL the hub cannot post to is given up a
 
 TEST_CASE("an https webhook reaches a server whose certificate a trusted CA signed for its name, and no other",
           "[integration]") {
-  kiosk::test::TempDir dir;
-  const auto pki = dir / "pki";
-  REQUIRE(kiosk::test::run_kiosk_pki({"init", "--dir", pki.string(), "--venue", "hotel"}, dir / "init.log") == 0);
-  // Made for the name "localhost" (kiosk-pki adds 127.0.0.1).
-  REQUIRE(kiosk::test::run_kiosk_pki({"broker", "--dir", pki.string(), "--host", "localhost"}, dir / "cert.log") == 0);
+  VenuePki pki;  // the certificate names "localhost"
   HookServer server;
-  server.use_tls((pki / "broker.crt").string(), (pki / "broker.key").string());
+  pki.serve(server);
   server.start();
   boost::asio::io_context io;
-  struct Outcome {
-    bool done = false;
-    std::optional<std::string> error;
-    unsigned status = 0;
-  };
-  auto post = [&](const std::string& url_text, boost::asio::ssl::context* tls) {
-    auto url = parse_http_url(url_text);
-    REQUIRE(url);
-    Outcome out;
-    post_json(
-        io, *url, R"({"alert":{}})", {}, 2000ms,
-        [&](std::optional<std::string> error, unsigned status) { out = {true, std::move(error), status}; }, nullptr,
-        tls);
-    REQUIRE(run_io_until(io, [&] { return out.done; }, 5s));
-    return out;
-  };
+  auto post = [&](const std::string& url, boost::asio::ssl::context* tls) { return post_once(io, url, tls); };
   const auto port = std::to_string(server.port());
-  auto venue = make_webhook_tls_context((pki / "ca.crt").string());
+  auto venue = make_webhook_tls_context(pki.ca());
   auto by_address = post(server.url("/by-address"), venue.get());
   CHECK_FALSE(by_address.error);
   CHECK(by_address.status == 200);
@@ -317,12 +324,9 @@ TEST_CASE("an https webhook reaches a server whose certificate a trusted CA sign
   REQUIRE(untrusted.error);
   CHECK_THAT(*untrusted.error, Catch::Contains("certificate verify failed") && Catch::Contains("\"ca_file\""));
   // A name the certificate does not list is refused though the CA is trusted.
-  std::filesystem::copy_file(pki / "broker.crt", dir / "localhost.crt");
-  std::filesystem::copy_file(pki / "broker.key", dir / "localhost.key");
-  REQUIRE(kiosk::test::run_kiosk_pki({"broker", "--dir", pki.string(), "--host", "hub.example", "--force"},
-                                     dir / "other.log") == 0);
+  pki.certify("hub.example");
   HookServer other;
-  other.use_tls((pki / "broker.crt").string(), (pki / "broker.key").string());
+  pki.serve(other);
   other.start();
   auto wrong_name = post("https://localhost:" + std::to_string(other.port()) + "/wrong-name", venue.get());
   REQUIRE(wrong_name.error);
@@ -335,23 +339,20 @@ TEST_CASE("an https webhook reaches a server whose certificate a trusted CA sign
   REQUIRE(no_tls.error);
   CHECK_THAT(*no_tls.error, Catch::Contains("https is not set up"));
   // A CA file that is not one is said when the context is made.
-  std::ofstream(dir / "not-a-ca.pem") << "hello";
-  CHECK_THROWS_WITH(make_webhook_tls_context((dir / "not-a-ca.pem").string()),
+  std::ofstream(pki.dir / "not-a-ca.pem") << "hello";
+  CHECK_THROWS_WITH(make_webhook_tls_context((pki.dir / "not-a-ca.pem").string()),
                     Catch::Contains("cannot set up TLS for https webhooks (CA file"));
 }
 
 TEST_CASE("the webhook sender posts to an https contact with the settings' CA file; without it the post waits queued",
           "[integration]") {
-  kiosk::test::TempDir dir;
-  const auto pki = dir / "pki";
-  REQUIRE(kiosk::test::run_kiosk_pki({"init", "--dir", pki.string(), "--venue", "hotel"}, dir / "init.log") == 0);
-  REQUIRE(kiosk::test::run_kiosk_pki({"broker", "--dir", pki.string(), "--host", "localhost"}, dir / "cert.log") == 0);
+  VenuePki pki;
   HookServer pager;
-  pager.use_tls((pki / "broker.crt").string(), (pki / "broker.key").string());
+  pki.serve(pager);
   pager.start();
   ManualClock clock;
   WebhookPolicy trusting = fixed_backoff();
-  trusting.ca_file = (pki / "ca.crt").string();
+  trusting.ca_file = pki.ca();
   Outbox venue(clock, trusting);
   venue.queue("alice", pager, "a-000001", "opened");
   venue.sender.start();
