@@ -111,11 +111,15 @@ void Daemon::log_opening() {
                                              : "; no press in it could be read back") +
                              (o.salvage_error.empty() ? std::string() : " (" + o.salvage_error + ")"));
   }
-  for (const auto& earlier : o.restored_from_earlier)
-    log_.warn("outbox", "read back the presses of " + earlier.from.string() +
-                            ", set aside earlier (while running, or by a start-up that ended before it had stored "
-                            "them): " + std::to_string(earlier.presses) + " presses back in the outbox (they will be sent)");
-  if (o.corrupt_moved_to.empty() && !o.salvage_error.empty()) log_.error("outbox", o.salvage_error);
+  for (const auto& earlier : o.restored_from_earlier) {
+    const auto what = earlier.from.string() + ", set aside earlier (while running, or by a start-up that ended "
+                                              "before it had stored its presses)";
+    if (earlier.error.empty())
+      log_.warn("outbox", "read back the presses of " + what + ": " + std::to_string(earlier.presses) +
+                              " presses back in the outbox (they will be sent)");
+    else
+      log_.error("outbox", "cannot read back the presses of " + what + ": " + earlier.error);
+  }
   auto first = std::to_string(outbox_.next_seq());
   switch (o.seq) {
     case OutboxOpening::Seq::kept:

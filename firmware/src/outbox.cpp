@@ -204,9 +204,6 @@ bool has_sqlite_header(const std::filesystem::path& path) {
                            " (left in place, not moved aside; check the storage card)");
 }
 
-// Moves <path> and its -wal/-shm to <path>.corrupt-<ms>[-wal|-shm] (or .corrupt-clock-unset-<n>
-// without a known wall clock), keeping them for a technician. An error when <path> itself cannot
-// be moved (a card remounted read-only, say).
 // <moved>.restore-pending, beside a file set aside, holds how many start-ups tried to read its
 // presses back: it exists from the move until they are stored in the outbox, so a start-up that
 // died in between (power cut, an OOM kill) or a daemon that set the file aside while running
@@ -262,6 +259,13 @@ std::vector<std::pair<std::filesystem::path, int>> pending_salvages(const std::f
   for (fs::directory_iterator it(outbox.parent_path().empty() ? "." : outbox.parent_path(), ec), end; !ec && it != end;
        it.increment(ec)) {
     const auto name = it->path().filename().string();
+    // A marker a power cut caught half-written (mark_pending writes <marker>.tmp first).
+    if (name.rfind(prefix, 0) == 0 && name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0 &&
+        name.find(".restore-pending") != std::string::npos) {
+      std::error_code ignored;
+      fs::remove(it->path(), ignored);
+      continue;
+    }
     if (name.rfind(prefix, 0) != 0 || name.size() <= kSuffix.size() ||
         name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0)
       continue;
@@ -271,6 +275,9 @@ std::vector<std::pair<std::filesystem::path, int>> pending_salvages(const std::f
   return out;
 }
 
+// Moves <path> and its -wal/-shm to <path>.corrupt-<ms>[-wal|-shm] (or .corrupt-clock-unset-<n>
+// without a known wall clock), keeping them for a technician. An error when <path> itself cannot
+// be moved (a card remounted read-only, say).
 protocol::Result<std::filesystem::path> try_move_aside(const std::filesystem::path& path, std::int64_t wall_ms) {
   namespace fs = std::filesystem;
   bool dated = wall_clock_plausible(wall_ms);
@@ -433,35 +440,49 @@ void Outbox::restore_pending() {
       fs::remove(pending_marker(moved), ec);
       continue;
     }
+    // What came of this start's file goes with it (salvaged, salvage_error); of another, in its own entry.
+    OutboxOpening::Restored result{moved, 0, {}};
+    const auto report = [&] {
+      if (moved != now) {
+        opening_.restored_from_earlier.push_back(std::move(result));
+        return;
+      }
+      opening_.salvaged = result.presses;
+      opening_.salvage_error = std::move(result.error);
+    };
     if (attempts >= kSalvageAttempts) {
       fs::remove(pending_marker(moved), ec);
-      opening_.salvage_error = "gave up reading presses back from " + moved.string() + " after " +
-                               std::to_string(attempts) + " tries (kept for inspection)";
+      result.error = "gave up reading its presses back after " + std::to_string(attempts) + " tries (kept for inspection)";
+      report();
       continue;
     }
     // Counted before it runs: a try that ends the process (out of memory) is one of the two. A
     // count the card refuses is no try: an earlier file is left for a start with room to count.
     if (!mark_pending(moved, attempts + 1) && moved != now) continue;
-    const auto restored = restore_from(moved);
-    if (!restored) continue;  // the marker stays: the next start tries again
-    fs::remove(pending_marker(moved), ec);
-    if (moved != now) opening_.restored_from_earlier.push_back({moved, *restored});
+    const auto restored = restore_from(moved, result.error);
+    if (restored) {
+      result.presses = *restored;
+      fs::remove(pending_marker(moved), ec);
+    } else {
+      result.error += " (tried again at the next start, if tries are left)";  // the marker stays
+    }
+    report();
   }
 }
 
 // Salvage is a bonus: nothing it meets (out of memory included) may keep the terminal from
 // starting on its new outbox.
-std::optional<std::uint64_t> Outbox::restore_from(const std::filesystem::path& moved) {
+std::optional<std::uint64_t> Outbox::restore_from(const std::filesystem::path& moved, std::string& error) {
   try {
     const auto bound = max_ > 0 ? max_ : std::numeric_limits<std::uint64_t>::max() / 2;
     const auto read = salvage(moved, 2 * bound);
     if (!read.failure.empty()) {
-      opening_.salvage_error = moved.string() + ": " + read.failure;
+      error = read.failure;
       return std::nullopt;
     }
-    return restore(read);
+    return restore(read, error);
   } catch (const std::exception& e) {
-    opening_.salvage_error = moved.string() + ": " + e.what();
+    error = e.what();
     return std::nullopt;
   }
 }
@@ -469,11 +490,11 @@ std::optional<std::uint64_t> Outbox::restore_from(const std::filesystem::path& m
 // The presses read back from the file set aside go into the new outbox under their own seqs (the
 // hub knows a re-send by seq and nonce), and the counter goes above them and the old counter.
 // Beyond the bound (lowered since, say) the oldest are dropped and counted, as add() does.
-std::optional<std::uint64_t> Outbox::restore(const Salvage& old) {
+std::optional<std::uint64_t> Outbox::restore(const Salvage& old, std::string& error) {
   if (old.presses.empty() && old.next_seq == 0) return 0;
-  const auto fail = [&](const char* what) {
-    opening_.salvage_error = std::string(what) + ": " + sqlite3_errmsg(db_) + " (" +
-                             std::to_string(old.presses.size()) + " presses read back, not stored)";
+  const auto fail = [&](const char* what) -> std::optional<std::uint64_t> {
+    error = std::string(what) + ": " + sqlite3_errmsg(db_) + " (" + std::to_string(old.presses.size()) +
+            " presses read back, not stored)";
     return std::nullopt;
   };
   Transaction tx(db_);
@@ -502,9 +523,7 @@ std::optional<std::uint64_t> Outbox::restore(const Salvage& old) {
   next_seq_ = next;
   depth_ = depth_ + restored - over;
   dropped_ += over + old.beyond;
-  const auto kept = restored - std::min(restored, over);
-  opening_.salvaged += kept;
-  return kept;
+  return restored - std::min(restored, over);
 }
 
 Outbox::~Outbox() { close(); }

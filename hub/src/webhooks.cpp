@@ -146,8 +146,8 @@ class HttpPost : public std::enable_shared_from_this<HttpPost> {
   static std::string tls_hint(const beast::error_code& ec) {
     if (ec.category() != boost::asio::error::get_ssl_category()) return "";
     if (ERR_GET_REASON(static_cast<unsigned long>(ec.value())) != SSL_R_CERTIFICATE_VERIFY_FAILED) return "";
-    return " (the server's certificate is not from a trusted CA, or does not name the host: for a venue's "
-           "own CA, add it as \"ca_file\" in the settings' \"webhooks\")";
+    return " (the server's certificate is not from a trusted CA, or does not name the host: check that "
+           "ca-certificates is installed; for a venue's own CA, add it as \"ca_file\" in the settings' \"webhooks\")";
   }
 
   template <class Stream>
@@ -160,7 +160,11 @@ class HttpPost : public std::enable_shared_from_this<HttpPost> {
         if (ec) return self->finish(ec == beast::error::timeout ? "timed out waiting for the answer" : "reading: " + ec.message());
         const unsigned status = self->response_.get().result_int();
         if (status >= 200 && status < 300) return self->finish(std::nullopt, status);
-        self->finish("HTTP " + std::to_string(status), status);
+        // The start of the answer's body: a service saying what it refused (an unknown field, a token).
+        std::string said = self->response_.get().body().substr(0, 200);
+        for (auto& ch : said)
+          if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = ' ';
+        self->finish("HTTP " + std::to_string(status) + (said.empty() ? "" : ": " + said), status);
       });
     });
   }
@@ -309,8 +313,15 @@ void WebhookSender::attempt(WebhookPost post) {
     return;
   }
   if (url->tls && !tls_) {
-    finished(post, tls_error_, 0);
-    return;
+    // Set up again at each https attempt until it works (the system's CA store repaired, say).
+    try {
+      tls_ = make_webhook_tls_context(policy_.ca_file);
+      log_.info("webhooks", "TLS for https webhooks is set up now");
+    } catch (const std::exception& e) {
+      tls_error_ = e.what();
+      finished(post, tls_error_, 0);
+      return;
+    }
   }
   std::shared_ptr<HttpPost> handle;
   std::string body = post.body;  // not post.body below: the callback takes `post` in the same call
@@ -353,7 +364,8 @@ void WebhookSender::finished(const WebhookPost& post, const std::optional<std::s
       log_.warn("webhooks", "contact " + post.contact + "'s webhook " +
                                 (final_error ? "cannot take" : "refused") + " the post of " + post.change + " of " +
                                 post.alert_id + " (" + *error +
-                                "); not retrying: check the contact's webhook URL in the alert settings");
+                                "); not retrying: check the contact's webhook URL in the alert settings, and that the service takes "
+                                "the hub's JSON as it is (else post through a relay)");
     else
       log_.warn("webhooks", "post of " + post.change + " of " + post.alert_id + " to " + post.contact + " failed (" +
                                 *error + ", attempt " + std::to_string(attempts) + "); " +

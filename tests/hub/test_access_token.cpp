@@ -65,6 +65,7 @@ TEST_CASE("a manager's API token names its manager, a new one replaces it, and b
   const auto path = (dir / "hub.db").string();
   std::string first;
   std::string second;
+  std::string bob;
   {
     SqliteStore store(path, "site-a");
     ManagerTokens tokens(store.database(), "site-a");
@@ -80,7 +81,9 @@ TEST_CASE("a manager's API token names its manager, a new one replaces it, and b
     second = *tokens.issue("alice", 2000).token;
     CHECK(second != first);
     CHECK_FALSE(tokens.manager_for("Bearer " + first));  // the one before stops working at once
-    REQUIRE(tokens.issue("bob", 3000).token);
+    const auto bobs = tokens.issue("bob", 3000);
+    REQUIRE(bobs.token);
+    bob = *bobs.token;
     CHECK(tokens.managers() == std::vector<std::string>{"alice", "bob"});
   }
   {
@@ -102,6 +105,5 @@ TEST_CASE("a manager's API token names its manager, a new one replaces it, and b
   // Only digests are stored: the database holds no usable token.
   Statement s(store.database(), "SELECT token_sha256 FROM manager_tokens WHERE manager = 'bob'");
   REQUIRE(s.step());
-  CHECK(s.column_text(0).size() == 64);
-  CHECK(s.column_text(0) != second);
+  CHECK(s.column_text(0) == sha256_hex(bob));
 }

@@ -71,7 +71,7 @@ TEST_CASE("alert settings with a mistake are refused with the place and the reas
   CHECK(error(R"({"contacts": [{"id": "alice", "webhook": "ftp://x"}]})").find("must start with https:// or http://") !=
         std::string::npos);
   CHECK(parse_alert_config(R"({"contacts": [{"id": "alice", "webhook": "https://x"}]})"));
-  // A CA file is loaded as the sender would: missing, a folder (/etc/ssl/certs), not PEM.
+  // A CA file that holds no PEM certificate: missing, a folder (/etc/ssl/certs), another file.
   CHECK_THAT(error(R"({"webhooks": {"ca_file": "/nonexistent/ca.pem"}})"),
              Catch::StartsWith("webhooks.ca_file: \"/nonexistent/ca.pem\" is not a usable PEM file of CA certificates"));
   CHECK_THAT(error(R"({"webhooks": {"ca_file": "/etc"}})"), Catch::StartsWith("webhooks.ca_file: \"/etc\" is not a usable"));

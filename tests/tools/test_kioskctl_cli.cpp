@@ -197,6 +197,13 @@ TEST_CASE("settings: a manager's settings file is a config file, and a token fil
   g.token_file = "/hub.token";
   CHECK(settings_of(resolve_settings(g, {}, files({{"/alice.manager.json", manager_file}, {"/hub.token", "hub-token\n"}})))
             .token == "hub-token");
+  // Named with --config, it beats a token file in the environment (a technician's machine).
+  Environment env{std::nullopt, std::nullopt, "/home/t", std::nullopt};
+  env.kiosk_token_file = "/hub.token";
+  GlobalOptions c;
+  c.config = "/alice.manager.json";
+  CHECK(settings_of(resolve_settings(c, env, files({{"/alice.manager.json", manager_file}, {"/hub.token", "hub-token\n"}})))
+            .token == "alice-token");
   // As a token file: its api_token, not its first line.
   GlobalOptions t;
   t.token_file = "/alice.manager.json";

@@ -293,7 +293,8 @@ std::string top_help() {
   }
   out << "  --version           show the version\n"
          "\nThe token is taken from --token, --token-file, $KIOSK_TOKEN_FILE (a file), $KIOSK_TOKEN,\n"
-         "then \"token_file\" or \"api_token\" in the config file ({\"hub\": URL, \"token_file\": F, \"broker\": URL}).\n"
+         "then \"token_file\" or \"api_token\" in the config file ({\"hub\": URL, \"token_file\": F, \"broker\": URL});\n"
+         "a config file named with --config comes before the environment.\n"
          "A manager's file from 'manager add' is a config file: kioskctl --config alice.manager.json alerts.\n"
          "Exit codes: 0 ok, 1 failed, 2 usage. 'kioskctl <command> --help' for details.\n";
   return out.str();

@@ -1,6 +1,7 @@
 // Settings resolution: a flag beats the environment, which beats the config file, which beats the default.
 // The token: --token, --token-file, $KIOSK_TOKEN_FILE, $KIOSK_TOKEN, then the config file's token_file,
-// then its api_token (a manager's settings file from `manager add` is a config file).
+// then its api_token (a manager's settings file from `manager add` is a config file); a config file
+// named with --config comes before the environment.
 #include "settings.hpp"
 
 #include <boost/json.hpp>
@@ -71,22 +72,33 @@ std::variant<Settings, std::string> resolve_settings(const GlobalOptions& global
     if (token.empty()) return std::nullopt;
     return token;
   };
+  // The config file's own token: its token_file, else its api_token (a manager's file).
+  auto config_file_token = [&]() -> std::variant<std::optional<std::string>, std::string> {
+    if (config_token_file) {
+      auto t = token_from_file(*config_token_file);
+      if (!t) return "cannot read a token from " + *config_token_file + " (token_file in " + *config_path + "); check the path and that you may read it";
+      return t;
+    }
+    return config_token;
+  };
+  // A config file named with --config is a flag: its token beats the environment's (a manager's
+  // file on a technician's machine that has $KIOSK_TOKEN_FILE set acks as the manager).
+  const bool config_is_flag = globals.config.has_value() && (config_token_file || config_token);
   if (globals.token) {
     s.token = globals.token;
   } else if (globals.token_file) {
     s.token = token_from_file(*globals.token_file);
     if (!s.token) return "cannot read a token from " + *globals.token_file + "; check the path and that you may read it";
-  } else if (env.kiosk_token_file && !env.kiosk_token_file->empty()) {
+  } else if (!config_is_flag && env.kiosk_token_file && !env.kiosk_token_file->empty()) {
     // A file named in the environment beats a token in it, as the flag --token-file would.
     s.token = token_from_file(*env.kiosk_token_file);
     if (!s.token) return "cannot read a token from " + *env.kiosk_token_file + " ($KIOSK_TOKEN_FILE); check the path and that you may read it";
-  } else if (env.kiosk_token && !env.kiosk_token->empty()) {
+  } else if (!config_is_flag && env.kiosk_token && !env.kiosk_token->empty()) {
     s.token = env.kiosk_token;
-  } else if (config_token_file) {
-    s.token = token_from_file(*config_token_file);
-    if (!s.token) return "cannot read a token from " + *config_token_file + " (token_file in " + *config_path + "); check the path and that you may read it";
-  } else if (config_token) {
-    s.token = config_token;
+  } else {
+    auto t = config_file_token();
+    if (auto* error = std::get_if<std::string>(&t)) return *error;
+    s.token = std::get<std::optional<std::string>>(t);
   }
   return s;
 }

@@ -59,13 +59,14 @@ struct OutboxOpening {
   Seq seq = Seq::kept;                      // kept: an existing outbox with its counters
   std::filesystem::path corrupt_moved_to;   // non-empty: the old file was unreadable, moved here
   std::string corrupt_reason;               // what SQLite said about it
-  std::uint64_t salvaged = 0;               // presses read back from it (and those below) into the outbox
-  std::string salvage_error;                // why presses read back could not be kept, if so
+  std::uint64_t salvaged = 0;               // presses read back from it into the new outbox
+  std::string salvage_error;                // why presses of it could not be read back or kept, if so
   // Files set aside earlier whose presses were read back now (by the daemon while it ran, or by a
-  // start-up that ended before it had stored them), with how many came back from each.
+  // start-up that ended before it had stored them): how many came back from each, or why none.
   struct Restored {
     std::filesystem::path from;
     std::uint64_t presses = 0;
+    std::string error;
     bool operator==(const Restored&) const = default;
   };
   std::vector<Restored> restored_from_earlier;
@@ -129,9 +130,9 @@ class Outbox {
 
  private:
   void open(const std::filesystem::path& path, const OutboxStart& start, std::chrono::milliseconds busy_timeout);
-  // How many presses came back into the outbox; nullopt when they could not be read or stored.
-  std::optional<std::uint64_t> restore(const Salvage& old);
-  std::optional<std::uint64_t> restore_from(const std::filesystem::path& moved);
+  // How many presses came back into the outbox; nullopt when they could not be read or stored (`error` says why).
+  std::optional<std::uint64_t> restore(const Salvage& old, std::string& error);
+  std::optional<std::uint64_t> restore_from(const std::filesystem::path& moved, std::string& error);
   void restore_pending();
   void close();
   void exec(const char* sql);

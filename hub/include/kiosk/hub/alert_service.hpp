@@ -27,7 +27,7 @@
 namespace kiosk::hub {
 
 // The line a person reads where a webhook post is shown as it is: a chat service's "text" (Slack,
-// Mattermost, Google Chat, Teams) or "content" (Discord). `place`: the location's display name.
+// Mattermost) or "content" (Discord). `place`: the location's display name.
 std::string webhook_text(const protocol::Alert& alert, Change change, std::string_view place);
 
 struct AlertCounters {
