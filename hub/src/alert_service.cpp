@@ -98,7 +98,9 @@ AlertService::AlertService(Hub& hub, AlertConfig config)
     if (*alive) on_http(req, session);
   };
   hub_.add_route("GET", "/api/alerts", http);
-  hub_.add_route("POST", "/api/alerts", http);
+  // Managers' own tokens reach these POSTs: the ack acks as the manager; any other write here must
+  // ask hub_.caller(req) for the hub's token.
+  hub_.add_route("POST", "/api/alerts", http, Hub::Writers::hub_and_managers);
   hub_.add_metrics_source([this, alive] { return *alive ? render_metrics() : std::string(); });
   hub_.log().info("alerts", std::to_string(machine_.active_alerts().size()) + " active alerts restored, next id " +
                                 format_alert_id(machine_.next_id()) + ", " + std::to_string(config_.contacts.size()) +

@@ -144,12 +144,6 @@ std::vector<std::string> segments(std::string_view path) {
   return out;
 }
 
-// POST /api/alerts/<id>/ack: what a manager's own token may write.
-bool is_alert_ack(http::verb method, std::string_view path) {
-  const auto seg = segments(path);
-  return method == http::verb::post && seg.size() == 4 && seg[0] == "api" && seg[1] == "alerts" && seg[3] == "ack";
-}
-
 }  // namespace
 
 Hub::Caller Hub::caller(const HttpRequest& req) const {
@@ -173,13 +167,13 @@ void Hub::handle_http(const HttpRequest& req, std::shared_ptr<HttpSession> sessi
   std::string_view target(req.target().data(), req.target().size());
   std::string_view path = target.substr(0, target.find('?'));
   bool read = req.method() == http::verb::get || req.method() == http::verb::head;
+  // A manager's token reads, and writes only through routes made for it (the alert ack, which
+  // acks as that manager): refused everywhere else, whatever the path says.
+  std::optional<std::string> manager_writing;
   if (!read || !config_.open_reads) {
     auto who = authorize_write(req, session);
     if (!who) return;
-    // A manager's token reads, and acknowledges alerts (as that manager: the alert service sees to it).
-    if (!read && who->kind == Caller::Kind::manager && !is_alert_ack(req.method(), path))
-      return session->send(error_response(
-          req, 403, "a manager's token (" + who->manager + ") may read and acknowledge alerts only; this needs the hub's token"));
+    if (!read && who->kind == Caller::Kind::manager) manager_writing = who->manager;
   } else if (const auto host = req[http::field::host];
              !host_is_ours(host, config_.http_names) && caller(req).kind == Caller::Kind::anonymous) {
     std::string names = "its IP address, localhost";
@@ -192,11 +186,17 @@ void Hub::handle_http(const HttpRequest& req, std::shared_ptr<HttpSession> sessi
   // HEAD is answered as GET is (the session leaves the body out).
   const std::string_view method = read ? std::string_view("GET")
                                        : std::string_view(req.method_string().data(), req.method_string().size());
+  const auto refuse_manager = [&] {
+    session->send(error_response(req, 403, "a manager's token (" + *manager_writing +
+                                               ") may read and acknowledge alerts only; this needs the hub's token"));
+  };
   for (auto& route : routes_)
     if (method == route.method && path.substr(0, route.prefix.size()) == route.prefix) {
+      if (manager_writing && route.writers != Writers::hub_and_managers) return refuse_manager();
       route.handler(req, session);
       return;
     }
+  if (manager_writing) return refuse_manager();  // the built-in routes: the hub's token only
   route_api(req, session);
 }
 

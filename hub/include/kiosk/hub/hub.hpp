@@ -62,9 +62,12 @@ class Hub final : private IngestPorts {
   void add_topic_handler(protocol::TopicKind kind, TopicHandler handler) {
     topic_handlers_[kind] = std::move(handler);
   }
+  // Who may write through an extra route: the hub's token only (the default, as for every built-in
+  // route), or managers' own tokens too (the handler then decides what each may do).
+  enum class Writers { hub, hub_and_managers };
   // Extra HTTP routes, tried before the built-in ones: exact method and a path prefix.
-  void add_route(std::string method, std::string path_prefix, HttpHandler handler) {
-    routes_.push_back({std::move(method), std::move(path_prefix), std::move(handler)});
+  void add_route(std::string method, std::string path_prefix, HttpHandler handler, Writers writers = Writers::hub) {
+    routes_.push_back({std::move(method), std::move(path_prefix), std::move(handler), writers});
   }
   // More Prometheus text appended to /metrics (e.g. the alert counters).
   void add_metrics_source(std::function<std::string()> source) { metrics_sources_.push_back(std::move(source)); }
@@ -199,6 +202,7 @@ class Hub final : private IngestPorts {
     std::string method;
     std::string prefix;
     HttpHandler handler;
+    Writers writers = Writers::hub;
   };
   std::vector<Route> routes_;
 };
