@@ -248,29 +248,30 @@ int read_attempts(const std::filesystem::path& marker) {
   return static_cast<int>(std::clamp<long>(n, 0, kSalvageAttempts));
 }
 
-// The files set aside beside `outbox` whose presses are not back yet, with the tries so far.
+// The files set aside beside `outbox` whose presses are not back yet, with the tries so far. What
+// a start-up that died left of its work goes on the way: copies of a salvage (nobody reads them
+// again) and markers a power cut caught half-written (mark_pending writes <marker>.tmp first).
 std::vector<std::pair<std::filesystem::path, int>> pending_salvages(const std::filesystem::path& outbox) {
   namespace fs = std::filesystem;
   constexpr std::string_view kSuffix = ".restore-pending";
+  const auto ends_with = [](const std::string& name, std::string_view tail) {
+    return name.size() >= tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+  };
   std::vector<std::pair<fs::path, int>> out;
+  std::vector<fs::path> leftovers;
   std::error_code ec;
   const auto prefix = outbox.filename().string() + ".corrupt-";
   // increment(ec), not ++: an I/O error reading the folder ends the scan, not the start-up.
   for (fs::directory_iterator it(outbox.parent_path().empty() ? "." : outbox.parent_path(), ec), end; !ec && it != end;
        it.increment(ec)) {
     const auto name = it->path().filename().string();
-    // A marker a power cut caught half-written (mark_pending writes <marker>.tmp first).
-    if (name.rfind(prefix, 0) == 0 && name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0 &&
-        name.find(".restore-pending") != std::string::npos) {
-      std::error_code ignored;
-      fs::remove(it->path(), ignored);
-      continue;
-    }
-    if (name.rfind(prefix, 0) != 0 || name.size() <= kSuffix.size() ||
-        name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0)
-      continue;
-    out.emplace_back(it->path().parent_path() / name.substr(0, name.size() - kSuffix.size()), read_attempts(it->path()));
+    if (name.rfind(prefix, 0) != 0) continue;
+    if (name.find(".salvage") != std::string::npos || (name.find(kSuffix) != std::string::npos && ends_with(name, ".tmp")))
+      leftovers.push_back(it->path());
+    else if (ends_with(name, kSuffix))
+      out.emplace_back(it->path().parent_path() / name.substr(0, name.size() - kSuffix.size()), read_attempts(it->path()));
   }
+  for (const auto& p : leftovers) fs::remove(p, ec);
   std::sort(out.begin(), out.end());  // the oldest set aside first
   return out;
 }
@@ -381,20 +382,6 @@ Salvage salvage(const std::filesystem::path& moved, std::uint64_t cap) {
   return out;
 }
 
-// Copies a salvage left by a start-up that died in it (power cut, a kill): nobody reads them again.
-void remove_stale_salvage(const std::filesystem::path& outbox) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const auto prefix = outbox.filename().string() + ".corrupt-";
-  std::vector<fs::path> stale;
-  for (fs::directory_iterator it(outbox.parent_path().empty() ? "." : outbox.parent_path(), ec), end; !ec && it != end;
-       it.increment(ec)) {
-    const auto name = it->path().filename().string();
-    if (name.rfind(prefix, 0) == 0 && name.find(".salvage") != std::string::npos) stale.push_back(it->path());
-  }
-  for (const auto& p : stale) fs::remove(p, ec);
-}
-
 }  // namespace
 
 OutboxHeader classify_outbox_header(std::string_view head, bool read_error) {
@@ -405,7 +392,6 @@ OutboxHeader classify_outbox_header(std::string_view head, bool read_error) {
 Outbox::Outbox(const std::filesystem::path& path, std::uint64_t max_presses, const OutboxStart& start,
                std::chrono::milliseconds busy_timeout)
     : path_(path), max_(max_presses) {
-  remove_stale_salvage(path);
   // Checked before SQLite opens it: closing a connection on a file that is not a database
   // deletes the -wal beside it, which may hold the last presses a technician could still recover.
   if (!has_sqlite_header(path)) {

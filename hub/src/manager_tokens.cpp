@@ -15,14 +15,7 @@ std::string sha256_hex(std::string_view text) {
   unsigned int size = 0;
   if (EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr) != 1)
     throw std::runtime_error("SHA-256 is not available (OpenSSL)");
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * size);
-  for (unsigned int i = 0; i < size; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0xf];
-  }
-  return out;
+  return to_hex(std::string_view(reinterpret_cast<const char*>(digest), size));
 }
 
 ManagerTokens::ManagerTokens(Database& db, std::string site) : db_(db), site_(std::move(site)) {

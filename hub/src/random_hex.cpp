@@ -1,4 +1,4 @@
-// Random bytes from the kernel (getrandom), as lower-case hex.
+// Random bytes from the kernel (getrandom), and bytes as lower-case hex.
 #include "kiosk/hub/random_hex.hpp"
 
 #include <sys/random.h>
@@ -20,10 +20,14 @@ std::string random_hex(std::size_t bytes) {
     }
     got += static_cast<std::size_t>(n);
   }
+  return to_hex(raw);
+}
+
+std::string to_hex(std::string_view bytes) {
   static constexpr char digits[] = "0123456789abcdef";
   std::string hex;
-  hex.reserve(2 * bytes);
-  for (unsigned char c : raw) {
+  hex.reserve(2 * bytes.size());
+  for (unsigned char c : bytes) {
     hex += digits[c >> 4];
     hex += digits[c & 15];
   }

@@ -19,14 +19,14 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-namespace boost::asio::ssl {
-class context;
-}
-
 #include "kiosk/hub/alert_config.hpp"
 #include "kiosk/hub/alert_store.hpp"
 #include "kiosk/hub/clock.hpp"
 #include "kiosk/hub/log.hpp"
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace kiosk::hub {
 
