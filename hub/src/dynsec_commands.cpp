@@ -155,14 +155,10 @@ std::optional<std::vector<Response>> parse_responses(std::string_view payload) {
 
 namespace {
 
-// The `name_key` of every entry of the client's `list_key` array (roles or groups).
-std::optional<std::vector<std::string>> client_names(const Response& r, std::string_view list_key,
-                                                     std::string_view name_key) {
-  if (r.error || !r.data.is_object()) return std::nullopt;
-  const auto* client = r.data.get_object().if_contains("client");
-  if (client == nullptr || !client->is_object()) return std::nullopt;
+// The `name_key` of every entry of `o`'s `list_key` array (a client's or group's roles or groups).
+std::vector<std::string> entry_names(const json::object& o, std::string_view list_key, std::string_view name_key) {
   std::vector<std::string> out;
-  const auto* list = client->get_object().if_contains(list_key);
+  const auto* list = o.if_contains(list_key);
   if (list == nullptr || !list->is_array()) return out;
   for (const auto& item : list->get_array()) {
     if (!item.is_object()) continue;
@@ -172,22 +168,27 @@ std::optional<std::vector<std::string>> client_names(const Response& r, std::str
   return out;
 }
 
+// entry_names of a getClient response's client; nullopt when it carries no client.
+std::optional<std::vector<std::string>> client_names(const Response& r, std::string_view list_key,
+                                                     std::string_view name_key) {
+  if (r.error || !r.data.is_object()) return std::nullopt;
+  const auto* client = r.data.get_object().if_contains("client");
+  if (client == nullptr || !client->is_object()) return std::nullopt;
+  return entry_names(client->get_object(), list_key, name_key);
+}
+
 }  // namespace
 
 std::optional<std::vector<std::string>> client_roles(const Response& r) { return client_names(r, "roles", "rolename"); }
 
 namespace {
 
-// Whether `entry`'s `list_key` array has an object whose `name_key` is one of `names`.
+// Whether one of `entry`'s names in its `list_key` array is one of `names`.
 bool lists_one_of(const json::object& entry, std::string_view list_key, std::string_view name_key,
                   const std::vector<std::string>& names) {
-  const auto* list = entry.if_contains(list_key);
-  if (list == nullptr || !list->is_array()) return false;
-  return std::any_of(list->get_array().begin(), list->get_array().end(), [&](const json::value& x) {
-    if (!x.is_object()) return false;
-    const auto name = string_or_empty(x.get_object(), name_key);
-    return !name.empty() && std::find(names.begin(), names.end(), name) != names.end();
-  });
+  const auto listed = entry_names(entry, list_key, name_key);
+  return std::any_of(listed.begin(), listed.end(),
+                     [&](const std::string& name) { return std::find(names.begin(), names.end(), name) != names.end(); });
 }
 
 // The `key` entries of a list response's `list_key` array for which `keep` holds.

@@ -66,33 +66,31 @@ EventStreamClient::EventStreamClient(int port, const std::string& token) : impl_
 
 EventStreamClient::~EventStreamClient() = default;
 
-bool EventStreamClient::wait_for(const std::string& needle, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
+EventStreamClient::Read EventStreamClient::read_until(std::chrono::steady_clock::time_point deadline) {
+  const auto left = deadline - std::chrono::steady_clock::now();
+  if (left <= std::chrono::steady_clock::duration::zero()) return Read::timed_out;
   std::array<char, 4096> buf{};
-  while (received_.find(needle) == std::string::npos) {
-    auto left = deadline - std::chrono::steady_clock::now();
-    if (left <= std::chrono::steady_clock::duration::zero()) return false;
-    impl_->stream.expires_after(left);
-    boost::system::error_code ec;
-    auto n = impl_->stream.read_some(boost::asio::buffer(buf), ec);
-    if (ec) return received_.find(needle) != std::string::npos;
-    received_.append(buf.data(), n);
-  }
+  impl_->stream.expires_after(left);
+  boost::system::error_code ec;
+  const auto n = impl_->stream.read_some(boost::asio::buffer(buf), ec);
+  if (ec == boost::beast::error::timeout) return Read::timed_out;
+  if (ec) return Read::closed;  // end of stream or reset
+  received_.append(buf.data(), n);
+  return Read::data;
+}
+
+bool EventStreamClient::wait_for(const std::string& needle, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (received_.find(needle) == std::string::npos)
+    if (read_until(deadline) != Read::data) return received_.find(needle) != std::string::npos;
   return true;
 }
 
 bool EventStreamClient::wait_closed(std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::array<char, 4096> buf{};
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto left = deadline - std::chrono::steady_clock::now();
-    if (left <= std::chrono::steady_clock::duration::zero()) return false;
-    impl_->stream.expires_after(left);
-    boost::system::error_code ec;
-    auto n = impl_->stream.read_some(boost::asio::buffer(buf), ec);
-    if (ec == boost::beast::error::timeout) return false;
-    if (ec) return true;  // end of stream or reset: closed
-    received_.append(buf.data(), n);
+    const auto read = read_until(deadline);
+    if (read != Read::data) return read == Read::closed;
   }
 }
 

@@ -44,6 +44,10 @@ class EventStreamClient {
   const std::string& received() const { return received_; }
 
  private:
+  // One read, waiting at most until `deadline`: what came of it (data is appended to received_).
+  enum class Read { data, timed_out, closed };
+  Read read_until(std::chrono::steady_clock::time_point deadline);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string received_;
